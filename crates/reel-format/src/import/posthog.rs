@@ -1,0 +1,297 @@
+//! PostHog inputs: "Export to JSON" files (V1, V2), `/s/` wire bodies and snapshot-API JSONL.
+use super::raw::RawObject;
+use super::{derive_session_id, parse_events, ImportOptions};
+use crate::recording::{Recording, Session, Source};
+use crate::{json, package, Error, Result};
+use serde_json::value::RawValue;
+use serde_json::Value;
+use std::collections::HashSet;
+
+/// An "Export to JSON" file, V1 (`snapshotsByWindowId`) or V2 (`snapshots` with `windowId`).
+pub(super) fn export_file(name: &str, bytes: &[u8], opts: &ImportOptions) -> Result<Recording> {
+    let top: RawObject =
+        serde_json::from_slice(bytes).map_err(|e| Error::json("PostHog export", &e, 0))?;
+    let version: String = top.get_as("version").unwrap_or_default();
+    let data: RawObject = top
+        .get("data")
+        .and_then(|d| serde_json::from_str(d.get()).ok())
+        .ok_or_else(|| Error::invalid("PostHog export", "missing \"data\" object"))?;
+    let mut rec = Recording::default();
+    let id = data
+        .get_as::<String>("id")
+        .or_else(|| data.get_as::<String>("session_id"))
+        .filter(|i| package::valid_id(i))
+        .unwrap_or_else(|| derive_session_id(name, bytes));
+    let mut s = Session::new(id);
+    s.person = data
+        .get("person")
+        .and_then(|p| json::parse_value("person", p.get().as_bytes(), opts.limits.max_depth).ok())
+        .filter(|p| !p.is_null());
+    s.distinct_id = s
+        .person
+        .as_ref()
+        .and_then(|p| {
+            p.get("distinct_ids")
+                .and_then(|d| d.get(0))
+                .or_else(|| p.get("distinct_id"))
+        })
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    if version == "2022-12-02" {
+        s.source = Source {
+            system: "posthog-export-v1".into(),
+            ..Default::default()
+        };
+        let by_window: RawObject = data
+            .get("snapshotsByWindowId")
+            .and_then(|d| serde_json::from_str(d.get()).ok())
+            .ok_or_else(|| {
+                Error::invalid(
+                    "PostHog export V1",
+                    "missing \"snapshotsByWindowId\" object",
+                )
+            })?;
+        for (wid, events) in &by_window.0 {
+            let items: Vec<&RawValue> = serde_json::from_str(events.get())
+                .map_err(|e| Error::invalid("PostHog export V1", format!("window {wid}: {e}")))?;
+            let wid = window_id_string(wid);
+            let evs = parse_events(
+                items.iter().map(|r| r.get().to_string()),
+                &format!("window {wid}"),
+                opts,
+                &mut rec.warnings,
+            )?;
+            s.window_mut(&wid).events.extend(evs);
+        }
+    } else {
+        s.source = Source {
+            system: "posthog-export-v2".into(),
+            ..Default::default()
+        };
+        let snaps: Vec<&RawValue> = data
+            .get("snapshots")
+            .and_then(|d| serde_json::from_str(d.get()).ok())
+            .ok_or_else(|| Error::invalid("PostHog export V2", "missing \"snapshots\" array"))?;
+        let mut grouped: Vec<(String, Vec<String>)> = Vec::new();
+        for (i, raw) in snaps.iter().enumerate() {
+            let o: RawObject = serde_json::from_str(raw.get()).map_err(|_| {
+                Error::invalid(
+                    "PostHog export V2",
+                    format!("snapshot {i} is not an object"),
+                )
+            })?;
+            let wid = o
+                .get("windowId")
+                .map(|w| raw_id(w.get()))
+                .unwrap_or_else(|| "1".into());
+            let text = o.to_json_without(&["windowId"]);
+            match grouped.iter_mut().find(|(w, _)| *w == wid) {
+                Some((_, v)) => v.push(text),
+                None => grouped.push((wid, vec![text])),
+            }
+        }
+        for (wid, texts) in grouped {
+            let evs = parse_events(texts, &format!("window {wid}"), opts, &mut rec.warnings)?;
+            s.window_mut(&wid).events.extend(evs);
+        }
+    }
+    rec.sessions.push(s);
+    Ok(rec)
+}
+
+fn window_id_string(s: &str) -> String {
+    if package::valid_id(s) {
+        s.to_string()
+    } else {
+        sanitize_id(s)
+    }
+}
+
+/// A window id from raw JSON: strings are unquoted, numbers kept as text.
+fn raw_id(raw: &str) -> String {
+    match serde_json::from_str::<Value>(raw) {
+        Ok(Value::String(s)) => window_id_string(&s),
+        Ok(Value::Number(n)) => n.to_string(),
+        _ => "1".into(),
+    }
+}
+
+/// Make an arbitrary string usable as an id in paths: keep safe chars, hash the rest.
+pub(crate) fn sanitize_id(s: &str) -> String {
+    let kept: String = s
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        .take(64)
+        .collect();
+    let kept = kept.trim_start_matches('.').to_string();
+    if !kept.is_empty() && kept == s {
+        return kept;
+    }
+    use sha2::Digest;
+    let h = hex::encode(&sha2::Sha256::digest(s.as_bytes())[..6]);
+    if kept.is_empty() {
+        h
+    } else {
+        format!("{kept}-{h}")
+    }
+}
+
+/// A `/s/` body (already transport-decoded): an array of events, a single event, or an analytics
+/// `{batch: [...]}` envelope. Only `$snapshot` events carry recordings; ids are read per event.
+pub(super) fn wire(bytes: &[u8], opts: &ImportOptions) -> Result<Recording> {
+    let items: Vec<&RawValue> = match json::first_byte(bytes) {
+        Some(b'[') => serde_json::from_slice(bytes).map_err(|e| Error::json("wire body", &e, 0))?,
+        _ => {
+            let o: RawObject =
+                serde_json::from_slice(bytes).map_err(|e| Error::json("wire body", &e, 0))?;
+            match o.get("batch") {
+                Some(b) => serde_json::from_str(b.get())
+                    .map_err(|e| Error::json("wire body batch", &e, 0))?,
+                None => {
+                    vec![serde_json::from_slice(bytes)
+                        .map_err(|e| Error::json("wire body", &e, 0))?]
+                }
+            }
+        }
+    };
+    let mut rec = Recording::default();
+    let mut seen_uuids = HashSet::new();
+    for (i, item) in items.iter().enumerate() {
+        match wire_event(item, opts, &mut seen_uuids, &mut rec) {
+            Ok(()) => {}
+            Err(e) if opts.lenient => rec.warnings.push(format!("wire event {i} skipped: {e}")),
+            Err(e) => return Err(Error::invalid("wire body", format!("event {i}: {e}"))),
+        }
+    }
+    Ok(rec)
+}
+
+fn wire_event(
+    item: &RawValue,
+    opts: &ImportOptions,
+    seen: &mut HashSet<String>,
+    rec: &mut Recording,
+) -> Result<()> {
+    let o: RawObject = serde_json::from_str(item.get())
+        .map_err(|_| Error::invalid("wire event", "not an object"))?;
+    let event: Option<String> = o.get_as("event");
+    if event.as_deref() != Some("$snapshot") {
+        return Ok(()); // analytics events are not recordings
+    }
+    if let Some(uuid) = o.get_as::<String>("uuid") {
+        if !seen.insert(uuid) {
+            return Ok(()); // a retried batch: stored once
+        }
+    }
+    let props: RawObject = o
+        .get("properties")
+        .and_then(|p| serde_json::from_str(p.get()).ok())
+        .ok_or_else(|| Error::invalid("$snapshot", "missing \"properties\""))?;
+    let sid: String = props
+        .get_as("$session_id")
+        .ok_or_else(|| Error::invalid("$snapshot", "missing properties.$session_id"))?;
+    if !valid_posthog_id(&sid) {
+        return Err(Error::invalid(
+            "$snapshot",
+            "$session_id must be 1-70 chars of [A-Za-z0-9-]",
+        ));
+    }
+    let wid = props
+        .get_as::<String>("$window_id")
+        .filter(|w| valid_posthog_id(w))
+        .unwrap_or_else(|| sid.clone());
+    let distinct: Option<String> = props
+        .get_as::<String>("distinct_id")
+        .or_else(|| o.get_as("distinct_id"))
+        .or_else(|| props.get_as("$distinct_id"));
+    let data = props
+        .get("$snapshot_data")
+        .ok_or_else(|| Error::invalid("$snapshot", "missing properties.$snapshot_data"))?;
+    let items: Vec<&RawValue> = match json::first_byte(data.get().as_bytes()) {
+        Some(b'[') => {
+            serde_json::from_str(data.get()).map_err(|e| Error::json("$snapshot_data", &e, 0))?
+        }
+        _ => vec![data],
+    };
+    let events = parse_events(
+        items.iter().map(|r| r.get().to_string()),
+        "$snapshot_data",
+        opts,
+        &mut rec.warnings,
+    )?;
+    let mut s = Session::new(sid);
+    s.distinct_id = distinct;
+    s.source = Source {
+        system: if props.get_as::<String>("$snapshot_source").as_deref() == Some("mobile") {
+            "posthog-mobile".into()
+        } else {
+            "posthog".into()
+        },
+        lib: props.get_as("$lib"),
+        lib_version: props.get_as("$lib_version"),
+    };
+    s.user_agent = props.get_as("$raw_user_agent");
+    s.window_mut(&wid).events = events;
+    rec.merge(Recording {
+        sessions: vec![s],
+        warnings: vec![],
+    });
+    Ok(())
+}
+
+/// PostHog's rule for session and window ids: 1–70 chars of `[A-Za-z0-9-]`.
+pub fn valid_posthog_id(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 70 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+/// Snapshot-API JSONL: `[windowId, event]` per line, or `{"window_id"|"windowId": w, "data": [events]}`.
+pub(super) fn snapshot_jsonl(name: &str, bytes: &[u8], opts: &ImportOptions) -> Result<Recording> {
+    let mut rec = Recording::default();
+    let mut s = Session::new(derive_session_id(name, bytes));
+    s.source = Source {
+        system: "posthog-snapshot-api".into(),
+        ..Default::default()
+    };
+    let text = std::str::from_utf8(bytes).map_err(|_| Error::invalid("JSONL", "not UTF-8"))?;
+    let mut grouped: Vec<(String, Vec<String>)> = Vec::new();
+    let mut push = |w: String, ev: String| match grouped.iter_mut().find(|(x, _)| *x == w) {
+        Some((_, v)) => v.push(ev),
+        None => grouped.push((w, vec![ev])),
+    };
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let ctx = format!("line {}", n + 1);
+        if line.starts_with('[') {
+            let pair: Vec<&RawValue> =
+                serde_json::from_str(line).map_err(|e| Error::json(&ctx, &e, n))?;
+            if pair.len() != 2 {
+                return Err(Error::invalid(ctx, "expected [windowId, event]"));
+            }
+            push(raw_id(pair[0].get()), pair[1].get().to_string());
+        } else {
+            let o: RawObject = serde_json::from_str(line).map_err(|e| Error::json(&ctx, &e, n))?;
+            let w = o
+                .get("window_id")
+                .or_else(|| o.get("windowId"))
+                .map(|w| raw_id(w.get()))
+                .unwrap_or_else(|| "1".into());
+            let data = o
+                .get("data")
+                .ok_or_else(|| Error::invalid(&ctx, "missing \"data\""))?;
+            let events: Vec<&RawValue> =
+                serde_json::from_str(data.get()).map_err(|e| Error::json(&ctx, &e, n))?;
+            for e in events {
+                push(w.clone(), e.get().to_string());
+            }
+        }
+    }
+    for (w, texts) in grouped {
+        let evs = parse_events(texts, &format!("window {w}"), opts, &mut rec.warnings)?;
+        s.window_mut(&w).events.extend(evs);
+    }
+    rec.sessions.push(s);
+    Ok(rec)
+}

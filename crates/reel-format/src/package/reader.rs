@@ -1,0 +1,507 @@
+//! Reading and verifying packages. Every entry is read through caps (size, ratio, total) so a zip
+//! bomb fails cleanly; every byte is hashed and compared with the manifest.
+use super::manifest::{major, Manifest, SessionMeta, FORMAT, SUPPORTED_MAJOR};
+use super::sign::Signature;
+use super::{MANIFEST, SHA256SUMS, SIGNATURE};
+use crate::recording::{Recording, Session};
+use crate::{cv, Error, Event, Limits, Result};
+use sha2::{Digest, Sha256};
+use std::cell::Cell;
+use std::collections::{BTreeMap, HashSet};
+use std::io::{BufRead, BufReader, Read, Seek};
+use zip::ZipArchive;
+
+pub struct PackageReader<R: Read + Seek> {
+    zip: ZipArchive<R>,
+    pub manifest: Manifest,
+    manifest_bytes: Vec<u8>,
+    limits: Limits,
+}
+
+/// What `verify` checked.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct VerifyReport {
+    pub entries: u64,
+    pub bytes: u64,
+    pub sessions: u64,
+    pub events: u64,
+    /// `None`: unsigned; `Some(hex public key)`: signature valid for that key.
+    pub signed_by: Option<String>,
+    pub warnings: Vec<String>,
+}
+
+impl<R: Read + Seek> PackageReader<R> {
+    /// Open a package: read and check the manifest (format, major version).
+    pub fn open(r: R, limits: Limits) -> Result<Self> {
+        let mut zip = ZipArchive::new(r).map_err(|e| Error::zip("package", e))?;
+        if zip.len() as u64 > limits.max_entries {
+            return Err(Error::Limit {
+                context: "package".into(),
+                what: format!("{} entries", zip.len()),
+                limit: limits.max_entries,
+                hint: "--max-entries",
+            });
+        }
+        let manifest_bytes = {
+            let mut f = zip.by_name(MANIFEST).map_err(|_| {
+                Error::invalid("package", "missing manifest.json: not a Reel package")
+            })?;
+            let mut v = Vec::new();
+            (&mut f)
+                .take(64 << 20)
+                .read_to_end(&mut v)
+                .map_err(|e| Error::zip(MANIFEST, e))?;
+            v
+        };
+        let manifest = parse_manifest(&manifest_bytes)?;
+        Ok(PackageReader {
+            zip,
+            manifest,
+            manifest_bytes,
+            limits,
+        })
+    }
+
+    pub fn manifest_bytes(&self) -> &[u8] {
+        &self.manifest_bytes
+    }
+
+    /// Names of all entries in the archive.
+    pub fn entry_names(&self) -> Result<Vec<String>> {
+        self.zip
+            .file_names()
+            .map(|n| {
+                n.map(|n| n.into_owned())
+                    .map_err(|e| Error::zip("package", e))
+            })
+            .collect()
+    }
+
+    fn entry_reader(&mut self, name: &str) -> Result<(Box<dyn Read + '_>, u64)> {
+        let limits = self.limits;
+        let f = self
+            .zip
+            .by_name(name)
+            .map_err(|_| Error::invalid(name, "listed in the manifest but missing from the ZIP"))?;
+        if !matches!(
+            f.compression(),
+            zip::CompressionMethod::Stored | zip::CompressionMethod::Deflated
+        ) {
+            return Err(Error::invalid(
+                name,
+                format!(
+                    "compression {:?} is not allowed (deflate only)",
+                    f.compression()
+                ),
+            ));
+        }
+        let compressed = f.compressed_size();
+        Ok((
+            Box::new(Capped {
+                inner: f,
+                name: name.to_string(),
+                read: 0,
+                cap: limits.max_entry_bytes,
+                compressed,
+                limits,
+            }),
+            compressed,
+        ))
+    }
+
+    /// Read a whole (small) entry, capped.
+    pub fn read_entry(&mut self, name: &str) -> Result<Vec<u8>> {
+        let (mut r, _) = self.entry_reader(name)?;
+        let mut v = Vec::new();
+        r.read_to_end(&mut v).map_err(|e| io_err(name, e))?;
+        Ok(v)
+    }
+
+    pub fn session_meta(&mut self, id: &str) -> Result<SessionMeta> {
+        let s = self
+            .manifest
+            .sessions
+            .iter()
+            .find(|s| s.id == id)
+            .ok_or_else(|| Error::invalid(id, "no such session in the package"))?;
+        let path = s.meta.clone();
+        let bytes = self.read_entry(&path)?;
+        serde_json::from_slice(&bytes).map_err(|e| Error::json(&path, &e, 0))
+    }
+
+    /// Stream the events of one window entry, calling `f` for each.
+    pub fn for_each_event(
+        &mut self,
+        path: &str,
+        mut f: impl FnMut(Event) -> Result<()>,
+    ) -> Result<()> {
+        let limits = self.limits;
+        let (r, _) = self.entry_reader(path)?;
+        let mut br = BufReader::with_capacity(256 << 10, r);
+        let mut line = String::new();
+        let mut n = 0usize;
+        loop {
+            line.clear();
+            let got = br.read_line(&mut line).map_err(|e| io_err(path, e))?;
+            if got == 0 {
+                break;
+            }
+            n += 1;
+            let text = line.trim_end_matches(['\n', '\r']);
+            if text.is_empty() {
+                continue;
+            }
+            let e = Event::parse(text)
+                .map_err(|e| Error::invalid(format!("{path}: line {n}"), e.to_string()))?;
+            let e = cv::unpack(e, &limits)?;
+            f(e)?;
+        }
+        Ok(())
+    }
+
+    /// Load one session fully into memory.
+    pub fn read_session(&mut self, id: &str) -> Result<Session> {
+        let meta = self.session_meta(id)?;
+        let mut s = Session::new(meta.id.clone());
+        s.distinct_id = meta.distinct_id.clone();
+        s.person = meta.person.clone();
+        s.source = meta.source.clone();
+        s.user_agent = meta.user_agent.clone();
+        for w in &meta.windows {
+            let mut evs = Vec::new();
+            self.for_each_event(&w.path, |e| {
+                evs.push(e);
+                Ok(())
+            })?;
+            s.window_mut(&w.id).events = evs;
+        }
+        Ok(s)
+    }
+
+    /// Check everything: structure, every checksum, every event line, SHA256SUMS and the signature.
+    /// `key`: require a valid signature by this public key. `progress` gets bytes read so far.
+    pub fn verify(
+        &mut self,
+        key: Option<&ed25519_dalek::VerifyingKey>,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<VerifyReport> {
+        let mut report = VerifyReport {
+            sessions: self.manifest.sessions.len() as u64,
+            ..Default::default()
+        };
+        // Structure: every archive entry is listed or is one of the three control files.
+        let listed: HashSet<String> = self.manifest.files.iter().map(|f| f.path.clone()).collect();
+        for name in self.entry_names()? {
+            if name.ends_with('/') {
+                continue;
+            }
+            super::unpack::check_entry_path(&name)?;
+            if !listed.contains(&name)
+                && ![MANIFEST, SHA256SUMS, SIGNATURE].contains(&name.as_str())
+            {
+                return Err(Error::invalid(name, "entry is not listed in manifest.json"));
+            }
+        }
+        let window_paths: HashSet<String> = self
+            .manifest
+            .sessions
+            .iter()
+            .flat_map(|s| s.windows.iter().cloned())
+            .collect();
+        for s in &self.manifest.sessions {
+            if !listed.contains(&s.meta) {
+                return Err(Error::invalid(
+                    &s.meta,
+                    "session meta is not listed in manifest files",
+                ));
+            }
+        }
+        let files = self.manifest.files.clone();
+        let mut total = 0u64;
+        for f in &files {
+            super::unpack::check_entry_path(&f.path)?;
+            let is_window = window_paths.contains(&f.path);
+            let done = Cell::new(0u64);
+            let limits_total = self.limits.max_total_bytes;
+            let actual = {
+                let (r, _) = self.entry_reader(&f.path)?;
+                let mut hr = HashingReader {
+                    inner: r,
+                    hash: Sha256::new(),
+                    bytes: &done,
+                };
+                if is_window {
+                    let mut br = BufReader::with_capacity(256 << 10, &mut hr);
+                    let mut line = Vec::new();
+                    let (mut n, mut last) = (0usize, i64::MIN);
+                    loop {
+                        line.clear();
+                        if br
+                            .read_until(b'\n', &mut line)
+                            .map_err(|e| io_err(&f.path, e))?
+                            == 0
+                        {
+                            break;
+                        }
+                        n += 1;
+                        let text = std::str::from_utf8(&line).map_err(|_| {
+                            Error::invalid(format!("{}: line {n}", f.path), "not UTF-8")
+                        })?;
+                        let text = text.trim_end_matches(['\n', '\r']);
+                        let e = Event::parse(text).map_err(|e| {
+                            Error::invalid(format!("{}: line {n}", f.path), e.to_string())
+                        })?;
+                        if e.timestamp < last {
+                            return Err(Error::invalid(
+                                format!("{}: line {n}", f.path),
+                                "events out of time order",
+                            ));
+                        }
+                        if e.packed {
+                            report.warnings.push(format!(
+                                "{}: line {n}: event still carries cv packing",
+                                f.path
+                            ));
+                        }
+                        last = e.timestamp;
+                        report.events += 1;
+                        if report.events % 4096 == 0 {
+                            progress(total + done.get());
+                        }
+                    }
+                } else {
+                    std::io::copy(&mut hr, &mut std::io::sink()).map_err(|e| io_err(&f.path, e))?;
+                }
+                hex::encode(hr.hash.finalize())
+            };
+            let got = done.get();
+            if actual != f.sha256 {
+                return Err(Error::Checksum {
+                    entry: f.path.clone(),
+                    expected: f.sha256.clone(),
+                    actual,
+                });
+            }
+            if got != f.bytes {
+                return Err(Error::invalid(
+                    &f.path,
+                    format!("size {got} differs from the manifest's {}", f.bytes),
+                ));
+            }
+            total += got;
+            if total > limits_total {
+                return Err(Error::Limit {
+                    context: "package".into(),
+                    what: "total decompressed size".into(),
+                    limit: limits_total,
+                    hint: "--max-bytes",
+                });
+            }
+            report.entries += 1;
+            progress(total);
+            if f.path.ends_with("/meta.json") {
+                let bytes = self.read_entry(&f.path)?;
+                serde_json::from_slice::<SessionMeta>(&bytes)
+                    .map_err(|e| Error::json(&f.path, &e, 0))?;
+            }
+        }
+        report.bytes = total;
+        self.check_sums(&files)?;
+        report.signed_by = self.check_signature(key)?;
+        Ok(report)
+    }
+
+    fn check_sums(&mut self, files: &[super::FileEntry]) -> Result<()> {
+        let sums = self
+            .read_entry(SHA256SUMS)
+            .map_err(|_| Error::invalid(SHA256SUMS, "missing"))?;
+        let text = String::from_utf8(sums).map_err(|_| Error::invalid(SHA256SUMS, "not UTF-8"))?;
+        let mut listed: BTreeMap<String, String> = BTreeMap::new();
+        for (i, line) in text.lines().enumerate() {
+            let (h, p) = line.split_once("  ").ok_or_else(|| {
+                Error::invalid(
+                    SHA256SUMS,
+                    format!("line {}: expected '<sha256>  <path>'", i + 1),
+                )
+            })?;
+            listed.insert(p.to_string(), h.to_string());
+        }
+        for f in files {
+            match listed.get(&f.path) {
+                Some(h) if *h == f.sha256 => {}
+                Some(_) => {
+                    return Err(Error::invalid(
+                        SHA256SUMS,
+                        format!("{} has a different hash than in manifest.json", f.path),
+                    ))
+                }
+                None => {
+                    return Err(Error::invalid(
+                        SHA256SUMS,
+                        format!("{} is not listed", f.path),
+                    ))
+                }
+            }
+        }
+        let mh = hex::encode(Sha256::digest(&self.manifest_bytes));
+        match listed.get(MANIFEST) {
+            Some(h) if *h == mh => Ok(()),
+            Some(h) => Err(Error::Checksum {
+                entry: MANIFEST.into(),
+                expected: h.clone(),
+                actual: mh,
+            }),
+            None => Err(Error::invalid(SHA256SUMS, "manifest.json is not listed")),
+        }
+    }
+
+    fn check_signature(
+        &mut self,
+        key: Option<&ed25519_dalek::VerifyingKey>,
+    ) -> Result<Option<String>> {
+        let present = self.entry_names()?.iter().any(|n| n == SIGNATURE);
+        if !present {
+            return match key {
+                Some(_) => Err(Error::Signature {
+                    context: "package".into(),
+                    message: "a key was given but the package is not signed".into(),
+                }),
+                None => Ok(None),
+            };
+        }
+        let bytes = self.read_entry(SIGNATURE)?;
+        let sig: Signature =
+            serde_json::from_slice(&bytes).map_err(|e| Error::json(SIGNATURE, &e, 0))?;
+        let by = sig.verify(&self.manifest_bytes)?;
+        if let Some(k) = key {
+            if k.as_bytes() != by.as_bytes() {
+                return Err(Error::Signature {
+                    context: SIGNATURE.into(),
+                    message: "signed by a different key than the one given".into(),
+                });
+            }
+        }
+        Ok(Some(hex::encode(by.as_bytes())))
+    }
+}
+
+struct HashingReader<'c, R: Read> {
+    inner: R,
+    hash: Sha256,
+    bytes: &'c Cell<u64>,
+}
+
+impl<R: Read> Read for HashingReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hash.update(&buf[..n]);
+        self.bytes.set(self.bytes.get() + n as u64);
+        Ok(n)
+    }
+}
+
+/// Enforces the per-entry size cap and the compression-ratio cap while decompressing.
+struct Capped<R: Read> {
+    inner: R,
+    name: String,
+    read: u64,
+    cap: u64,
+    compressed: u64,
+    limits: Limits,
+}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        if self.read > self.cap {
+            return Err(std::io::Error::other(format!("{}: decompressed size exceeds the limit of {} bytes (zip bomb?); raise it with --max-bytes", self.name, self.cap)));
+        }
+        if self.read > self.limits.ratio_floor_bytes
+            && self.read > self.compressed.max(1).saturating_mul(self.limits.max_ratio)
+        {
+            return Err(std::io::Error::other(format!(
+                "{}: compression ratio above {}:1 (zip bomb?); raise it with --max-ratio",
+                self.name, self.limits.max_ratio
+            )));
+        }
+        Ok(n)
+    }
+}
+
+fn io_err(name: &str, e: std::io::Error) -> Error {
+    let msg = e.to_string();
+    if msg.contains("zip bomb") {
+        Error::invalid("package", msg)
+    } else {
+        Error::zip(name, e)
+    }
+}
+
+pub(crate) fn parse_manifest(bytes: &[u8]) -> Result<Manifest> {
+    let v: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| Error::json(MANIFEST, &e, 0))?;
+    if v.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
+        return Err(Error::invalid(
+            MANIFEST,
+            "\"format\" is not \"reel\": not a Reel package",
+        ));
+    }
+    let ver = v
+        .get("format_version")
+        .and_then(|f| f.as_str())
+        .unwrap_or("");
+    match major(ver) {
+        Some(m) if m <= SUPPORTED_MAJOR => {}
+        Some(_) => {
+            return Err(Error::Version {
+                context: MANIFEST.into(),
+                found: ver.into(),
+                supported: format!("{SUPPORTED_MAJOR}.x"),
+            })
+        }
+        None => {
+            return Err(Error::invalid(
+                MANIFEST,
+                format!("format_version {ver:?} is not MAJOR.MINOR"),
+            ))
+        }
+    }
+    serde_json::from_value(v).map_err(|e| Error::invalid(MANIFEST, e.to_string()))
+}
+
+/// Read a whole package into memory as a [`Recording`], checking each entry's checksum.
+pub fn read_recording<R: Read + Seek>(r: R, limits: &Limits) -> Result<Recording> {
+    let mut p = PackageReader::open(r, *limits)?;
+    let sums: BTreeMap<String, String> = p
+        .manifest
+        .files
+        .iter()
+        .map(|f| (f.path.clone(), f.sha256.clone()))
+        .collect();
+    let mut rec = Recording::default();
+    let ids: Vec<String> = p.manifest.sessions.iter().map(|s| s.id.clone()).collect();
+    for id in ids {
+        let meta = p.session_meta(&id)?;
+        for w in &meta.windows {
+            let bytes = p.read_entry(&w.path)?;
+            let actual = hex::encode(Sha256::digest(&bytes));
+            if sums.get(&w.path) != Some(&actual) {
+                return Err(Error::Checksum {
+                    entry: w.path.clone(),
+                    expected: sums.get(&w.path).cloned().unwrap_or_default(),
+                    actual,
+                });
+            }
+        }
+        rec.sessions.push(p.read_session(&id)?);
+    }
+    Ok(rec)
+}
+
+impl<R: Read + Seek> PackageReader<R> {
+    /// Give back the underlying reader.
+    pub fn into_inner(self) -> R {
+        self.zip.into_inner()
+    }
+}

@@ -1,0 +1,318 @@
+//! Streaming package writer: events go straight from the caller into deflated ZIP entries while
+//! being hashed and counted; only the manifest is held in memory.
+use super::manifest::{
+    iso_ms, FileEntry, Manifest, ManifestSession, SessionMeta, WindowMeta, FORMAT, FORMAT_VERSION,
+};
+use super::{meta_path, valid_id, window_path, MANIFEST, SHA256SUMS, SIGNATURE};
+use crate::recording::{Session, Source};
+use crate::stats::StatsBuilder;
+use crate::{Error, Event, Result};
+use sha2::{Digest, Sha256};
+use std::io::{Seek, Write};
+use zip::write::SimpleFileOptions;
+use zip::{CompressionMethod, ZipWriter};
+
+#[derive(Debug, Clone)]
+pub struct WriterOptions {
+    /// Deflate level 0–9 (default 6, like `zip -6`).
+    pub level: i64,
+    /// `producer` in the manifest.
+    pub producer: String,
+    /// Extra top-level manifest fields (e.g. `redaction`).
+    pub redaction: Option<serde_json::Value>,
+}
+
+impl Default for WriterOptions {
+    fn default() -> Self {
+        WriterOptions {
+            level: 6,
+            producer: format!("reel-format {}", env!("CARGO_PKG_VERSION")),
+            redaction: None,
+        }
+    }
+}
+
+pub struct PackageWriter<W: Write + Seek> {
+    zip: ZipWriter<W>,
+    opts: WriterOptions,
+    files: Vec<FileEntry>,
+    sessions: Vec<ManifestSession>,
+}
+
+/// Hashes and counts what passes through.
+struct Tee<'a, W: Write> {
+    inner: &'a mut W,
+    hash: Sha256,
+    bytes: u64,
+}
+
+impl<W: Write> Write for Tee<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hash.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl<W: Write + Seek> PackageWriter<W> {
+    pub fn new(w: W, opts: WriterOptions) -> Self {
+        PackageWriter {
+            zip: ZipWriter::new(w),
+            opts,
+            files: Vec::new(),
+            sessions: Vec::new(),
+        }
+    }
+
+    fn entry_options(&self, large: bool) -> SimpleFileOptions {
+        SimpleFileOptions::default()
+            .compression_method(CompressionMethod::Deflated)
+            .compression_level(Some(self.opts.level))
+            .large_file(large)
+            .unix_permissions(0o644)
+    }
+
+    fn start(&mut self, path: &str, large: bool) -> Result<()> {
+        if self.files.iter().any(|f| f.path == path) {
+            return Err(Error::invalid(path, "duplicate entry"));
+        }
+        let o = self.entry_options(large);
+        self.zip
+            .start_file(path, o)
+            .map_err(|e| Error::zip(path, e))
+    }
+
+    /// Add a small file (report, summary) from bytes.
+    pub fn add_file(&mut self, path: &str, bytes: &[u8]) -> Result<()> {
+        self.start(path, false)?;
+        self.zip.write_all(bytes).map_err(|e| Error::io(path, e))?;
+        self.files.push(FileEntry {
+            path: path.into(),
+            bytes: bytes.len() as u64,
+            sha256: hex::encode(Sha256::digest(bytes)),
+            extra: Default::default(),
+        });
+        Ok(())
+    }
+
+    /// Stream one window's events (already in time order) into its JSONL entry.
+    /// `size_hint` is the expected uncompressed size, used to switch on zip64 for huge entries.
+    pub fn write_window<'e, I>(
+        &mut self,
+        session: &str,
+        window: &str,
+        events: I,
+        size_hint: u64,
+    ) -> Result<(WindowMeta, StatsBuilder)>
+    where
+        I: IntoIterator<Item = Result<std::borrow::Cow<'e, Event>>>,
+    {
+        check_ids(session, window)?;
+        let path = window_path(session, window);
+        self.start(&path, size_hint >= 0xF000_0000)?;
+        let mut stats = StatsBuilder::default();
+        let mut tee = Tee {
+            inner: &mut self.zip,
+            hash: Sha256::new(),
+            bytes: 0,
+        };
+        let mut buf = std::io::BufWriter::with_capacity(256 << 10, &mut tee);
+        let mut last = i64::MIN;
+        let (mut first_ts, mut last_ts, mut count) = (None, None, 0u64);
+        for e in events {
+            let e = e?;
+            if e.timestamp < last {
+                return Err(Error::invalid(
+                    &path,
+                    "events are not in time order (sort them first)",
+                ));
+            }
+            last = e.timestamp;
+            first_ts.get_or_insert(e.timestamp);
+            last_ts = Some(e.timestamp);
+            count += 1;
+            stats.observe(&e);
+            buf.write_all(e.json().as_bytes())
+                .map_err(|er| Error::io(&path, er))?;
+            buf.write_all(b"\n").map_err(|er| Error::io(&path, er))?;
+        }
+        buf.flush().map_err(|er| Error::io(&path, er))?;
+        drop(buf);
+        let (hash, bytes) = (tee.hash.finalize(), tee.bytes);
+        self.files.push(FileEntry {
+            path: path.clone(),
+            bytes,
+            sha256: hex::encode(hash),
+            extra: Default::default(),
+        });
+        let meta = WindowMeta {
+            id: window.to_string(),
+            path,
+            event_count: count,
+            start_time: first_ts.map(iso_ms),
+            end_time: last_ts.map(iso_ms),
+            extra: Default::default(),
+        };
+        Ok((meta, stats))
+    }
+
+    /// Write `meta.json` for a session whose windows were written with [`Self::write_window`].
+    pub fn finish_session(
+        &mut self,
+        info: SessionInfo,
+        windows: Vec<WindowMeta>,
+        stats: StatsBuilder,
+    ) -> Result<SessionMeta> {
+        let stats = stats.finish();
+        let meta = SessionMeta {
+            id: info.id.clone(),
+            distinct_id: info.distinct_id.clone(),
+            person: info.person,
+            start_time: stats.start_ms.map(iso_ms),
+            end_time: stats.end_ms.map(iso_ms),
+            recording_duration: stats.duration_ms() as f64 / 1000.0,
+            active_seconds: stats.active_ms as f64 / 1000.0,
+            start_url: stats.start_url().map(str::to_string),
+            user_agent: info.user_agent,
+            source: info.source,
+            windows: windows.clone(),
+            stats: stats.clone(),
+            extra: info.extra,
+        };
+        let bytes = serde_json::to_vec_pretty(&meta)
+            .map_err(|e| Error::invalid("meta.json", e.to_string()))?;
+        self.add_file(&meta_path(&info.id), &bytes)?;
+        self.sessions.push(ManifestSession {
+            id: info.id.clone(),
+            meta: meta_path(&info.id),
+            windows: windows.iter().map(|w| w.path.clone()).collect(),
+            start_time: meta.start_time.clone(),
+            end_time: meta.end_time.clone(),
+            duration_ms: stats.duration_ms(),
+            event_count: stats.event_count,
+            distinct_id: info.distinct_id,
+            extra: Default::default(),
+        });
+        Ok(meta)
+    }
+
+    /// Write a whole in-memory session (windows must be sorted; see [`Session::sort`]).
+    pub fn add_session(&mut self, s: &Session) -> Result<SessionMeta> {
+        if self.sessions.iter().any(|x| x.id == s.id) {
+            return Err(Error::invalid(
+                &s.id,
+                "session appears twice in the package",
+            ));
+        }
+        let mut metas = Vec::new();
+        let mut all = StatsBuilder::default();
+        for w in &s.windows {
+            let size: u64 = w.events.iter().map(|e| e.json().len() as u64 + 1).sum();
+            let (m, st) = self.write_window(
+                &s.id,
+                &w.id,
+                w.events.iter().map(|e| Ok(std::borrow::Cow::Borrowed(e))),
+                size,
+            )?;
+            metas.push(m);
+            all.merge(st);
+        }
+        self.finish_session(SessionInfo::of(s), metas, all)
+    }
+
+    /// Write manifest.json, SHA256SUMS and (with a key) signature.json; return the inner writer.
+    pub fn finish(mut self, key: Option<&ed25519_dalek::SigningKey>) -> Result<(W, Manifest)> {
+        let manifest = Manifest {
+            format: FORMAT.into(),
+            format_version: FORMAT_VERSION.into(),
+            producer: self.opts.producer.clone(),
+            created_at: iso_ms(now_ms()),
+            sessions: std::mem::take(&mut self.sessions),
+            files: std::mem::take(&mut self.files),
+            redaction: self.opts.redaction.clone(),
+            extra: Default::default(),
+        };
+        let mbytes = serde_json::to_vec_pretty(&manifest)
+            .map_err(|e| Error::invalid(MANIFEST, e.to_string()))?;
+        let mut sums = String::new();
+        for f in &manifest.files {
+            sums.push_str(&format!("{}  {}\n", f.sha256, f.path));
+        }
+        sums.push_str(&format!(
+            "{}  {}\n",
+            hex::encode(Sha256::digest(&mbytes)),
+            MANIFEST
+        ));
+        let o = self.entry_options(false);
+        for (path, bytes) in [(MANIFEST, mbytes.clone()), (SHA256SUMS, sums.into_bytes())] {
+            self.zip
+                .start_file(path, o)
+                .map_err(|e| Error::zip(path, e))?;
+            self.zip.write_all(&bytes).map_err(|e| Error::io(path, e))?;
+        }
+        if let Some(k) = key {
+            let sig = super::sign::Signature::create(k, &mbytes);
+            let bytes = serde_json::to_vec_pretty(&sig)
+                .map_err(|e| Error::invalid(SIGNATURE, e.to_string()))?;
+            self.zip
+                .start_file(SIGNATURE, o)
+                .map_err(|e| Error::zip(SIGNATURE, e))?;
+            self.zip
+                .write_all(&bytes)
+                .map_err(|e| Error::io(SIGNATURE, e))?;
+        }
+        let w = self.zip.finish().map_err(|e| Error::zip("package", e))?;
+        Ok((w, manifest))
+    }
+}
+
+/// Facts about a session besides its events.
+#[derive(Debug, Clone, Default)]
+pub struct SessionInfo {
+    pub id: String,
+    pub distinct_id: Option<String>,
+    pub person: Option<serde_json::Value>,
+    pub user_agent: Option<String>,
+    pub source: Source,
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+impl SessionInfo {
+    pub fn of(s: &Session) -> Self {
+        SessionInfo {
+            id: s.id.clone(),
+            distinct_id: s.distinct_id.clone(),
+            person: s.person.clone(),
+            user_agent: s.user_agent.clone(),
+            source: s.source.clone(),
+            extra: Default::default(),
+        }
+    }
+}
+
+fn check_ids(session: &str, window: &str) -> Result<()> {
+    if !valid_id(session) {
+        return Err(Error::invalid(
+            session,
+            "session id must be 1-128 chars of [A-Za-z0-9._-] (use --session-id)",
+        ));
+    }
+    if !valid_id(window) {
+        return Err(Error::invalid(
+            window,
+            "window id must be 1-128 chars of [A-Za-z0-9._-]",
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,31 @@
+pub mod convert;
+pub mod inspect;
+pub mod keys;
+pub mod pack;
+pub mod unpack;
+pub mod verify;
+
+use anyhow::Context;
+use std::path::Path;
+
+/// Read an input file whole, naming it in the error.
+pub fn read_input(path: &Path) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))
+}
+
+/// Import any supported file.
+pub fn import(
+    path: &Path,
+    limits: reel_format::Limits,
+) -> anyhow::Result<(reel_format::import::InputKind, reel_format::Recording)> {
+    let bytes = read_input(path)?;
+    let opts = reel_format::import::ImportOptions {
+        limits,
+        lenient: false,
+    };
+    Ok(reel_format::import::import(
+        &path.display().to_string(),
+        &bytes,
+        &opts,
+    )?)
+}

@@ -1,0 +1,154 @@
+use crate::ui;
+use anyhow::{bail, Context};
+use reel_format::package::{secret_key_from_text, PackageWriter, Spool, WriterOptions};
+use std::io::BufWriter;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Pack recordings into a .reel.zip package.
+///
+/// Accepts any mix of: rrweb JSON arrays, PostHog "Export to JSON" files (V1 and V2), PostHog /s/
+/// request bodies (gzip, base64 form, lz64 or plain JSON; many bodies of one session merge),
+/// PostHog snapshot-API JSONL, Reel ingest batches and other .reel.zip packages. The kind of each
+/// file is detected. Events are sorted by time per window; `cv` packing is undone.
+///
+/// Examples:
+///   reel pack recording.json -o session.reel.zip
+///   reel pack bodies/*.bin --person user@example.com -o session.reel.zip
+#[derive(clap::Args)]
+#[command(verbatim_doc_comment)]
+pub struct Args {
+    /// Files to import.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// Output package.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Use this session id (merges all inputs into one session).
+    #[arg(long)]
+    session_id: Option<String>,
+    /// Set the person (distinct id) of every session.
+    #[arg(long)]
+    person: Option<String>,
+    /// Sign the package with this secret key (from `reel keygen`).
+    #[arg(long, value_name = "KEY")]
+    sign: Option<PathBuf>,
+    /// Deflate level 0-9.
+    #[arg(long, default_value_t = 6)]
+    level: i64,
+    /// Print a JSON summary on stdout.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    limits: ui::LimitArgs,
+}
+
+pub fn run(a: Args) -> anyhow::Result<ExitCode> {
+    let limits = a.limits.limits();
+    if let Some(id) = &a.session_id {
+        if !reel_format::package::valid_id(id) {
+            bail!("--session-id {id:?}: use 1-128 chars of [A-Za-z0-9._-]");
+        }
+    }
+    if !(0..=9).contains(&a.level) {
+        bail!("--level {}: use 0-9", a.level);
+    }
+    let key = match &a.sign {
+        Some(p) => Some(
+            secret_key_from_text(
+                &std::fs::read_to_string(p)
+                    .with_context(|| format!("{}: cannot read key", p.display()))?,
+            )
+            .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?,
+        ),
+        None => None,
+    };
+    let total: u64 = a
+        .inputs
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+    let bar = ui::bytes_bar(total, "import");
+    let mut spool = Spool::new()?;
+    let mut warnings = Vec::new();
+    let mut kinds = Vec::new();
+    for p in &a.inputs {
+        let (kind, rec) = super::import(p, limits)?;
+        kinds.push(serde_json::json!({"file": p.display().to_string(), "kind": kind.name(), "sessions": rec.sessions.len()}));
+        warnings.extend(rec.warnings.iter().map(|w| format!("{}: {w}", p.display())));
+        spool.add(rec)?;
+        bar.inc(std::fs::metadata(p).map(|m| m.len()).unwrap_or(0));
+    }
+    bar.finish_and_clear();
+    if spool.session_ids().is_empty() {
+        bail!("no recordings found in the inputs (PostHog bodies need $snapshot events)");
+    }
+    if let Some(id) = &a.session_id {
+        spool.rename_all(id);
+    }
+    if let Some(p) = &a.person {
+        spool.set_person(p);
+    }
+    for w in &warnings {
+        ui::warn(w);
+    }
+    let (events, bytes, sessions) = (spool.events, spool.bytes, spool.session_ids());
+    let bar = ui::bytes_bar(bytes, "pack");
+    let mut manifest = None;
+    ui::write_atomic(&a.output, |f| {
+        let mut w = PackageWriter::new(
+            BufWriter::with_capacity(1 << 20, f),
+            WriterOptions {
+                level: a.level,
+                producer: format!("reel {}", env!("CARGO_PKG_VERSION")),
+                redaction: None,
+            },
+        );
+        spool.write_into(&mut w, &mut |d| bar.set_position(d))?;
+        let (buf, m) = w.finish(key.as_ref())?;
+        buf.into_inner()
+            .map_err(|e| anyhow::anyhow!("{}: {}", a.output.display(), e.error()))?;
+        manifest = Some(m);
+        Ok(())
+    })
+    .map_err(|e| anyhow::anyhow!("{}: {e}", a.output.display()))?;
+    bar.finish_and_clear();
+    let out_bytes = std::fs::metadata(&a.output).map(|m| m.len()).unwrap_or(0);
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "output": a.output.display().to_string(), "inputs": kinds, "sessions": sessions,
+                "events": events, "event_bytes": bytes, "package_bytes": out_bytes, "signed": key.is_some(),
+                "warnings": warnings, "files": manifest.map(|m| m.files.len()).unwrap_or(0),
+            }))?
+        );
+    } else {
+        eprintln!(
+            "packed {} session(s), {} events ({}) into {} ({}){}",
+            sessions.len(),
+            events,
+            human(bytes),
+            a.output.display(),
+            human(out_bytes),
+            if key.is_some() { ", signed" } else { "" }
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn human(b: u64) -> String {
+    const U: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    let mut v = b as f64;
+    let mut i = 0;
+    while v >= 1000.0 && i < U.len() - 1 {
+        v /= 1000.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", U[i])
+    }
+}

@@ -1,0 +1,57 @@
+//! `reel`: the command line. Thin over the library crates: parse flags, call, print.
+#![forbid(unsafe_code)]
+mod cmd;
+mod ui;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Reel: portable session replay.
+///
+/// Recordings (rrweb events) live in `.reel.zip` packages: a ZIP with a manifest, one JSONL file
+/// per browser window, SHA-256 checksums and an optional signature. Any tool (or a 30-line Python
+/// script) can read them. See docs/format.md.
+#[derive(Parser)]
+#[command(
+    name = "reel",
+    version,
+    about,
+    long_about,
+    propagate_version = true,
+    arg_required_else_help = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Pack(cmd::pack::Args),
+    Verify(cmd::verify::Args),
+    Inspect(cmd::inspect::Args),
+    Convert(cmd::convert::Args),
+    Unpack(cmd::unpack::Args),
+    Keygen(cmd::keys::KeygenArgs),
+    Sign(cmd::keys::SignArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.cmd {
+        Command::Pack(a) => cmd::pack::run(a),
+        Command::Verify(a) => cmd::verify::run(a),
+        Command::Inspect(a) => cmd::inspect::run(a),
+        Command::Convert(a) => cmd::convert::run(a),
+        Command::Unpack(a) => cmd::unpack::run(a),
+        Command::Keygen(a) => cmd::keys::keygen(a),
+        Command::Sign(a) => cmd::keys::sign(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            ui::error(&e);
+            ExitCode::from(1)
+        }
+    }
+}
