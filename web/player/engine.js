@@ -1,0 +1,250 @@
+// The replay engine: one window's events rendered into a sandboxed iframe at any moment.
+import { EV, SRC, h, lastAtOrBefore } from './util.js';
+import { Mirror } from './mirror.js';
+import { buildDocument } from './rebuild.js';
+import { applyIncremental, applyScroll, adoptSheets, applyMediaState, defineCustom, addFont } from './apply.js';
+import { KeyframeIndex, eventCost } from './keyframes.js';
+
+const REEL_CSS = 'noscript{display:none!important}';
+
+/** Renders one window's recording; the caller owns the clock. */
+export class ReelEngine {
+  /**
+   * @param {HTMLElement} host element to put the scaled viewport in
+   * @param {any[]} events this window's events, sorted by timestamp
+   * @param {{upscale?: boolean}} [opts]
+   */
+  constructor(host, events, opts = {}) {
+    this.host = host;
+    this.events = events;
+    this.opts = opts;
+    this.viewport = h('div', 'reel-viewport');
+    this.iframe = /** @type {HTMLIFrameElement} */ (h('iframe', 'reel-frame'));
+    this.iframe.setAttribute('sandbox', 'allow-same-origin');
+    this.iframe.setAttribute('referrerpolicy', 'no-referrer');
+    this.iframe.setAttribute('title', 'Session replay');
+    this.iframe.setAttribute('tabindex', '-1');
+    this.cursor = h('div', 'reel-cursor');
+    this.fx = h('div', 'reel-fx');
+    this.highlight = h('div', 'reel-highlight');
+    this.shield = h('div', 'reel-shield');
+    this.viewport.append(this.iframe, this.fx, this.cursor, this.highlight, this.shield);
+    host.appendChild(this.viewport);
+    this.index = -1;
+    this.skipped = 0;
+    /** @type {any} */
+    this.state = { width: 1024, height: 768, href: '', mouse: null };
+    this.mirror = new Mirror();
+    this.customEls = new Set();
+    /** @type {Element[]} */
+    this.hoverChain = [];
+    this.keyframes = new KeyframeIndex(events);
+    this.firstFull = events.findIndex((e) => e.type === EV.Full);
+    this.lastSeekMs = 0;
+    for (const e of events) if (e.type === EV.Meta && e.data && e.data.width) { this.state.width = e.data.width; this.state.height = e.data.height; break; }
+    this.fit();
+  }
+
+  /** The replayed document. @returns {Document} */
+  get doc() { return /** @type {Document} */ (this.iframe.contentDocument); }
+
+  /** Scale the recorded viewport to fit the host. */
+  fit() {
+    const w = this.state.width || 1024, hh = this.state.height || 768;
+    const bw = this.host.clientWidth || w, bh = this.host.clientHeight || hh;
+    let s = Math.min(bw / w, bh / hh);
+    if (!this.opts.upscale) s = Math.min(s, 1);
+    if (!(s > 0)) s = 1;
+    this.scale = s;
+    const vs = this.viewport.style;
+    vs.width = w + 'px'; vs.height = hh + 'px';
+    vs.transform = `scale(${s})`;
+    vs.left = Math.max(0, (bw - w * s) / 2) + 'px';
+    vs.top = Math.max(0, (bh - hh * s) / 2) + 'px';
+    this.iframe.width = String(w); this.iframe.height = String(hh);
+  }
+
+  /** @returns {import('./apply.js').ApplyCtx} */
+  ctx(sync) {
+    return {
+      mirror: this.mirror, visual: true, sync, doc: this.doc, customEls: this.customEls, state: this.state,
+      hook: (name, data) => this.onHook(name, data, sync), iframes: [], skipped: 0,
+    };
+  }
+
+  /** Visual side effects of events. @param {string} name @param {any} d @param {boolean} sync */
+  onHook(name, d, sync) {
+    if (name === 'move') this.moveCursor(d.x, d.y, d.id);
+    else if (name === 'interaction') {
+      if (d.x != null) this.moveCursor(d.x, d.y, null);
+      if (!sync && (d.type === 2 || d.type === 4 || d.type === 7)) this.ripple(d.x, d.y);
+    } else if (name === 'resize') this.fit();
+    else if (name === 'adopt') this.setDocSheets(d);
+  }
+
+  /** @param {CSSStyleSheet[]} list */
+  setDocSheets(list) {
+    const win = /** @type {any} */ (this.doc.defaultView);
+    if (!win) return;
+    if (!this.reelSheet || !(this.reelSheet instanceof win.CSSStyleSheet)) {
+      this.reelSheet = new win.CSSStyleSheet();
+      this.reelSheet.replaceSync(REEL_CSS);
+    }
+    try { this.doc.adoptedStyleSheets = [...list, this.reelSheet]; } catch (e) { /* realm mismatch */ }
+  }
+
+  /** @param {number} x @param {number} y @param {number|null} id */
+  moveCursor(x, y, id) {
+    if (x == null) return;
+    this.cursor.style.transform = `translate(${x}px, ${y}px)`;
+    this.cursor.classList.add('on');
+    if (id != null) this.setHover(id);
+  }
+
+  /** Put the `:hover` class on the hovered node and its ancestors. @param {number} id */
+  setHover(id) {
+    for (const el of this.hoverChain) el.classList.remove(':hover');
+    this.hoverChain = [];
+    /** @type {any} */
+    let n = this.mirror.get(id);
+    while (n) {
+      if (n.nodeType === 1) { n.classList.add(':hover'); this.hoverChain.push(n); }
+      n = n.parentNode || n.host || null;
+      if (n && n.nodeType === 9) break;
+    }
+  }
+
+  /** @param {number} x @param {number} y */
+  ripple(x, y) {
+    if (x == null) return;
+    const r = h('div', 'reel-ripple');
+    r.style.left = x + 'px'; r.style.top = y + 'px';
+    this.fx.appendChild(r);
+    setTimeout(() => r.remove(), 600);
+  }
+
+  /** Rebuild the iframe from a serialized document plus replay state. @param {any} tree @param {any} st @param {any} [offset] */
+  restore(tree, st, offset) {
+    this.mirror = new Mirror();
+    this.hoverChain = [];
+    if (st) {
+      Object.assign(this.state, { width: st.width || this.state.width, height: st.height || this.state.height, href: st.href, mouse: st.mouse, fonts: (st.fonts || []).slice(), selection: st.selection });
+      for (const n of st.customEls || []) this.customEls.add(n);
+    }
+    const ctx = this.ctx(true);
+    for (const n of this.customEls) defineCustom(this.doc, n);
+    buildDocument(tree, this.doc, ctx);
+    this.setDocSheets([]);
+    for (const n of this.customEls) defineCustom(this.doc, n);
+    if (st) {
+      const win = /** @type {any} */ (this.doc.defaultView);
+      for (const [sid, rules] of st.sheets || []) {
+        const s = new win.CSSStyleSheet();
+        for (const r of rules) { try { s.insertRule(r, s.cssRules.length); } catch (e) { /* skip */ } }
+        this.mirror.sheets.set(sid, s);
+      }
+      for (const [hid, ids] of st.adopted || []) { this.mirror.adopted.set(hid, ids.slice()); adoptSheets(hid, ctx); }
+      for (const [id, x, y] of st.scroll || []) applyScroll(id, x, y, ctx);
+      for (const [id, m] of st.media || []) { this.mirror.media.set(id, { ...m }); applyMediaState(this.mirror.get(id), m, false); }
+      for (const f of this.state.fonts || []) addFont(f, this.doc);
+    }
+    if (offset && (offset.top || offset.left)) applyScroll(tree.id, offset.left || 0, offset.top || 0, ctx);
+    // rr_scroll attributes collected while building
+    for (const [id, s] of this.mirror.scroll) applyScroll(id, s.x, s.y, ctx);
+    this.fit();
+    if (this.state.mouse) this.moveCursor(this.state.mouse.x, this.state.mouse.y, this.state.mouse.id);
+    else this.cursor.classList.remove('on');
+  }
+
+  /** Apply one event. @param {any} e @param {boolean} sync */
+  apply(e, sync) {
+    const d = e.data;
+    switch (e.type) {
+      case EV.Full:
+        if (d && d.node) { this.state.fonts = []; this.restore(d.node, null, d.initialOffset); }
+        break;
+      case EV.Meta:
+        if (d) {
+          if (d.width) this.state.width = d.width;
+          if (d.height) this.state.height = d.height;
+          if (d.href) this.state.href = d.href;
+          this.fit();
+        }
+        break;
+      case EV.Inc: {
+        if (!d || this.index < this.firstFull) break;
+        const c = this.ctx(sync);
+        applyIncremental(d, c);
+        this.skipped += c.skipped || 0;
+        if (d.source === SRC.Scroll || d.source === SRC.ViewportResize) break;
+        break;
+      }
+      case EV.DomLoaded: case EV.Load: case EV.Custom: case EV.Plugin: case EV.Asset: break;
+      default: this.skipped++;
+    }
+  }
+
+  /**
+   * Show the state at absolute timestamp `ts`: apply forward when cheap, else rebuild from the nearest keyframe.
+   * @param {number} ts @param {boolean} [sync] true when seeking (no transient effects)
+   */
+  renderAt(ts, sync = true) {
+    const t0 = performance.now();
+    let target = lastAtOrBefore(this.events, ts, (e) => e.timestamp);
+    if (target < this.firstFull) target = this.firstFull;
+    if (target < 0) return;
+    if (target === this.index) return;
+    let from = this.index;
+    if (target < this.index || from < this.firstFull) from = -1;
+    if (from >= 0) {
+      let cost = 0;
+      for (let i = from + 1; i <= target && cost < 3000; i++) cost += Math.min(eventCost(this.events[i]), 1e6);
+      if (cost >= 3000) from = -1;
+    }
+    if (from < 0) {
+      const kf = this.keyframes.at(target);
+      if (kf && kf.i >= this.firstFull) {
+        this.restore(kf.tree, kf.state, null);
+        from = kf.i;
+      } else {
+        // No keyframe yet (builder still running): start at the last full snapshot.
+        const fi = this.lastFullAtOrBefore(target);
+        this.index = fi - 1;
+        from = fi - 1;
+      }
+      this.index = from;
+    }
+    for (let i = from + 1; i <= target; i++) {
+      this.index = i;
+      this.apply(this.events[i], sync || i < target - 50);
+    }
+    this.index = target;
+    this.lastSeekMs = performance.now() - t0;
+  }
+
+  /** @param {number} i */
+  lastFullAtOrBefore(i) {
+    for (let k = i; k >= 0; k--) if (this.events[k].type === EV.Full) return k;
+    return this.firstFull;
+  }
+
+  /** Highlight a replayed node (DOM explorer hover). @param {Node|null} node */
+  highlightNode(node) {
+    const hs = this.highlight.style;
+    if (!node || node.nodeType !== 1 || !node.isConnected) { hs.display = 'none'; return; }
+    const r = /** @type {Element} */ (node).getBoundingClientRect();
+    let x = r.left, y = r.top;
+    // Add the offsets of enclosing iframes.
+    let win = /** @type {any} */ (node.ownerDocument && node.ownerDocument.defaultView);
+    while (win && win.frameElement && win !== this.iframe.contentWindow) {
+      const fr = win.frameElement.getBoundingClientRect();
+      x += fr.left; y += fr.top; win = win.parent;
+    }
+    Object.assign(hs, { display: 'block', left: x + 'px', top: y + 'px', width: r.width + 'px', height: r.height + 'px' });
+  }
+
+  destroy() {
+    this.keyframes.cancelled = true;
+    this.viewport.remove();
+  }
+}

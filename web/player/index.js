@@ -1,0 +1,288 @@
+// Reel player entry: ReelPlayer.mount(element, options).
+import { h, fmtTime } from './util.js';
+import { loadSessions } from './load.js';
+import { ReelEngine } from './engine.js';
+import { analyse } from './timeline.js';
+import { buildShell, drawTimeline, drawProgress, bindScrub, SPEEDS } from './ui.js';
+import { ReelPanels } from './panels.js';
+
+/**
+ * @typedef {object} MountOptions
+ * @property {string} [src] URL of a JSON array, JSONL file or .reel.zip
+ * @property {any[]} [events] rrweb events (optionally each with windowId)
+ * @property {ArrayBuffer|Blob|Uint8Array} [package] a .reel.zip
+ * @property {Record<string, any[]>|{id: string, events: any[]}[]} [windows] events per window
+ * @property {number} [startAt] ms from the first event
+ * @property {boolean} [autoplay]
+ * @property {boolean} [hash] read `#t=SECONDS` from location.hash (default true)
+ * @property {boolean} [panels] show the side panels (default true)
+ * @property {boolean} [keyboard] listen to keys on the document (default true)
+ * @property {boolean} [upscale] scale the replay above 100% to fill the stage
+ * @property {number} [speed]
+ */
+
+export class ReelPlayer extends EventTarget {
+  /**
+   * Mount a player into `element` and load the recording. Resolves once the first frame is shown.
+   * @param {HTMLElement} element @param {MountOptions} opts @returns {Promise<ReelPlayer>}
+   */
+  static async mount(element, opts = {}) {
+    const p = new ReelPlayer(element, opts);
+    await p.load(opts);
+    return p;
+  }
+
+  /** @param {HTMLElement} element @param {MountOptions} opts */
+  constructor(element, opts = {}) {
+    super();
+    this.opts = opts;
+    this.ui = buildShell(element);
+    this.sessions = [];
+    this.sessionIndex = 0;
+    /** @type {Map<string, ReelEngine>} */
+    this.engines = new Map();
+    this.windowId = '';
+    this.time = 0;
+    this.speed = opts.speed && SPEEDS.includes(opts.speed) ? opts.speed : 1;
+    this.skipInactive = true;
+    this.playing = false;
+    this.raf = 0;
+    /** @type {any} */
+    this.info = analyse([]);
+    this.panels = new ReelPanels(this.ui.side, {
+      info: () => this.info, time: () => this.time, seek: (ms) => this.seek(ms),
+      engine: () => this.engine, meta: () => this.metaInfo(),
+    });
+    this.ui.root.classList.toggle('reel-no-panels', opts.panels === false);
+    this.bind();
+    this.onResize = () => { for (const e of this.engines.values()) e.fit(); };
+    window.addEventListener('resize', this.onResize);
+    if (typeof ResizeObserver !== 'undefined') { this.ro = new ResizeObserver(this.onResize); this.ro.observe(this.ui.stage); }
+  }
+
+  /** Subscribe to `play`, `pause`, `timeupdate`, `ended`, `load`, `error`. @param {string} name @param {(ev: CustomEvent) => void} fn */
+  on(name, fn) { this.addEventListener(name, /** @type {any} */ (fn)); return () => this.removeEventListener(name, /** @type {any} */ (fn)); }
+
+  /** @param {string} name @param {any} [detail] */
+  emit(name, detail) { this.dispatchEvent(new CustomEvent(name, { detail })); }
+
+  /** The engine of the window being shown. @returns {ReelEngine|null} */
+  get engine() { return this.engines.get(this.windowId) || null; }
+
+  /** Session length in ms. */
+  get duration() { return this.info.duration; }
+
+  /** Current time in ms from the first event. */
+  get currentTime() { return this.time; }
+
+  /** @param {MountOptions} opts */
+  async load(opts) {
+    this.status('Loading…');
+    const t0 = performance.now();
+    try {
+      this.sessions = await loadSessions(opts);
+    } catch (e) {
+      this.status(String(/** @type {any} */ (e).message || e), true);
+      this.emit('error', e);
+      throw e;
+    }
+    this.loadMs = performance.now() - t0;
+    this.openSession(0, opts);
+    this.firstFrameMs = performance.now() - t0;
+    this.emit('load', { firstFrameMs: this.firstFrameMs });
+    if (opts.autoplay && !this.fromHash) this.play();
+  }
+
+  /** Show session `i` of the loaded package. @param {number} i @param {MountOptions} [opts] */
+  openSession(i, opts = {}) {
+    this.pause();
+    for (const e of this.engines.values()) e.destroy();
+    this.engines.clear();
+    this.sessionIndex = i;
+    const s = this.sessions[i];
+    this.info = analyse(s.windows);
+    const sel = this.ui.sessionSel;
+    sel.replaceChildren(...this.sessions.map((x, k) => { const o = /** @type {HTMLOptionElement} */ (h('option', '', `Session ${x.id}`)); o.value = String(k); return o; }));
+    sel.value = String(i);
+    sel.hidden = this.sessions.length < 2;
+    const ws = this.ui.windowSel;
+    ws.replaceChildren(...s.windows.map((w, k) => { const o = /** @type {HTMLOptionElement} */ (h('option', '', `Window ${k + 1}`)); o.value = w.id; o.title = w.id; return o; }));
+    ws.hidden = s.windows.length < 2;
+    // Show the window with the most events first.
+    const main = s.windows.slice().sort((a, b) => b.events.length - a.events.length)[0];
+    this.windowId = main ? main.id : '';
+    this.ensureEngine(this.windowId);
+    ws.value = this.windowId;
+    drawTimeline(this.ui, this.info, (ms) => this.seek(ms));
+    this.panels.render();
+    let t = opts.startAt || 0;
+    this.fromHash = false;
+    if (opts.hash !== false && typeof location !== 'undefined') {
+      const m = /(?:^#|[#&])t=(\d+(?:\.\d+)?)/.exec(location.hash);
+      if (m) { t = parseFloat(m[1]) * 1000; this.fromHash = true; }
+    }
+    this.status('');
+    this.seek(t);
+    // Build keyframes for the shown window first, then for the others.
+    const eng = this.engine;
+    if (eng) eng.keyframes.start().then(() => {
+      for (const e of this.engines.values()) e.keyframes.start();
+      this.emit('keyframes', { count: eng.keyframes.frames.length, ms: eng.keyframes.buildMs });
+    });
+  }
+
+  /** @param {string} id */
+  ensureEngine(id) {
+    let e = this.engines.get(id);
+    if (!e) {
+      const w = this.sessions[this.sessionIndex].windows.find((x) => x.id === id);
+      if (!w) return null;
+      e = new ReelEngine(this.ui.stage, w.events, { upscale: this.opts.upscale });
+      this.engines.set(id, e);
+    }
+    return e;
+  }
+
+  /** Switch the shown window. @param {string} id */
+  selectWindow(id) {
+    const e = this.ensureEngine(id);
+    if (!e) return;
+    this.windowId = id;
+    for (const [k, x] of this.engines) x.viewport.hidden = k !== id;
+    e.keyframes.start();
+    e.fit();
+    e.index = -1;
+    e.renderAt(this.info.start + this.time, true);
+    this.ui.windowSel.value = id;
+    if (this.panels.current === 'dom') this.panels.refreshDom();
+    this.panels.renderEvents();
+  }
+
+  play() {
+    if (this.playing) return;
+    if (this.time >= this.info.duration) this.seek(0);
+    this.playing = true;
+    this.lastWall = performance.now();
+    this.emit('play');
+    const tick = () => {
+      if (!this.playing) return;
+      const now = performance.now();
+      let t = this.time + (now - this.lastWall) * this.speed;
+      this.lastWall = now;
+      if (this.skipInactive) {
+        for (const [a, b] of this.info.inactive) if (t > a && t < b) { t = b; break; }
+      }
+      if (t >= this.info.duration) {
+        this.setTime(this.info.duration, false);
+        this.pause();
+        this.emit('ended');
+        return;
+      }
+      this.setTime(t, false);
+      this.raf = requestAnimationFrame(tick);
+    };
+    this.raf = requestAnimationFrame(tick);
+    this.draw();
+  }
+
+  pause() {
+    if (!this.playing) return;
+    this.playing = false;
+    cancelAnimationFrame(this.raf);
+    this.emit('pause');
+    this.draw();
+  }
+
+  toggle() { if (this.playing) this.pause(); else this.play(); }
+
+  /** Seek to `ms` from the first event (keeps playing if playing). @param {number} ms */
+  seek(ms) {
+    const t = Math.max(0, Math.min(this.info.duration, +ms || 0));
+    this.lastWall = performance.now();
+    this.setTime(t, true);
+    if (this.panels.current === 'dom') this.panels.refreshDom();
+  }
+
+  /** @param {number} t @param {boolean} sync */
+  setTime(t, sync) {
+    this.time = t;
+    const e = this.engine;
+    if (e) e.renderAt(this.info.start + t, sync);
+    this.draw();
+    this.panels.tick(t);
+    this.emit('timeupdate', { time: t });
+  }
+
+  draw() { drawProgress(this.ui, this.time, this.info.duration, this.playing); }
+
+  /** @param {number} s */
+  setSpeed(s) { this.speed = s; this.ui.speed.value = String(s); }
+
+  /** @param {boolean} on */
+  setSkipInactive(on) { this.skipInactive = on; this.ui.skip.checked = on; }
+
+  /** @param {string} msg @param {boolean} [error] */
+  status(msg, error) {
+    this.ui.status.textContent = msg;
+    this.ui.status.classList.toggle('reel-error', !!error);
+    this.ui.status.hidden = !msg;
+  }
+
+  metaInfo() {
+    const s = this.sessions[this.sessionIndex];
+    const e = this.engine;
+    return {
+      session: s ? s.id : '', ...(s ? flat(s.meta) : {}),
+      start: this.info.start ? new Date(this.info.start).toISOString() : '', duration: fmtTime(this.info.duration),
+      windows: s ? s.windows.length : 0, window: this.windowId, events: e ? e.events.length : 0,
+      url: e ? e.state.href : '', viewport: e ? `${e.state.width}×${e.state.height}` : '',
+      'skipped events': e ? e.skipped : 0,
+      keyframes: e ? `${e.keyframes.frames.length}${e.keyframes.done ? '' : ' (building)'}` : '',
+      'last seek': e ? e.lastSeekMs.toFixed(1) + ' ms' : '',
+    };
+  }
+
+  bind() {
+    const ui = this.ui;
+    ui.playBtn.addEventListener('click', () => this.toggle());
+    ui.speed.value = String(this.speed);
+    ui.speed.addEventListener('change', () => { this.speed = +ui.speed.value; });
+    ui.skip.addEventListener('change', () => { this.skipInactive = ui.skip.checked; });
+    ui.windowSel.addEventListener('change', () => this.selectWindow(ui.windowSel.value));
+    ui.sessionSel.addEventListener('change', () => this.openSession(+ui.sessionSel.value));
+    ui.panelsBtn.addEventListener('click', () => { ui.root.classList.toggle('reel-no-panels'); this.onResize(); });
+    ui.fullBtn.addEventListener('click', () => {
+      if (document.fullscreenElement) document.exitFullscreen(); else ui.root.requestFullscreen && ui.root.requestFullscreen().catch(() => {});
+    });
+    bindScrub(ui.timeline, () => this.info.duration, (ms) => this.seek(ms));
+    this.onKey = (/** @type {KeyboardEvent} */ ev) => {
+      const t = /** @type {HTMLElement} */ (ev.target);
+      if (t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT' || t.isContentEditable)) return;
+      if (ev.metaKey || ev.ctrlKey || ev.altKey) return;
+      if (ev.key === ' ' || ev.key === 'k') { this.toggle(); ev.preventDefault(); }
+      else if (ev.key === 'ArrowLeft') { this.seek(this.time - 5000); ev.preventDefault(); }
+      else if (ev.key === 'ArrowRight') { this.seek(this.time + 5000); ev.preventDefault(); }
+      else if (/^[0-9]$/.test(ev.key)) this.seek((this.info.duration * +ev.key) / 10);
+      else if (ev.key === 'f') ui.fullBtn.click();
+    };
+    if (this.opts.keyboard === false) ui.root.addEventListener('keydown', this.onKey);
+    else document.addEventListener('keydown', this.onKey);
+  }
+
+  destroy() {
+    this.pause();
+    for (const e of this.engines.values()) e.destroy();
+    document.removeEventListener('keydown', this.onKey);
+    window.removeEventListener('resize', this.onResize);
+    if (this.ro) this.ro.disconnect();
+    this.ui.root.replaceChildren();
+  }
+}
+
+/** Flatten one level of metadata for display. @param {any} m */
+function flat(m) {
+  /** @type {Record<string, any>} */
+  const o = {};
+  if (m && typeof m === 'object') for (const [k, v] of Object.entries(m)) if (k !== 'id') o[k] = v;
+  return o;
+}

@@ -1,0 +1,162 @@
+// Turn the player's inputs (events, URLs, JSON, JSONL, .reel.zip, PostHog exports) into sessions of windows.
+import { zipEntries, zipRead, inflateBytes } from './zip.js';
+
+/**
+ * @typedef {{id: string, events: any[]}} ReelWindow
+ * @typedef {{id: string, meta: any, windows: ReelWindow[]}} ReelSession
+ */
+
+/** Decode PostHog `cv: "2024-10"` packed fields in place. @param {any[]} events @returns {Promise<any[]>} */
+export async function decodePacked(events) {
+  const out = [];
+  for (const e of events) {
+    if (!e || typeof e !== 'object') continue;
+    if (e.cv === '2024-10') {
+      try {
+        const d = e.data;
+        if (e.type === 2 && typeof d === 'string') e.data = await unpackField(d);
+        else if (e.type === 3 && d && typeof d === 'object') {
+          for (const k of ['texts', 'attributes', 'removes', 'adds']) if (typeof d[k] === 'string') d[k] = await unpackField(d[k]);
+        }
+        delete e.cv;
+      } catch (err) { continue; }
+    }
+    out.push(e);
+  }
+  return out;
+}
+
+/** string of byte char codes → gunzip → JSON. @param {string} s */
+export async function unpackField(s) {
+  const bytes = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) bytes[i] = s.charCodeAt(i) & 255;
+  return JSON.parse(new TextDecoder().decode(await inflateBytes(bytes, 'gzip')));
+}
+
+/** Group events into windows by `windowId`. @param {any[]} events @returns {ReelWindow[]} */
+export function splitWindows(events) {
+  /** @type {Map<string, any[]>} */
+  const m = new Map();
+  for (const e of events) {
+    const w = e.windowId != null ? String(e.windowId) : (e.$window_id != null ? String(e.$window_id) : 'main');
+    if (!m.has(w)) m.set(w, []);
+    m.get(w).push(e);
+  }
+  return Array.from(m, ([id, ev]) => ({ id, events: ev }));
+}
+
+/**
+ * Parse text that holds a recording: JSON array, PostHog export (v1/v2), or JSONL (events or [windowId, event]).
+ * @param {string} text @returns {any[]} events (with windowId when known)
+ */
+export function parseRecordingText(text) {
+  const t = text.trim();
+  if (t.startsWith('[') || t.startsWith('{')) {
+    try { return fromJson(JSON.parse(t)); } catch (e) { /* maybe JSONL */ }
+  }
+  const out = [];
+  for (const line of t.split('\n')) {
+    const l = line.trim();
+    if (!l) continue;
+    let v;
+    try { v = JSON.parse(l); } catch (e) { continue; }
+    if (Array.isArray(v) && v.length === 2 && v[1] && typeof v[1] === 'object' && !Array.isArray(v[1])) out.push({ ...v[1], windowId: v[0] });
+    else if (v && (v.window_id != null || v.windowId != null) && Array.isArray(v.data)) for (const e of v.data) out.push({ ...e, windowId: v.window_id ?? v.windowId });
+    else if (v && typeof v === 'object') out.push(v);
+  }
+  return out;
+}
+
+/** @param {any} v */
+function fromJson(v) {
+  if (Array.isArray(v)) return v;
+  if (v && v.data && v.data.snapshotsByWindowId) {
+    const out = [];
+    for (const [w, evs] of Object.entries(v.data.snapshotsByWindowId)) for (const e of /** @type {any[]} */ (evs)) out.push({ ...e, windowId: w });
+    return out;
+  }
+  if (v && v.data && Array.isArray(v.data.snapshots)) return v.data.snapshots;
+  if (v && Array.isArray(v.events)) return v.events;
+  if (v && v.type != null && v.timestamp != null) return [v];
+  throw new Error('unrecognised recording JSON (expected an array of rrweb events)');
+}
+
+/** Sort by timestamp (stable) and drop junk. @param {any[]} events */
+export function cleanEvents(events) {
+  return events.filter((e) => e && typeof e === 'object' && typeof e.timestamp === 'number')
+    .map((e, i) => [e, i]).sort((a, b) => a[0].timestamp - b[0].timestamp || a[1] - b[1]).map((p) => p[0]);
+}
+
+/**
+ * Read a `.reel.zip` package.
+ * @param {ArrayBuffer|Uint8Array|Blob} input @returns {Promise<ReelSession[]>}
+ */
+export async function readPackage(input) {
+  const buf = input instanceof Uint8Array ? input : new Uint8Array(input instanceof Blob ? await input.arrayBuffer() : input);
+  const entries = zipEntries(buf);
+  const td = new TextDecoder();
+  const text = async (/** @type {string} */ p) => {
+    const e = entries.get(p);
+    return e ? td.decode(await zipRead(buf, e)) : null;
+  };
+  const mtext = await text('manifest.json');
+  const manifest = mtext ? JSON.parse(mtext) : null;
+  if (manifest && manifest.format && manifest.format !== 'reel') throw new Error(`not a Reel package (format "${manifest.format}")`);
+  /** @type {string[]} */
+  let ids = manifest && Array.isArray(manifest.sessions) ? manifest.sessions.map((s) => String(s.id)) : [];
+  if (!ids.length) {
+    const set = new Set();
+    for (const n of entries.keys()) { const m = /^sessions\/([^/]+)\//.exec(n); if (m) set.add(m[1]); }
+    ids = Array.from(set);
+  }
+  /** @type {ReelSession[]} */
+  const sessions = [];
+  for (const id of ids) {
+    const metaText = await text(`sessions/${id}/meta.json`);
+    const meta = metaText ? JSON.parse(metaText) : (manifest && manifest.sessions.find((s) => String(s.id) === id)) || {};
+    const windows = [];
+    const prefix = `sessions/${id}/windows/`;
+    for (const n of entries.keys()) {
+      if (!n.startsWith(prefix) || !n.endsWith('.jsonl')) continue;
+      const evs = parseRecordingText(/** @type {string} */ (await text(n)));
+      windows.push({ id: n.slice(prefix.length, -6), events: cleanEvents(await decodePacked(evs)) });
+    }
+    sessions.push({ id, meta, windows });
+  }
+  if (!sessions.length) throw new Error('the package holds no sessions (expected sessions/<id>/windows/<window>.jsonl)');
+  return sessions;
+}
+
+/**
+ * Load whatever the caller passed to `mount` into sessions.
+ * @param {{src?: string, events?: any[], package?: ArrayBuffer|Blob|Uint8Array, windows?: any}} opts
+ * @returns {Promise<ReelSession[]>}
+ */
+export async function loadSessions(opts) {
+  if (opts.package) {
+    const p = opts.package;
+    return loadBytes(p instanceof Uint8Array ? p : new Uint8Array(p instanceof Blob ? await p.arrayBuffer() : p));
+  }
+  if (opts.windows) {
+    const list = Array.isArray(opts.windows) ? opts.windows : Object.entries(opts.windows).map(([id, events]) => ({ id, events }));
+    const windows = [];
+    for (const w of list) windows.push({ id: String(w.id), events: cleanEvents(await decodePacked(w.events.slice())) });
+    return [{ id: 'session', meta: {}, windows }];
+  }
+  if (opts.events) return [{ id: 'session', meta: {}, windows: splitWindows(cleanEvents(await decodePacked(opts.events.slice()))) }];
+  if (opts.src) {
+    const res = await fetch(opts.src);
+    if (!res.ok) throw new Error(`could not load ${opts.src}: HTTP ${res.status}`);
+    const buf = new Uint8Array(await res.arrayBuffer());
+    return loadBytes(buf);
+  }
+  throw new Error('nothing to play: pass {src}, {events}, {windows} or {package}');
+}
+
+/** Load a file's bytes (zip or text). @param {Uint8Array} buf @returns {Promise<ReelSession[]>} */
+export async function loadBytes(buf) {
+  if (buf[0] === 0x50 && buf[1] === 0x4b) return readPackage(buf);
+  if (buf[0] === 0x1f && buf[1] === 0x8b) buf = await inflateBytes(buf, 'gzip');
+  const evs = parseRecordingText(new TextDecoder().decode(buf));
+  return [{ id: 'session', meta: {}, windows: splitWindows(cleanEvents(await decodePacked(evs))) }];
+}

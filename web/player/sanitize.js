@@ -1,0 +1,89 @@
+// Safety rules for hostile recorded DOM. The replay iframe is sandboxed without scripts;
+// these rules are the second wall: nothing executable, nothing that navigates, nothing that submits.
+
+const URL_ATTRS = new Set(['href', 'src', 'action', 'formaction', 'xlink:href', 'background', 'poster', 'data',
+  'codebase', 'cite', 'longdesc', 'lowsrc', 'dynsrc', 'manifest', 'icon', 'archive', 'classid', 'profile', 'usemap']);
+const DROP_ATTRS = new Set(['srcdoc', 'target', 'ping', 'formtarget', 'http-equiv', 'autofocus', 'nonce', 'integrity',
+  'popovertarget', 'attributionsrc']);
+const INERT_TAGS = new Set(['object', 'embed', 'applet', 'portal', 'fencedframe', 'frame']);
+const ANIM_TAGS = new Set(['animate', 'set', 'animatetransform', 'animatemotion', 'animatecolor']);
+const LINK_BLOCKED_RELS = /(^|\s)(preload|modulepreload|prefetch|prerender|import|dns-prefetch|preconnect|serviceworker|manifest)(\s|$)/i;
+
+/** SVG tag names whose case matters (rrweb records lowercase tag names). */
+const SVG_CASE = new Map(['altGlyph', 'altGlyphDef', 'altGlyphItem', 'animateColor', 'animateMotion', 'animateTransform',
+  'clipPath', 'feBlend', 'feColorMatrix', 'feComponentTransfer', 'feComposite', 'feConvolveMatrix', 'feDiffuseLighting',
+  'feDisplacementMap', 'feDistantLight', 'feDropShadow', 'feFlood', 'feFuncA', 'feFuncB', 'feFuncG', 'feFuncR',
+  'feGaussianBlur', 'feImage', 'feMerge', 'feMergeNode', 'feMorphology', 'feOffset', 'fePointLight',
+  'feSpecularLighting', 'feSpotLight', 'feTile', 'feTurbulence', 'foreignObject', 'glyphRef', 'linearGradient',
+  'radialGradient', 'textPath'].map((n) => [n.toLowerCase(), n]));
+
+/**
+ * True when a URL would execute or render attacker markup when followed.
+ * @param {string} v
+ */
+export function isDangerousUrl(v) {
+  // Browsers ignore ASCII whitespace and control chars inside the scheme: strip them before checking.
+  const s = String(v).replace(/[\u0000-\u0020\u007f-\u00a0\u1680\u180e\u2000-\u2029\u205f\u3000\ufeff]/g, '').toLowerCase();
+  return s.startsWith('javascript:') || s.startsWith('vbscript:') || s.startsWith('data:text/html') ||
+    s.startsWith('data:application/xhtml') || s.startsWith('livescript:');
+}
+
+/**
+ * The tag to create for a recorded tag name (scripts become inert placeholders).
+ * @param {string} tag lowercase recorded tag name @param {boolean} svg
+ */
+export function safeTagName(tag, svg) {
+  const t = String(tag).toLowerCase();
+  if (t === 'script') return 'noscript';
+  if (svg) return SVG_CASE.get(t) || tag;
+  if (!/^[a-z][a-z0-9._-]*$/.test(t)) return 'span';
+  return t;
+}
+
+/**
+ * Decide what to do with one recorded attribute: returns the value to set, or null to drop it.
+ * @param {string} tag lowercase tag name @param {string} name @param {any} value
+ * @param {Record<string, any>} [attrs] the element's other attributes (for context such as rel)
+ * @returns {string|null}
+ */
+export function safeAttr(tag, name, value, attrs) {
+  const n = String(name).toLowerCase();
+  if (value == null || value === false) return null;
+  const v = value === true ? '' : String(value);
+  if (n.startsWith('on')) return null;
+  if (n.startsWith('rr_') || n === '_csstext') return null;
+  if (DROP_ATTRS.has(n)) return null;
+  if (!/^[a-z_:][-a-z0-9_:.]*$/i.test(n)) return null;
+  if (tag === 'iframe' && (n === 'src' || n === 'allow' || n === 'sandbox' || n === 'csp')) return null;
+  if (tag === 'frame' || INERT_TAGS.has(tag)) {
+    if (n === 'src' || n === 'data' || n === 'type' || n === 'code' || n === 'classid' || n === 'codebase') return null;
+  }
+  if (tag === 'base' && (n === 'href' || n === 'target')) return null;
+  if (tag === 'meta' && n === 'content' && attrs && attrs['http-equiv']) return null;
+  if (tag === 'form' && (n === 'action' || n === 'method')) return null;
+  if ((tag === 'button' || tag === 'input') && (n === 'formaction' || n === 'formmethod')) return null;
+  if (tag === 'link' && n === 'href' && attrs && LINK_BLOCKED_RELS.test(String(attrs.rel || ''))) return null;
+  if (tag === 'link' && n === 'rel' && LINK_BLOCKED_RELS.test(v)) return null;
+  if (ANIM_TAGS.has(tag)) {
+    if (n === 'attributename' && /href/i.test(v)) return null;
+    if ((n === 'to' || n === 'from' || n === 'values' || n === 'by') && /script:/i.test(v.replace(/\s/g, ''))) return null;
+  }
+  if (URL_ATTRS.has(n) && isDangerousUrl(v)) return null;
+  if (n === 'srcset' || n === 'imagesrcset') {
+    if (v.split(',').some((part) => isDangerousUrl(part.trim()))) return null;
+  }
+  if (n === 'style' && /expression\s*\(|javascript:/i.test(v)) return null;
+  return v;
+}
+
+/**
+ * Add a `.\:hover` twin to every selector that uses `:hover`, so hover state can be shown with a class.
+ * @param {string} css
+ */
+export function addHoverTwins(css) {
+  if (!css || css.indexOf(':hover') < 0) return css;
+  return css.replace(/([^{};]*:hover[^{};]*)\{/g, (m, sel) => {
+    const twins = sel.split(',').filter((s) => s.includes(':hover')).map((s) => s.replace(/:hover/g, '.\\:hover'));
+    return `${sel.trimEnd()}, ${twins.join(',').trim()} {`;
+  });
+}
