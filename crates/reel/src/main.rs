@@ -34,6 +34,8 @@ enum Command {
     Unpack(cmd::unpack::Args),
     Keygen(cmd::keys::KeygenArgs),
     Sign(cmd::keys::SignArgs),
+    Redact(cmd::redact::Args),
+    Dom(cmd::dom::Args),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +48,8 @@ fn main() -> ExitCode {
         Command::Unpack(a) => cmd::unpack::run(a),
         Command::Keygen(a) => cmd::keys::keygen(a),
         Command::Sign(a) => cmd::keys::sign(a),
+        Command::Redact(a) => cmd::redact::run(a),
+        Command::Dom(a) => cmd::dom::run(a),
     };
     match result {
         Ok(code) => code,

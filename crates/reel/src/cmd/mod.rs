@@ -1,7 +1,9 @@
 pub mod convert;
+pub mod dom;
 pub mod inspect;
 pub mod keys;
 pub mod pack;
+pub mod redact;
 pub mod unpack;
 pub mod verify;
 

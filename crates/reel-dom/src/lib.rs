@@ -1,0 +1,1 @@
+//! reel-dom (being written).
