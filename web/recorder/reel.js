@@ -265,7 +265,7 @@ function attachFrame(f) {
   let d = null;
   try { d = f.contentDocument; } catch (e) {}
   const fid = ids.get(f);
-  if (!d || !fid || !d.documentElement) return;
+  if (!d || !fid || !d.documentElement || d.URL === 'about:blank' && /^(?!about:)./.test(f.getAttribute('src') || '')) return;
   const did_ = ids.get(d) || nid++;
   ids.set(d, did_);
   const masked = O.maskAllText || !!closestX(f, MASK);
@@ -327,14 +327,20 @@ function flushMutations() {
     if (seen.has(r.id) || !tn || !tn.isConnected) continue;
     seen.add(r.id); delete r.t; removes.push(r);
   }
-  for (const n of pAdd) {
-    if (!n.isConnected || folded(n)) continue;
+  const done = new Set();
+  // Top-level adds: a node whose ancestor is also added is folded into that ancestor's subtree;
+  // a pending next sibling is emitted first so every nextId already exists when the replayer applies it.
+  const addTop = n => {
+    if (done.has(n)) return;
+    done.add(n);
+    if (!n.isConnected || folded(n)) return;
     const p = n.parentNode, host = p && p.nodeType === 11 ? p.host : p, pid = host && ids.get(host);
-    if (!pid || host.nodeType === 1 && (host.tagName === 'TEXTAREA' || closestX(host, BLOCK))) continue;
+    if (!pid || host.nodeType === 1 && (host.tagName === 'TEXTAREA' || closestX(host, BLOCK))) return;
+    for (let x = n.nextSibling; x; x = x.nextSibling) if (pAdd.has(x)) { addTop(x); break; } else if (ids.has(x)) break;
     const doc = n.ownerDocument, rootId = doc !== D ? ids.get(doc) : 0;
-    const masked = O.maskAllText || !!closestX(host, MASK);
-    ser(n, masked, rootId, adds, pid, p.nodeType === 11);
-  }
+    ser(n, O.maskAllText || !!closestX(host, MASK), rootId, adds, pid, p.nodeType === 11);
+  };
+  for (const n of pAdd) addTop(n);
   const added = new Set(adds.map(a => a.node.id));
   for (const n of pText) {
     const i = ids.get(n);
@@ -655,17 +661,18 @@ function bound() {
   let total = q.reduce((s, b) => s + b.bytes, 0);
   if (total <= O.maxQueueBytes) return;
   const drop = { sessions: 0, batches: 0, bytes: 0 }, cur = sess && sess.id;
+  let resnap = false;
   const kill = b => { const i = q.indexOf(b); if (i < 0 || i === 0 && sending) return; q.splice(i, 1); unpersist(b); drop.batches++; drop.bytes += b.bytes; total -= b.bytes; };
   for (const sid of [...new Set(q.map(b => b.sid))]) {
     if (total <= O.maxQueueBytes) break;
     if (sid === cur) continue;
     q.filter(b => b.sid === sid).forEach(kill); drop.sessions++;
   }
-  for (const b of q.slice()) { if (total <= O.maxQueueBytes) break; kill(b); }
+  for (const b of q.slice()) { if (total <= O.maxQueueBytes) break; if (b.sid === cur) resnap = true; kill(b); }
   stats.droppedBatches += drop.batches; stats.droppedSessions += drop.sessions; stats.droppedBytes += drop.bytes;
   if (drop.batches) {
     pendingDrop = pendingDrop ? { sessions: pendingDrop.sessions + drop.sessions, batches: pendingDrop.batches + drop.batches, bytes: pendingDrop.bytes + drop.bytes } : drop;
-    setTimeout(guard(() => { if (pendingDrop && on) { const p = pendingDrop; pendingDrop = null; emit(5, { tag: 'reel.dropped', payload: p }); } }), 0);
+    setTimeout(guard(() => { if (pendingDrop && on) { const p = pendingDrop; pendingDrop = null; emit(5, { tag: 'reel.dropped', payload: p }); if (resnap) snapshot(); } }), 0);
   }
 }
 /** Page is going away: make everything durable synchronously (localStorage) and try a keepalive send. */
