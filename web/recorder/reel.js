@@ -528,7 +528,13 @@ function hdrs(h) {
 }
 const cut = s => typeof s === 'string' ? (s.length > 10000 ? s.slice(0, 10000) + '…' : s) : undefined;
 const own = u => url && u.indexOf(O.apiHost.replace(/\/$/, '') + '/api/v1/ingest') === 0;
-function netEvent(e) { emit(6, { plugin: 'rrweb/network@1', payload: { requests: [e] } }); }
+/** Query-string values are replaced by '*' unless captureNetwork.queryValues (they often carry emails and tokens). */
+function netURL(u) {
+  if (O.captureNetwork.queryValues || u.indexOf('?') < 0) return u;
+  try { const x = new URL(u); for (const k of [...new Set(x.searchParams.keys())]) x.searchParams.set(k, '*'); return x.href.replace(/=%2A/g, '=*'); } catch (e) { return u.split('?')[0]; }
+}
+function netEvent(e) {
+  e.name = netURL(e.name); emit(6, { plugin: 'rrweb/network@1', payload: { requests: [e] } }); }
 function patchNetwork() {
   const cfg = O.captureNetwork;
   const rel = () => Math.round(performance.now() * 10) / 10;
