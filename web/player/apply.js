@@ -193,10 +193,10 @@ function applyInput(d, ctx) {
   const type = (el.getAttribute('type') || '').toLowerCase();
   if (type === 'checkbox' || type === 'radio') {
     el.checked = !!d.isChecked;
-    if (d.isChecked) el.setAttribute('checked', ''); else el.removeAttribute('checked');
+    // Like rrweb: the recorded text goes to .value too (for a checkbox that sets the value attribute).
+    if (typeof d.text === 'string') el.value = d.text;
   } else if ('value' in el && type !== 'file') {
     el.value = d.text == null ? '' : String(d.text);
-    if (el.localName === 'input') el.setAttribute('value', el.value);
   }
 }
 

@@ -6,6 +6,8 @@ import { applyIncremental, applyScroll, adoptSheets, applyMediaState, defineCust
 import { KeyframeIndex, eventCost } from './keyframes.js';
 
 const REEL_CSS = 'noscript{display:none!important}';
+// While seeking, CSS transitions must not leave elements half-way.
+const REEL_SEEK_CSS = REEL_CSS + '*,*::before,*::after{transition:none!important}';
 
 /** Renders one window's recording; the caller owns the clock. */
 export class ReelEngine {
@@ -59,8 +61,8 @@ export class ReelEngine {
     const vs = this.viewport.style;
     vs.width = w + 'px'; vs.height = hh + 'px';
     vs.transform = `scale(${s})`;
-    vs.left = Math.max(0, (bw - w * s) / 2) + 'px';
-    vs.top = Math.max(0, (bh - hh * s) / 2) + 'px';
+    vs.left = Math.floor(Math.max(0, (bw - w * s) / 2)) + 'px';
+    vs.top = Math.floor(Math.max(0, (bh - hh * s) / 2)) + 'px';
     this.iframe.width = String(w); this.iframe.height = String(hh);
   }
 
@@ -136,6 +138,9 @@ export class ReelEngine {
     buildDocument(tree, this.doc, ctx);
     this.setDocSheets([]);
     for (const n of this.customEls) defineCustom(this.doc, n);
+    // The window survives document.open(): forget the previous scroll position.
+    const se = this.doc.scrollingElement;
+    if (se) { se.scrollLeft = 0; se.scrollTop = 0; }
     if (st) {
       const win = /** @type {any} */ (this.doc.defaultView);
       for (const [sid, rules] of st.sheets || []) {
@@ -214,11 +219,18 @@ export class ReelEngine {
       }
       this.index = from;
     }
+    const jump = sync && target - from > 1;
+    if (jump && this.reelSheet) this.reelSheet.replaceSync(REEL_SEEK_CSS);
     for (let i = from + 1; i <= target; i++) {
       this.index = i;
       this.apply(this.events[i], sync || i < target - 50);
     }
     this.index = target;
+    if (jump && this.reelSheet) {
+      const de = this.doc.documentElement;
+      if (de) void getComputedStyle(de).color; // flush styles with transitions off
+      this.reelSheet.replaceSync(REEL_CSS);
+    }
     this.lastSeekMs = performance.now() - t0;
   }
 

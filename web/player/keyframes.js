@@ -46,10 +46,13 @@ function serializeElement(el, id, mirror) {
   for (const a of el.attributes) attributes[a.name] = a.value;
   const tag = el.localName;
   const any = /** @type {any} */ (el);
+  /** @type {any} */
+  const extra = {};
   if (tag === 'input' || tag === 'textarea' || tag === 'select') {
+    // Form state lives in properties; keep it beside the attributes so the attributes stay as recorded.
     const type = (el.getAttribute('type') || '').toLowerCase();
-    if (type === 'checkbox' || type === 'radio') { if (any.checked) attributes.checked = true; else delete attributes.checked; }
-    else if (type !== 'file') attributes.value = any.value;
+    if (type === 'checkbox' || type === 'radio') extra.checked = !!any.checked;
+    else if (type !== 'file') extra.value = any.value;
   }
   const kids = [];
   if (tag === 'style') {
@@ -66,7 +69,8 @@ function serializeElement(el, id, mirror) {
     const s = serializeNode(c, mirror);
     if (s) kids.push(s);
   }
-  const out = { type: NT.Element, id, tagName: tag, attributes, childNodes: kids };
+  /** @type {any} */
+  const out = { type: NT.Element, id, tagName: tag, attributes, childNodes: kids, ...extra };
   if (el.namespaceURI === SVG_URI) out.isSVG = true;
   if (el.shadowRoot) {
     out.isShadowHost = true;

@@ -167,6 +167,12 @@ export function setAttr(el, tag, name, value, attrs, ctx) {
   if (name.startsWith('rr_')) { rrAttr(el, name, value, ctx); return; }
   if (name === '_cssText') return;
   if (name === 'style' && value && typeof value === 'object') { styleDiff(el, value); return; }
+  if (tag === 'textarea' && name === 'value') {
+    // Like a parsed page: a textarea's value is its text.
+    el.textContent = value == null ? '' : String(value);
+    /** @type {HTMLTextAreaElement} */ (el).value = el.textContent;
+    return;
+  }
   const v = safeAttr(tag, name, value, attrs || attrsOf(el));
   if (v == null) {
     try { el.removeAttribute(name); } catch (e) { /* invalid name */ }
@@ -241,4 +247,7 @@ function finishElement(el, sn, ctx) {
   if (el.localName === 'textarea' && a.value != null) /** @type {HTMLTextAreaElement} */ (el).value = String(a.value);
   if (el.localName === 'select' && a.value != null) /** @type {HTMLSelectElement} */ (el).value = String(a.value);
   if (el.localName === 'option' && a.selected != null && el.parentElement) /** @type {HTMLOptionElement} */ (el).selected = true;
+  // Form state from a Reel keyframe.
+  if (sn.value != null && 'value' in el) { try { /** @type {any} */ (el).value = sn.value; } catch (e) { /* file input */ } }
+  if (sn.checked != null && 'checked' in el) /** @type {any} */ (el).checked = !!sn.checked;
 }

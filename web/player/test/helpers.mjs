@@ -3,6 +3,7 @@ import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { join, extname, normalize } from 'node:path';
 import { launch } from '../../../e2e/browser.mjs';
+export { PLAYER_DIR as PLAYER_DIR_EXPORT } from './inline.mjs';
 import { PLAYER_DIR } from './inline.mjs';
 
 export const ROOT = join(PLAYER_DIR, '..', '..');
