@@ -82,6 +82,7 @@ export class ReelEngine {
       if (!sync && (d.type === 2 || d.type === 4 || d.type === 7)) this.ripple(d.x, d.y);
     } else if (name === 'resize') this.fit();
     else if (name === 'adopt') this.setDocSheets(d);
+    else if (name === 'doc') this.guard(d);
   }
 
   /** @param {CSSStyleSheet[]} list */
@@ -137,6 +138,7 @@ export class ReelEngine {
     for (const n of this.customEls) defineCustom(this.doc, n);
     buildDocument(tree, this.doc, ctx);
     this.setDocSheets([]);
+    this.guard(this.doc);
     for (const n of this.customEls) defineCustom(this.doc, n);
     // The window survives document.open(): forget the previous scroll position.
     const se = this.doc.scrollingElement;
@@ -159,6 +161,27 @@ export class ReelEngine {
     this.fit();
     if (this.state.mouse) this.moveCursor(this.state.mouse.x, this.state.mouse.y, this.state.mouse.id);
     else this.cursor.classList.remove('on');
+  }
+
+  /**
+   * Second wall against navigation inside the replay: cancel every navigation and link activation.
+   * (The sandbox already blocks scripts, forms, popups and top navigation.)
+   * @param {Document} doc
+   */
+  guard(doc) {
+    const win = /** @type {any} */ (doc.defaultView);
+    if (!win) return;
+    // document.open() drops listeners, so add them after every rebuild (same function: no duplicates).
+    const stop = this.stopNav || (this.stopNav = (/** @type {Event} */ ev) => {
+      const t = /** @type {any} */ (ev.target);
+      const a = t && t.closest ? t.closest('a,area,button,input,form') : null;
+      if (a || ev.type === 'submit') ev.preventDefault();
+    });
+    const cancel = this.cancelNav || (this.cancelNav = (/** @type {Event} */ ev) => ev.preventDefault());
+    doc.addEventListener('click', stop, true);
+    doc.addEventListener('auxclick', stop, true);
+    doc.addEventListener('submit', stop, true);
+    try { if (win.navigation) win.navigation.addEventListener('navigate', cancel); } catch (e) { /* no Navigation API */ }
   }
 
   /** Apply one event. @param {any} e @param {boolean} sync */

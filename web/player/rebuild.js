@@ -42,6 +42,7 @@ export function buildDocument(sn, doc, ctx) {
     doc.close();
   }
   ctx.mirror.add(sn.id, doc);
+  if (ctx.visual && /** @type {any} */ (ctx).hook) /** @type {any} */ (ctx).hook('doc', doc);
   const kids = [];
   for (const c of sn.childNodes || []) {
     const n = buildTree(c, doc, ctx);
