@@ -13,13 +13,18 @@ export async function decodePacked(events) {
     if (!e || typeof e !== 'object') continue;
     if (e.cv === '2024-10') {
       try {
+        // Decode into a copy: the caller's events stay as they were.
+        const c = { ...e };
+        delete c.cv;
         const d = e.data;
-        if (e.type === 2 && typeof d === 'string') e.data = await unpackField(d);
+        if (e.type === 2 && typeof d === 'string') c.data = await unpackField(d);
         else if (e.type === 3 && d && typeof d === 'object') {
-          for (const k of ['texts', 'attributes', 'removes', 'adds']) if (typeof d[k] === 'string') d[k] = await unpackField(d[k]);
+          c.data = { ...d };
+          for (const k of ['texts', 'attributes', 'removes', 'adds']) if (typeof d[k] === 'string') c.data[k] = await unpackField(d[k]);
         }
-        delete e.cv;
-      } catch (err) { continue; }
+        out.push(c);
+      } catch (err) { /* undecodable event: skipped */ }
+      continue;
     }
     out.push(e);
   }
