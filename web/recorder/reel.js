@@ -134,7 +134,8 @@ function sheetText(sh) {
 // ---------- serialization (rrweb-snapshot node format) ----------
 const MASKABLE_ATTR = /^(alt|title|placeholder|aria-label|aria-description|label)$/;
 const URL_ATTR = /^(src|href|action|poster|background|data|formaction|xlink:href)$/;
-const cssDone = new WeakSet();
+const cssDone = new WeakSet(), scrolled = new WeakSet();
+const NOSCROLL = /^(a|abbr|b|br|button|code|em|h[1-6]|i|img|input|label|li|option|p|path|small|span|strong|sub|sup|svg|td|th|tr|tbody|thead|tfoot|use|g|circle|rect|line|polygon|meta|link|script|style|title|head|html)$/;
 let iframesTodo = [], adoptTodo = [], canvases = new Set(), blankCanvas = new Map();
 function attrsOf(el, tag, masked, fresh) {
   const a = {}, at = el.attributes;
@@ -160,7 +161,8 @@ function attrsOf(el, tag, masked, fresh) {
   if (tag === 'video' || tag === 'audio') Object.assign(a, { rr_mediaState: el.paused ? 'paused' : 'played', rr_mediaCurrentTime: el.currentTime,
     rr_mediaPlaybackRate: el.playbackRate, rr_mediaMuted: el.muted, rr_mediaLoop: el.loop, rr_mediaVolume: el.volume });
   if (tag === 'canvas' && O.recordCanvas) { canvases.add(el); const u = canvasURL(el); if (u) a.rr_dataURL = u; }
-  if (!fresh) { if (el.scrollLeft) a.rr_scrollLeft = el.scrollLeft; if (el.scrollTop) a.rr_scrollTop = el.scrollTop; }
+  // Reading scroll offsets costs ~2 µs per element: skip tags that practically never scroll unless we saw them scroll.
+  if (!fresh && (!NOSCROLL.test(tag) || scrolled.has(el))) { if (el.scrollLeft) a.rr_scrollLeft = el.scrollLeft; if (el.scrollTop) a.rr_scrollTop = el.scrollTop; }
   if (tag === 'iframe') { let d = null; try { d = el.contentDocument; } catch (e) {} if (!d && a.src) a.rr_src = a.src; delete a.src; }
   return a;
 }
@@ -247,10 +249,12 @@ function snapshot() {
   emit(4, { href: location.href, width: W.innerWidth, height: W.innerHeight });
   observe(D);
   const node = ser(D, O.maskAllText, 0);
+  stats.serializeMs = Math.round(performance.now() - t0);
   emit(2, { node, initialOffset: { left: W.pageXOffset || 0, top: W.pageYOffset || 0 } });
   if (D.adoptedStyleSheets && D.adoptedStyleSheets.length) adoptTodo.push(D);
   afterSer();
   const ms = performance.now() - t0;
+  if (!stats.snapshots) stats.firstSnapshotMs = Math.round(ms);
   stats.snapshots++; stats.snapshotMs = Math.round(ms); stats.maxSnapshotMs = Math.max(stats.maxSnapshotMs, Math.round(ms));
 }
 function afterSer() {
@@ -399,6 +403,7 @@ function onInteract(e) {
 const scrollT = new Map();
 function onScroll(e) {
   const n = tgt(e);
+  if (n.nodeType === 1) scrolled.add(n);
   if (scrollT.has(n)) return;
   scrollT.set(n, setTimeout(guard(() => {
     scrollT.delete(n);
