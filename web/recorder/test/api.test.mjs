@@ -1,0 +1,105 @@
+// Public API and "good guest" behaviour: never throws, identify, session/window ids, sampling, stop, resume snapshot,
+// plus canvas frames, selection and media events.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { launch, startPages, sleep } from './helpers.mjs';
+import { startReceiver } from './receiver.mjs';
+
+let browser, pages, rx;
+before(async () => { [browser, pages, rx] = await Promise.all([launch(), startPages(), startReceiver()]); });
+after(async () => { await browser?.close(); await pages?.stop(); await rx?.stop(); });
+const url = (p, opts = {}) => `${pages.url}/${p}?api=${encodeURIComponent(rx.url)}&opts=${encodeURIComponent(JSON.stringify(opts))}`;
+const ready = page => page.waitForFunction(() => window.reel && reel.stats().snapshots > 0);
+
+test('good guest: bad input never throws into the page; identify, ids, stop restores patches', async () => {
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  const pageErrors = [];
+  page.on('pageerror', e => pageErrors.push(e.message));
+  await page.goto(url('misc.html'));
+  await ready(page);
+  const sid = await page.evaluate(() => reel.sessionId);
+  const res = await page.evaluate(() => {
+    const cyc = {}; cyc.self = cyc;
+    const out = [];
+    for (const f of [() => reel.event('cyclic', cyc), () => reel.event(undefined, 10n), () => reel.init(null), () => reel.identify(null),
+      () => reel.identify({ toString() { throw new Error('x'); } }), () => console.log(cyc, document.body, () => 1, Symbol('s')), () => console.error(new Error('boom'))])
+      try { out.push(f() === undefined ? 'ok' : 'ok'); } catch (e) { out.push('threw ' + e.message); }
+    reel.identify('user-42');
+    reel.event('after-identify', {});
+    return { out, stats: reel.stats() };
+  });
+  assert.ok(res.out.every(r => r === 'ok'), res.out.join());
+  assert.ok(res.stats.errors >= 1, 'errors are counted');
+  await page.evaluate(() => reel.flush());
+  const b = rx.batches().find(b => b.events.some(e => e.data.tag === 'after-identify'));
+  assert.equal(b.distinct_id, 'user-42');
+  const logs = rx.events().filter(e => e.data.plugin === 'rrweb/console@1').map(e => e.data.payload);
+  assert.ok(logs.some(p => p.level === 'log' && p.payload[0].includes('[Circular]')), JSON.stringify(logs).slice(0, 300));
+  assert.ok(logs.some(p => p.level === 'error' && p.payload[0].includes('boom')));
+
+  // reload: same session, same window; a second tab: same session, new window id
+  await page.reload(); await ready(page);
+  assert.equal(await page.evaluate(() => reel.sessionId), sid);
+  const p2 = await ctx.newPage(); await p2.goto(url('misc.html')); await ready(p2);
+  assert.equal(await p2.evaluate(() => reel.sessionId), sid);
+  const [w1, w2] = [await page.evaluate(() => reel.windowId), await p2.evaluate(() => reel.windowId)];
+  assert.notEqual(w1, w2);
+  assert.equal(await p2.evaluate(() => reel.distinctId), 'user-42', 'identify persisted');
+
+  // stop: patches undone, nothing more recorded
+  const after = await page.evaluate(async () => {
+    reel.stop();
+    const n = reel.stats().events;
+    document.body.appendChild(document.createElement('div'));
+    console.log('x'); reel.event('late', {});
+    await new Promise(r => setTimeout(r, 50));
+    return { native: /\[native code\]/.test(fetch.toString()) && /\[native code\]/.test(CSSStyleSheet.prototype.insertRule.toString()), same: reel.stats().events === n };
+  });
+  assert.deepEqual(after, { native: true, same: true });
+  assert.deepEqual(pageErrors, []);
+  await ctx.close();
+});
+
+test('sampleRate 0 records nothing', async () => {
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  const before = rx.stats().requests;
+  await page.goto(url('misc.html', { sampleRate: 0 }));
+  await page.click('#b');
+  await page.evaluate(() => reel.flush());
+  await sleep(300);
+  assert.equal(await page.evaluate(() => reel.stats().events), 0);
+  assert.equal(rx.stats().requests, before);
+  await ctx.close();
+});
+
+test('canvas frames, selection, media, resume snapshot', async () => {
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  await page.goto(url('misc.html', { recordCanvas: true, canvasFps: 4 }));
+  await ready(page);
+  const sid = await page.evaluate(() => reel.sessionId);
+  await page.evaluate(() => {
+    const c = document.getElementById('cv').getContext('2d'); c.fillStyle = 'rgb(0, 0, 200)'; c.fillRect(40, 20, 40, 40);
+    const r = document.createRange(), t = document.getElementById('para').firstChild; r.setStart(t, 7); r.setEnd(t, 11);
+    getSelection().removeAllRanges(); getSelection().addRange(r);
+    document.getElementById('au').dispatchEvent(new Event('volumechange'));
+  });
+  await sleep(600);
+  await page.evaluate(() => { // the tab goes to the background and comes back
+    Object.defineProperty(document, 'visibilityState', { value: 'hidden', configurable: true }); document.dispatchEvent(new Event('visibilitychange'));
+    Object.defineProperty(document, 'visibilityState', { value: 'visible', configurable: true }); document.dispatchEvent(new Event('visibilitychange'));
+  });
+  await page.evaluate(() => reel.flush());
+  const evs = rx.batches().filter(b => b.session_id === sid).flatMap(b => b.events);
+  const full = evs.find(e => e.type === 2);
+  const cv = JSON.stringify(full.data.node).match(/"rr_dataURL":"data:image\/[a-z]+;base64,/);
+  assert.ok(cv, 'canvas pixels in the snapshot');
+  assert.ok(evs.some(e => e.type === 3 && e.data.source === 9 && e.data.commands[1].args[0].src.startsWith('data:image')), 'canvas frame');
+  const sel = evs.find(e => e.type === 3 && e.data.source === 14);
+  assert.ok(sel && sel.data.ranges[0].startOffset === 7 && sel.data.ranges[0].endOffset === 11, 'selection');
+  assert.ok(evs.some(e => e.type === 3 && e.data.source === 7 && e.data.type === 3), 'media volumechange');
+  assert.equal(evs.filter(e => e.type === 2).length, 2, 'a new full snapshot on resume');
+  await ctx.close();
+});
