@@ -14,6 +14,7 @@ import { addHoverTwins } from './sanitize.js';
  * @property {(name: string, data: any) => void} [hook] visual effects (cursor, click, resize, adopted)
  * @property {{el: Element, sn: any}[]} [iframes]
  * @property {number} [skipped] count of skipped/unknown events
+ * @property {Map<number, {x: number, y: number}>|null} [deferScroll] collect scrolls instead of applying them (seeking)
  */
 
 /** Apply one IncrementalSnapshot `data`. Unknown sources are counted, never fatal. @param {any} d @param {ApplyCtx} ctx */
@@ -175,6 +176,8 @@ function restoreScrolls(root, ctx) {
 export function applyScroll(id, x, y, ctx) {
   ctx.mirror.scroll.set(id, { x, y });
   if (!ctx.visual) return;
+  // While seeking, scroll once at the end (setting scrollTop forces a layout).
+  if (ctx.deferScroll) { ctx.deferScroll.set(id, { x, y }); return; }
   const n = ctx.mirror.get(id);
   if (!n) return;
   if (n.nodeType === 9) {

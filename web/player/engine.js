@@ -43,6 +43,8 @@ export class ReelEngine {
     this.keyframes = new KeyframeIndex(events);
     this.firstFull = events.findIndex((e) => e.type === EV.Full);
     this.lastSeekMs = 0;
+    /** @type {Map<number, {x: number, y: number}>|null} */
+    this.deferScroll = null;
     for (const e of events) if (e.type === EV.Meta && e.data && e.data.width) { this.state.width = e.data.width; this.state.height = e.data.height; break; }
     this.fit();
   }
@@ -70,12 +72,13 @@ export class ReelEngine {
   ctx(sync) {
     return {
       mirror: this.mirror, visual: true, sync, doc: this.doc, customEls: this.customEls, state: this.state,
-      hook: (name, data) => this.onHook(name, data, sync), iframes: [], skipped: 0,
+      hook: (name, data) => this.onHook(name, data, sync), iframes: [], skipped: 0, deferScroll: this.deferScroll,
     };
   }
 
   /** Visual side effects of events. @param {string} name @param {any} d @param {boolean} sync */
   onHook(name, d, sync) {
+    if (this.deferScroll && (name === 'move' || name === 'interaction')) return; // cursor placed once after the jump
     if (name === 'move') this.moveCursor(d.x, d.y, d.id);
     else if (name === 'interaction') {
       if (d.x != null) this.moveCursor(d.x, d.y, null);
@@ -225,9 +228,11 @@ export class ReelEngine {
     let from = this.index;
     if (target < this.index || from < this.firstFull) from = -1;
     if (from >= 0) {
-      let cost = 0;
-      for (let i = from + 1; i <= target && cost < 3000; i++) cost += Math.min(eventCost(this.events[i]), 1e6);
-      if (cost >= 3000) from = -1;
+      // Forward from here, or rebuild from a later keyframe if that is cheaper.
+      const kf = this.keyframes.at(target);
+      const viaKf = kf && kf.i > from ? 300 + this.mirror.nodes.size + this.costBetween(kf.i, target, 1e9) : Infinity;
+      const fwd = this.costBetween(from, target, Math.min(viaKf, 3000));
+      if (fwd >= Math.min(viaKf, 3000)) from = -1;
     }
     if (from < 0) {
       const kf = this.keyframes.at(target);
@@ -244,9 +249,21 @@ export class ReelEngine {
     }
     const jump = sync && target - from > 1;
     if (jump && this.reelSheet) this.reelSheet.replaceSync(REEL_SEEK_CSS);
-    for (let i = from + 1; i <= target; i++) {
-      this.index = i;
-      this.apply(this.events[i], sync || i < target - 50);
+    if (jump) this.deferScroll = new Map();
+    try {
+      for (let i = from + 1; i <= target; i++) {
+        this.index = i;
+        this.apply(this.events[i], sync || i < target - 50);
+      }
+    } finally {
+      const pending = this.deferScroll;
+      this.deferScroll = null;
+      if (pending) {
+        const c = this.ctx(true);
+        for (const [id, s] of pending) applyScroll(id, s.x, s.y, c);
+        const m = this.state.mouse;
+        if (m) this.moveCursor(m.x, m.y, m.id);
+      }
     }
     this.index = target;
     if (jump && this.reelSheet) {
@@ -255,6 +272,13 @@ export class ReelEngine {
       this.reelSheet.replaceSync(REEL_CSS);
     }
     this.lastSeekMs = performance.now() - t0;
+  }
+
+  /** Cost of applying events (a, b], stopping at `cap`. @param {number} a @param {number} b @param {number} cap */
+  costBetween(a, b, cap) {
+    let cost = 0;
+    for (let i = a + 1; i <= b && cost < cap; i++) cost += Math.min(eventCost(this.events[i]), 1e6) + 0.2;
+    return cost;
   }
 
   /** @param {number} i */

@@ -19,6 +19,7 @@ import { ReelPanels } from './panels.js';
  * @property {boolean} [keyboard] listen to keys on the document (default true)
  * @property {boolean} [upscale] scale the replay above 100% to fill the stage
  * @property {number} [speed]
+ * @property {string[]} [openPanels] panels to open side by side: console, network, events, meta, dom
  */
 
 export class ReelPlayer extends EventTarget {
@@ -81,6 +82,7 @@ export class ReelPlayer extends EventTarget {
     const t0 = performance.now();
     try {
       this.sessions = await loadSessions(opts);
+      this.parseMs = performance.now() - t0;
     } catch (e) {
       this.status(String(/** @type {any} */ (e).message || e), true);
       this.emit('error', e);
@@ -115,6 +117,7 @@ export class ReelPlayer extends EventTarget {
     ws.value = this.windowId;
     drawTimeline(this.ui, this.info, (ms) => this.seek(ms));
     this.panels.render();
+    if (opts.openPanels && opts.openPanels.length) opts.openPanels.forEach((k, n) => this.panels.show(k, n > 0));
     let t = opts.startAt || 0;
     this.fromHash = false;
     if (opts.hash !== false && typeof location !== 'undefined') {
@@ -154,7 +157,7 @@ export class ReelPlayer extends EventTarget {
     e.index = -1;
     e.renderAt(this.info.start + this.time, true);
     this.ui.windowSel.value = id;
-    if (this.panels.current === 'dom') this.panels.refreshDom();
+    if (this.panels.isOpen('dom')) this.panels.refreshDom();
     this.panels.renderEvents();
   }
 
@@ -200,7 +203,7 @@ export class ReelPlayer extends EventTarget {
     const t = Math.max(0, Math.min(this.info.duration, +ms || 0));
     this.lastWall = performance.now();
     this.setTime(t, true);
-    if (this.panels.current === 'dom') this.panels.refreshDom();
+    if (this.panels.isOpen('dom')) this.panels.refreshDom();
   }
 
   /** @param {number} t @param {boolean} sync */

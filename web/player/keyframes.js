@@ -53,6 +53,8 @@ function serializeElement(el, id, mirror) {
     const type = (el.getAttribute('type') || '').toLowerCase();
     if (type === 'checkbox' || type === 'radio') extra.checked = !!any.checked;
     else if (type !== 'file') extra.value = any.value;
+    // A recorded textarea `value` attribute was turned into its text: turn it back.
+    if (tag === 'textarea' && el.firstChild && mirror.getId(el.firstChild) == null) attributes.value = el.textContent;
   }
   const kids = [];
   if (tag === 'style') {

@@ -30,7 +30,8 @@ export class ReelPanels {
     for (const [key, label] of TABS) {
       const b = h('button', 'reel-tab', label);
       b.dataset.tab = key;
-      b.addEventListener('click', () => this.show(key));
+      b.addEventListener('click', (ev) => this.show(key, ev.shiftKey));
+      b.title = `${label} (shift-click to open beside the others)`;
       this.tabs.appendChild(b);
       this.tabBtns[key] = b;
       const v = h('div', 'reel-view reel-view-' + key);
@@ -45,16 +46,25 @@ export class ReelPanels {
     this.lastDomRefresh = 0;
   }
 
-  /** Show one panel. @param {string} key */
-  show(key) {
+  /**
+   * Show one panel, or with `add` toggle it next to the open ones (shift-click on a tab).
+   * @param {string} key @param {boolean} [add]
+   */
+  show(key, add) {
+    if (!this.visible) this.visible = new Set();
+    if (add) { if (this.visible.has(key) && this.visible.size > 1) this.visible.delete(key); else this.visible.add(key); }
+    else this.visible = new Set([key]);
     this.current = key;
     for (const k in this.views) {
-      this.views[k].hidden = k !== key;
-      this.tabBtns[k].classList.toggle('on', k === key);
+      this.views[k].hidden = !this.visible.has(k);
+      this.tabBtns[k].classList.toggle('on', this.visible.has(k));
     }
-    if (key === 'dom') this.refreshDom();
-    if (key === 'meta') this.renderMeta();
+    if (this.visible.has('dom')) this.refreshDom();
+    if (this.visible.has('meta')) this.renderMeta();
   }
+
+  /** Is panel `key` open? @param {string} key */
+  isOpen(key) { return !!this.visible && this.visible.has(key); }
 
   /** (Re)render everything that depends on the loaded session. */
   render() {
@@ -64,13 +74,18 @@ export class ReelPanels {
     this.renderEvents();
     this.renderMeta();
     this.renderDomShell();
-    this.show(this.current || 'console');
+    const keep = this.visible && this.visible.size ? Array.from(this.visible) : ['console'];
+    this.show(keep[0]);
+    for (const k of keep.slice(1)) this.show(k, true);
   }
 
   /** Dim entries after the current time. @param {number} t */
   tick(t) {
+    const now = performance.now();
+    if (now - (this.lastTick || 0) < 250 && Math.abs(t - (this.lastT || 0)) < 5000) return;
+    this.lastTick = now; this.lastT = t;
     for (const x of this.timed) x.el.classList.toggle('future', x.t > t);
-    if (this.current === 'dom' && performance.now() - this.lastDomRefresh > 1000) this.refreshDom();
+    if (this.isOpen('dom') && performance.now() - this.lastDomRefresh > 1000) this.refreshDom();
   }
 
   renderConsole() {
@@ -247,7 +262,7 @@ export class ReelPanels {
         if (!this.inspecting) return;
         const el = pick(ev);
         this.setInspect(false);
-        if (el) { this.show('dom'); this.select(el); }
+        if (el) { if (!this.isOpen('dom')) this.show('dom'); this.select(el); }
       });
     }
   }

@@ -35,10 +35,12 @@ export function iframeDocFor(el, ctx) {
  * @param {any} sn serialized Document node @param {Document} doc @param {BuildCtx} ctx
  */
 export function buildDocument(sn, doc, ctx) {
-  if (ctx.visual) {
-    // A fresh parse gives the right compat mode; no script runs (the iframe is sandboxed without scripts).
+  const quirks = sn.compatMode === 'BackCompat';
+  if (ctx.visual && (doc.compatMode === 'BackCompat') !== quirks) {
+    // Only a parse sets the compat mode; no script runs (the iframe is sandboxed without scripts).
+    // Skipped when the mode is already right: keeping the document keeps Blink's stylesheet caches warm.
     doc.open();
-    doc.write(sn.compatMode === 'BackCompat' ? '<html></html>' : '<!DOCTYPE html><html></html>');
+    doc.write(quirks ? '<html></html>' : '<!DOCTYPE html><html></html>');
     doc.close();
   }
   ctx.mirror.add(sn.id, doc);
