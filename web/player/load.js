@@ -55,10 +55,13 @@ export function splitWindows(events) {
  * @param {string} text @returns {any[]} events (with windowId when known)
  */
 export function parseRecordingText(text) {
-  const t = text.trim();
-  if (t.startsWith('[') || t.startsWith('{')) {
-    try { return fromJson(JSON.parse(t)); } catch (e) { /* maybe JSONL */ }
+  let k = 0;
+  while (k < text.length && text.charCodeAt(k) <= 32) k++;
+  const c = text[k];
+  if (c === '[' || c === '{') {
+    try { return fromJson(JSON.parse(text)); } catch (e) { /* maybe JSONL */ }
   }
+  const t = text;
   const out = [];
   for (const line of t.split('\n')) {
     const l = line.trim();
@@ -88,8 +91,11 @@ function fromJson(v) {
 
 /** Sort by timestamp (stable) and drop junk. @param {any[]} events */
 export function cleanEvents(events) {
-  return events.filter((e) => e && typeof e === 'object' && typeof e.timestamp === 'number')
-    .map((e, i) => [e, i]).sort((a, b) => a[0].timestamp - b[0].timestamp || a[1] - b[1]).map((p) => p[0]);
+  const ok = events.filter((e) => e && typeof e === 'object' && typeof e.timestamp === 'number');
+  let sorted = true;
+  for (let i = 1; i < ok.length && sorted; i++) if (ok[i].timestamp < ok[i - 1].timestamp) sorted = false;
+  if (sorted) return ok;
+  return ok.map((e, i) => [e, i]).sort((a, b) => a[0].timestamp - b[0].timestamp || a[1] - b[1]).map((p) => p[0]);
 }
 
 /**

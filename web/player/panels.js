@@ -223,7 +223,7 @@ export class ReelPanels {
   renderDomShell() {
     const v = this.views.dom;
     const bar = h('div', 'reel-filter');
-    const insp = h('button', 'reel-inspect', '⌖ Inspect');
+    const insp = h('button', 'reel-inspect', 'Inspect');
     insp.title = 'Click an element in the replay to select it';
     const q = /** @type {HTMLInputElement} */ (h('input', 'reel-dom-query'));
     q.placeholder = 'CSS selector, Enter to find';
@@ -322,9 +322,14 @@ export class ReelPanels {
       for (const c of kids) walk(c, depth + 1);
     };
     walk(eng.doc.documentElement, 0);
+    const keep = this.domTree.scrollTop;
     this.domTree.replaceChildren(...rows);
+    this.domTree.scrollTop = keep;
     const cur = rows.find((r) => r.classList.contains('on'));
-    if (cur && reveal) cur.scrollIntoView({ block: 'nearest' });
+    if (cur && reveal) {
+      const top = cur.offsetTop;
+      if (top < this.domTree.scrollTop || top > this.domTree.scrollTop + this.domTree.clientHeight - 20) this.domTree.scrollTop = top - this.domTree.clientHeight / 3;
+    }
     this.renderDomInfo();
   }
 

@@ -38,7 +38,8 @@ export function buildShell(root) {
   const windowSel = /** @type {HTMLSelectElement} */ (h('select', 'reel-window'));
   windowSel.title = 'Window';
   const panelsBtn = btn('reel-panels-btn', '☰', 'Panels');
-  const fullBtn = btn('reel-full', '⛶', 'Fullscreen');
+  const fullBtn = btn('reel-full', '', 'Fullscreen (f)');
+  fullBtn.innerHTML = '<svg width="14" height="14" viewBox="0 0 14 14" fill="none" stroke="currentColor" stroke-width="1.6"><path d="M1 5V1h4M9 1h4v4M13 9v4H9M5 13H1V9"/></svg>';
   bar.append(playBtn, time, timeline, speed, skipLabel, sessionSel, windowSel, panelsBtn, fullBtn);
   const status = h('div', 'reel-status');
   root.replaceChildren(main, bar, status);

@@ -16,10 +16,7 @@ await page.goto(srv.base + '/s.html');
 await page.evaluate(() => window.__ready);
 await page.evaluate(async () => {
   p.seek(31000);
-  const row = [...document.querySelectorAll('.reel-view-network tr.reel-row')].find((r) => r.textContent.includes('/api/checkout'));
-  row.click();
-  p.seek(31000);
-  p.panels.findSelector('#email');
+  p.panels.findSelector('#card');
   await new Promise((r) => setTimeout(r, 300));
 });
 await page.screenshot({ path: join(PLAYER_DIR, 'docs-screenshot.png') });

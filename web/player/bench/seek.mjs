@@ -9,6 +9,7 @@ import { inlineJs, PLAYER_DIR } from '../test/inline.mjs';
 
 const arg = (name, def) => { const i = process.argv.indexOf('--' + name); return i > 0 ? +process.argv[i + 1] : def; };
 const HOURS = arg('hours', 3), SEEKS = arg('seeks', 20), FULL_EVERY = arg('full-every', 0);
+const ONLY_REEL = process.argv.includes('--only-reel');
 
 /** Deterministic PRNG. */
 function rng(seed) { return () => { seed = (seed * 1664525 + 1013904223) >>> 0; return seed / 2 ** 32; }; }
@@ -105,6 +106,7 @@ async function main() {
       await context.close();
     }
     // ---- rrweb-player
+    if (ONLY_REEL) { console.log(results.reel.times.map((x) => x.toFixed(0)).join(' ')); return; }
     {
       const { page, context } = await newPage(srv.base, { viewport: { width: 1400, height: 900 } });
       await page.goto(srv.base + '/rr.html');
