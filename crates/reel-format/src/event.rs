@@ -100,6 +100,15 @@ impl Event {
     /// Parse one event from its JSON text. The text is validated and kept unchanged.
     pub fn parse(json: impl Into<String>) -> Result<Event> {
         let json = json.into();
+        // serde_json skips nested values without recursing, so depth is bounded here, before a
+        // 200k-deep event reaches code that materialises it. Short texts cannot be that deep.
+        let max_depth = crate::Limits::default().max_depth;
+        if json.len() > max_depth && crate::json::depth_exceeds(json.as_bytes(), max_depth) {
+            return Err(Error::invalid(
+                "event",
+                format!("JSON nested deeper than {max_depth} levels"),
+            ));
+        }
         let h: Header = serde_json::from_str(&json).map_err(|e| Error::json("event", &e, 0))?;
         let kind =
             EventType(h.ty.ok_or_else(|| Error::invalid("event", "missing numeric \"type\""))?);

@@ -265,7 +265,7 @@ impl<R: Read + Seek> PackageReader<R> {
                         }
                         last = e.timestamp;
                         report.events += 1;
-                        if report.events % 4096 == 0 {
+                        if report.events.is_multiple_of(4096) {
                             progress(total + done.get());
                         }
                     }
@@ -312,9 +312,11 @@ impl<R: Read + Seek> PackageReader<R> {
     }
 
     fn check_sums(&mut self, files: &[super::FileEntry]) -> Result<()> {
-        let sums = self
-            .read_entry(SHA256SUMS)
-            .map_err(|_| Error::invalid(SHA256SUMS, "missing"))?;
+        if !self.entry_names()?.iter().any(|n| n == SHA256SUMS) {
+            return Err(Error::invalid(SHA256SUMS, "missing"));
+        }
+        // A damaged entry reports its own error (not "missing").
+        let sums = self.read_entry(SHA256SUMS)?;
         let text = String::from_utf8(sums).map_err(|_| Error::invalid(SHA256SUMS, "not UTF-8"))?;
         let mut listed: BTreeMap<String, String> = BTreeMap::new();
         for (i, line) in text.lines().enumerate() {

@@ -75,7 +75,7 @@ fn meta_of(s: &reel_format::Session) -> anyhow::Result<SessionMeta> {
         std::io::Cursor::new(Vec::new()),
         Default::default(),
     );
-    Ok(w.add_session(s).context("computing session facts")?)
+    w.add_session(s).context("computing session facts")
 }
 
 fn print_session(m: &SessionMeta) {

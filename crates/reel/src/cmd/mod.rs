@@ -25,9 +25,14 @@ pub fn import(
         limits,
         lenient: false,
     };
-    Ok(reel_format::import::import(
-        &path.display().to_string(),
-        &bytes,
-        &opts,
-    )?)
+    let name = path.display().to_string();
+    reel_format::import::import(&name, &bytes, &opts).map_err(|e| {
+        // Package errors (ZIP, checksum, version) name the entry, not the file: add it.
+        let msg = e.to_string();
+        if msg.contains(&name) {
+            anyhow::anyhow!(msg)
+        } else {
+            anyhow::anyhow!("{name}: {msg}")
+        }
+    })
 }
