@@ -66,7 +66,8 @@ function checkSession(active) {
     const st = sget(LS, 'reel_s');
     if (st && st.id && (!s || st.id !== s.id && st.start >= s.start || st.id === s.id && st.last > s.last)) s = st;
   }
-  if (!s || t - s.last > O.idleTimeoutMs || t - s.start > O.maxSessionMs)
+  // Idle rotation happens when the user comes back (page-driven events alone keep the idle session), the cap always.
+  if (!s || active && t - s.last > O.idleTimeoutMs || t - s.start > O.maxSessionMs)
     s = { id: uuid7(), start: t, last: t, smp: Math.random() < O.sampleRate };
   const changed = !!sess && s.id !== sess.id;
   if (active) s.last = t;
@@ -79,7 +80,10 @@ function checkSession(active) {
 function emit(type, data, ts) {
   if (!on) return;
   const active = type === 3 && data.source > 0 && data.source < 15 && data.source !== 4 && data.source !== 8;
-  if (checkSession(active) && type !== 2 && type !== 4) { flush(true); snapshot(); }
+  if (checkSession(active) && type !== 2 && type !== 4) {
+    flush(true); snapshot();
+    if (type === 3 && data.source === 0) return; // already part of the new full snapshot
+  }
   if (!sess.smp) return;
   if (bufSid && bufSid !== sess.id) flush();
   bufSid = sess.id;

@@ -43,7 +43,24 @@ async function interact(page, name, ms) {
   }
 }
 
+/** Milliseconds of samples with a frame of /static/reel.js (the recorder under test) anywhere on the stack. */
+function recorderTime(profile) {
+  const parent = new Map(), byId = new Map(profile.nodes.map(n => [n.id, n]));
+  for (const n of profile.nodes) for (const c of n.children || []) parent.set(c, n.id);
+  const memo = new Map();
+  const inRec = id => {
+    if (memo.has(id)) return memo.get(id);
+    const n = byId.get(id);
+    const v = /\/static\/reel\.js/.test(n.callFrame.url) || (parent.has(id) && inRec(parent.get(id)));
+    memo.set(id, v); return v;
+  };
+  let us = 0;
+  profile.samples.forEach((s, i) => { if (inRec(s)) us += profile.timeDeltas[i + 1] || 0; });
+  return us / 1000;
+}
+
 async function run(browser, pagesUrl, page_, who) {
+  const out0 = {};
   const rx = await startReceiver();
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   await ctx.route('**/static/reel.js', r => r.fulfill({ contentType: 'text/javascript', body: bodies[who] }));
@@ -51,6 +68,9 @@ async function run(browser, pagesUrl, page_, who) {
   const page = await ctx.newPage();
   const cdp = await ctx.newCDPSession(page);
   await cdp.send('Performance.enable');
+  await cdp.send('Profiler.enable');
+  await cdp.send('Profiler.setSamplingInterval', { interval: 250 });
+  await cdp.send('Profiler.start');
   const opts = { captureConsole: false, captureNetwork: false, flushIntervalMs: 2000 };
   const t0 = Date.now();
   await page.goto(`${pagesUrl}/${page_}.html?api=${encodeURIComponent(rx.url)}&opts=${encodeURIComponent(JSON.stringify(opts))}`);
@@ -63,7 +83,9 @@ async function run(browser, pagesUrl, page_, who) {
   await page.waitForTimeout(300);
   const m1 = Object.fromEntries((await cdp.send('Performance.getMetrics')).metrics.map(m => [m.name, m.value]));
   const minutes = (Date.now() - t0) / 60000;
-  const out = { script: (m1.ScriptDuration - m0.ScriptDuration) * 1000, task: (m1.TaskDuration - m0.TaskDuration) * 1000 };
+  const { profile } = await cdp.send('Profiler.stop');
+  out0.recorderMs = recorderTime(profile);
+  const out = Object.assign(out0, { script: (m1.ScriptDuration - m0.ScriptDuration) * 1000, task: (m1.TaskDuration - m0.TaskDuration) * 1000 });
   const lt = await page.evaluate(() => window.__lt);
   out.longtasks = lt.length; out.longtaskMs = lt.reduce((a, b) => a + b, 0);
   if (who === 'rrweb') {
@@ -78,7 +100,9 @@ async function run(browser, pagesUrl, page_, who) {
     const st = await page.evaluate(() => reel.stats());
     out.snapshotMs = st.firstSnapshotMs; out.events = st.events;
     out.raw = rx.batches().reduce((a, b) => a + JSON.stringify(b.events).length, 0);
-    out.gzip = rx.bodies().reduce((a, b) => a + b.length, 0);
+    out.gzip = rx.batches().reduce((a, b) => a + gz(JSON.stringify(b.events)), 0); // same measure as for rrweb
+    out.wire = rx.bodies().reduce((a, b) => a + b.length, 0); // what CompressionStream actually sent, with batch envelopes
+    out.wirePerMin = out.wire / minutes;
   }
   // a forced full snapshot of the final page, median of 3 (rrweb's first snapshot runs at DOMContentLoaded, unmeasured)
   if (who !== 'none') {
@@ -97,13 +121,13 @@ const lines = [];
 lines.push(`| bundle | raw | gzip -9 |`, `|---|---:|---:|`);
 lines.push(`| reel.js (unminified source) | ${k(REEL.length)} | ${k(gz(REEL))} |`);
 lines.push(`| rrweb 2.2.2 rrweb.umd.min.cjs (record + replay) | ${k(RRWEB.length)} | ${k(gz(RRWEB))} |`);
-lines.push('', `| page | recorder | script ms | task ms | over baseline (task ms) | long tasks (n / ms) | first snapshot ms | forced snapshot ms | events | raw JSON / min | gzip / min |`, `|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|`);
+lines.push('', `| page | recorder | recorder JS ms (CPU profile) | script ms | task ms | long tasks (n / ms) | first snapshot ms | forced snapshot ms | events | raw JSON / min | gzip -9 / min | sent on the wire / min |`, `|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|`);
 for (const p of PAGES) {
   const res = {};
   for (const who of ['none', 'reel', 'rrweb']) res[who] = await run(browser, pages.url, p, who);
   for (const who of ['none', 'reel', 'rrweb']) {
     const r = res[who];
-    lines.push(`| ${p} | ${who} | ${r.script.toFixed(0)} | ${r.task.toFixed(0)} | ${who === 'none' ? '' : (r.task - res.none.task).toFixed(0)} | ${r.longtasks} / ${r.longtaskMs.toFixed(0)} | ${r.snapshotMs != null && who === 'reel' ? r.snapshotMs.toFixed(0) : 'n/a'} | ${r.forcedSnapshotMs != null ? r.forcedSnapshotMs.toFixed(0) : ''} | ${r.events ?? ''} | ${r.raw != null ? k(r.rawPerMin) : ''} | ${r.gzip != null ? k(r.gzipPerMin) : ''} |`);
+    lines.push(`| ${p} | ${who} | ${who === 'none' ? '' : r.recorderMs.toFixed(0)} | ${r.script.toFixed(0)} | ${r.task.toFixed(0)} | ${r.longtasks} / ${r.longtaskMs.toFixed(0)} | ${r.snapshotMs != null && who === 'reel' ? r.snapshotMs.toFixed(0) : 'n/a'} | ${r.forcedSnapshotMs != null ? r.forcedSnapshotMs.toFixed(0) : ''} | ${r.events ?? ''} | ${r.raw != null ? k(r.rawPerMin) : ''} | ${r.gzip != null ? k(r.gzipPerMin) : ''} | ${r.wire != null ? k(r.wirePerMin) : ''} |`);
   }
   console.error('done', p);
 }

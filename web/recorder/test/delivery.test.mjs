@@ -104,7 +104,8 @@ test('bounded queue: oldest whole sessions dropped first and reported as reel.dr
   const first = await page.evaluate(() => reel.sessionId);
   for (let k = 0; k < 8; k++) await page.evaluate(([k, big]) => reel.event('old', { k, big }), [k, big]);
   await page.evaluate(() => reel.flush());
-  await sleep(1700); // idle timeout: next event starts a new session
+  await sleep(1700); // idle timeout: the user's next action starts a new session
+  await page.mouse.click(5, 5);
   for (let k = 0; k < 8; k++) { await page.evaluate(([k, big]) => reel.event('new', { k, big }), [k, big]); if (k % 4 === 3) await page.evaluate(() => reel.flush()); }
   await page.evaluate(() => reel.flush());
   const second = await page.evaluate(() => reel.sessionId);
