@@ -138,7 +138,8 @@ function sheetText(sh) {
 // ---------- serialization (rrweb-snapshot node format) ----------
 const MASKABLE_ATTR = /^(alt|title|placeholder|aria-label|aria-description|label)$/;
 const URL_ATTR = /^(src|href|action|poster|background|data|formaction|xlink:href)$/;
-const cssDone = new WeakSet(), scrolled = new WeakSet();
+const cssDirty = new WeakSet(), scrolled = new WeakSet();
+let capStyle = null; // the <style> whose text children are being serialized empty because it carries _cssText
 const NOSCROLL = /^(a|abbr|b|br|button|code|em|h[1-6]|i|img|input|label|li|option|p|path|small|span|strong|sub|sup|svg|td|th|tr|tbody|thead|tfoot|use|g|circle|rect|line|polygon|meta|link|script|style|title|head|html)$/;
 let iframesTodo = [], adoptTodo = [], canvases = new Set(), blankCanvas = new Map();
 function attrsOf(el, tag, masked, fresh) {
@@ -150,7 +151,8 @@ function attrsOf(el, tag, masked, fresh) {
   } else if (tag === 'link' && /stylesheet/i.test(a.rel || '') && !el.__reelLoad) {
     el.__reelLoad = 1; listen(el, 'load', () => { const css = el.sheet && sheetText(el.sheet), id = ids.get(el); if (css && id) inc(0, { texts: [], removes: [], adds: [], attributes: [{ id, attributes: { _cssText: css } }] }); }, false);
   }
-  if (tag === 'style' && !fresh && el.sheet && el.childNodes.length < 2) { const css = sheetText(el.sheet); if (css) { a._cssText = css; cssDone.add(el); } }
+  // <style>: the CSSOM is the truth (CSS-in-JS inserts rules into empty or fresh <style>s); new ones with text keep their text.
+  if (tag === 'style' && el.sheet && el.childNodes.length < 2 && (!fresh || cssDirty.has(el) || !el.textContent.trim())) { const css = sheetText(el.sheet); if (css) a._cssText = css; }
   if (txtInputs.test(tag)) {
     const type = (el.type || '').toLowerCase();
     if (type === 'checkbox' || type === 'radio') { if (el.checked) a.checked = true; else delete a.checked; }
@@ -217,7 +219,7 @@ function ser(n, masked, rootId, adds, parentId, shadow) {
     }
     case 3: {
       const p = n.parentNode, pt = p && p.nodeName;
-      o = { type: 3, textContent: pt === 'SCRIPT' ? 'SCRIPT_PLACEHOLDER' : pt === 'STYLE' ? (cssDone.has(p) && !adds ? '' : absCss(n.data, n.baseURI)) : masked ? maskText(n.data) : n.data };
+      o = { type: 3, textContent: pt === 'SCRIPT' ? 'SCRIPT_PLACEHOLDER' : pt === 'STYLE' ? (p === capStyle ? '' : absCss(n.data, n.baseURI)) : masked ? maskText(n.data) : n.data };
       if (pt === 'STYLE') o.isStyle = true;
       break;
     }
@@ -230,6 +232,8 @@ function ser(n, masked, rootId, adds, parentId, shadow) {
   if (shadow) o.isShadow = true;
   if (adds) adds.push({ parentId, nextId: nextIdOf(n), node: o });
   if (kids) {
+    const cap = capStyle;
+    if (tag === 'style') capStyle = o.attributes._cssText ? n : null;
     if (adds) { for (let c = n.lastChild; c; c = c.previousSibling) ser(c, masked, rootId, adds, id); }
     else for (let c = n.firstChild; c; c = c.nextSibling) { const s = ser(c, masked, rootId); if (s) o.childNodes.push(s); }
     const sr = n.nodeType === 1 && n.shadowRoot;
@@ -239,6 +243,7 @@ function ser(n, masked, rootId, adds, parentId, shadow) {
       else for (let c = sr.firstChild; c; c = c.nextSibling) { const s = ser(c, masked, rootId, null, 0, true); if (s) o.childNodes.push(s); }
       if (sr.adoptedStyleSheets && sr.adoptedStyleSheets.length) adoptTodo.push(sr);
     }
+    capStyle = cap;
   }
   return o;
 }
@@ -476,6 +481,7 @@ function watchDoc(d) {
 // ---------- stylesheet & shadow patches ----------
 function sheetEvent(sh, d) {
   const o = sh.ownerNode, id = o && ids.get(o);
+  if (o && !id) { cssDirty.add(o); return; } // not serialized yet: it will carry its CSSOM as _cssText
   if (id) d.id = id; else { const s = sheetIds.get(sh); if (!s) return; d.styleId = s; }
   if (o && closestX(o, BLOCK)) return;
   inc(8, d);

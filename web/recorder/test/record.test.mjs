@@ -47,9 +47,11 @@ test('replay in @rrweb/replay reproduces the live DOM (masked)', async () => {
     const sh = d.querySelector('#widget').shadowRoot.querySelector('.in-shadow');
     const fd = d.querySelector('#frame').contentDocument;
     return { styled: getComputedStyle(d.querySelector('#styled')).color, shadow: getComputedStyle(sh).color, frame: getComputedStyle(fd.body).backgroundColor,
+      cssinjs: getComputedStyle(d.querySelector('#cssinjs')).color,
       scroller: d.querySelector('#scroller').scrollTop, blockedW: d.querySelector('.rr-block').style.width };
   });
   assert.equal(style.styled, 'rgb(255, 0, 0)', 'insertRule replayed');
+  assert.equal(style.cssinjs, 'rgb(0, 0, 255)', 'rules inserted into a new <style> before it was serialized');
   assert.equal(style.shadow, 'rgb(0, 128, 0)', 'shadow style');
   assert.equal(style.frame, 'rgb(238, 238, 255)', 'iframe style');
   assert.equal(style.scroller, 120, 'element scroll');
