@@ -5,7 +5,8 @@ import { buildDocument } from './rebuild.js';
 import { applyIncremental, applyScroll, adoptSheets, applyMediaState, defineCustom, addFont } from './apply.js';
 import { KeyframeIndex, eventCost } from './keyframes.js';
 
-const REEL_CSS = 'noscript{display:none!important}';
+// Blocked elements (rrweb's and PostHog's block classes) show as a solid placeholder, like rrweb.
+const REEL_CSS = 'noscript{display:none!important}.rr-block,.ph-no-capture{background:currentColor}';
 // While seeking, CSS transitions must not leave elements half-way.
 const REEL_SEEK_CSS = REEL_CSS + '*,*::before,*::after{transition:none!important}';
 
@@ -14,7 +15,7 @@ export class ReelEngine {
   /**
    * @param {HTMLElement} host element to put the scaled viewport in
    * @param {any[]} events this window's events, sorted by timestamp
-   * @param {{upscale?: boolean}} [opts]
+   * @param {{upscale?: boolean, keyframeWork?: number}} [opts]
    */
   constructor(host, events, opts = {}) {
     this.host = host;
@@ -40,7 +41,7 @@ export class ReelEngine {
     this.customEls = new Set();
     /** @type {Element[]} */
     this.hoverChain = [];
-    this.keyframes = new KeyframeIndex(events);
+    this.keyframes = new KeyframeIndex(events, opts.keyframeWork);
     this.firstFull = events.findIndex((e) => e.type === EV.Full);
     this.lastSeekMs = 0;
     /** @type {Map<number, {x: number, y: number}>|null} */

@@ -20,6 +20,7 @@ import { ReelPanels } from './panels.js';
  * @property {boolean} [upscale] scale the replay above 100% to fill the stage
  * @property {number} [speed]
  * @property {string[]} [openPanels] panels to open side by side: console, network, events, meta, dom
+ * @property {number} [keyframeWork] least work (≈ nodes touched) between keyframes; default 600 or the DOM size
  */
 
 export class ReelPlayer extends EventTarget {
@@ -140,7 +141,7 @@ export class ReelPlayer extends EventTarget {
     if (!e) {
       const w = this.sessions[this.sessionIndex].windows.find((x) => x.id === id);
       if (!w) return null;
-      e = new ReelEngine(this.ui.stage, w.events, { upscale: this.opts.upscale });
+      e = new ReelEngine(this.ui.stage, w.events, { upscale: this.opts.upscale, keyframeWork: this.opts.keyframeWork });
       this.engines.set(id, e);
     }
     return e;
@@ -268,6 +269,11 @@ export class ReelPlayer extends EventTarget {
       else if (/^[0-9]$/.test(ev.key)) this.seek((this.info.duration * +ev.key) / 10);
       else if (ev.key === 'f') ui.fullBtn.click();
     };
+    this.onHash = () => {
+      const m = /(?:^#|[#&])t=(\d+(?:\.\d+)?)/.exec(location.hash);
+      if (m && this.opts.hash !== false) { this.pause(); this.seek(parseFloat(m[1]) * 1000); }
+    };
+    window.addEventListener('hashchange', this.onHash);
     if (this.opts.keyboard === false) ui.root.addEventListener('keydown', this.onKey);
     else document.addEventListener('keydown', this.onKey);
   }
@@ -277,6 +283,7 @@ export class ReelPlayer extends EventTarget {
     for (const e of this.engines.values()) e.destroy();
     document.removeEventListener('keydown', this.onKey);
     window.removeEventListener('resize', this.onResize);
+    window.removeEventListener('hashchange', this.onHash);
     if (this.ro) this.ro.disconnect();
     this.ui.root.replaceChildren();
   }

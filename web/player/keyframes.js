@@ -125,9 +125,10 @@ function countNodes(sn) {
 
 /** Keyframe index for one window's events, built incrementally without blocking the page for long. */
 export class KeyframeIndex {
-  /** @param {any[]} events sorted by timestamp */
-  constructor(events) {
+  /** @param {any[]} events sorted by timestamp @param {number} [minWork] least work between keyframes (tests use small values) */
+  constructor(events, minWork = 600) {
     this.events = events;
+    this.minWork = minWork;
     /** @type {Keyframe[]} */
     this.frames = [];
     /** index of the last event processed by the builder */
@@ -187,7 +188,7 @@ export class KeyframeIndex {
       } else if (e.type === EV.Inc && ctx && e.data) {
         applyIncremental(e.data, ctx);
         work += eventCost(e);
-        if (work >= Math.max(600, mirror.nodes.size * 0.75)) {
+        if (work >= Math.max(this.minWork, mirror.nodes.size * 0.75) || (this.minWork < 600 && work >= this.minWork)) {
           const tree = serializeNode(ctx.doc, mirror);
           if (tree) this.frames.push({ i, t: e.timestamp, tree, state: captureState(mirror, state, customEls) });
           work = 0;

@@ -157,6 +157,7 @@ function buildElement(sn, doc, ctx) {
   let el;
   try { el = svg ? doc.createElementNS(SVG_NS, name) : doc.createElement(name); } catch (e) { el = doc.createElement('span'); }
   if (sn.isCustom || name.includes('-')) ctx.customEls && ctx.customEls.add(name);
+  ctx.mirror.add(sn.id, el); // before the attributes: rr_scroll*/rr_media* state is keyed by id
   for (const k in attrs) setAttr(el, tag, k, attrs[k], attrs, ctx);
   return el;
 }
@@ -211,15 +212,21 @@ export function styleDiff(el, diff) {
   }
 }
 
-/** rrweb's `rr_*` attributes. @param {Element} el @param {string} name @param {any} value @param {BuildCtx} ctx */
+const MEDIA_KEYS = { state: 'State', currenttime: 'CurrentTime', volume: 'Volume', muted: 'Muted', playbackrate: 'PlaybackRate', loop: 'Loop' };
+
+/**
+ * rrweb's `rr_*` attributes (matched case-insensitively: HTML documents lowercase attribute names).
+ * @param {Element} el @param {string} name @param {any} value @param {BuildCtx} ctx
+ */
 function rrAttr(el, name, value, ctx) {
   const id = ctx.mirror.getId(el);
+  const n = name.toLowerCase();
   if (!ctx.visual && value != null) el.setAttribute(name, String(value)); // kept so keyframes can rebuild them
   if (value == null) { el.removeAttribute(name); return; }
   const st = /** @type {HTMLElement} */ (el).style;
-  if (name === 'rr_width' && st) st.setProperty('width', String(value));
-  else if (name === 'rr_height' && st) st.setProperty('height', String(value));
-  else if (name === 'rr_dataURL' && ctx.visual && /^data:image\//i.test(String(value))) {
+  if (n === 'rr_width' && st) st.setProperty('width', String(value));
+  else if (n === 'rr_height' && st) st.setProperty('height', String(value));
+  else if (n === 'rr_dataurl' && ctx.visual && /^data:image\//i.test(String(value))) {
     if (el.localName === 'img') el.setAttribute('src', String(value));
     else if (el.localName === 'canvas') {
       const img = new Image();
@@ -229,17 +236,17 @@ function rrAttr(el, name, value, ctx) {
       };
       img.src = String(value);
     }
-  } else if (name === 'rr_open_mode' && el.localName === 'dialog') {
+  } else if (n === 'rr_open_mode' && el.localName === 'dialog') {
     el.setAttribute('open', '');
   }
   if (id == null) return;
-  if (name === 'rr_scrollLeft' || name === 'rr_scrollTop') {
+  if (n === 'rr_scrollleft' || n === 'rr_scrolltop') {
     const s = ctx.mirror.scroll.get(id) || { x: 0, y: 0 };
-    if (name === 'rr_scrollLeft') s.x = +value; else s.y = +value;
+    if (n === 'rr_scrollleft') s.x = +value; else s.y = +value;
     ctx.mirror.scroll.set(id, s);
-  } else if (name.startsWith('rr_media')) {
+  } else if (n.startsWith('rr_media')) {
     const m = ctx.mirror.media.get(id) || {};
-    m[name.slice(8)] = value;
+    m[MEDIA_KEYS[n.slice(8)] || n.slice(8)] = value;
     ctx.mirror.media.set(id, m);
   }
 }

@@ -5,8 +5,9 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { serve, newPage, closeBrowser, PLAYER_DIR_EXPORT } from './helpers.mjs';
+import { syntheticRecording } from './synthetic.mjs';
 
-const FIXTURES = ['checkout', 'swagger', 'shoelace', 'posthog-checkout'];
+const FIXTURES = ['checkout', 'swagger', 'shoelace', 'posthog-checkout', 'synthetic'];
 const MAX_PIXEL_DIFF = 1.0; // percent of pixels
 
 const PAGE = `<!doctype html><html><head><meta charset="utf-8">
@@ -34,7 +35,7 @@ const NORMALIZE = `(doc) => {
     const attrs = [];
     for (const a of n.attributes) {
       const k = a.name;
-      if (k.startsWith('rr_') || k.startsWith('on') || k === '_csstext' || k.startsWith('data-rrweb') || k === 'data-reel' || k === 'autocomplete' || k === 'target' || k === 'autofocus') continue; // target/autofocus: Reel drops them on purpose (safety, focus)
+      if (k.startsWith('rr_') || k.startsWith('rrweb-') || k.startsWith('on') || k === '_csstext' || k.startsWith('data-rrweb') || k === 'data-reel' || k === 'autocomplete' || k === 'target' || k === 'autofocus') continue; // target/autofocus: Reel drops them on purpose (safety, focus)
       let v = a.value;
       if (k === 'class') v = v.split(/\\s+/).filter((c) => c && c !== ':hover' && !c.startsWith('rrweb-')).sort().join(' ');
       if (k === 'style') v = v.replace(/\\s+/g, '').replace(/;$/, '');
@@ -60,8 +61,8 @@ let srv;
 after(async () => {
   await closeBrowser();
   if (srv) await srv.close();
-  const lines = ['| fixture | moments | DOM match | max pixel diff % | Reel seek max ms |', '|---|---:|---|---:|---:|'];
-  for (const r of results) lines.push(`| ${r.fixture} | ${r.moments} | ${r.domMatch}/${r.moments} | ${r.maxDiff.toFixed(3)} | ${r.seekMax.toFixed(1)} |`);
+  const lines = ['| fixture | Reel keyframes | moments | DOM match | max pixel diff % | Reel seek max ms |', '|---|---:|---:|---|---:|---:|'];
+  for (const r of results) lines.push(`| ${r.fixture} | ${r.keyframes} | ${r.moments} | ${r.domMatch}/${r.moments} | ${r.maxDiff.toFixed(3)} | ${r.seekMax.toFixed(1)} |`);
   const md = `# Oracle: Reel player vs rrweb Replayer (@rrweb/replay 2.1.6)\n\nCommand: \`node --test web/player/test/oracle.test.mjs\` (headless Chromium, ${new Date().toISOString().slice(0, 10)}).\n` +
     `Moments: 60, 20, 100, 40, 80, 0 % of each recording, in that order (backward jumps rebuild from keyframes). DOM = tags, attributes (minus rr_/on*/internal), normalized text, form values, shadow roots, iframe documents.\n` +
     `Pixel diff = share of pixels whose RGB differs by more than 32 in any channel, replay area only, cursors hidden.\n\n${lines.join('\n')}\n`;
@@ -72,7 +73,7 @@ after(async () => {
 for (const fixture of FIXTURES) {
   test(`oracle: ${fixture}`, async () => {
     if (!srv) srv = await serve({ '/oracle.html': PAGE });
-    const events = JSON.parse(await readFile(join(PLAYER_DIR_EXPORT, 'test', 'fixtures', fixture + '.json'), 'utf8'));
+    const events = fixture === 'synthetic' ? syntheticRecording() : JSON.parse(await readFile(join(PLAYER_DIR_EXPORT, 'test', 'fixtures', fixture + '.json'), 'utf8'));
     const { page, context } = await newPage(srv.base, { viewport: { width: 1400, height: 2000 } });
     page.on('console', (m) => { if (m.text().startsWith('size')) console.log(m.text()); });
     await page.goto(srv.base + '/oracle.html');
@@ -84,14 +85,15 @@ for (const fixture of FIXTURES) {
       reel.style.width = w + 'px'; reel.style.height = hgt + 60 + 'px';
       const rr = document.getElementById('rr');
       rr.style.top = hgt + 80 + 'px';
-      window.reel = await window.ReelPlayer.mount(reel, { events: evs, panels: false, hash: false, keyboard: false });
+      // Dense keyframes so backward seeks rebuild from serialized keyframes, not only from full snapshots.
+      window.reel = await window.ReelPlayer.mount(reel, { events: evs, panels: false, hash: false, keyboard: false, keyframeWork: 25 });
       await window.reel.engine.keyframes.start();
       window.evs = evs;
-      return { duration: window.reel.duration, w, h: hgt };
+      return { duration: window.reel.duration, w, h: hgt, keyframes: window.reel.engine.keyframes.frames.length };
     }, events);
     // Out of order on purpose: backward jumps go through keyframes, forward ones apply events.
     const moments = [0.6, 0.2, 1, 0.4, 0.8, 0].map((f) => Math.round(info.duration * f));
-    const row = { fixture, moments: moments.length, domMatch: 0, maxDiff: 0, seekMax: 0, failures: [] };
+    const row = { fixture, keyframes: info.keyframes, moments: moments.length, domMatch: 0, maxDiff: 0, seekMax: 0, failures: [] };
     for (const t of moments) {
       const r = await page.evaluate(async ([t, normSrc]) => {
         const norm = eval(normSrc);
