@@ -39,8 +39,9 @@ export class ReelPanels {
       this.body.appendChild(v);
     }
     this.current = '';
-    /** @type {{el: HTMLElement, t: number}[]} */
+    /** @type {{el: HTMLElement, t: number, ev?: boolean}[]} */
     this.timed = [];
+    this.eventsStale = true;
     this.domSelected = null;
     this.inspecting = false;
     this.lastDomRefresh = 0;
@@ -61,6 +62,7 @@ export class ReelPanels {
     }
     if (this.visible.has('dom')) this.refreshDom();
     if (this.visible.has('meta')) this.renderMeta();
+    if (this.visible.has('events') && this.eventsStale) this.renderEvents();
   }
 
   /** Is panel `key` open? @param {string} key */
@@ -71,7 +73,7 @@ export class ReelPanels {
     this.timed = [];
     this.renderConsole();
     this.renderNetwork();
-    this.renderEvents();
+    this.eventsStale = true; // the event list can be long: built when its tab is first shown
     this.renderMeta();
     this.renderDomShell();
     const keep = this.visible && this.visible.size ? Array.from(this.visible) : ['console'];
@@ -184,6 +186,9 @@ export class ReelPanels {
   }
 
   renderEvents() {
+    if (!this.isOpen('events')) { this.eventsStale = true; return; }
+    this.eventsStale = false;
+    this.timed = this.timed.filter((x) => !x.ev);
     const v = this.views.events;
     const eng = this.host.engine();
     const evs = eng ? eng.events : [];
@@ -202,7 +207,7 @@ export class ReelPanels {
       const r = h('div', 'reel-row');
       r.append(h('span', 'reel-t', fmtTime(t)), h('span', '', name));
       r.addEventListener('click', () => this.host.seek(t));
-      this.timed.push({ el: r, t });
+      this.timed.push({ el: r, t, ev: true });
       rows.push(r);
     }
     list.append(...rows);

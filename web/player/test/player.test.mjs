@@ -223,6 +223,17 @@ test('.reel.zip package: sessions, windows, zip64 central directory', async () =
   await context.close();
 });
 
+test('player.html over http: ?src= loads through the ES modules', async () => {
+  const { page, context } = await newPage(srv.base);
+  await page.goto(srv.base + '/player/player.html?src=' + encodeURIComponent('/pkg.reel.zip'));
+  await page.waitForFunction(() => window.reel && window.reel.engine, null, { timeout: 10000 });
+  const r = await page.evaluate(() => ({ open: document.getElementById('open').hidden, sessions: window.reel.sessions.length }));
+  assert.equal(r.open, true);
+  assert.equal(r.sessions, 2);
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});
+
 test('src: JSON array, JSONL, PostHog [windowId, event] lines, zip URL', async () => {
   for (const src of ['/rec.json', '/rec.jsonl', '/ph.jsonl', '/pkg.reel.zip']) {
     const { page, context } = await open('/src.html?src=' + encodeURIComponent(src));
