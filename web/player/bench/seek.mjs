@@ -4,6 +4,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { loadavg, cpus } from 'node:os';
 import { serve, newPage, closeBrowser, playerPage } from '../test/helpers.mjs';
 import { inlineJs, PLAYER_DIR } from '../test/inline.mjs';
 
@@ -57,6 +58,7 @@ const seeks = (duration) => { const r = rng(99); return Array.from({ length: SEE
 const pct = (arr, p) => { const s = arr.slice().sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]; };
 
 async function main() {
+  const loadBefore = loadavg()[0];
   const events = await generate();
   const json = JSON.stringify(events);
   const duration = events[events.length - 1].timestamp - events[0].timestamp;
@@ -135,10 +137,12 @@ async function main() {
     await closeBrowser();
     await srv.close();
   }
+  const loadAfter = loadavg()[0];
   const row = (name, r, size) => `| ${name} | ${r.firstFrame.toFixed(0)} | ${pct(r.times, 50).toFixed(1)} | ${pct(r.times, 95).toFixed(1)} | ${Math.max(...r.times).toFixed(1)} | ${(size.gz / 1024).toFixed(1)} KB (${(size.raw / 1024).toFixed(0)} KB raw) |`;
   const md = `# Player seek benchmark: Reel vs rrweb-player 2.1.6
 
-Command: \`node web/player/bench/seek.mjs --hours ${HOURS} --seeks ${SEEKS} --full-every ${FULL_EVERY}\` (headless Chromium, 2-core machine, ${new Date().toISOString().slice(0, 10)}).
+Command: \`node web/player/bench/seek.mjs --hours ${HOURS} --seeks ${SEEKS} --full-every ${FULL_EVERY}\` (headless Chromium, ${cpus().length} cores, load average ${loadBefore.toFixed(1)} before / ${loadAfter.toFixed(1)} after, ${new Date().toISOString().slice(0, 10)}).
+Other work shares this machine; a high load average inflates both players' numbers.
 
 Recording (generated): swagger-ui fixture's full snapshot, then ${(duration / 3600000).toFixed(1)} h of activity: a mouse move every 200 ms,
 a mutation every second (add a row, remove the row added 40 s earlier, change a text, change an attribute), a scroll and an input every 3 s,
