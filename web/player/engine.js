@@ -31,7 +31,13 @@ export class ReelEngine {
     this.fx = h('div', 'reel-fx');
     this.highlight = h('div', 'reel-highlight');
     this.shield = h('div', 'reel-shield');
-    this.viewport.append(this.iframe, this.fx, this.cursor, this.highlight, this.shield);
+    this.trail = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+    this.trail.setAttribute('class', 'reel-trail');
+    this.trailLine = document.createElementNS('http://www.w3.org/2000/svg', 'polyline');
+    this.trail.appendChild(this.trailLine);
+    /** @type {{x: number, y: number, t: number}[]} */
+    this.trailPts = [];
+    this.viewport.append(this.iframe, this.trail, this.fx, this.cursor, this.highlight, this.shield);
     host.appendChild(this.viewport);
     this.index = -1;
     this.skipped = 0;
@@ -80,7 +86,10 @@ export class ReelEngine {
   /** Visual side effects of events. @param {string} name @param {any} d @param {boolean} sync */
   onHook(name, d, sync) {
     if (this.deferScroll && (name === 'move' || name === 'interaction')) return; // cursor placed once after the jump
-    if (name === 'move') this.moveCursor(d.x, d.y, d.id);
+    if (name === 'move') {
+      this.moveCursor(d.x, d.y, d.id);
+      if (!sync) this.addTrail(d.positions || [d]);
+    }
     else if (name === 'interaction') {
       if (d.x != null) this.moveCursor(d.x, d.y, null);
       if (!sync && (d.type === 2 || d.type === 4 || d.type === 7)) this.ripple(d.x, d.y);
@@ -119,6 +128,16 @@ export class ReelEngine {
       n = n.parentNode || n.host || null;
       if (n && n.nodeType === 9) break;
     }
+  }
+
+  /** Mouse trail: the last positions as a fading line. @param {{x: number, y: number}[]} pts */
+  addTrail(pts) {
+    const now = performance.now();
+    for (const p of pts) if (p && p.x != null) this.trailPts.push({ x: p.x, y: p.y, t: now });
+    this.trailPts = this.trailPts.filter((p) => now - p.t < 600).slice(-24);
+    this.trailLine.setAttribute('points', this.trailPts.map((p) => `${p.x},${p.y}`).join(' '));
+    clearTimeout(this.trailTimer);
+    this.trailTimer = setTimeout(() => { this.trailPts = []; this.trailLine.setAttribute('points', ''); }, 700);
   }
 
   /** @param {number} x @param {number} y */

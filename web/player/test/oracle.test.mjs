@@ -12,7 +12,7 @@ const MAX_PIXEL_DIFF = 1.0; // percent of pixels
 
 const PAGE = `<!doctype html><html><head><meta charset="utf-8">
 <link rel="stylesheet" href="/player/player.css"><link rel="stylesheet" href="/nm/@rrweb/replay/dist/style.css">
-<style>html,body{margin:0} .reel-cursor,.replayer-mouse,.replayer-mouse-tail,.reel-fx{display:none!important}
+<style>html,body{margin:0} .reel-cursor,.replayer-mouse,.replayer-mouse-tail,.reel-fx,.reel-trail{display:none!important}
 #reel{position:absolute;left:0;top:0} #rr iframe{border:0} #rr{position:absolute;left:0} .replayer-wrapper{position:relative}</style>
 <script src="/nm/@rrweb/replay/dist/replay.umd.min.cjs"></script></head><body><div id="reel"></div><div id="rr"></div>
 <script type="module">import { ReelPlayer } from '/player/index.js'; window.ReelPlayer = ReelPlayer;</script></body></html>`;
