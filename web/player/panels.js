@@ -316,7 +316,7 @@ export class ReelPanels {
       const el = /** @type {Element} */ (n);
       const kids = Array.from(el.childNodes).filter((c) => c.nodeType === 1 || (c.nodeType === 3 && (c.nodeValue || '').trim()));
       const hasKids = kids.length > 0 || !!el.shadowRoot;
-      const expanded = depth < 2 || open.has(el) || el.dataset && el.dataset.reelOpen === '1' && false;
+      const expanded = depth < 2 || open.has(el);
       const isOpen = expanded || (this.openNodes && this.openNodes.has(el));
       rows.push(this.domRow(el, depth, describe(el), hasKids, !!isOpen));
       if (!isOpen) return;

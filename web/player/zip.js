@@ -75,6 +75,6 @@ export async function zipRead(b, e) {
  */
 export async function inflateBytes(data, format) {
   const ds = new DecompressionStream(format);
-  const stream = new Blob([data]).stream().pipeThrough(ds);
+  const stream = new Blob([/** @type {BlobPart} */ (/** @type {unknown} */ (data))]).stream().pipeThrough(ds);
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
