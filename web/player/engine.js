@@ -212,7 +212,7 @@ export class ReelEngine {
     const d = e.data;
     switch (e.type) {
       case EV.Full:
-        if (d && d.node) { this.state.fonts = []; this.restore(d.node, null, d.initialOffset); }
+        if (d && d.node) { this.state.fonts = []; this.restore(d.node, null, d.initialOffset); } else this.skipped++; // e.g. mobile wireframes
         break;
       case EV.Meta:
         if (d) {

@@ -231,6 +231,16 @@ test('player.html over http: ?src= loads through the ES modules', async () => {
   assert.equal(r.open, true);
   assert.equal(r.sessions, 2);
   assert.deepEqual(page.errors, []);
+  // File picker with a plain rrweb JSON file.
+  await page.goto(srv.base + '/player/player.html');
+  await page.setInputFiles('#file', { name: 'rec.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(checkout)) });
+  await page.waitForFunction(() => window.reel && window.reel.engine, null, { timeout: 10000 });
+  assert.equal(await page.evaluate(() => window.reel.engine.events.length), checkout.length);
+  // A broken file shows an error on the open screen.
+  await page.goto(srv.base + '/player/player.html');
+  await page.setInputFiles('#file', { name: 'bad.zip', mimeType: 'application/zip', buffer: Buffer.from('PK\u0003\u0004 nope') });
+  await page.waitForFunction(() => document.getElementById('err').textContent.length > 0, null, { timeout: 10000 });
+  assert.match(await page.textContent('#err'), /zip/i);
   await context.close();
 });
 
