@@ -31,7 +31,7 @@ function sset(s, k, v) { try { v == null ? W[s].removeItem(k) : W[s].setItem(k, 
 // ---------- options & state ----------
 const DEF = { apiHost: '', token: '', maskAllText: false, maskAllInputs: true, blockSelector: '', maskTextSelector: '',
   ignoreSelector: '', recordCanvas: false, canvasFps: 1, captureConsole: true, captureNetwork: {}, sampleRate: 1,
-  flushIntervalMs: 2000, maxBatchBytes: 256000, maxQueueBytes: 20e6, retryBaseMs: 1000, retryMaxMs: 60000,
+  flushIntervalMs: 2000, maxBatchBytes: 256000, maxQueueBytes: 20e6, retryBaseMs: 1000, retryMaxMs: 60000, requestTimeoutMs: 30000,
   fullSnapshotIntervalMs: 300000, idleTimeoutMs: 1800000, maxSessionMs: 86400000, mousemoveSampleMs: 50 };
 let O = null, on = false, BLOCK, MASK, IGNORE, url = '';
 let ids = new WeakMap(), nid = 1, sheetIds = new WeakMap(), sheetSeq = 0;
@@ -598,7 +598,7 @@ function patchNetwork() {
 // ---------- delivery: batches, gzip, retries, IndexedDB queue ----------
 const q = []; // batches oldest first: {id, sid, wid, did, t, u, ev, n, bytes, tries, at, stored}
 let sending = false, pumpT = 0, ofetch = null;
-function flush(rotating) {
+function flush(rotating, noPump) {
   clearTimeout(timer); timer = 0;
   if (!rotating) { flushMoves(); if (mo && on) { const r = mo.takeRecords(); if (r.length) onMutations(r); } }
   if (!buf.length) return;
@@ -609,7 +609,7 @@ function flush(rotating) {
   q.push(b); stats.batches++;
   persist(b);
   bound();
-  pump();
+  if (!noPump) pump();
 }
 const body = b => `{"batch_id":"${b.id}","session_id":"${b.sid}","window_id":"${b.wid}","distinct_id":${JSON.stringify(b.did)},"sent_at":${now()},"lib":"reel-js","lib_version":"${VERSION}","events":[${b.ev}]}`;
 async function gzip(s) {
@@ -624,8 +624,10 @@ async function pump() {
   sending = true;
   let status = 0;
   try {
-    const data = await gzip(body(b));
-    const r = await ofetch.call(W, b.u, { method: 'POST', body: data, headers: { 'Content-Type': 'text/plain' }, credentials: 'omit', mode: 'cors' });
+    const data = await gzip(body(b)), ac = W.AbortController ? new AbortController() : null;
+    const to = ac && setTimeout(() => ac.abort(), O.requestTimeoutMs);
+    const r = await ofetch.call(W, b.u, { method: 'POST', body: data, headers: { 'Content-Type': 'text/plain' }, credentials: 'omit', mode: 'cors', signal: ac && ac.signal });
+    clearTimeout(to);
     status = r.status;
     if (status === 200) stats.bytesSent += data.length || data.byteLength || 0;
   } catch (e) { status = 0; }
@@ -698,12 +700,12 @@ function bound() {
 }
 /** Page is going away: make everything durable synchronously (localStorage) and try a keepalive send. */
 function onHide() {
-  flush();
+  flush(false, true);
   let budget = 60000;
   for (const b of q) {
     if (!b.stored && !b.ls) b.ls = sset(LS, 'reel_p:' + b.id, rec(b));
     const s = body(b);
-    if (s.length <= budget && !(b === q[0] && sending)) {
+    if (s.length <= budget) {
       budget -= s.length;
       try { ofetch.call(W, b.u, { method: 'POST', body: s, headers: { 'Content-Type': 'text/plain' }, keepalive: true, credentials: 'omit', mode: 'cors' }).catch(() => {}); } catch (e) {}
     }

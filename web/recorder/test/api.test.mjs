@@ -103,3 +103,14 @@ test('canvas frames, selection, media, resume snapshot', async () => {
   assert.equal(evs.filter(e => e.type === 2).length, 2, 'a new full snapshot on resume');
   await ctx.close();
 });
+
+test('reel.mjs: the ES module entry re-exports the same recorder', async () => {
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  await page.goto(url('esm.html'));
+  await page.waitForFunction(() => window.esm);
+  assert.deepEqual(await page.evaluate(() => window.esm), { same: true, sid: true });
+  await page.evaluate(() => reel.flush());
+  assert.ok(rx.events().some(e => e.data.tag === 'from-esm'));
+  await ctx.close();
+});

@@ -96,6 +96,20 @@ test('4xx: dropped and counted, never retried; 429/5xx retried', async () => {
   await ctx.close(); await rx.stop();
 });
 
+test('a hanging receiver times out and the batch is retried', async () => {
+  const rx = await startReceiver();
+  const { ctx, page } = await open(rx, { requestTimeoutMs: 400 });
+  await page.evaluate(() => reel.flush());
+  rx.setMode('hang');
+  await tick(page, 1);
+  await page.evaluate(() => reel.flush());
+  await sleep(700);
+  rx.setMode('ok');
+  assert.ok(await until(() => rx.events().some(e => e.data.tag === 'tick')), 'delivered after the hang');
+  assert.equal(rx.events().filter(e => e.data.tag === 'tick').length, 1);
+  await ctx.close(); await rx.stop();
+});
+
 test('bounded queue: oldest whole sessions dropped first and reported as reel.dropped', async () => {
   const rx = await startReceiver();
   rx.setMode('down');
