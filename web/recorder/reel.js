@@ -85,6 +85,7 @@ function emit(type, data, ts) {
     if (type === 3 && data.source === 0) return; // already part of the new full snapshot
   }
   if (!sess.smp) return;
+  if (snap && type !== 2 && type !== 4) { snap.held.push([type, data, ts || now()]); return; }
   if (bufSid && bufSid !== sess.id) flush();
   bufSid = sess.id;
   const s = JSON.stringify({ type, data, timestamp: ts || now() });
@@ -92,7 +93,7 @@ function emit(type, data, ts) {
   if (bufBytes >= O.maxBatchBytes) flush();
   else if (!timer) timer = setTimeout(guard(flush), O.flushIntervalMs);
 }
-const inc = (source, d) => emit(3, Object.assign({ source }, d));
+const inc = (source, d, ts) => emit(3, Object.assign({ source }, d), ts);
 
 // ---------- privacy helpers ----------
 const parentOf = n => n.parentNode && n.parentNode.nodeType === 11 ? n.parentNode.host || null : n.parentNode;
@@ -139,7 +140,6 @@ function sheetText(sh) {
 const MASKABLE_ATTR = /^(alt|title|placeholder|aria-label|aria-description|label)$/;
 const URL_ATTR = /^(src|href|action|poster|background|data|formaction|xlink:href)$/;
 const cssDirty = new WeakSet(), scrolled = new WeakSet();
-let capStyle = null; // the <style> whose text children are being serialized empty because it carries _cssText
 const NOSCROLL = /^(a|abbr|b|br|button|code|em|h[1-6]|i|img|input|label|li|option|p|path|small|span|strong|sub|sup|svg|td|th|tr|tbody|thead|tfoot|use|g|circle|rect|line|polygon|meta|link|script|style|title|head|html)$/;
 let iframesTodo = [], adoptTodo = [], canvases = new Set(), blankCanvas = new Map();
 function attrsOf(el, tag, masked, fresh) {
@@ -190,11 +190,8 @@ function canvasURL(c) {
 }
 function nextIdOf(n) { for (let s = n.nextSibling; s; s = s.nextSibling) { const i = ids.get(s); if (i) return i; } return null; }
 
-/**
- * Serialize node n. Full snapshot mode (adds == null): returns the nested tree.
- * Mutation mode: pushes {parentId, nextId, node} entries into adds (parents first, each sibling after its next sibling).
- */
-function ser(n, masked, rootId, adds, parentId, shadow) {
+/** Serialize one node, without its children: {o, kids (may have serialized children), masked, cap}. */
+function node1(n, masked, rootId, fresh, shadow, cap) {
   let id = ids.get(n);
   if (!id) ids.set(n, id = nid++);
   let o, kids = false, tag = '';
@@ -207,19 +204,19 @@ function ser(n, masked, rootId, adds, parentId, shadow) {
       const blocked = BLOCK && n.matches(BLOCK);
       let a;
       if (blocked) { const r = n.getBoundingClientRect(); a = { rr_width: r.width + 'px', rr_height: r.height + 'px' }; if (n.getAttribute('class') != null) a.class = n.getAttribute('class'); }
-      else a = attrsOf(n, tag, masked, !!adds);
+      else a = attrsOf(n, tag, masked, fresh);
       o = { type: 2, tagName: tag, attributes: a, childNodes: [] };
       if (n.namespaceURI === 'http://www.w3.org/2000/svg') o.isSVG = true;
       if (blocked) o.needBlock = true;
       if (tag.indexOf('-') > 0) o.isCustom = true;
       kids = !blocked && tag !== 'textarea';
-      if (!blocked && n.shadowRoot) { o.isShadowHost = true; }
+      if (!blocked && n.shadowRoot) o.isShadowHost = true;
       if (!blocked && tag === 'iframe') iframesTodo.push(n);
       break;
     }
     case 3: {
       const p = n.parentNode, pt = p && p.nodeName;
-      o = { type: 3, textContent: pt === 'SCRIPT' ? 'SCRIPT_PLACEHOLDER' : pt === 'STYLE' ? (p === capStyle ? '' : absCss(n.data, n.baseURI)) : masked ? maskText(n.data) : n.data };
+      o = { type: 3, textContent: pt === 'SCRIPT' ? 'SCRIPT_PLACEHOLDER' : pt === 'STYLE' ? (cap ? '' : absCss(n.data, n.baseURI)) : masked ? maskText(n.data) : n.data };
       if (pt === 'STYLE') o.isStyle = true;
       break;
     }
@@ -230,41 +227,98 @@ function ser(n, masked, rootId, adds, parentId, shadow) {
   o.id = id;
   if (rootId && n.nodeType !== 9) o.rootId = rootId;
   if (shadow) o.isShadow = true;
+  // a <style> carrying its CSSOM as _cssText has its text children serialized empty (the replayer refills them)
+  return { o, kids, masked, cap: tag === 'style' && !!o.attributes._cssText };
+}
+
+/**
+ * Serialize node n and its subtree (light DOM, then open shadow root). Nested mode (adds == null): returns the tree.
+ * Mutation mode: pushes {parentId, nextId, node} entries into adds (parents first, each sibling after its next sibling).
+ */
+function ser(n, masked, rootId, adds, parentId, shadow, cap) {
+  const r = node1(n, masked, rootId, !!adds, shadow, cap);
+  if (!r) return null;
+  const o = r.o, id = o.id;
   if (adds) adds.push({ parentId, nextId: nextIdOf(n), node: o });
-  if (kids) {
-    const cap = capStyle;
-    if (tag === 'style') capStyle = o.attributes._cssText ? n : null;
-    if (adds) { for (let c = n.lastChild; c; c = c.previousSibling) ser(c, masked, rootId, adds, id); }
-    else for (let c = n.firstChild; c; c = c.nextSibling) { const s = ser(c, masked, rootId); if (s) o.childNodes.push(s); }
+  if (r.kids) {
+    if (adds) { for (let c = n.lastChild; c; c = c.previousSibling) ser(c, r.masked, rootId, adds, id, false, r.cap); }
+    else for (let c = n.firstChild; c; c = c.nextSibling) { const s = ser(c, r.masked, rootId, null, 0, false, r.cap); if (s) o.childNodes.push(s); }
     const sr = n.nodeType === 1 && n.shadowRoot;
     if (sr) {
       observe(sr);
-      if (adds) { for (let c = sr.lastChild; c; c = c.previousSibling) ser(c, masked, rootId, adds, id, true); }
-      else for (let c = sr.firstChild; c; c = c.nextSibling) { const s = ser(c, masked, rootId, null, 0, true); if (s) o.childNodes.push(s); }
+      if (adds) { for (let c = sr.lastChild; c; c = c.previousSibling) ser(c, r.masked, rootId, adds, id, true); }
+      else for (let c = sr.firstChild; c; c = c.nextSibling) { const s = ser(c, r.masked, rootId, null, 0, true); if (s) o.childNodes.push(s); }
       if (sr.adoptedStyleSheets && sr.adoptedStyleSheets.length) adoptTodo.push(sr);
     }
-    capStyle = cap;
   }
   return o;
 }
 
-// ---------- full snapshot, iframes, adopted stylesheets ----------
+// ---------- full snapshot (time-sliced), iframes, adopted stylesheets ----------
+/*
+ * A full snapshot walks the document in slices of SLICE_MS so a big DOM never blocks the page for long; small pages
+ * finish in the first slice, synchronously. While it runs, the page may change. The snapshot keeps each node as it was
+ * when visited, and the mutation observer sorts changes: a node added under an already visited parent, or removed after
+ * being visited, becomes a mutation applied right after the snapshot; a node added or removed where the walk has not
+ * been yet is simply seen (or not) when the walk gets there. Other events wait and follow the snapshot.
+ */
+const SLICE_MS = 25;
+let snap = null;
 function snapshot() {
-  if (!on) return;
-  const t0 = performance.now();
+  if (!on) return Promise.resolve();
+  if (snap) return snap.done;
   if (mo) mo.takeRecords();
   clearPending();
   sheetIds = new WeakMap(); iframesTodo = []; adoptTodo = [];
-  emit(4, { href: location.href, width: W.innerWidth, height: W.innerHeight });
   observe(D);
-  const node = ser(D, O.maskAllText, 0);
-  stats.serializeMs = Math.round(performance.now() - t0);
-  emit(2, { node, initialOffset: { left: W.pageXOffset || 0, top: W.pageYOffset || 0 } });
-  if (D.adoptedStyleSheets && D.adoptedStyleSheets.length) adoptTodo.push(D);
-  afterSer();
-  const ms = performance.now() - t0;
-  if (!stats.snapshots) stats.firstSnapshotMs = Math.round(ms);
-  stats.snapshots++; stats.snapshotMs = Math.round(ms); stats.maxSnapshotMs = Math.max(stats.maxSnapshotMs, Math.round(ms));
+  const s = snap = { t0: now(), p0: performance.now(), visited: new WeakSet(), skip: new WeakSet(), held: [], maxSlice: 0,
+    meta: { href: location.href, width: W.innerWidth, height: W.innerHeight }, offset: { left: W.pageXOffset || 0, top: W.pageYOffset || 0 } };
+  let resolve;
+  s.done = new Promise(r => { resolve = r; });
+  const stack = [];
+  const visit = (n, r) => {
+    s.visited.add(n);
+    if (!r.kids) return;
+    const sr = n.nodeType === 1 && n.shadowRoot;
+    if (sr) {
+      observe(sr);
+      if (sr.adoptedStyleSheets && sr.adoptedStyleSheets.length) adoptTodo.push(sr);
+      for (let c = sr.lastChild; c; c = c.previousSibling) stack.push([c, sr, r.o, r.masked, true, false]);
+    }
+    for (let c = n.lastChild; c; c = c.previousSibling) stack.push([c, n, r.o, r.masked, false, r.cap]);
+  };
+  const root = node1(D, O.maskAllText, 0, false, false, false);
+  visit(D, root);
+  const step = () => {
+    if (!on || snap !== s) { if (snap === s) snap = null; resolve(); return; }
+    const t = performance.now();
+    let k = 0;
+    while (stack.length) {
+      const [n, parent, po, masked, shadow, cap] = stack.pop();
+      if (s.skip.has(n) || n.parentNode !== parent) continue; // removed or moved since its parent was visited
+      const r = node1(n, masked, 0, false, shadow, cap);
+      if (!r) continue;
+      po.childNodes.push(r.o);
+      visit(n, r);
+      if (++k % 128 === 0 && performance.now() - t > SLICE_MS) break;
+    }
+    s.maxSlice = Math.max(s.maxSlice, performance.now() - t);
+    if (stack.length) { setTimeout(guard(step), 0); return; }
+    snap = null;
+    const t1 = performance.now();
+    emit(4, s.meta, s.t0);
+    emit(2, { node: root.o, initialOffset: s.offset }, s.t0);
+    if (D.adoptedStyleSheets && D.adoptedStyleSheets.length) adoptTodo.push(D);
+    flushMutations(s.t0); // changes made while the walk was running, then attached iframes and adopted sheets
+    for (const h of s.held) emit(h[0], h[1], h[2]);
+    const ms = performance.now() - s.p0, slice = Math.max(s.maxSlice, performance.now() - t1);
+    if (!stats.snapshots) stats.firstSnapshotMs = Math.round(ms);
+    stats.snapshots++; stats.snapshotMs = Math.round(ms); stats.maxSnapshotMs = Math.max(stats.maxSnapshotMs, Math.round(ms));
+    stats.snapshotSliceMs = Math.round(slice); stats.maxSnapshotSliceMs = Math.max(stats.maxSnapshotSliceMs || 0, Math.round(slice));
+    resolve();
+  };
+  try { step(); } catch (e) { fail(e); snap = null; resolve(); }
+  return s.done;
 }
 function afterSer() {
   const fr = iframesTodo, ad = adoptTodo;
@@ -321,16 +375,21 @@ function onMutations(recs) {
     if (r.type === 'childList') {
       for (const n of r.removedNodes) {
         pAdd.delete(n);
+        if (snap && !snap.visited.has(n)) { snap.skip.add(n); continue; } // not in the snapshot (yet): nothing to remove
         const i = ids.get(n), p = ids.get(t.nodeType === 11 ? t.host : t);
         if (i && p) pRem.push({ parentId: p, id: i, isShadow: t.nodeType === 11 || undefined, t });
       }
-      for (const n of r.addedNodes) pAdd.add(n);
+      const tn = t.nodeType === 11 ? t.host : t;
+      for (const n of r.addedNodes) {
+        if (snap && !snap.visited.has(tn)) { snap.skip.delete(n); continue; } // the walk will see it under its parent
+        pAdd.add(n);
+      }
     } else if (r.type === 'characterData') pText.add(t);
     else { let s = pAttr.get(t); if (!s) pAttr.set(t, s = new Set()); s.add(r.attributeName); }
   }
-  flushMutations();
+  if (!snap) flushMutations();
 }
-function flushMutations() {
+function flushMutations(ts) {
   if (!on) return;
   const adds = [], removes = [], texts = [], attributes = [], seen = new Set();
   const folded = n => { for (let p = parentOf(n); p; p = parentOf(p)) if (pAdd.has(p)) return true; return false; };
@@ -371,7 +430,7 @@ function flushMutations() {
     if (Object.keys(a).length) attributes.push({ id: i, attributes: a });
   }
   clearPending();
-  if (adds.length || removes.length || texts.length || attributes.length) inc(0, { texts, attributes, removes, adds });
+  if (adds.length || removes.length || texts.length || attributes.length) inc(0, { texts, attributes, removes, adds }, ts);
   for (const r of pAdopt) adopted(r);
   pAdopt.clear();
   afterSer();

@@ -2,7 +2,7 @@
 // plus canvas frames, selection and media events.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, startPages, sleep } from './helpers.mjs';
+import { launch, startPages, sleep, liveDom, replayDom, diff } from './helpers.mjs';
 import { startReceiver } from './receiver.mjs';
 
 let browser, pages, rx;
@@ -113,4 +113,21 @@ test('reel.mjs: the ES module entry re-exports the same recorder', async () => {
   await page.evaluate(() => reel.flush());
   assert.ok(rx.events().some(e => e.data.tag === 'from-esm'));
   await ctx.close();
+});
+
+test('time-sliced full snapshot of a big DOM stays consistent while the page mutates it', async () => {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await ctx.newPage();
+  await page.goto(url('big.html', { flushIntervalMs: 1000 }) + '&churn=1');
+  await page.waitForFunction(() => window.chaosDone && reel.stats().snapshots > 0, null, { timeout: 20000 });
+  const sid = await page.evaluate(() => reel.sessionId);
+  await page.evaluate(() => reel.flush());
+  const st = await page.evaluate(() => reel.stats());
+  console.log(`# big DOM snapshot: ${st.snapshotMs} ms total, longest slice ${st.maxSnapshotSliceMs} ms`);
+  assert.ok(st.snapshotMs > st.maxSnapshotSliceMs, 'the snapshot was split: ' + JSON.stringify(st));
+  const live = await liveDom(page);
+  const evs = rx.batches().filter(b => b.session_id === sid).flatMap(b => b.events);
+  const r = await replayDom(browser, pages.url, evs);
+  assert.equal(r.dom, live, diff(live, r.dom));
+  await r.page.close(); await ctx.close();
 });
