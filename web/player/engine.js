@@ -2,6 +2,7 @@
 import { EV, SRC, h, lastAtOrBefore } from './util.js';
 import { Mirror } from './mirror.js';
 import { buildDocument } from './rebuild.js';
+import { morphDocument } from './morph.js';
 import { applyIncremental, applyScroll, adoptSheets, applyMediaState, defineCustom, addFont } from './apply.js';
 import { KeyframeIndex, eventCost } from './keyframes.js';
 
@@ -15,7 +16,7 @@ export class ReelEngine {
   /**
    * @param {HTMLElement} host element to put the scaled viewport in
    * @param {any[]} events this window's events, sorted by timestamp
-   * @param {{upscale?: boolean, keyframeWork?: number}} [opts]
+   * @param {{upscale?: boolean, keyframeWork?: number, morph?: boolean}} [opts]
    */
   constructor(host, events, opts = {}) {
     this.host = host;
@@ -52,6 +53,7 @@ export class ReelEngine {
     this.lastSeekMs = 0;
     /** @type {Map<number, {x: number, y: number}>|null} */
     this.deferScroll = null;
+    this.seeking = false;
     for (const e of events) if (e.type === EV.Meta && e.data && e.data.width) { this.state.width = e.data.width; this.state.height = e.data.height; break; }
     this.fit();
   }
@@ -104,7 +106,7 @@ export class ReelEngine {
     if (!win) return;
     if (!this.reelSheet || !(this.reelSheet instanceof win.CSSStyleSheet)) {
       this.reelSheet = new win.CSSStyleSheet();
-      this.reelSheet.replaceSync(REEL_CSS);
+      this.reelSheet.replaceSync(this.seeking ? REEL_SEEK_CSS : REEL_CSS);
     }
     try { this.doc.adoptedStyleSheets = [...list, this.reelSheet]; } catch (e) { /* realm mismatch */ }
   }
@@ -151,7 +153,9 @@ export class ReelEngine {
 
   /** Rebuild the iframe from a serialized document plus replay state. @param {any} tree @param {any} st @param {any} [offset] */
   restore(tree, st, offset) {
+    const old = this.mirror;
     this.mirror = new Mirror();
+    for (const el of this.hoverChain) el.classList.remove(':hover');
     this.hoverChain = [];
     if (st) {
       Object.assign(this.state, { width: st.width || this.state.width, height: st.height || this.state.height, href: st.href, mouse: st.mouse, fonts: (st.fonts || []).slice(), selection: st.selection });
@@ -159,7 +163,30 @@ export class ReelEngine {
     }
     const ctx = this.ctx(true);
     for (const n of this.customEls) defineCustom(this.doc, n);
-    buildDocument(tree, this.doc, ctx);
+    const canMorph = this.opts.morph !== false && old.nodes.size > 0 && this.doc.documentElement && (this.doc.compatMode === 'BackCompat') === (tree.compatMode === 'BackCompat');
+    let morphed = false;
+    if (canMorph) {
+      try { morphDocument(tree, this.doc, ctx, old); morphed = true; } catch (e) {
+        this.mirror = new Mirror();
+        ctx.mirror = this.mirror;
+        ctx.iframes = [];
+      }
+    }
+    if (!morphed) buildDocument(tree, this.doc, ctx);
+    if (morphed) {
+      // Reused nodes keep live state the keyframe may not mention: scroll offsets and shadow-root sheets.
+      const keep = new Set((st && st.scroll || []).map((x) => x[0]));
+      for (const id of old.scroll.keys()) {
+        const n = /** @type {any} */ (this.mirror.get(id));
+        if (!keep.has(id) && n && n.nodeType === 1 && old.get(id) === n) { n.scrollTop = 0; n.scrollLeft = 0; }
+      }
+      for (const id of old.adopted.keys()) {
+        const n = /** @type {any} */ (this.mirror.get(id));
+        if (n && n.shadowRoot) { try { n.shadowRoot.adoptedStyleSheets = []; } catch (e) { /* ignore */ } }
+      }
+      const sel = this.doc.getSelection && this.doc.getSelection();
+      if (sel) sel.removeAllRanges();
+    }
     this.setDocSheets([]);
     this.guard(this.doc);
     for (const n of this.customEls) defineCustom(this.doc, n);
@@ -245,6 +272,9 @@ export class ReelEngine {
     if (target < this.firstFull) target = this.firstFull;
     if (target < 0) return;
     if (target === this.index) return;
+    // Seeking: transitions off until the end (reused and changed elements must not animate).
+    this.seeking = sync;
+    if (sync && this.reelSheet) this.reelSheet.replaceSync(REEL_SEEK_CSS);
     let from = this.index;
     if (target < this.index || from < this.firstFull) from = -1;
     if (from >= 0) {
@@ -268,7 +298,6 @@ export class ReelEngine {
       this.index = from;
     }
     const jump = sync && target - from > 1;
-    if (jump && this.reelSheet) this.reelSheet.replaceSync(REEL_SEEK_CSS);
     if (jump) this.deferScroll = new Map();
     try {
       for (let i = from + 1; i <= target; i++) {
@@ -286,11 +315,12 @@ export class ReelEngine {
       }
     }
     this.index = target;
-    if (jump && this.reelSheet) {
+    if (sync && this.reelSheet) {
       const de = this.doc.documentElement;
       if (de) void getComputedStyle(de).color; // flush styles with transitions off
       this.reelSheet.replaceSync(REEL_CSS);
     }
+    this.seeking = false;
     this.lastSeekMs = performance.now() - t0;
   }
 

@@ -21,6 +21,7 @@ import { ReelPanels } from './panels.js';
  * @property {number} [speed]
  * @property {string[]} [openPanels] panels to open side by side: console, network, events, meta, dom
  * @property {number} [keyframeWork] least work (≈ nodes touched) between keyframes; default 600 or the DOM size
+ * @property {boolean} [morph] reuse live nodes when rebuilding from a keyframe (default true)
  */
 
 export class ReelPlayer extends EventTarget {
@@ -141,7 +142,7 @@ export class ReelPlayer extends EventTarget {
     if (!e) {
       const w = this.sessions[this.sessionIndex].windows.find((x) => x.id === id);
       if (!w) return null;
-      e = new ReelEngine(this.ui.stage, w.events, { upscale: this.opts.upscale, keyframeWork: this.opts.keyframeWork });
+      e = new ReelEngine(this.ui.stage, w.events, { upscale: this.opts.upscale, keyframeWork: this.opts.keyframeWork, morph: this.opts.morph });
       this.engines.set(id, e);
     }
     return e;

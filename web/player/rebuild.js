@@ -252,7 +252,7 @@ function rrAttr(el, name, value, ctx) {
 }
 
 /** Post-build fixes for one element. @param {Element} el @param {any} sn @param {BuildCtx} ctx */
-function finishElement(el, sn, ctx) {
+export function finishElement(el, sn, ctx) {
   const a = sn.attributes || {};
   if (el.localName === 'textarea' && a.value != null) /** @type {HTMLTextAreaElement} */ (el).value = String(a.value);
   if (el.localName === 'select' && a.value != null) /** @type {HTMLSelectElement} */ (el).value = String(a.value);

@@ -76,14 +76,26 @@ export function safeAttr(tag, name, value, attrs) {
   return v;
 }
 
+const HOVER_CACHE = new Map();
+
 /**
  * Add a `.\:hover` twin to every selector that uses `:hover`, so hover state can be shown with a class.
+ * Linear in the text (split at braces and semicolons) and memoized: big sheets come back at every seek.
  * @param {string} css
  */
 export function addHoverTwins(css) {
   if (!css || css.indexOf(':hover') < 0) return css;
-  return css.replace(/([^{};]*:hover[^{};]*)\{/g, (m, sel) => {
-    const twins = sel.split(',').filter((s) => s.includes(':hover')).map((s) => s.replace(/:hover/g, '.\\:hover'));
-    return `${sel.trimEnd()}, ${twins.join(',').trim()} {`;
-  });
+  const hit = HOVER_CACHE.get(css);
+  if (hit !== undefined) return hit;
+  const parts = css.split(/([{};])/);
+  for (let i = 0; i + 1 < parts.length; i += 2) {
+    const sel = parts[i];
+    if (parts[i + 1] !== '{' || sel.indexOf(':hover') < 0) continue;
+    const twins = sel.split(',').filter((x) => x.includes(':hover')).map((x) => x.replace(/:hover/g, '.\\:hover'));
+    parts[i] = `${sel.trimEnd()}, ${twins.join(',').trim()} `;
+  }
+  const out = parts.join('');
+  if (HOVER_CACHE.size > 64) HOVER_CACHE.clear();
+  HOVER_CACHE.set(css, out);
+  return out;
 }

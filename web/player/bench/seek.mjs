@@ -11,6 +11,7 @@ import { inlineJs, PLAYER_DIR } from '../test/inline.mjs';
 const arg = (name, def) => { const i = process.argv.indexOf('--' + name); return i > 0 ? +process.argv[i + 1] : def; };
 const HOURS = arg('hours', 3), SEEKS = arg('seeks', 20), FULL_EVERY = arg('full-every', 0);
 const ONLY_REEL = process.argv.includes('--only-reel');
+const MORPH = !process.argv.includes('--no-morph');
 
 /** Deterministic PRNG. */
 function rng(seed) { return () => { seed = (seed * 1664525 + 1013904223) >>> 0; return seed / 2 ** 32; }; }
@@ -84,11 +85,11 @@ async function main() {
       const { page, context } = await newPage(srv.base, { viewport: { width: 1400, height: 900 } });
       await page.goto(srv.base + '/reel.html');
       await page.evaluate(() => window.__ready);
-      results.reel = await page.evaluate(async ([targets]) => {
+      results.reel = await page.evaluate(async ([targets, morph]) => {
         const longTasks = [];
         try { new PerformanceObserver((l) => { for (const e of l.getEntries()) longTasks.push(e.duration); }).observe({ entryTypes: ['longtask'] }); } catch (e) { /* unsupported */ }
         const t0 = performance.now();
-        const p = await window.ReelPlayer.mount(document.getElementById('app'), { src: '/rec.json', hash: false });
+        const p = await window.ReelPlayer.mount(document.getElementById('app'), { src: '/rec.json', hash: false, morph });
         await new Promise((r) => requestAnimationFrame(() => r()));
         const firstFrame = performance.now() - t0;
         const kb0 = performance.now();
@@ -104,7 +105,7 @@ async function main() {
         const kf = p.engine.keyframes;
         return { firstFrame, keyframesWall, keyframesCpu: kf.buildMs, keyframes: kf.frames.length, times, longestTask: Math.max(0, ...longTasks),
           heapMB: performance.memory ? performance.memory.usedJSHeapSize / 1e6 : null };
-      }, [targets]);
+      }, [targets, MORPH]);
       await context.close();
     }
     // ---- rrweb-player
