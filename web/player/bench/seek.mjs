@@ -1,5 +1,5 @@
 // Seek benchmark: Reel's player vs rrweb-player 2.1.6 on a generated 3-hour recording.
-// Usage: node web/player/bench/seek.mjs [--hours 3] [--seeks 20] [--full-every 0]
+// Usage: node web/player/bench/seek.mjs [--hours 3] [--seeks 20] [--full-every 0] [--append] [--only-reel] [--no-morph]
 // Writes web/player/bench/RESULTS-player.md.
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -160,7 +160,11 @@ longest main-thread task seen during load and keyframe building: ${results.reel.
 First frame = from mount (including fetching and parsing the JSON) to the first replayed frame. "loads" = the JS and CSS each player needs (Reel: all modules inlined as the Rust side does, plus player.css).
 `;
   console.log(md);
-  await writeFile(join(PLAYER_DIR, 'bench', 'RESULTS-player.md'), md);
+  const out = join(PLAYER_DIR, 'bench', 'RESULTS-player.md');
+  if (process.argv.includes('--append')) {
+    const prev = await readFile(out, 'utf8').catch(() => '');
+    await writeFile(out, prev + '\n' + md.replace(/^# .*\n/, '## Variant\n'));
+  } else await writeFile(out, md);
 }
 
 main().catch((e) => { console.error(e); process.exit(1); });
