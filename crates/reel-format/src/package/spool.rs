@@ -11,8 +11,10 @@ use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 
 struct SpoolWindow {
     id: String,
-    file: BufWriter<File>,
-    /// (timestamp, offset, length) of each event line in `file`.
+    /// The window's temporary file. Opened only while writing or reading it: memory and file
+    /// descriptors stay flat however many windows the inputs hold.
+    path: std::path::PathBuf,
+    /// (timestamp, offset, length) of each event line in `path`.
     index: Vec<(i64, u64, u32)>,
     bytes: u64,
     sorted: bool,
@@ -78,15 +80,14 @@ impl Spool {
                     None => {
                         self.files += 1;
                         let path = self.dir.path().join(format!("{}.jsonl", self.files));
-                        let f = File::options()
+                        File::options()
                             .create_new(true)
-                            .read(true)
                             .write(true)
                             .open(&path)
                             .map_err(|e| Error::io(&path, e))?;
                         self.sessions[idx].windows.push(SpoolWindow {
                             id: w.id.clone(),
-                            file: BufWriter::with_capacity(1 << 20, f),
+                            path,
                             index: Vec::new(),
                             bytes: 0,
                             sorted: true,
@@ -95,19 +96,24 @@ impl Spool {
                     }
                 };
                 let sw = &mut self.sessions[idx].windows[widx];
+                let f = File::options()
+                    .append(true)
+                    .open(&sw.path)
+                    .map_err(|e| Error::io(&sw.path, e))?;
+                let mut file = BufWriter::with_capacity(256 << 10, f);
                 for e in w.events {
                     let text = e.json();
                     if sw.index.last().is_some_and(|l| l.0 > e.timestamp) {
                         sw.sorted = false;
                     }
                     sw.index.push((e.timestamp, sw.bytes, text.len() as u32));
-                    sw.file
-                        .write_all(text.as_bytes())
+                    file.write_all(text.as_bytes())
                         .map_err(|er| Error::io("spool", er))?;
                     sw.bytes += text.len() as u64;
                     self.bytes += text.len() as u64;
                     self.events += 1;
                 }
+                file.flush().map_err(|er| Error::io("spool", er))?;
             }
         }
         Ok(())
@@ -157,10 +163,7 @@ impl Spool {
             let mut metas = Vec::new();
             let mut stats = StatsBuilder::default();
             for mut sw in s.windows {
-                let mut f = sw
-                    .file
-                    .into_inner()
-                    .map_err(|e| Error::io("spool", e.into_error()))?;
+                let mut f = File::open(&sw.path).map_err(|e| Error::io(&sw.path, e))?;
                 if !sw.sorted {
                     reordered += 1;
                     sw.index.sort_by_key(|x| x.0);

@@ -73,13 +73,14 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let mut spool = Spool::new()?;
     let mut warnings = Vec::new();
     let mut kinds = Vec::new();
-    for p in &a.inputs {
-        let (kind, rec) = super::import(p, limits)?;
+    import_in_order(&a.inputs, limits, |p, imported| {
+        let (kind, rec) = imported?;
         kinds.push(serde_json::json!({"file": p.display().to_string(), "kind": kind.name(), "sessions": rec.sessions.len()}));
         warnings.extend(rec.warnings.iter().map(|w| format!("{}: {w}", p.display())));
         spool.add(rec)?;
         bar.inc(std::fs::metadata(p).map(|m| m.len()).unwrap_or(0));
-    }
+        Ok(())
+    })?;
     bar.finish_and_clear();
     if spool.session_ids().is_empty() {
         bail!("no recordings found in the inputs (PostHog bodies need $snapshot events)");
@@ -136,6 +137,44 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+type Imported = anyhow::Result<(reel_format::import::InputKind, reel_format::Recording)>;
+
+/// Import `inputs` on up to 4 threads (one per core) and hand each result to `f` in input order,
+/// so the package is the same as with one thread. Each worker holds at most one finished
+/// recording; on the first error the workers stop after their current file.
+fn import_in_order(
+    inputs: &[PathBuf],
+    limits: reel_format::Limits,
+    mut f: impl FnMut(&std::path::Path, Imported) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 4)
+        .min(inputs.len().max(1));
+    std::thread::scope(|scope| {
+        let mut results = Vec::new();
+        for w in 0..workers {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Imported>(0);
+            results.push(rx);
+            scope.spawn(move || {
+                for p in inputs.iter().skip(w).step_by(workers) {
+                    if tx.send(super::import(p, limits)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        for (i, p) in inputs.iter().enumerate() {
+            let imported = results[i % workers]
+                .recv()
+                .map_err(|_| anyhow::anyhow!("{}: import worker stopped", p.display()))?;
+            f(p, imported)?;
+        }
+        Ok(())
+    })
 }
 
 pub fn human(b: u64) -> String {
