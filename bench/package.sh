@@ -24,13 +24,14 @@ work="${WORK:-$(mktemp -d "${TMPDIR:-/tmp}/reel-bench-XXXXXX")}"
 mkdir -p "$work"
 [ "${KEEP:-0}" = 1 ] || trap 'rm -rf "$work"' EXIT
 
-# Run a command under /usr/bin/time; print "seconds max_rss_kb".
+# Run a command under /usr/bin/time; print "wall_seconds max_rss_kb cpu_seconds" (cpu = user + sys:
+# on a shared machine wall time includes waiting for a core, CPU time does not).
 measure() {
-  /usr/bin/time -f '%e %M' -o "$work/time.txt" "$@" >/dev/null 2>"$work/stderr.txt" || {
+  /usr/bin/time -f '%e %M %U %S' -o "$work/time.txt" "$@" >/dev/null 2>"$work/stderr.txt" || {
     cat "$work/stderr.txt" >&2
     return 1
   }
-  cat "$work/time.txt"
+  awk '{printf "%s %s %.2f\n", $1, $2, $3 + $4}' "$work/time.txt"
 }
 
 # Make SIZE MB of rrweb JSON recordings: copies of the fixtures, each under a file name that gives
@@ -55,28 +56,32 @@ PY
 
 mbps() { python3 -c "print(f'{$1 / 1e6 / max($2, 0.001):.1f}')"; }
 
-echo "| input | files | tool | seconds | MB/s of event JSON | peak RSS |"
-echo "|---|---:|---|---:|---:|---:|"
+echo "<!-- $(date -u +%FT%TZ), load average at start: $(cut -d' ' -f1-3 /proc/loadavg) -->"
+echo "| input | files | tool | wall s | MB/s (wall) | CPU s | MB/s (CPU) | peak RSS |"
+echo "|---|---:|---|---:|---:|---:|---:|---:|"
+row() { # label wall cpu rss_kb
+  printf '| %d MB | %d | %s | %s | %s | %s | %s | %d MB |\n' "$mb" "$files" "$1" "$2" "$(mbps "$bytes" "$2")" "$3" "$(mbps "$bytes" "$3")" $(($4 / 1024))
+}
 for mb in "${sizes[@]}"; do
   data="$work/data-$mb"
   generate "$mb" "$data" 2>/dev/null
   files=$(find "$data" -type f | wc -l)
-  bytes=$(du -sb "$data" | cut -f1)
+  bytes=$(du -sb --apparent-size "$data" | cut -f1)
   sync
 
-  read -r t_pack rss_pack < <(measure "$REEL" pack "$data"/*.json -o "$work/out.reel.zip")
-  read -r t_verify rss_verify < <(measure "$REEL" verify "$work/out.reel.zip")
+  read -r w_pack rss_pack c_pack < <(measure "$REEL" pack "$data"/*.json -o "$work/out.reel.zip")
+  read -r w_verify rss_verify c_verify < <(measure "$REEL" verify "$work/out.reel.zip")
   # The baseline works on exactly the files inside the package.
   rm -rf "$work/unpacked"
   "$REEL" unpack "$work/out.reel.zip" -o "$work/unpacked" 2>/dev/null
-  read -r t_zip rss_zip < <(cd "$work/unpacked" && measure zip -6 -r -q "$work/base.zip" .)
-  read -r t_sum rss_sum < <(cd "$work/unpacked" && measure sh -c 'find . -type f -print0 | xargs -0 sha256sum > /dev/null')
+  read -r w_zip rss_zip c_zip < <(cd "$work/unpacked" && measure zip -6 -r -q "$work/base.zip" .)
+  read -r w_sum rss_sum c_sum < <(cd "$work/unpacked" && measure sh -c 'find . -type f -print0 | xargs -0 sha256sum > /dev/null')
   pkg=$(stat -c %s "$work/out.reel.zip")
   base=$(stat -c %s "$work/base.zip")
-  t_base=$(python3 -c "print(round($t_zip + $t_sum, 2))")
-  printf '| %d MB | %d | `reel pack` | %s | %s | %d MB |\n' "$mb" "$files" "$t_pack" "$(mbps "$bytes" "$t_pack")" $((rss_pack / 1024))
-  printf '| %d MB | %d | `reel verify` | %s | %s | %d MB |\n' "$mb" "$files" "$t_verify" "$(mbps "$bytes" "$t_verify")" $((rss_verify / 1024))
-  printf '| %d MB | %d | `zip -6 -r` + `sha256sum` | %s (%s + %s) | %s | %d MB |\n' "$mb" "$files" "$t_base" "$t_zip" "$t_sum" "$(mbps "$bytes" "$t_base")" $(( (rss_zip > rss_sum ? rss_zip : rss_sum) / 1024 ))
-  echo "<!-- $mb MB: package $pkg bytes, zip -6 $base bytes, event JSON $bytes bytes -->"
+  row '`reel pack`' "$w_pack" "$c_pack" "$rss_pack"
+  row '`reel verify`' "$w_verify" "$c_verify" "$rss_verify"
+  row '`zip -6 -r` + `sha256sum`' "$(python3 -c "print(round($w_zip + $w_sum, 2))")" "$(python3 -c "print(round($c_zip + $c_sum, 2))")" "$(( rss_zip > rss_sum ? rss_zip : rss_sum ))"
+  echo "<!-- $mb MB: event JSON $bytes bytes; package $pkg bytes; zip -6 $base bytes; zip -6 alone: wall $w_zip s, CPU $c_zip s -->"
   rm -rf "$data" "$work/unpacked" "$work/out.reel.zip" "$work/base.zip"
 done
+echo "<!-- load average at end: $(cut -d' ' -f1-3 /proc/loadavg) -->"
