@@ -36,7 +36,7 @@ const DEF = { apiHost: '', token: '', maskAllText: false, maskAllInputs: true, b
 let O = null, on = false, BLOCK, MASK, IGNORE, url = '';
 let ids = new WeakMap(), nid = 1, sheetIds = new WeakMap(), sheetSeq = 0;
 let sess = null, wid = '', did = '', lastCheck = 0, lastWrite = 0;
-let buf = [], bufBytes = 0, bufSid = '', timer = 0, pendingDrop = null;
+let buf = [], bufBytes = 0, bufSid = '', timer = 0, soon = 0, pendingDrop = null;
 const undo = []; // functions that undo listeners / patches
 const listen = (t, type, f, capture = true) => {
   const g = guard(f); t.addEventListener(type, g, { capture, passive: true });
@@ -77,9 +77,10 @@ function checkSession(active) {
 }
 
 // ---------- emitting ----------
+const USER_SOURCES = new Set([1, 2, 3, 5, 6, 12, 14]); // mouse/touch moves, interactions, scroll, input, drag, selection
 function emit(type, data, ts) {
   if (!on) return;
-  const active = type === 3 && data.source > 0 && data.source < 15 && data.source !== 4 && data.source !== 8;
+  const active = type === 3 && USER_SOURCES.has(data.source);
   if (checkSession(active) && type !== 2 && type !== 4) {
     flush(true); snapshot();
     if (type === 3 && data.source === 0) return; // already part of the new full snapshot
@@ -90,7 +91,8 @@ function emit(type, data, ts) {
   bufSid = sess.id;
   const s = JSON.stringify({ type, data, timestamp: ts || now() });
   buf.push(s); bufBytes += s.length + 1; stats.events++;
-  if (bufBytes >= O.maxBatchBytes) flush();
+  // a full batch is sent from its own task, so serializing and sending never pile onto the task that recorded
+  if (bufBytes >= O.maxBatchBytes) { if (!soon) soon = setTimeout(guard(() => { soon = 0; flush(); }), 0); }
   else if (!timer) timer = setTimeout(guard(flush), O.flushIntervalMs);
 }
 const inc = (source, d, ts) => emit(3, Object.assign({ source }, d), ts);
@@ -289,8 +291,11 @@ function snapshot() {
   };
   const root = node1(D, O.maskAllText, 0, false, false, false);
   visit(D, root);
-  const step = () => {
-    if (!on || snap !== s) { if (snap === s) snap = null; resolve(); return; }
+  // on any failure: give up this snapshot, release held events (nothing may stay held forever)
+  const abort = e => { if (e) fail(e); if (snap === s) { snap = null; for (const h of s.held) emit(h[0], h[1], h[2]); } resolve(); };
+  const step = () => { try { step1(); } catch (e) { abort(e); } };
+  const step1 = () => {
+    if (!on || snap !== s) return abort();
     const t = performance.now();
     let k = 0;
     while (stack.length) {
@@ -303,21 +308,33 @@ function snapshot() {
       if (++k % 128 === 0 && performance.now() - t > SLICE_MS) break;
     }
     s.maxSlice = Math.max(s.maxSlice, performance.now() - t);
-    if (stack.length) { setTimeout(guard(step), 0); return; }
-    snap = null;
-    const t1 = performance.now();
-    emit(4, s.meta, s.t0);
-    emit(2, { node: root.o, initialOffset: s.offset }, s.t0);
-    if (D.adoptedStyleSheets && D.adoptedStyleSheets.length) adoptTodo.push(D);
-    flushMutations(s.t0); // changes made while the walk was running, then attached iframes and adopted sheets
-    for (const h of s.held) emit(h[0], h[1], h[2]);
-    const ms = performance.now() - s.p0, slice = Math.max(s.maxSlice, performance.now() - t1);
+    if (stack.length) { setTimeout(step, 0); return; }
+    // The walk is complete. Stringify the snapshot in this task when it was quick, else in a task of its own; then
+    // release the mutations made meanwhile, attached iframes, adopted sheets and held events.
+    const out = () => { try { out1(); } catch (e) { abort(e); } };
+    const out1 = () => {
+      if (snap !== s) return abort();
+      const t1 = performance.now();
+      emit(4, s.meta, s.t0);
+      emit(2, { node: root.o, initialOffset: s.offset }, s.t0);
+      s.maxSlice = Math.max(s.maxSlice, performance.now() - t1);
+      const t2 = performance.now();
+      snap = null;
+      if (D.adoptedStyleSheets && D.adoptedStyleSheets.length) adoptTodo.push(D);
+      flushMutations(s.t0);
+      for (const h of s.held) emit(h[0], h[1], h[2]);
+      done(performance.now() - t2);
+    };
+    if (performance.now() - s.p0 < SLICE_MS) out(); else setTimeout(out, 0);
+  };
+  const done = last => {
+    const ms = performance.now() - s.p0, slice = Math.max(s.maxSlice, last);
     if (!stats.snapshots) stats.firstSnapshotMs = Math.round(ms);
     stats.snapshots++; stats.snapshotMs = Math.round(ms); stats.maxSnapshotMs = Math.max(stats.maxSnapshotMs, Math.round(ms));
     stats.snapshotSliceMs = Math.round(slice); stats.maxSnapshotSliceMs = Math.max(stats.maxSnapshotSliceMs || 0, Math.round(slice));
     resolve();
   };
-  try { step(); } catch (e) { fail(e); snap = null; resolve(); }
+  step();
   return s.done;
 }
 function afterSer() {

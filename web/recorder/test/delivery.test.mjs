@@ -71,6 +71,35 @@ test('outage: receiver down, user keeps working and reloads twice, receiver back
   await ctx.close(); await rx.stop();
 });
 
+test('reload right after typing: the last batch arrives (beacon and/or resend) and is stored once', async () => {
+  const rx = await startReceiver();
+  const { ctx, page } = await open(rx, { flushIntervalMs: 5000 });
+  await page.type('#name', 'abcd');
+  await tick(page, 7);
+  await page.reload(); await ready(page);
+  assert.ok(await until(() => rx.events().some(e => e.data.tag === 'tick')), 'tick delivered');
+  await page.evaluate(() => reel.flush());
+  await sleep(500);
+  const evs = rx.events();
+  assert.equal(evs.filter(e => e.data.tag === 'tick').length, 1);
+  assert.equal(evs.filter(e => e.type === 3 && e.data.source === 5).length, 4, 'each keystroke once');
+  console.log('# reload receiver stats', JSON.stringify(rx.stats()));
+  await ctx.close(); await rx.stop();
+});
+
+test('offline: sends fail, the online event retries at once', async () => {
+  const rx = await startReceiver();
+  const { ctx, page } = await open(rx, { retryBaseMs: 60000, retryMaxMs: 60000 });
+  await page.evaluate(() => reel.flush());
+  await ctx.setOffline(true);
+  await tick(page, 3);
+  await page.evaluate(() => reel.flush());
+  assert.ok(await until(async () => (await page.evaluate(() => reel.stats())).retries >= 1));
+  await ctx.setOffline(false);
+  assert.ok(await until(() => rx.events().some(e => e.data.tag === 'tick'), 5000), 'sent on online, not after the 60 s backoff');
+  await ctx.close(); await rx.stop();
+});
+
 test('4xx: dropped and counted, never retried; 429/5xx retried', async () => {
   const rx = await startReceiver();
   const { ctx, page } = await open(rx);
