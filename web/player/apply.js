@@ -36,7 +36,7 @@ export function applyIncremental(d, ctx) {
         break;
       case SRC.Scroll: applyScroll(d.id, d.x, d.y, ctx); break;
       case SRC.ViewportResize:
-        ctx.state.width = d.width; ctx.state.height = d.height;
+        if (d.width > 0 && d.height > 0) { ctx.state.width = d.width; ctx.state.height = d.height; }
         if (ctx.hook) ctx.hook('resize', d);
         break;
       case SRC.Input: applyInput(d, ctx); break;

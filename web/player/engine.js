@@ -234,8 +234,13 @@ export class ReelEngine {
     try { if (win.navigation) win.navigation.addEventListener('navigate', cancel); } catch (e) { /* no Navigation API */ }
   }
 
-  /** Apply one event. @param {any} e @param {boolean} sync */
+  /** Apply one event; a broken one is skipped and counted. @param {any} e @param {boolean} sync */
   apply(e, sync) {
+    try { this.applyOne(e, sync); } catch (err) { this.skipped++; }
+  }
+
+  /** @param {any} e @param {boolean} sync */
+  applyOne(e, sync) {
     const d = e.data;
     switch (e.type) {
       case EV.Full:
@@ -243,8 +248,8 @@ export class ReelEngine {
         break;
       case EV.Meta:
         if (d) {
-          if (d.width) this.state.width = d.width;
-          if (d.height) this.state.height = d.height;
+          if (d.width > 0) this.state.width = d.width;
+          if (d.height > 0) this.state.height = d.height;
           if (d.href) this.state.href = d.href;
           this.fit();
         }

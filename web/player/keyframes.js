@@ -104,8 +104,8 @@ export function captureState(mirror, state, customEls) {
 /** Rough cost of applying one event (DOM nodes touched). @param {any} e */
 export function eventCost(e) {
   if (e.type === EV.Full) return 1e9;
-  if (e.type !== EV.Inc) return 0.05;
   const d = e.data;
+  if (e.type !== EV.Inc || !d) return 0.05;
   if (d.source === SRC.Mutation) {
     let n = 1 + (d.removes ? d.removes.length : 0) + (d.texts ? d.texts.length : 0) + (d.attributes ? d.attributes.length : 0);
     for (const a of d.adds || []) n += countNodes(a.node);
@@ -182,8 +182,8 @@ export class KeyframeIndex {
         this.frames.push({ i, t: e.timestamp, tree: e.data.node, state: captureState(mirror, state, customEls) });
         work = 0;
       } else if (e.type === EV.Meta && e.data) {
-        if (e.data.width) state.width = e.data.width;
-        if (e.data.height) state.height = e.data.height;
+        if (e.data.width > 0) state.width = e.data.width;
+        if (e.data.height > 0) state.height = e.data.height;
         if (e.data.href) state.href = e.data.href;
       } else if (e.type === EV.Inc && ctx && e.data) {
         applyIncremental(e.data, ctx);

@@ -110,6 +110,10 @@ export function drawProgress(ui, t, duration, playing) {
   ui.progress.style.width = p + '%';
   ui.handle.style.left = p + '%';
   ui.time.textContent = `${fmtTime(t)} / ${fmtTime(duration)}`;
+  ui.timeline.setAttribute('aria-valuemin', '0');
+  ui.timeline.setAttribute('aria-valuemax', String(Math.round(duration / 1000)));
+  ui.timeline.setAttribute('aria-valuenow', String(Math.round(t / 1000)));
+  ui.timeline.setAttribute('aria-valuetext', ui.time.textContent);
   ui.playBtn.textContent = playing ? '❚❚' : '▶';
   ui.playBtn.title = playing ? 'Pause (space)' : 'Play (space)';
 }
