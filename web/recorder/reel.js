@@ -832,7 +832,9 @@ const reel = {
     IGNORE = ['.rr-ignore', '.ph-ignore-input', '[data-reel-ignore]', O.ignoreSelector].filter(Boolean).join(',');
     url = O.apiHost ? O.apiHost.replace(/\/$/, '') + '/api/v1/ingest' + (O.token ? '?token=' + encodeURIComponent(O.token) : '') : '';
     ofetch = url ? W.fetch : null;
-    wid = sget(SS, 'reel_w') || uuid7(); sset(SS, 'reel_w', wid);
+    // window id per tab; a duplicated tab copies sessionStorage while the original is alive (flag set) → new id
+    wid = !sget(SS, 'reel_wl') && sget(SS, 'reel_w') || uuid7(); sset(SS, 'reel_w', wid); sset(SS, 'reel_wl', 1);
+    listen(W, 'pagehide', () => sset(SS, 'reel_wl', null)); listen(W, 'pageshow', () => sset(SS, 'reel_wl', 1));
     did = sget(LS, 'reel_d') || 'anon-' + uuid7(); sset(LS, 'reel_d', did);
     on = true;
     checkSession(false);

@@ -39,8 +39,17 @@ test('good guest: bad input never throws into the page; identify, ids, stop rest
   assert.ok(logs.some(p => p.level === 'error' && p.payload[0].includes('boom')));
 
   // reload: same session, same window; a second tab: same session, new window id
+  const wid0 = await page.evaluate(() => reel.windowId);
   await page.reload(); await ready(page);
   assert.equal(await page.evaluate(() => reel.sessionId), sid);
+  assert.equal(await page.evaluate(() => reel.windowId), wid0, 'window id survives a reload');
+  // a duplicated tab starts with a copy of sessionStorage (taken while the original is open): it gets its own window id
+  const copy = await page.evaluate(() => JSON.stringify(Object.assign({}, sessionStorage)));
+  const dup = await ctx.newPage();
+  await dup.addInitScript(c => { if (!sessionStorage.length) for (const [k, v] of Object.entries(JSON.parse(c))) sessionStorage.setItem(k, v); }, copy);
+  await dup.goto(url('misc.html')); await ready(dup);
+  assert.notEqual(await dup.evaluate(() => reel.windowId), wid0, 'duplicated tab');
+  await dup.close();
   const p2 = await ctx.newPage(); await p2.goto(url('misc.html')); await ready(p2);
   assert.equal(await p2.evaluate(() => reel.sessionId), sid);
   const [w1, w2] = [await page.evaluate(() => reel.windowId), await p2.evaluate(() => reel.windowId)];
