@@ -104,6 +104,11 @@ function applyMutation(m, ctx) {
     if (!node) continue;
     const v = t.value == null ? '' : String(t.value);
     const inStyle = node.parentNode && node.parentNode.nodeName === 'STYLE';
+    if (inStyle) {
+      // New text, new sheet: earlier CSSOM edits are gone (as in the browser).
+      const pid = mirror.getId(/** @type {Node} */ (node.parentNode));
+      if (pid != null) { mirror.touchedSheets.delete(pid); mirror.sheetLog.delete('n' + pid); }
+    }
     node.textContent = ctx.visual && inStyle ? addHoverTwins(v) : v;
   }
   for (const at of m.attributes || []) {
@@ -115,6 +120,7 @@ function applyMutation(m, ctx) {
       if (k === '_cssText' && el.localName === 'style') {
         el.textContent = ctx.visual ? addHoverTwins(String(v || '')) : String(v || '');
         mirror.touchedSheets.delete(at.id);
+        mirror.sheetLog.delete('n' + at.id);
         continue;
       }
       setAttr(el, tag, k, v, null, ctx);
@@ -240,17 +246,27 @@ function ruleTarget(sheet, index) {
   return [container, index[index.length - 1]];
 }
 
-/** The CSSStyleSheet an event targets (a style/link element's sheet or a constructed sheet). @param {any} d @param {ApplyCtx} ctx */
+/**
+ * The CSSStyleSheet an event targets (a style/link element's sheet or a constructed sheet) and its log.
+ * Every CSSOM edit is logged as recorded, because a rule's cssText does not always parse back
+ * (Chrome serializes a shorthand holding var() as empty longhands).
+ * @param {any} d @param {ApplyCtx} ctx @returns {[any, {base: string[]|null, ops: any[]}]|null}
+ */
 function targetSheet(d, ctx) {
+  const m = ctx.mirror;
   if (d.styleId != null) {
-    let s = ctx.mirror.sheets.get(d.styleId);
-    if (!s) { s = newSheet(ctx); ctx.mirror.sheets.set(d.styleId, s); }
-    return s;
+    let s = m.sheets.get(d.styleId);
+    if (!s) { s = newSheet(ctx); m.sheets.set(d.styleId, s); }
+    const key = 's' + d.styleId;
+    if (!m.sheetLog.has(key)) m.sheetLog.set(key, { base: [], ops: [] });
+    return [s, /** @type {any} */ (m.sheetLog.get(key))];
   }
-  const el = /** @type {any} */ (ctx.mirror.get(d.id));
+  const el = /** @type {any} */ (m.get(d.id));
   if (!el || !el.sheet) return null;
-  ctx.mirror.touchedSheets.add(d.id);
-  return el.sheet;
+  m.touchedSheets.add(d.id);
+  const key = 'n' + d.id;
+  if (!m.sheetLog.has(key)) m.sheetLog.set(key, { base: null, ops: [] });
+  return [el.sheet, /** @type {any} */ (m.sheetLog.get(key))];
 }
 
 /** A constructed stylesheet in the right realm. @param {ApplyCtx} ctx */
@@ -259,45 +275,74 @@ function newSheet(ctx) {
   return new win.CSSStyleSheet();
 }
 
+/**
+ * Apply one logged CSSOM operation.
+ * @param {any} sheet @param {any} op {add, index} | {del} | {replace} | {decl, set, remove} @param {boolean} visual
+ */
+export function sheetOp(sheet, op, visual) {
+  if (op.replace != null) {
+    try { sheet.replaceSync(String(op.replace)); } catch (e) { /* not constructed */ }
+  } else if (op.del != null) {
+    const [c, i] = ruleTarget(sheet, op.del);
+    try { if (c) c.deleteRule(i); } catch (e) { /* index out of range */ }
+  } else if (op.add != null) {
+    const [c, i] = ruleTarget(sheet, op.index == null ? sheet.cssRules.length : op.index);
+    if (!c) return;
+    const rule = visual ? addHoverTwins(String(op.add)) : String(op.add);
+    try { c.insertRule(rule, i == null ? c.cssRules.length : Math.min(i, c.cssRules.length)); } catch (e) {
+      try { c.insertRule(String(op.add), c.cssRules.length); } catch (e2) { /* unparsable rule */ }
+    }
+  } else if (op.decl != null) {
+    const [c, i] = ruleTarget(sheet, op.decl);
+    const rule = c && c.cssRules[i];
+    if (!rule || !rule.style) return;
+    if (op.set) rule.style.setProperty(op.set.property, op.set.value, op.set.priority || '');
+    if (op.remove) rule.style.removeProperty(op.remove.property);
+  }
+}
+
+/**
+ * A constructed sheet rebuilt from its log, in window `win`.
+ * @param {any} win @param {{base: string[]|null, ops: any[]}} log @param {boolean} visual
+ */
+export function sheetFromLog(win, log, visual) {
+  const sheet = new win.CSSStyleSheet();
+  for (const r of log.base || []) { try { sheet.insertRule(r, sheet.cssRules.length); } catch (e) { /* skip bad rule */ } }
+  for (const op of log.ops) sheetOp(sheet, op, visual);
+  return sheet;
+}
+
 /** @param {any} d @param {ApplyCtx} ctx */
 function applySheetRule(d, ctx) {
-  const sheet = targetSheet(d, ctx);
-  if (!sheet) return;
-  if (d.replace != null || d.replaceSync != null) {
-    try { sheet.replaceSync(String(d.replaceSync != null ? d.replaceSync : d.replace)); } catch (e) { /* not constructed */ }
-  }
-  for (const r of d.removes || []) {
-    const [c, i] = ruleTarget(sheet, r.index);
-    try { if (c) c.deleteRule(i); } catch (e) { /* index out of range */ }
-  }
-  for (const a of d.adds || []) {
-    const [c, i] = ruleTarget(sheet, a.index == null ? sheet.cssRules.length : a.index);
-    if (!c) continue;
-    const rule = ctx.visual ? addHoverTwins(String(a.rule)) : String(a.rule);
-    try { c.insertRule(rule, i == null ? c.cssRules.length : Math.min(i, c.cssRules.length)); } catch (e) {
-      try { c.insertRule(String(a.rule), c.cssRules.length); } catch (e2) { /* unparsable rule */ }
-    }
+  const t = targetSheet(d, ctx);
+  if (!t) return;
+  const ops = [];
+  if (d.replace != null || d.replaceSync != null) ops.push({ replace: String(d.replaceSync != null ? d.replaceSync : d.replace) });
+  for (const r of d.removes || []) ops.push({ del: r.index });
+  for (const a of d.adds || []) ops.push({ add: String(a.rule), index: a.index });
+  for (const op of ops) {
+    sheetOp(t[0], op, ctx.visual);
+    if (op.replace != null) { t[1].base = []; t[1].ops = [op]; } else t[1].ops.push(op);
   }
 }
 
 /** @param {any} d @param {ApplyCtx} ctx */
 function applyDeclaration(d, ctx) {
-  const sheet = targetSheet(d, ctx);
-  if (!sheet) return;
-  const [c, i] = ruleTarget(sheet, d.index);
-  const rule = c && c.cssRules[i];
-  if (!rule || !rule.style) return;
-  if (d.set) rule.style.setProperty(d.set.property, d.set.value, d.set.priority || '');
-  if (d.remove) rule.style.removeProperty(d.remove.property);
+  const t = targetSheet(d, ctx);
+  if (!t) return;
+  const op = { decl: d.index, set: d.set, remove: d.remove };
+  sheetOp(t[0], op, ctx.visual);
+  t[1].ops.push(op);
 }
 
 /** @param {any} d @param {ApplyCtx} ctx */
 function applyAdopted(d, ctx) {
+  const win = /** @type {any} */ (ctx.visual && ctx.doc.defaultView) || window;
   for (const s of d.styles || []) {
-    const sheet = newSheet(ctx);
-    const rules = (s.rules || []).slice().sort((a, b) => (a.index || 0) - (b.index || 0));
-    for (const r of rules) { try { sheet.insertRule(String(r.rule), sheet.cssRules.length); } catch (e) { /* skip bad rule */ } }
-    ctx.mirror.sheets.set(s.styleId, sheet);
+    const base = (s.rules || []).slice().sort((a, b) => (a.index || 0) - (b.index || 0)).map((r) => String(r.rule));
+    const log = { base, ops: [] };
+    ctx.mirror.sheetLog.set('s' + s.styleId, log);
+    ctx.mirror.sheets.set(s.styleId, sheetFromLog(win, log, ctx.visual));
   }
   ctx.mirror.adopted.set(d.id, d.styleIds || []);
   if (ctx.visual) adoptSheets(d.id, ctx);
@@ -318,11 +363,10 @@ export function adoptSheets(hostId, ctx) {
     let s = ctx.mirror.sheets.get(sid);
     if (!s) continue;
     if (win && !(s instanceof win.CSSStyleSheet)) {
-      // Move the sheet into this realm (a sheet can only be adopted by its own document's window).
-      const copy = new win.CSSStyleSheet();
-      for (const r of s.cssRules) { try { copy.insertRule(r.cssText, copy.cssRules.length); } catch (e) { /* skip */ } }
-      ctx.mirror.sheets.set(sid, copy);
-      s = copy;
+      // A sheet can only be adopted in its own window: rebuild it there from its log.
+      const log = ctx.mirror.sheetLog.get('s' + sid);
+      s = log ? sheetFromLog(win, log, ctx.visual) : new win.CSSStyleSheet();
+      ctx.mirror.sheets.set(sid, s);
     }
     list.push(s);
   }

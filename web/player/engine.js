@@ -3,7 +3,7 @@ import { EV, SRC, h, lastAtOrBefore } from './util.js';
 import { Mirror } from './mirror.js';
 import { buildDocument } from './rebuild.js';
 import { morphDocument } from './morph.js';
-import { applyIncremental, applyScroll, adoptSheets, applyMediaState, defineCustom, addFont } from './apply.js';
+import { applyIncremental, applyScroll, adoptSheets, applyMediaState, defineCustom, addFont, sheetOp, sheetFromLog } from './apply.js';
 import { KeyframeIndex, eventCost } from './keyframes.js';
 
 // Blocked elements (rrweb's and PostHog's block classes) show as a solid placeholder, like rrweb.
@@ -195,10 +195,15 @@ export class ReelEngine {
     if (se) { se.scrollLeft = 0; se.scrollTop = 0; }
     if (st) {
       const win = /** @type {any} */ (this.doc.defaultView);
-      for (const [sid, rules] of st.sheets || []) {
-        const s = new win.CSSStyleSheet();
-        for (const r of rules) { try { s.insertRule(r, s.cssRules.length); } catch (e) { /* skip */ } }
-        this.mirror.sheets.set(sid, s);
+      for (const [key, log] of st.logs || []) {
+        const copy = { base: log.base ? log.base.slice() : null, ops: log.ops.slice() };
+        this.mirror.sheetLog.set(key, copy);
+        const id = +key.slice(1);
+        if (key[0] === 's') this.mirror.sheets.set(id, sheetFromLog(win, copy, true));
+        else {
+          const el = /** @type {any} */ (this.mirror.get(id));
+          if (el && el.sheet) { for (const op of copy.ops) sheetOp(el.sheet, op, true); this.mirror.touchedSheets.add(id); }
+        }
       }
       for (const [hid, ids] of st.adopted || []) { this.mirror.adopted.set(hid, ids.slice()); adoptSheets(hid, ctx); }
       for (const [id, x, y] of st.scroll || []) applyScroll(id, x, y, ctx);

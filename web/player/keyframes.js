@@ -61,11 +61,8 @@ function serializeElement(el, id, mirror) {
     const texts = [];
     let allMirrored = true;
     for (let c = el.firstChild; c; c = c.nextSibling) if (c.nodeType === 3) { texts.push(c.nodeValue); if (mirror.getId(c) == null) allMirrored = false; }
-    if (mirror.touchedSheets.has(id) && any.sheet) {
-      attributes._cssText = Array.from(any.sheet.cssRules, (r) => /** @type {CSSRule} */ (r).cssText).join('');
-    } else {
-      attributes._cssText = allMirrored ? texts.join('/* rr_split */') : texts.join('');
-    }
+    // The text as recorded; CSSOM edits travel in the keyframe state's sheet logs.
+    attributes._cssText = allMirrored ? texts.join('/* rr_split */') : texts.join('');
   }
   for (let c = el.firstChild; c; c = c.nextSibling) {
     const s = serializeNode(c, mirror);
@@ -96,7 +93,7 @@ export function captureState(mirror, state, customEls) {
     customEls: Array.from(customEls),
     scroll: Array.from(mirror.scroll, ([k, v]) => [k, v.x, v.y]),
     media: Array.from(mirror.media, ([k, v]) => [k, { ...v }]),
-    sheets: Array.from(mirror.sheets, ([k, s]) => [k, Array.from(s.cssRules, (r) => r.cssText)]),
+    logs: Array.from(mirror.sheetLog, ([k, l]) => [k, { base: l.base ? l.base.slice() : null, ops: l.ops.slice() }]),
     adopted: Array.from(mirror.adopted, ([k, v]) => [k, v.slice()]),
   };
 }

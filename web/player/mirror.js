@@ -19,6 +19,8 @@ export class Mirror {
     this.touchedSheets = new Set();
     /** @type {Map<number, Document>} inert documents of iframes (keyframe builder only) */
     this.iframeDocs = new Map();
+    /** @type {Map<string, {base: string[]|null, ops: any[]}>} CSSOM edits as recorded: 'n'+node id or 's'+styleId */
+    this.sheetLog = new Map();
   }
 
   /** @param {number} id */
@@ -42,6 +44,7 @@ export class Mirror {
       this.scroll.delete(id);
       this.media.delete(id);
       this.touchedSheets.delete(id);
+      this.sheetLog.delete('n' + id);
       const idoc = this.iframeDocs.get(id);
       if (idoc) { this.iframeDocs.delete(id); this.removeTree(idoc); }
     }
@@ -65,5 +68,6 @@ export class Mirror {
     this.adopted.clear();
     this.touchedSheets.clear();
     this.iframeDocs.clear();
+    this.sheetLog.clear();
   }
 }

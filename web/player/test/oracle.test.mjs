@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { serve, newPage, closeBrowser, PLAYER_DIR_EXPORT } from './helpers.mjs';
 import { syntheticRecording } from './synthetic.mjs';
 
-const FIXTURES = ['checkout', 'swagger', 'shoelace', 'posthog-checkout', 'synthetic'];
+const FIXTURES = ['checkout', 'swagger', 'shoelace', 'posthog-checkout', 'posthog-shoelace', 'synthetic'];
 const MAX_PIXEL_DIFF = 1.0; // percent of pixels
 
 const PAGE = `<!doctype html><html><head><meta charset="utf-8">
