@@ -65,7 +65,11 @@ after(async () => {
   for (const r of results) lines.push(`| ${r.fixture} | ${r.keyframes} | ${r.moments} | ${r.domMatch}/${r.moments} | ${r.maxDiff.toFixed(3)} | ${r.seekMax.toFixed(1)} |`);
   const md = `# Oracle: Reel player vs rrweb Replayer (@rrweb/replay 2.1.6)\n\nCommand: \`node --test web/player/test/oracle.test.mjs\` (headless Chromium, ${new Date().toISOString().slice(0, 10)}).\n` +
     `Moments: 60, 20, 100, 40, 80, 0 % of each recording, in that order (backward jumps rebuild from keyframes). DOM = tags, attributes (minus rr_/on*/internal), normalized text, form values, shadow roots, iframe documents.\n` +
-    `Pixel diff = share of pixels whose RGB differs by more than 32 in any channel, replay area only, cursors hidden.\n\n${lines.join('\n')}\n`;
+    `Pixel diff = share of pixels whose RGB differs by more than 32 in any channel, replay area only, cursors hidden.\n` +
+    `Reel runs with dense keyframes (one per ~25 nodes of work) so that jumps exercise serialized keyframes and the morphing restore; ` +
+    `rrweb gets a fresh Replayer per moment. Not compared: attributes Reel drops on purpose (target, autofocus, on*), rrweb's own ` +
+    `(rrweb-*, autocomplete="off", rrweb-paused class, its injected <style>), empty style="". The harness gives rrweb's iframe the recorded ` +
+    `viewport size at the moment (its fast-forward skips ViewportResize). "synthetic" is test/synthetic.mjs (CSSOM edits, adopted sheets, rr_* attributes, shadow DOM...).\n\n${lines.join('\n')}\n`;
   console.log('\n' + lines.join('\n'));
   await writeFile(join(PLAYER_DIR_EXPORT, 'test', 'RESULTS-oracle.md'), md);
 });
