@@ -6,6 +6,7 @@
 #   WORK=/path   scratch folder (default: a new folder under ${TMPDIR:-/tmp}); needs ~2.5x the
 #                largest size free. Removed at the end unless KEEP=1.
 #   REEL=/path   reel binary to use (default: build the release binary of this checkout)
+#   REPEAT=N     run each measured command N times, report the fastest (default 3)
 # Prints a Markdown table for bench/RESULTS.md.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -24,14 +25,23 @@ work="${WORK:-$(mktemp -d "${TMPDIR:-/tmp}/reel-bench-XXXXXX")}"
 mkdir -p "$work"
 [ "${KEEP:-0}" = 1 ] || trap 'rm -rf "$work"' EXIT
 
-# Run a command under /usr/bin/time; print "wall_seconds max_rss_kb cpu_seconds" (cpu = user + sys:
-# on a shared machine wall time includes waiting for a core, CPU time does not).
+# Run a command under /usr/bin/time REPEAT times; print "wall_seconds max_rss_kb cpu_seconds": wall and
+# CPU of the fastest run, the largest peak RSS of all runs (cpu = user + sys of all threads: on a shared machine wall time includes waiting for a
+# core, CPU time does not; the fastest of several runs is the least disturbed).
 measure() {
-  /usr/bin/time -f '%e %M %U %S' -o "$work/time.txt" "$@" >/dev/null 2>"$work/stderr.txt" || {
-    cat "$work/stderr.txt" >&2
-    return 1
-  }
-  awk '{printf "%s %s %.2f\n", $1, $2, $3 + $4}' "$work/time.txt"
+  local best="" i
+  for i in $(seq "${REPEAT:-3}"); do
+    /usr/bin/time -f '%e %M %U %S' -o "$work/time.txt" "$@" >/dev/null 2>"$work/stderr.txt" || {
+      cat "$work/stderr.txt" >&2
+      return 1
+    }
+    # keep the fastest wall time with its CPU time, and the largest peak RSS of all runs
+    best=$(awk -v best="$best" '{ cpu = sprintf("%.2f", $3 + $4)
+      if (best == "") { print $1, $2, cpu; exit }
+      split(best, b, " "); rss = ($2 > b[2]) ? $2 : b[2]
+      if ($1 < b[1]) print $1, rss, cpu; else print b[1], rss, b[3] }' "$work/time.txt")
+  done
+  echo "$best"
 }
 
 # Make SIZE MB of rrweb JSON recordings: copies of the fixtures, each under a file name that gives
@@ -74,7 +84,7 @@ for mb in "${sizes[@]}"; do
   # The baseline works on exactly the files inside the package.
   rm -rf "$work/unpacked"
   "$REEL" unpack "$work/out.reel.zip" -o "$work/unpacked" 2>/dev/null
-  read -r w_zip rss_zip c_zip < <(cd "$work/unpacked" && measure zip -6 -r -q "$work/base.zip" .)
+  read -r w_zip rss_zip c_zip < <(cd "$work/unpacked" && measure sh -c 'rm -f "$1" && zip -6 -r -q "$1" .' zip "$work/base.zip")
   read -r w_sum rss_sum c_sum < <(cd "$work/unpacked" && measure sh -c 'find . -type f -print0 | xargs -0 sha256sum > /dev/null')
   pkg=$(stat -c %s "$work/out.reel.zip")
   base=$(stat -c %s "$work/base.zip")
