@@ -150,8 +150,8 @@ function attrsOf(el, tag, masked, fresh) {
   if (tag === 'link' && el.sheet && /stylesheet/i.test(a.rel || '')) {
     const css = sheetText(el.sheet);
     if (css) { delete a.rel; delete a.href; a._cssText = css; }
-  } else if (tag === 'link' && /stylesheet/i.test(a.rel || '') && !el.__reelLoad) {
-    el.__reelLoad = 1; listen(el, 'load', () => { const css = el.sheet && sheetText(el.sheet), id = ids.get(el); if (css && id) inc(0, { texts: [], removes: [], adds: [], attributes: [{ id, attributes: { _cssText: css } }] }); }, false);
+  } else if (tag === 'link' && /stylesheet/i.test(a.rel || '') && !hooked.has(el)) {
+    hooked.add(el); listen(el, 'load', () => { const css = el.sheet && sheetText(el.sheet), id = ids.get(el); if (css && id) inc(0, { texts: [], removes: [], adds: [], attributes: [{ id, attributes: { _cssText: css } }] }); }, false);
   }
   // <style>: the CSSOM is the truth (CSS-in-JS inserts rules into empty or fresh <style>s); new ones with text keep their text.
   if (tag === 'style' && el.sheet && el.childNodes.length < 2 && (!fresh || cssDirty.has(el) || !el.textContent.trim())) { const css = sheetText(el.sheet); if (css) a._cssText = css; }
@@ -343,7 +343,8 @@ function afterSer() {
   fr.forEach(attachFrame);
   ad.forEach(r => adopted(r));
 }
-const hooked = new WeakSet();
+// elements, roots and documents we attached listeners/observers to; reset by start() (stop() removed them all)
+let hooked = new WeakSet(), observed = new WeakSet(), watched = new WeakSet();
 function attachFrame(f) {
   if (!hooked.has(f)) { hooked.add(f); listen(f, 'load', () => ids.get(f) && f.isConnected && attachFrame(f), false); }
   let d = null;
@@ -378,7 +379,6 @@ function adopted(root) {
 
 // ---------- mutations ----------
 let mo = null, pAdd = new Set(), pRem = [], pText = new Set(), pAttr = new Map(), pAdopt = new Set();
-const observed = new WeakSet();
 function clearPending() { pAdd = new Set(); pRem = []; pText = new Set(); pAttr = new Map(); }
 function observe(root) {
   if (!mo || observed.has(root)) return;
@@ -543,7 +543,6 @@ function onSelection(e) {
     if (ranges.length) inc(14, { ranges });
   }), 200);
 }
-const watched = new WeakSet();
 function watchDoc(d) {
   if (watched.has(d)) return;
   watched.add(d);
@@ -804,6 +803,7 @@ let hiddenAt = 0;
 function start() {
   if (!on) return;
   mo = new MutationObserver(guard(onMutations));
+  hooked = new WeakSet(); observed = new WeakSet(); watched = new WeakSet();
   patchDOM();
   if (O.captureConsole) patchConsole();
   if (O.captureNetwork) patchNetwork();

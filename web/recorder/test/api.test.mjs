@@ -66,6 +66,15 @@ test('good guest: bad input never throws into the page; identify, ids, stop rest
     return { native: /\[native code\]/.test(fetch.toString()) && /\[native code\]/.test(CSSStyleSheet.prototype.insertRule.toString()), same: reel.stats().events === n };
   });
   assert.deepEqual(after, { native: true, same: true });
+  // init again after stop records again
+  const again = await page.evaluate(async api => {
+    reel.init({ apiHost: api, token: 'test-token', flushIntervalMs: 200 });
+    const n = reel.stats().events;
+    document.body.appendChild(document.createElement('i'));
+    await new Promise(r => setTimeout(r, 50));
+    return reel.stats().events > n;
+  }, rx.url);
+  assert.ok(again, 'mutations recorded after stop + init');
   assert.deepEqual(pageErrors, []);
   await ctx.close();
 });

@@ -1,5 +1,7 @@
 // A minimal ingest receiver that follows Reel's wire protocol strictly (see ../README.md "Wire protocol").
-// The delivery tests only use startReceiver(); swapping it for the real `reel serve` is a one-line change.
+// The delivery tests only use startReceiver(). To run them against the real server, pass its URL as `upstream`
+// (one line: startReceiver({ upstream: 'http://127.0.0.1:PORT' })): the receiver then becomes a proxy that still
+// injects outages (setMode) but forwards every request to the server and records what the server accepted (200).
 import http from 'node:http';
 import zlib from 'node:zlib';
 
@@ -7,11 +9,11 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Start a receiver on 127.0.0.1.
- * @param {{token?: string, port?: number}} [opts]
+ * @param {{token?: string, port?: number, upstream?: string}} [opts]
  * @returns {Promise<{url: string, batches: () => object[], events: () => object[], bodies: () => Buffer[],
  *   stats: () => object, setMode: (m: 'ok'|'down'|'503'|'429'|'hang'|'400') => void, stop: () => Promise<void>}>}
  */
-export async function startReceiver({ token = 'test-token', port = 0 } = {}) {
+export async function startReceiver({ token = 'test-token', port = 0, upstream = process.env.REEL_UPSTREAM || '' } = {}) {
   const stored = new Map(); // batch_id -> batch (durable before 200)
   const raw = []; // every request body as received
   const st = { requests: 0, duplicates: 0, rejected: 0, failed: 0, gzip: 0, plain: 0, preflights: 0 };
@@ -34,10 +36,11 @@ export async function startReceiver({ token = 'test-token', port = 0 } = {}) {
       if (mode === 'hang') { hanging.add(res); return; }
       if (mode === '503' || mode === '429') { st.failed++; return reply(res, +mode, { status: 'error', error: 'unavailable' }); }
       if (mode === '400') { st.rejected++; return reply(res, 400, { status: 'error', error: 'forced' }); }
+      const isGz = buf[0] === 0x1f && buf[1] === 0x8b;
+      isGz ? st.gzip++ : st.plain++;
+      if (upstream) return forward(req, res, buf);
       let json;
       try {
-        const isGz = buf[0] === 0x1f && buf[1] === 0x8b;
-        isGz ? st.gzip++ : st.plain++;
         json = JSON.parse((isGz ? zlib.gunzipSync(buf) : buf).toString('utf8'));
       } catch (e) { st.rejected++; return reply(res, 400, { status: 'error', error: 'bad body: ' + e.message }); }
       const tok = u.searchParams.get('token') || json.token;
@@ -52,6 +55,19 @@ export async function startReceiver({ token = 'test-token', port = 0 } = {}) {
       reply(res, 200, { status: 'ok', batch_id: json.batch_id, events: json.events.length });
     });
   });
+  /** Proxy mode: the real server decides; what it accepted is recorded (deduped by batch_id) for the tests. */
+  async function forward(req, res, buf) {
+    try {
+      const r = await fetch(upstream.replace(/\/$/, '') + req.url, { method: 'POST', headers: { 'content-type': req.headers['content-type'] || 'text/plain' }, body: buf });
+      const text = await r.text();
+      if (r.status === 200) {
+        const json = JSON.parse((buf[0] === 0x1f && buf[1] === 0x8b ? zlib.gunzipSync(buf) : buf).toString('utf8'));
+        if (stored.has(json.batch_id)) st.duplicates++; else stored.set(json.batch_id, json);
+      } else st.rejected++;
+      res.writeHead(r.status, { 'Content-Type': r.headers.get('content-type') || 'application/json', ...cors });
+      res.end(text);
+    } catch (e) { st.failed++; reply(res, 502, { status: 'error', error: 'upstream: ' + e.message }); }
+  }
   await new Promise(r => server.listen(port, '127.0.0.1', r));
   const url = `http://127.0.0.1:${server.address().port}`;
   return {
