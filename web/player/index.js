@@ -1,5 +1,5 @@
 // Reel player entry: ReelPlayer.mount(element, options).
-import { h, fmtTime } from './util.js';
+import { h, fmtTime, lastAtOrBefore } from './util.js';
 import { loadSessions } from './load.js';
 import { ReelEngine } from './engine.js';
 import { analyse } from './timeline.js';
@@ -117,7 +117,11 @@ export class ReelPlayer extends EventTarget {
     this.windowId = main ? main.id : '';
     this.ensureEngine(this.windowId);
     ws.value = this.windowId;
-    drawTimeline(this.ui, this.info, (ms) => this.seek(ms));
+    drawTimeline(this.ui, this.info, (ms, m) => {
+      if (m && m.windowId != null && m.windowId !== this.windowId && this.engines.size) this.selectWindow(m.windowId, true);
+      this.seek(ms);
+    });
+    this.autoWindow = s.windows.length > 1;
     this.panels.render();
     if (opts.openPanels && opts.openPanels.length) opts.openPanels.forEach((k, n) => this.panels.show(k, n > 0));
     let t = opts.startAt || 0;
@@ -148,15 +152,19 @@ export class ReelPlayer extends EventTarget {
     return e;
   }
 
-  /** Switch the shown window. @param {string} id */
-  selectWindow(id) {
+  /**
+   * Switch the shown window. A user's choice stops automatic switching; `auto` keeps it.
+   * @param {string} id @param {boolean} [auto]
+   */
+  selectWindow(id, auto) {
+    if (!auto) this.autoWindow = false;
+    if (id === this.windowId && this.engine) return;
     const e = this.ensureEngine(id);
     if (!e) return;
     this.windowId = id;
     for (const [k, x] of this.engines) x.viewport.hidden = k !== id;
     e.keyframes.start();
     e.fit();
-    e.index = -1;
     e.renderAt(this.info.start + this.time, true);
     this.ui.windowSel.value = id;
     if (this.panels.isOpen('dom')) this.panels.refreshDom();
@@ -208,9 +216,23 @@ export class ReelPlayer extends EventTarget {
     if (this.panels.isOpen('dom')) this.panels.refreshDom();
   }
 
+  /** The window with the latest user activity at or before `t` (multi-window sessions). @param {number} t */
+  activeWindowAt(t) {
+    let best = null, bestT = -Infinity;
+    for (const [id, times] of this.info.activity) {
+      const k = lastAtOrBefore(times, t, (x) => x);
+      if (k >= 0 && times[k] > bestT) { bestT = times[k]; best = id; }
+    }
+    return best;
+  }
+
   /** @param {number} t @param {boolean} sync */
   setTime(t, sync) {
     this.time = t;
+    if (this.autoWindow) {
+      const w = this.activeWindowAt(t);
+      if (w != null && w !== this.windowId) this.selectWindow(w, true);
+    }
     const e = this.engine;
     if (e) e.renderAt(this.info.start + t, sync);
     this.draw();
@@ -254,6 +276,10 @@ export class ReelPlayer extends EventTarget {
     ui.speed.addEventListener('change', () => { this.speed = +ui.speed.value; });
     ui.skip.addEventListener('change', () => { this.skipInactive = ui.skip.checked; });
     ui.windowSel.addEventListener('change', () => this.selectWindow(ui.windowSel.value));
+    ui.timeline.addEventListener('pointermove', (ev) => {
+      const r = ui.timeline.getBoundingClientRect();
+      ui.timeline.title = fmtTime(Math.max(0, Math.min(1, (ev.clientX - r.left) / (r.width || 1))) * this.info.duration);
+    });
     ui.sessionSel.addEventListener('change', () => this.openSession(+ui.sessionSel.value));
     ui.panelsBtn.addEventListener('click', () => { ui.root.classList.toggle('reel-no-panels'); this.onResize(); });
     ui.fullBtn.addEventListener('click', () => {

@@ -29,7 +29,12 @@ export function analyse(windows) {
   /** @type {number[]} */
   const active = [];
   const seenReq = new Set();
+  /** @type {Map<string, number[]>} user-activity times per window (which window was in use when) */
+  const activity = new Map();
   for (const w of windows) {
+    /** @type {number[]} */
+    const acts = [];
+    activity.set(w.id, acts);
     let href = null;
     /** @type {{t: number, x: number, y: number}[]} */
     const clicks = [];
@@ -38,6 +43,7 @@ export function analyse(windows) {
       const d = e.data || {};
       if (e.type === EV.Inc && ACTIVE_SOURCES.has(d.source) && !(d.source === SRC.Mutation)) {
         active.push(t);
+        acts.push(t);
         density[Math.min(BUCKETS - 1, Math.floor((t / (duration || 1)) * BUCKETS))]++;
       }
       if (e.type === EV.Inc && d.source === SRC.MouseInteraction && d.type === 2) {
@@ -80,7 +86,7 @@ export function analyse(windows) {
   markers.sort((a, b) => a.t - b.t);
   consoleEntries.sort((a, b) => a.t - b.t);
   network.sort((a, b) => a.t - b.t);
-  return { start, end, duration, density, markers, consoleEntries, network, inactive };
+  return { start, end, duration, density, markers, consoleEntries, network, inactive, activity };
 }
 
 /** Console payloads are JSON-stringified by the plugin; show strings without quotes. @param {any} s */

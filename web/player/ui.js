@@ -58,7 +58,7 @@ function btn(cls, text, title) {
 /**
  * Draw density, inactive stretches and markers on the timeline.
  * @param {ReturnType<typeof buildShell>} ui @param {ReturnType<typeof import('./timeline.js').analyse>} info
- * @param {(ms: number) => void} seek
+ * @param {(ms: number, marker?: any) => void} seek
  */
 export function drawTimeline(ui, info, seek) {
   const max = Math.max(1, ...info.density);
@@ -77,7 +77,7 @@ export function drawTimeline(ui, info, seek) {
     const el = h('button', 'reel-marker reel-m-' + m.kind);
     el.style.left = pct(m.t);
     el.title = `${fmtTime(m.t)} ${m.label}`;
-    el.addEventListener('click', (ev) => { ev.stopPropagation(); seek(m.t); });
+    el.addEventListener('click', (ev) => { ev.stopPropagation(); seek(m.t, m); });
     return el;
   }));
 }

@@ -209,6 +209,10 @@ test('.reel.zip package: sessions, windows, zip64 central directory', async () =
     p.selectWindow(other);
     out.text2 = p.engine.doc.body.textContent.includes('Account settings') ? 'shoelace' : 'checkout';
     out.meta = document.querySelector('.reel-view-meta').textContent;
+    // Automatic window following: at the end the window with the latest activity is shown.
+    p.autoWindow = true;
+    p.seek(0); out.autoStart = p.windowId;
+    p.seek(p.duration); out.autoEnd = p.windowId;
     p.openSession(1);
     out.windows2 = [...document.querySelectorAll('.reel-window option')].length;
     out.windowHidden = document.querySelector('.reel-window').hidden;
@@ -218,6 +222,8 @@ test('.reel.zip package: sessions, windows, zip64 central directory', async () =
   assert.equal(r.sessionHidden, false);
   assert.deepEqual(r.windows.sort(), ['w-checkout', 'w-shoelace']);
   assert.notEqual(r.text1, r.text2, 'switching windows shows the other window');
+  assert.equal(r.autoStart, 'w-checkout', 'checkout starts first');
+  assert.equal(r.autoEnd, 'w-shoelace', 'shoelace (shifted 5 s, longer) is active at the end');
   assert.equal(r.windows2, 1);
   assert.equal(r.windowHidden, true);
   await context.close();
