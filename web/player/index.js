@@ -130,7 +130,8 @@ export class ReelPlayer extends EventTarget {
       const m = /(?:^#|[#&])t=(\d+(?:\.\d+)?)/.exec(location.hash);
       if (m) { t = parseFloat(m[1]) * 1000; this.fromHash = true; }
     }
-    this.status('');
+    this.status(s.warnings && s.warnings.length ? 'Warning: ' + s.warnings.join('; ') : '', !!(s.warnings && s.warnings.length));
+    if (s.warnings && s.warnings.length) setTimeout(() => this.status(''), 6000);
     this.seek(t);
     // Build keyframes for the shown window first, then for the others.
     const eng = this.engine;
@@ -260,6 +261,7 @@ export class ReelPlayer extends EventTarget {
     const e = this.engine;
     return {
       session: s ? s.id : '', ...(s ? flat(s.meta) : {}),
+      integrity: s && s.integrity ? s.integrity + (s.warnings && s.warnings.length ? ' — ' + s.warnings.join('; ') : '') : '',
       start: this.info.start ? new Date(this.info.start).toISOString() : '', duration: fmtTime(this.info.duration),
       windows: s ? s.windows.length : 0, window: this.windowId, events: e ? e.events.length : 0,
       url: e ? e.state.href : '', viewport: e ? `${e.state.width}×${e.state.height}` : '',

@@ -3,7 +3,7 @@ import { zipEntries, zipRead, inflateBytes } from './zip.js';
 
 /**
  * @typedef {{id: string, events: any[]}} ReelWindow
- * @typedef {{id: string, meta: any, windows: ReelWindow[]}} ReelSession
+ * @typedef {{id: string, meta: any, windows: ReelWindow[], warnings?: string[], integrity?: string}} ReelSession
  */
 
 /** Decode PostHog `cv: "2024-10"` packed fields in place. @param {any[]} events @returns {Promise<any[]>} */
@@ -106,13 +106,36 @@ export async function readPackage(input) {
   const buf = input instanceof Uint8Array ? input : new Uint8Array(input instanceof Blob ? await input.arrayBuffer() : input);
   const entries = zipEntries(buf);
   const td = new TextDecoder();
-  const text = async (/** @type {string} */ p) => {
+  /** @type {(p: string) => Promise<string|null>} */
+  let text = async (p) => {
     const e = entries.get(p);
     return e ? td.decode(await zipRead(buf, e)) : null;
   };
   const mtext = await text('manifest.json');
   const manifest = mtext ? JSON.parse(mtext) : null;
   if (manifest && manifest.format && manifest.format !== 'reel') throw new Error(`not a Reel package (format "${manifest.format}")`);
+  const major = manifest && manifest.format_version ? parseInt(String(manifest.format_version), 10) : 1;
+  if (major > 1) throw new Error(`package format_version ${manifest.format_version} is newer than this player supports (1.x); use a newer Reel`);
+  /** @type {Map<string, string>} */
+  const sums = new Map();
+  for (const f of (manifest && manifest.files) || []) if (f && f.path && f.sha256) sums.set(String(f.path), String(f.sha256).toLowerCase());
+  /** @type {string[]} */
+  const warnings = [];
+  let verified = 0;
+  const canHash = typeof crypto !== 'undefined' && !!crypto.subtle;
+  // Read an entry and check it against the manifest's sha256 (when the page can hash).
+  text = async (/** @type {string} */ p) => {
+    const e = entries.get(p);
+    if (!e) return null;
+    const bytes = await zipRead(buf, e);
+    const want = sums.get(p);
+    if (want && canHash) {
+      const got = Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', /** @type {any} */ (bytes))), (b) => b.toString(16).padStart(2, '0')).join('');
+      if (got !== want) warnings.push(`${p}: sha256 does not match the manifest (the package was modified or damaged)`);
+      else verified++;
+    }
+    return td.decode(bytes);
+  };
   /** @type {string[]} */
   let ids = manifest && Array.isArray(manifest.sessions) ? manifest.sessions.map((s) => String(s.id)) : [];
   if (!ids.length) {
@@ -123,16 +146,21 @@ export async function readPackage(input) {
   /** @type {ReelSession[]} */
   const sessions = [];
   for (const id of ids) {
-    const metaText = await text(`sessions/${id}/meta.json`);
-    const meta = metaText ? JSON.parse(metaText) : (manifest && manifest.sessions.find((s) => String(s.id) === id)) || {};
+    const ms = manifest && Array.isArray(manifest.sessions) ? manifest.sessions.find((/** @type {any} */ x) => String(x.id) === id) : null;
+    const metaText = await text(ms && typeof ms.meta === 'string' ? ms.meta : `sessions/${id}/meta.json`);
+    const meta = metaText ? JSON.parse(metaText) : ms || {};
     const windows = [];
     const prefix = `sessions/${id}/windows/`;
-    for (const n of entries.keys()) {
-      if (!n.startsWith(prefix) || !n.endsWith('.jsonl')) continue;
-      const evs = parseRecordingText(/** @type {string} */ (await text(n)));
-      windows.push({ id: n.slice(prefix.length, -6), events: cleanEvents(await decodePacked(evs)) });
+    const paths = ms && Array.isArray(ms.windows) && ms.windows.every((/** @type {any} */ w) => typeof w === 'string')
+      ? ms.windows : Array.from(entries.keys()).filter((n) => n.startsWith(prefix) && n.endsWith('.jsonl'));
+    for (const n of paths) {
+      const body = await text(n);
+      if (body == null) { warnings.push(`${n}: listed in the manifest but missing`); continue; }
+      const evs = parseRecordingText(body);
+      const wid = n.split('/').pop().replace(/\.jsonl$/, '');
+      windows.push({ id: wid, events: cleanEvents(await decodePacked(evs)) });
     }
-    sessions.push({ id, meta, windows });
+    sessions.push({ id, meta, windows, warnings, integrity: sums.size ? (canHash ? `${verified} of ${sums.size} files verified` : 'not verified (no WebCrypto here)') : 'no checksums' });
   }
   if (!sessions.length) throw new Error('the package holds no sessions (expected sessions/<id>/windows/<window>.jsonl)');
   return sessions;

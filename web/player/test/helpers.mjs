@@ -3,6 +3,7 @@ import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { join, extname, normalize } from 'node:path';
 import { deflateRawSync } from 'node:zlib';
+import { createHash } from 'node:crypto';
 import { launch } from '../../../e2e/browser.mjs';
 export { PLAYER_DIR as PLAYER_DIR_EXPORT } from './inline.mjs';
 import { PLAYER_DIR } from './inline.mjs';
@@ -127,6 +128,8 @@ export function makeReelPackage(sessions, opts) {
     files.push({ name: `sessions/${s.id}/meta.json`, data: JSON.stringify({ id: s.id, ...s.meta }) });
     for (const [w, evs] of Object.entries(s.windows)) files.push({ name: `sessions/${s.id}/windows/${w}.jsonl`, data: evs.map((e) => JSON.stringify(e)).join('\n') + '\n' });
   }
-  const manifest = { format: 'reel', format_version: '1.0', sessions: sessions.map((s) => ({ id: s.id })), files: files.map((f) => ({ path: f.name, bytes: Buffer.byteLength(f.data) })) };
+  const sha = (d) => createHash('sha256').update(d).digest('hex');
+  const manifest = { format: 'reel', format_version: opts && opts.version || '1.0', sessions: sessions.map((s) => ({ id: s.id })),
+    files: files.map((f) => ({ path: f.name, bytes: Buffer.byteLength(f.data), sha256: opts && opts.corrupt === f.name ? sha('tampered') : sha(f.data) })) };
   return makeZip([{ name: 'manifest.json', data: JSON.stringify(manifest) }, ...files], opts);
 }

@@ -250,6 +250,32 @@ test('player.html over http: ?src= loads through the ES modules', async () => {
   await context.close();
 });
 
+test('package integrity: sha256 checked against the manifest; newer major versions refused', async () => {
+  const { page, context } = await open('/blank.html');
+  const good = makeReelPackage([{ id: 's', meta: {}, windows: { w: checkout } }]);
+  const bad = makeReelPackage([{ id: 's', meta: {}, windows: { w: checkout } }], { corrupt: 'sessions/s/windows/w.jsonl' });
+  const future = makeReelPackage([{ id: 's', meta: {}, windows: { w: checkout } }], { version: '2.0' });
+  const r = await page.evaluate(async ([g, b, f]) => {
+    const bytes = (x) => Uint8Array.from(atob(x), (c) => c.charCodeAt(0));
+    const out = {};
+    const mk = () => { const d = document.createElement('div'); d.style.cssText = 'width:600px;height:400px;position:relative'; document.body.appendChild(d); return d; };
+    const pg = await ReelPlayer.mount(mk(), { package: bytes(g), hash: false, keyboard: false });
+    out.good = pg.metaInfo().integrity;
+    const pb = await ReelPlayer.mount(mk(), { package: bytes(b), hash: false, keyboard: false });
+    out.bad = pb.metaInfo().integrity;
+    out.badStatus = pb.ui.status.textContent;
+    out.badPlays = pb.engine.events.length;
+    try { await ReelPlayer.mount(mk(), { package: bytes(f), hash: false, keyboard: false }); out.future = 'loaded'; } catch (e) { out.future = String(e.message); }
+    return out;
+  }, [good.toString('base64'), bad.toString('base64'), future.toString('base64')]);
+  assert.match(r.good, /^2 of 2 files verified$/);
+  assert.match(r.bad, /sha256 does not match/);
+  assert.match(r.badStatus, /Warning/);
+  assert.equal(r.badPlays, checkout.length, 'a damaged package still plays, with a warning');
+  assert.match(r.future, /newer than this player supports/);
+  await context.close();
+});
+
 test('src: JSON array, JSONL, PostHog [windowId, event] lines, zip URL', async () => {
   for (const src of ['/rec.json', '/rec.jsonl', '/ph.jsonl', '/pkg.reel.zip']) {
     const { page, context } = await open('/src.html?src=' + encodeURIComponent(src));
