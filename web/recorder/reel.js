@@ -419,17 +419,22 @@ function flushMutations(ts) {
   const done = new Set();
   // Top-level adds: a node whose ancestor is also added is folded into that ancestor's subtree;
   // a pending next sibling is emitted first so every nextId already exists when the replayer applies it.
-  const addTop = n => {
+  // (iterative: a run of thousands of appended siblings must not recurse)
+  const addOne = n => {
     if (done.has(n)) return;
     done.add(n);
     if (!n.isConnected || folded(n)) return;
     const p = n.parentNode, host = p && p.nodeType === 11 ? p.host : p, pid = host && ids.get(host);
     if (!pid || host.nodeType === 1 && (host.tagName === 'TEXTAREA' || closestX(host, BLOCK))) return;
-    for (let x = n.nextSibling; x; x = x.nextSibling) if (pAdd.has(x)) { addTop(x); break; } else if (ids.has(x)) break;
     const doc = n.ownerDocument, rootId = doc !== D ? ids.get(doc) : 0;
     ser(n, O.maskAllText || !!closestX(host, MASK), rootId, adds, pid, p.nodeType === 11);
   };
-  for (const n of pAdd) addTop(n);
+  for (const n of pAdd) {
+    if (done.has(n)) continue;
+    const run = [n];
+    for (let x = n.nextSibling; x; x = x.nextSibling) if (pAdd.has(x)) { if (done.has(x)) break; run.push(x); } else if (ids.has(x)) break;
+    for (let i = run.length - 1; i >= 0; i--) addOne(run[i]);
+  }
   const added = new Set(adds.map(a => a.node.id));
   for (const n of pText) {
     const i = ids.get(n);

@@ -149,3 +149,24 @@ test('time-sliced full snapshot of a big DOM stays consistent while the page mut
   assert.equal(r.dom, live, diff(live, r.dom));
   await r.page.close(); await ctx.close();
 });
+
+test('a burst of 20 000 appended siblings is one mutation, in order', async () => {
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  await page.goto(url('misc.html'));
+  await ready(page);
+  const sid = await page.evaluate(() => reel.sessionId);
+  await page.evaluate(() => { const d = document.createElement('div'); d.id = 'burst'; document.body.appendChild(d); });
+  await sleep(50); // the div is known; now append the siblings under it (a run of top-level adds)
+  await page.evaluate(() => { const d = document.getElementById('burst'); for (let i = 0; i < 20000; i++) { const s = document.createElement('span'); s.textContent = i; d.appendChild(s); } });
+  await page.evaluate(() => reel.flush());
+  const st = await page.evaluate(() => reel.stats());
+  assert.equal(st.errors, 0, st.lastError);
+  const m = rx.batches().filter(b => b.session_id === sid).flatMap(b => b.events).find(e => e.type === 3 && e.data.source === 0 && e.data.adds.length >= 40000);
+  assert.ok(m, 'one mutation with every add');
+  const spans = m.data.adds.filter(a => a.node.tagName === 'span');
+  assert.equal(spans.length, 20000);
+  assert.equal(spans[0].nextId, null, 'last sibling first');
+  assert.equal(spans[1].nextId, spans[0].node.id, 'each nextId already added');
+  await ctx.close();
+});
