@@ -283,6 +283,14 @@ export class ReelPlayer extends EventTarget {
       ui.timeline.title = fmtTime(Math.max(0, Math.min(1, (ev.clientX - r.left) / (r.width || 1))) * this.info.duration);
     });
     ui.sessionSel.addEventListener('change', () => this.openSession(+ui.sessionSel.value));
+    ui.linkBtn.addEventListener('click', () => {
+      // Deep link to the current moment: #t=SECONDS (no hashchange, so nothing re-seeks).
+      const url = location.href.replace(/#.*$/, '') + '#t=' + (Math.round(this.time / 100) / 10);
+      try { history.replaceState(null, '', url); } catch (e) { /* sandboxed or file: */ }
+      if (navigator.clipboard) navigator.clipboard.writeText(url).catch(() => {});
+      this.status('Link to ' + fmtTime(this.time) + ' copied');
+      setTimeout(() => this.status(''), 1500);
+    });
     ui.panelsBtn.addEventListener('click', () => { ui.root.classList.toggle('reel-no-panels'); this.onResize(); });
     ui.fullBtn.addEventListener('click', () => {
       if (document.fullscreenElement) document.exitFullscreen(); else ui.root.requestFullscreen && ui.root.requestFullscreen().catch(() => {});

@@ -37,13 +37,14 @@ export function buildShell(root) {
   sessionSel.title = 'Session';
   const windowSel = /** @type {HTMLSelectElement} */ (h('select', 'reel-window'));
   windowSel.title = 'Window';
+  const linkBtn = btn('reel-link', '#t', 'Copy a link to this moment');
   const panelsBtn = btn('reel-panels-btn', '☰', 'Panels');
   const fullBtn = btn('reel-full', '', 'Fullscreen (f)');
   fullBtn.innerHTML = '<svg width="14" height="14" viewBox="0 0 14 14" fill="none" stroke="currentColor" stroke-width="1.6"><path d="M1 5V1h4M9 1h4v4M13 9v4H9M5 13H1V9"/></svg>';
-  bar.append(playBtn, time, timeline, speed, skipLabel, sessionSel, windowSel, panelsBtn, fullBtn);
+  bar.append(playBtn, time, timeline, speed, skipLabel, sessionSel, windowSel, linkBtn, panelsBtn, fullBtn);
   const status = h('div', 'reel-status');
   root.replaceChildren(main, bar, status);
-  return { root, main, stage, side, bar, playBtn, time, timeline, density, inactive, progress, markers, handle, speed, skip, sessionSel, windowSel, panelsBtn, fullBtn, status };
+  return { root, main, stage, side, bar, playBtn, time, timeline, density, inactive, progress, markers, handle, speed, skip, sessionSel, windowSel, linkBtn, panelsBtn, fullBtn, status };
 }
 
 /** @param {string} cls @param {string} text @param {string} title */

@@ -136,6 +136,8 @@ test('UI: deep link, seek, keys, speed, markers, play/pause/ended events', async
   assert.deepEqual(kinds, ['click', 'custom', 'error', 'rage']);
   await page.locator('.reel-m-error').first().click();
   assert.equal(await page.evaluate(() => Math.round(p.currentTime)), 12000);
+  await page.click('.reel-link');
+  assert.match(page.url(), /#t=12$/);
   assert.ok(await page.evaluate(() => document.querySelectorAll('.reel-density i').length > 50));
   assert.deepEqual(page.errors, []);
   await context.close();
