@@ -843,7 +843,7 @@ const reel = {
     did = sget(LS, 'reel_d') || 'anon-' + uuid7(); sset(LS, 'reel_d', did);
     on = true;
     checkSession(false);
-    if (url) loadStored();
+    if (url) { loadStored(); const rs = setTimeout(guard(loadStored), 11000); undo.push(() => clearTimeout(rs)); } // again once other tabs' batches are 10 s old
     if (!sess.smp) return;
     if (D.readyState === 'loading') D.addEventListener('DOMContentLoaded', guard(start), { once: true }); else start();
   }),
