@@ -37,9 +37,28 @@ const TEXT_ATTRS: &[&str] = &[
     "label",
     "value",
 ];
-const MEDIA_TAGS: &[&str] = &["img", "image", "source", "video", "audio", "picture", "track", "embed", "object"];
-const MEDIA_ATTRS: &[&str] = &["src", "srcset", "rr_dataurl", "poster", "href", "xlink:href", "data"];
-const URL_ATTRS: &[&str] = &["href", "src", "action", "srcset", "poster", "data", "formaction", "cite"];
+const MEDIA_TAGS: &[&str] = &[
+    "img", "image", "source", "video", "audio", "picture", "track", "embed", "object",
+];
+const MEDIA_ATTRS: &[&str] = &[
+    "src",
+    "srcset",
+    "rr_dataurl",
+    "poster",
+    "href",
+    "xlink:href",
+    "data",
+];
+const URL_ATTRS: &[&str] = &[
+    "href",
+    "src",
+    "action",
+    "srcset",
+    "poster",
+    "data",
+    "formaction",
+    "cite",
+];
 
 /// A rules set compiled for use: selectors parsed, regexes built.
 #[derive(Clone)]
@@ -78,13 +97,8 @@ pub enum RedactError {
 }
 
 fn selector(text: Option<&str>, what: &str, s: &Located) -> Result<Selector, RulesError> {
-    Selector::parse(s.get_ref()).map_err(|e| {
-        RulesError::at(
-            text,
-            s.span(),
-            format!("{what}: {}", e),
-        )
-    })
+    Selector::parse(s.get_ref())
+        .map_err(|e| RulesError::at(text, s.span(), format!("{what}: {}", e)))
 }
 
 impl Redactor {
@@ -101,7 +115,10 @@ impl Redactor {
             .map(|r| {
                 Ok((
                     selector(text, "remove_attributes", &r.selector)?,
-                    r.attributes.iter().map(|a| a.to_ascii_lowercase()).collect(),
+                    r.attributes
+                        .iter()
+                        .map(|a| a.to_ascii_lowercase())
+                        .collect(),
                 ))
             })
             .collect::<Result<Vec<_>, RulesError>>()?;
@@ -139,14 +156,29 @@ impl Redactor {
         };
         let mut applied = Vec::new();
         applied.extend(rules.block.iter().map(|s| format!("block {}", s.get_ref())));
-        applied.extend(rules.mask_text.iter().map(|s| format!("mask_text {}", s.get_ref())));
+        applied.extend(
+            rules
+                .mask_text
+                .iter()
+                .map(|s| format!("mask_text {}", s.get_ref())),
+        );
         applied.extend(rules.remove_attributes.iter().map(|r| {
-            format!("remove_attributes {} [{}]", r.selector.get_ref(), r.attributes.join(","))
+            format!(
+                "remove_attributes {} [{}]",
+                r.selector.get_ref(),
+                r.attributes.join(",")
+            )
         }));
         if rules.mask_inputs.all {
             applied.push("mask_inputs all".into());
         }
-        applied.extend(rules.mask_inputs.types.iter().map(|t| format!("mask_inputs type {t}")));
+        applied.extend(
+            rules
+                .mask_inputs
+                .types
+                .iter()
+                .map(|t| format!("mask_inputs type {t}")),
+        );
         applied.extend(
             rules
                 .mask_inputs
@@ -154,24 +186,57 @@ impl Redactor {
                 .iter()
                 .map(|s| format!("mask_inputs selector {}", s.get_ref())),
         );
-        applied.extend(patterns.patterns.iter().map(|p| format!("pattern {}", p.name)));
-        applied.extend(rules.urls.query_params.iter().map(|q| format!("query_param {q}")));
+        applied.extend(
+            patterns
+                .patterns
+                .iter()
+                .map(|p| format!("pattern {}", p.name)),
+        );
+        applied.extend(
+            rules
+                .urls
+                .query_params
+                .iter()
+                .map(|q| format!("query_param {q}")),
+        );
         if rules.media.block_images {
             applied.push("media.block_images".into());
         }
         if rules.media.blank_canvas {
             applied.push("media.blank_canvas".into());
         }
-        applied.extend(rules.network.drop_headers.iter().map(|h| format!("network.drop_headers {h}")));
-        applied.extend(rules.network.drop_bodies.iter().map(|h| format!("network.drop_bodies {}", h.get_ref())));
-        applied.extend(rules.network.mask_bodies.iter().map(|h| format!("network.mask_bodies {}", h.get_ref())));
+        applied.extend(
+            rules
+                .network
+                .drop_headers
+                .iter()
+                .map(|h| format!("network.drop_headers {h}")),
+        );
+        applied.extend(
+            rules
+                .network
+                .drop_bodies
+                .iter()
+                .map(|h| format!("network.drop_bodies {}", h.get_ref())),
+        );
+        applied.extend(
+            rules
+                .network
+                .mask_bodies
+                .iter()
+                .map(|h| format!("network.mask_bodies {}", h.get_ref())),
+        );
         if rules.metadata.drop_person {
             applied.push("metadata.drop_person".into());
         }
         if rules.metadata.hash_distinct_id {
             applied.push("metadata.hash_distinct_id".into());
         }
-        let all_sel = mask_text.iter().chain(&block).chain(&input_sel).chain(rm_attrs.iter().map(|r| &r.0));
+        let all_sel = mask_text
+            .iter()
+            .chain(&block)
+            .chain(&input_sel)
+            .chain(rm_attrs.iter().map(|r| &r.0));
         let sibling_sensitive = all_sel.clone().any(|s| s.depends_on_siblings());
         let needs_dom = !mask_text.is_empty()
             || !block.is_empty()
@@ -193,13 +258,28 @@ impl Redactor {
                 block,
                 rm_attrs,
                 input_all: rules.mask_inputs.all,
-                input_types: rules.mask_inputs.types.iter().map(|t| t.to_ascii_lowercase()).collect(),
+                input_types: rules
+                    .mask_inputs
+                    .types
+                    .iter()
+                    .map(|t| t.to_ascii_lowercase())
+                    .collect(),
                 input_sel,
                 patterns,
-                query_params: rules.urls.query_params.iter().map(|q| q.to_ascii_lowercase()).collect(),
+                query_params: rules
+                    .urls
+                    .query_params
+                    .iter()
+                    .map(|q| q.to_ascii_lowercase())
+                    .collect(),
                 block_images: rules.media.block_images,
                 blank_canvas: rules.media.blank_canvas,
-                drop_headers: rules.network.drop_headers.iter().map(|h| h.to_ascii_lowercase()).collect(),
+                drop_headers: rules
+                    .network
+                    .drop_headers
+                    .iter()
+                    .map(|h| h.to_ascii_lowercase())
+                    .collect(),
                 drop_bodies,
                 mask_bodies,
                 drop_person: rules.metadata.drop_person,
@@ -220,7 +300,9 @@ impl Redactor {
     /// A preset: `default` or `strict`.
     pub fn preset(name: &str) -> Result<Redactor, RulesError> {
         let r = Rules::preset(name).ok_or_else(|| {
-            RulesError::new(format!("no preset {name:?} (use \"default\" or \"strict\")"))
+            RulesError::new(format!(
+                "no preset {name:?} (use \"default\" or \"strict\")"
+            ))
         })?;
         Redactor::compile(r, None)
     }
@@ -422,7 +504,9 @@ impl WindowRedactor {
         }
         let network = e.kind == EventType::Plugin
             && matches!(e.detail, reel_format::event::Detail::Network(_))
-            && (!c.drop_headers.is_empty() || !c.drop_bodies.is_empty() || !c.mask_bodies.is_empty());
+            && (!c.drop_headers.is_empty()
+                || !c.drop_bodies.is_empty()
+                || !c.mask_bodies.is_empty());
         if !dom_event && !network && !c.patterns.may_match(e.json().as_bytes()) {
             self.totals.events_untouched += 1;
             return Ok(Some(e));
@@ -559,7 +643,11 @@ impl WindowRedactor {
     }
 
     fn rule_name(&self, kind: &str, idx: u16) -> String {
-        let list = if kind == "block" { &self.c.rules.block } else { &self.c.rules.mask_text };
+        let list = if kind == "block" {
+            &self.c.rules.block
+        } else {
+            &self.c.rules.mask_text
+        };
         match list.get(idx as usize - 1) {
             Some(s) => format!("{kind} {}", s.get_ref()),
             None => kind.to_string(),
@@ -704,14 +792,19 @@ impl WindowRedactor {
             if let Some((i, _)) = rm.iter().find(|(_, a)| a.contains(&lk)) {
                 attrs.remove(&k);
                 counts.add(
-                    &format!("remove_attributes {}", c.rules.remove_attributes[*i].selector.get_ref()),
+                    &format!(
+                        "remove_attributes {}",
+                        c.rules.remove_attributes[*i].selector.get_ref()
+                    ),
                     "attribute",
                     1,
                 );
                 changed = true;
                 continue;
             }
-            let Some(val) = attrs.get_mut(&k) else { continue };
+            let Some(val) = attrs.get_mut(&k) else {
+                continue;
+            };
             changed |= self.rewrite_attr(tag, &lk, val, eff, input, counts);
         }
         changed
@@ -750,11 +843,19 @@ impl WindowRedactor {
             && MEDIA_ATTRS.contains(&lk)
             && !s.starts_with(PLACEHOLDER_PREFIX)
         {
-            *s = if lk == "srcset" { String::new() } else { image_placeholder(s) };
+            *s = if lk == "srcset" {
+                String::new()
+            } else {
+                image_placeholder(s)
+            };
             counts.add("media.block_images", "image", 1);
             return true;
         }
-        if c.blank_canvas && tag == "canvas" && lk == "rr_dataurl" && !s.starts_with(PLACEHOLDER_PREFIX) {
+        if c.blank_canvas
+            && tag == "canvas"
+            && lk == "rr_dataurl"
+            && !s.starts_with(PLACEHOLDER_PREFIX)
+        {
             *s = image_placeholder(s);
             counts.add("media.blank_canvas", "canvas", 1);
             return true;
@@ -767,7 +868,11 @@ impl WindowRedactor {
             counts.add(&self.rule_name("mask_text", eff.mask), "attribute", 1);
             return true;
         }
-        let field = if URL_ATTRS.contains(&lk) { "url" } else { "attribute" };
+        let field = if URL_ATTRS.contains(&lk) {
+            "url"
+        } else {
+            "attribute"
+        };
         scrub_str(c, s, field, counts)
     }
 
@@ -863,7 +968,9 @@ impl WindowRedactor {
             let n0 = ts.len();
             let mut kept = Vec::with_capacity(n0);
             for mut t in std::mem::take(ts) {
-                let Some(id) = t.get("id").and_then(num) else { continue };
+                let Some(id) = t.get("id").and_then(num) else {
+                    continue;
+                };
                 let e = self.eff(id);
                 if e.hidden {
                     continue;
@@ -875,7 +982,10 @@ impl WindowRedactor {
                     .and_then(|n| n.tag())
                     .map(str::to_string);
                 let is_style = matches!(ptag.as_deref(), Some("style") | Some("script"))
-                    || matches!(self.dom.get(id).map(|n| &n.data), Some(NodeData::Text { is_style: true, .. }));
+                    || matches!(
+                        self.dom.get(id).map(|n| &n.data),
+                        Some(NodeData::Text { is_style: true, .. })
+                    );
                 if let Some(Value::String(s)) = t.get_mut("value") {
                     changed |= self.rewrite_text(id, s, &e, ptag.as_deref(), is_style, &mut counts);
                 }
@@ -890,12 +1000,19 @@ impl WindowRedactor {
             let n0 = attrs.len();
             let mut kept = Vec::with_capacity(n0);
             for mut a in std::mem::take(attrs) {
-                let Some(id) = a.get("id").and_then(num) else { continue };
+                let Some(id) = a.get("id").and_then(num) else {
+                    continue;
+                };
                 let e = self.eff(id);
                 if e.hidden {
                     continue;
                 }
-                let tag = self.dom.get(id).and_then(|n| n.tag()).unwrap_or("").to_string();
+                let tag = self
+                    .dom
+                    .get(id)
+                    .and_then(|n| n.tag())
+                    .unwrap_or("")
+                    .to_string();
                 if let Some(Value::Object(m)) = a.get_mut("attributes") {
                     if e.block != 0 {
                         // A placeholder keeps only its class and style (its box).
@@ -971,14 +1088,23 @@ impl WindowRedactor {
                 if ne.hidden {
                     continue;
                 }
-                let Some(node) = self.dom.get(n) else { continue };
+                let Some(node) = self.dom.get(n) else {
+                    continue;
+                };
                 match &node.data {
                     NodeData::Text { text, is_style } => {
-                        let ptag = self.dom.parent(n).and_then(|p| self.dom.get(p)).and_then(|x| x.tag());
+                        let ptag = self
+                            .dom
+                            .parent(n)
+                            .and_then(|p| self.dom.get(p))
+                            .and_then(|x| x.tag());
                         let style = *is_style || matches!(ptag, Some("style") | Some("script"));
                         let textarea_input = ptag == Some("textarea")
                             && self.input_masked(self.dom.parent(n).unwrap_or(i64::MIN), &ne);
-                        if !text.trim().is_empty() && !is_masked(text) && ((ne.mask != 0 && !style) || textarea_input) {
+                        if !text.trim().is_empty()
+                            && !is_masked(text)
+                            && ((ne.mask != 0 && !style) || textarea_input)
+                        {
                             texts.push(serde_json::json!({"id": n, "value": mask(text)}));
                             if textarea_input {
                                 counts.add("mask_inputs", "input", 1);
@@ -996,7 +1122,10 @@ impl WindowRedactor {
                             if let Some((i, _)) = rm.iter().find(|(_, l)| l.contains(&lk)) {
                                 m.insert(k.clone(), Value::Null);
                                 counts.add(
-                                    &format!("remove_attributes {}", self.c.rules.remove_attributes[*i].selector.get_ref()),
+                                    &format!(
+                                        "remove_attributes {}",
+                                        self.c.rules.remove_attributes[*i].selector.get_ref()
+                                    ),
                                     "attribute",
                                     1,
                                 );
@@ -1021,12 +1150,17 @@ impl WindowRedactor {
         if removes.is_empty() && texts.is_empty() && attrs.is_empty() {
             return false;
         }
-        let Some(obj) = d.as_object_mut() else { return false };
+        let Some(obj) = d.as_object_mut() else {
+            return false;
+        };
         let mut push = |key: &str, items: Vec<Value>| {
             if items.is_empty() {
                 return;
             }
-            match obj.entry(key.to_string()).or_insert_with(|| Value::Array(Vec::new())) {
+            match obj
+                .entry(key.to_string())
+                .or_insert_with(|| Value::Array(Vec::new()))
+            {
                 Value::Array(a) => a.extend(items),
                 other => *other = Value::Array(items),
             }
@@ -1055,7 +1189,8 @@ impl WindowRedactor {
         let known = self.dom.contains(id);
         let e = self.eff(id);
         if known && (e.hidden || e.block != 0) {
-            self.counts.add(&self.rule_name("block", e.block.max(1)), "input", 1);
+            self.counts
+                .add(&self.rule_name("block", e.block.max(1)), "input", 1);
             return (false, true);
         }
         // The DOM keeps the original value (selectors on [value] see the page as it was).
@@ -1146,11 +1281,20 @@ impl WindowRedactor {
                 for (k, val) in o.iter_mut() {
                     if matches!(
                         k.as_str(),
-                        "requestHeaders" | "responseHeaders" | "headers" | "requestBody" | "responseBody" | "body"
+                        "requestHeaders"
+                            | "responseHeaders"
+                            | "headers"
+                            | "requestBody"
+                            | "responseBody"
+                            | "body"
                     ) {
                         continue;
                     }
-                    let f = if k == "name" || k == "url" { "network.url" } else { "network" };
+                    let f = if k == "name" || k == "url" {
+                        "network.url"
+                    } else {
+                        "network"
+                    };
                     changed |= scrub(&c, val, f, &mut counts);
                 }
             }
@@ -1194,14 +1338,19 @@ fn data_url_size(src: &str) -> Option<(u32, u32)> {
     }
     let head: String = data.chars().take(64).collect();
     let head = &head[..head.len() / 4 * 4];
-    let b = base64::engine::general_purpose::STANDARD.decode(head).ok()?;
+    let b = base64::engine::general_purpose::STANDARD
+        .decode(head)
+        .ok()?;
     if b.len() >= 24 && b.starts_with(b"\x89PNG") {
         let w = u32::from_be_bytes(b[16..20].try_into().ok()?);
         let h = u32::from_be_bytes(b[20..24].try_into().ok()?);
         return Some((w, h));
     }
     if b.len() >= 10 && b.starts_with(b"GIF8") {
-        return Some((u16::from_le_bytes([b[6], b[7]]) as u32, u16::from_le_bytes([b[8], b[9]]) as u32));
+        return Some((
+            u16::from_le_bytes([b[6], b[7]]) as u32,
+            u16::from_le_bytes([b[8], b[9]]) as u32,
+        ));
     }
     None
 }
@@ -1210,11 +1359,19 @@ fn data_url_size(src: &str) -> Option<(u32, u32)> {
 /// kept, `rr_width`/`rr_height` from its size attributes when known, no children.
 fn placeholder(o: &mut Map<String, Value>) {
     if let Some(Value::Object(attrs)) = o.get_mut("attributes") {
-        let w = attrs.get("rr_width").or_else(|| attrs.get("width")).cloned();
-        let h = attrs.get("rr_height").or_else(|| attrs.get("height")).cloned();
+        let w = attrs
+            .get("rr_width")
+            .or_else(|| attrs.get("width"))
+            .cloned();
+        let h = attrs
+            .get("rr_height")
+            .or_else(|| attrs.get("height"))
+            .cloned();
         attrs.retain(|k, _| k == "class" || k == "style");
         let px = |v: Value| match v {
-            Value::String(s) if s.chars().all(|c| c.is_ascii_digit()) => Value::String(format!("{s}px")),
+            Value::String(s) if s.chars().all(|c| c.is_ascii_digit()) => {
+                Value::String(format!("{s}px"))
+            }
             Value::Number(n) => Value::String(format!("{n}px")),
             other => other,
         };
@@ -1299,7 +1456,13 @@ fn scrub_str(c: &Compiled, s: &mut String, field: &str, counts: &mut Counts) -> 
 }
 
 /// Values of masked query parameters: `?name=value` / `&name=value` (also in fragments).
-fn query_ranges(c: &Compiled, s: &str, out: &mut Vec<std::ops::Range<usize>>, field: &str, counts: &mut Counts) {
+fn query_ranges(
+    c: &Compiled,
+    s: &str,
+    out: &mut Vec<std::ops::Range<usize>>,
+    field: &str,
+    counts: &mut Counts,
+) {
     let b = s.as_bytes();
     for (i, _) in s.match_indices('=') {
         let mut st = i;

@@ -101,7 +101,14 @@ impl Pattern {
         let precise = regex::RegexBuilder::new(re)
             .size_limit(1 << 24)
             .build()
-            .map_err(|e| e.to_string().lines().last().unwrap_or("").trim().to_string())?;
+            .map_err(|e| {
+                e.to_string()
+                    .lines()
+                    .last()
+                    .unwrap_or("")
+                    .trim()
+                    .to_string()
+            })?;
         let relaxed_src = relax(re)?;
         let relaxed = regex::bytes::RegexBuilder::new(&relaxed_src)
             .unicode(false)
@@ -146,8 +153,23 @@ fn validate(c: Check, t: &[u8]) -> bool {
             let tld = String::from_utf8_lossy(tld).to_ascii_lowercase();
             !matches!(
                 tld.as_str(),
-                "png" | "jpg" | "jpeg" | "gif" | "svg" | "webp" | "avif" | "css" | "js" | "mjs"
-                    | "woff" | "woff2" | "ttf" | "ico" | "map" | "json" | "html"
+                "png"
+                    | "jpg"
+                    | "jpeg"
+                    | "gif"
+                    | "svg"
+                    | "webp"
+                    | "avif"
+                    | "css"
+                    | "js"
+                    | "mjs"
+                    | "woff"
+                    | "woff2"
+                    | "ttf"
+                    | "ico"
+                    | "map"
+                    | "json"
+                    | "html"
             )
         }
         Check::Phone => t.iter().filter(|b| b.is_ascii_digit()).count() >= 7,
@@ -158,8 +180,10 @@ fn validate(c: Check, t: &[u8]) -> bool {
                 .filter_map(|p| p.parse().ok())
                 .collect();
             // Loopback, unspecified and private ranges name no person.
-            !matches!(parts.as_slice(), [127, ..] | [0, ..] | [10, ..] | [192, 168, ..])
-                && !matches!(parts.as_slice(), [172, b, ..] if (16..=31).contains(b))
+            !matches!(
+                parts.as_slice(),
+                [127, ..] | [0, ..] | [10, ..] | [192, 168, ..]
+            ) && !matches!(parts.as_slice(), [172, b, ..] if (16..=31).contains(b))
                 && !(parts.len() == 4 && parts.iter().all(|p| *p == 255))
         }
         Check::Ipv6 => {
@@ -241,7 +265,11 @@ fn iban_ok(t: &[u8]) -> bool {
             b'A'..=b'Z' => (c - b'A') as u64 + 10,
             _ => return false,
         };
-        r = if v >= 10 { (r * 100 + v) % 97 } else { (r * 10 + v) % 97 };
+        r = if v >= 10 {
+            (r * 100 + v) % 97
+        } else {
+            (r * 10 + v) % 97
+        };
     }
     r == 1
 }
@@ -300,7 +328,10 @@ impl PatternSet {
                 return Err(RulesError::at(
                     text,
                     c.regex.span(),
-                    format!("patterns.custom {:?}: regex matches the empty string", c.name),
+                    format!(
+                        "patterns.custom {:?}: regex matches the empty string",
+                        c.name
+                    ),
                 ));
             }
             patterns.push(p);
@@ -372,7 +403,8 @@ impl PatternSet {
                     let t = &span[pm.range()];
                     let ok = match p.check {
                         Check::Card => {
-                            validate(Check::Card, t) && !json_number(raw, m.start() + pm.start(), m.start() + pm.end())
+                            validate(Check::Card, t)
+                                && !json_number(raw, m.start() + pm.start(), m.start() + pm.end())
                         }
                         c => validate(c, t),
                     };
@@ -488,19 +520,34 @@ mod tests {
     #[test]
     fn builtins_find_what_they_should() {
         let p = set(&["all"]);
-        assert_eq!(hits(&p, "mail zelda.canary@example.com now"), ["email:zelda.canary@example.com"]);
+        assert_eq!(
+            hits(&p, "mail zelda.canary@example.com now"),
+            ["email:zelda.canary@example.com"]
+        );
         assert!(hits(&p, "url(icon@2x.png)").is_empty());
-        assert_eq!(hits(&p, "card 4111 1111 1111 1111."), ["card:4111 1111 1111 1111"]);
+        assert_eq!(
+            hits(&p, "card 4111 1111 1111 1111."),
+            ["card:4111 1111 1111 1111"]
+        );
         assert_eq!(hits(&p, "4111111111111111"), ["card:4111111111111111"]);
         assert!(hits(&p, "4111111111111112").is_empty(), "Luhn");
         assert_eq!(hits(&p, "call +1-555-0142"), ["phone:+1-555-0142"]);
-        assert_eq!(hits(&p, "GB82 WEST 1234 5698 7654 32"), ["iban:GB82 WEST 1234 5698 7654 32"]);
+        assert_eq!(
+            hits(&p, "GB82 WEST 1234 5698 7654 32"),
+            ["iban:GB82 WEST 1234 5698 7654 32"]
+        );
         assert_eq!(hits(&p, "ip 8.8.4.4 and 127.0.0.1"), ["ipv4:8.8.4.4"]);
-        assert_eq!(hits(&p, "2001:db8:85a3::8a2e:370:7334"), ["ipv6:2001:db8:85a3::8a2e:370:7334"]);
+        assert_eq!(
+            hits(&p, "2001:db8:85a3::8a2e:370:7334"),
+            ["ipv6:2001:db8:85a3::8a2e:370:7334"]
+        );
         assert!(hits(&p, "a::before 12:30:45").is_empty());
         let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
         assert_eq!(hits(&p, jwt), [format!("jwt:{jwt}")]);
-        assert_eq!(hits(&p, "Authorization: Bearer abcdefgh12345"), ["bearer:Bearer abcdefgh12345"]);
+        assert_eq!(
+            hits(&p, "Authorization: Bearer abcdefgh12345"),
+            ["bearer:Bearer abcdefgh12345"]
+        );
     }
 
     #[test]
@@ -508,8 +555,14 @@ mod tests {
         let p = set(&["card", "email"]);
         assert!(!p.may_match(br#"{"type":3,"timestamp":4111111111111111,"data":{"x":1}}"#));
         assert!(p.may_match(br#"{"type":3,"data":{"text":"4111111111111111"}}"#));
-        assert!(p.may_match(br#"{"t":"a\n4111 1111 1111 1111"}"#), "escape before the match");
-        assert!(p.may_match(br#"{"t":"zelda\u002ecanary"}"#), "unicode escapes force a full look");
+        assert!(
+            p.may_match(br#"{"t":"a\n4111 1111 1111 1111"}"#),
+            "escape before the match"
+        );
+        assert!(
+            p.may_match(br#"{"t":"zelda\u002ecanary"}"#),
+            "unicode escapes force a full look"
+        );
         assert!(!p.may_match(br#"{"t":"\\u0041 plain"}"#));
         assert!(!p.may_match(br#"{"src":"icon@2x.png"}"#));
     }
@@ -517,7 +570,9 @@ mod tests {
     #[test]
     fn relax_removes_boundaries() {
         assert_eq!(relax(r"\bab\b").unwrap(), "(?:ab)");
-        assert!(regex::Regex::new(&relax(r"^x$|\By").unwrap()).unwrap().is_match("zx"));
+        assert!(regex::Regex::new(&relax(r"^x$|\By").unwrap())
+            .unwrap()
+            .is_match("zx"));
     }
 
     #[test]

@@ -177,9 +177,15 @@ impl RulesError {
         }
     }
     /// An error about a value at `span` of `text`.
-    pub fn at(text: Option<&str>, span: std::ops::Range<usize>, message: impl Into<String>) -> Self {
+    pub fn at(
+        text: Option<&str>,
+        span: std::ops::Range<usize>,
+        message: impl Into<String>,
+    ) -> Self {
         RulesError {
-            location: text.filter(|_| span.end > 0).map(|t| line_col(t, span.start)),
+            location: text
+                .filter(|_| span.end > 0)
+                .map(|t| line_col(t, span.start)),
             message: message.into(),
         }
     }
@@ -189,7 +195,13 @@ fn line_col(text: &str, offset: usize) -> String {
     let offset = offset.min(text.len());
     let before = &text.as_bytes()[..offset];
     let line = before.iter().filter(|b| **b == b'\n').count() + 1;
-    let col = offset - before.iter().rposition(|b| *b == b'\n').map(|i| i + 1).unwrap_or(0) + 1;
+    let col = offset
+        - before
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .map(|i| i + 1)
+            .unwrap_or(0)
+        + 1;
     format!("line {line}, column {col}")
 }
 
@@ -251,9 +263,17 @@ impl Rules {
                     hash_distinct_id: true,
                     hash_key: None,
                 };
-                r.urls.query_params = ["token", "access_token", "code", "email", "key", "session", "password"]
-                    .map(String::from)
-                    .to_vec();
+                r.urls.query_params = [
+                    "token",
+                    "access_token",
+                    "code",
+                    "email",
+                    "key",
+                    "session",
+                    "password",
+                ]
+                .map(String::from)
+                .to_vec();
                 Some(r)
             }
             _ => None,

@@ -17,21 +17,43 @@ const CLASSES: &[&str] = &["", "a", "blk", "msk", "a msk", "b"];
 
 #[derive(Debug, Clone)]
 enum Op {
-    AddElement { parent: u16, class: u8, child_first: bool },
-    AddText { parent: u16 },
-    SetText { node: u16 },
-    SetClass { node: u16, class: u8 },
-    Remove { node: u16 },
-    Move { node: u16, parent: u16 },
+    AddElement {
+        parent: u16,
+        class: u8,
+        child_first: bool,
+    },
+    AddText {
+        parent: u16,
+    },
+    SetText {
+        node: u16,
+    },
+    SetClass {
+        node: u16,
+        class: u8,
+    },
+    Remove {
+        node: u16,
+    },
+    Move {
+        node: u16,
+        parent: u16,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        (any::<u16>(), 0..CLASSES.len() as u8, any::<bool>())
-            .prop_map(|(parent, class, child_first)| Op::AddElement { parent, class, child_first }),
+        (any::<u16>(), 0..CLASSES.len() as u8, any::<bool>()).prop_map(
+            |(parent, class, child_first)| Op::AddElement {
+                parent,
+                class,
+                child_first
+            }
+        ),
         any::<u16>().prop_map(|parent| Op::AddText { parent }),
         any::<u16>().prop_map(|node| Op::SetText { node }),
-        (any::<u16>(), 0..CLASSES.len() as u8).prop_map(|(node, class)| Op::SetClass { node, class }),
+        (any::<u16>(), 0..CLASSES.len() as u8)
+            .prop_map(|(node, class)| Op::SetClass { node, class }),
         any::<u16>().prop_map(|node| Op::Remove { node }),
         (any::<u16>(), any::<u16>()).prop_map(|(node, parent)| Op::Move { node, parent }),
     ]
@@ -42,8 +64,10 @@ fn serialize(dom: &Dom, id: NodeId) -> Value {
     let n = dom.get(id).unwrap();
     match &n.data {
         NodeData::Element { tag, attrs, .. } => {
-            let a: serde_json::Map<String, Value> =
-                attrs.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
+            let a: serde_json::Map<String, Value> = attrs
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect();
             json!({"type":2,"id":id,"tagName":tag,"attributes":a,
                    "childNodes": dom.children(id).into_iter().map(|c| serialize(dom, c)).collect::<Vec<_>>()})
         }
@@ -70,7 +94,13 @@ impl Gen {
         self.model
             .subtree(root)
             .into_iter()
-            .filter(|i| self.model.get(*i).unwrap().tag().is_some_and(|t| t != "html"))
+            .filter(|i| {
+                self.model
+                    .get(*i)
+                    .unwrap()
+                    .tag()
+                    .is_some_and(|t| t != "html")
+            })
             .collect()
     }
     fn nodes(&self, text: bool) -> Vec<NodeId> {
@@ -106,40 +136,63 @@ impl Gen {
             (!v.is_empty()).then(|| v[i as usize % v.len()])
         };
         match op {
-            Op::AddElement { parent, class, child_first } => {
-                let Some(p) = pick(&self.elements(), *parent) else { return };
+            Op::AddElement {
+                parent,
+                class,
+                child_first,
+            } => {
+                let Some(p) = pick(&self.elements(), *parent) else {
+                    return;
+                };
                 let (e, t) = (self.next_id, self.next_id + 1);
                 self.next_id += 2;
                 let tok = self.token();
                 let el = json!({"parentId":p,"nextId":null,"node":{"type":2,"id":e,"tagName":"div","attributes":{"class":CLASSES[*class as usize]},"childNodes":[]}});
-                let tx = json!({"parentId":e,"nextId":null,"node":{"type":3,"id":t,"textContent":tok}});
-                let adds = if *child_first { vec![tx, el] } else { vec![el, tx] };
+                let tx =
+                    json!({"parentId":e,"nextId":null,"node":{"type":3,"id":t,"textContent":tok}});
+                let adds = if *child_first {
+                    vec![tx, el]
+                } else {
+                    vec![el, tx]
+                };
                 self.push(json!({"adds":adds}));
             }
             Op::AddText { parent } => {
-                let Some(p) = pick(&self.elements(), *parent) else { return };
+                let Some(p) = pick(&self.elements(), *parent) else {
+                    return;
+                };
                 let t = self.next_id;
                 self.next_id += 1;
                 let tok = self.token();
                 self.push(json!({"adds":[{"parentId":p,"nextId":null,"node":{"type":3,"id":t,"textContent":tok}}]}));
             }
             Op::SetText { node } => {
-                let Some(n) = pick(&self.nodes(true), *node) else { return };
+                let Some(n) = pick(&self.nodes(true), *node) else {
+                    return;
+                };
                 let tok = self.token();
                 self.push(json!({"texts":[{"id":n,"value":tok}]}));
             }
             Op::SetClass { node, class } => {
-                let Some(n) = pick(&self.nodes(false), *node) else { return };
+                let Some(n) = pick(&self.nodes(false), *node) else {
+                    return;
+                };
                 self.push(json!({"attributes":[{"id":n,"attributes":{"class":CLASSES[*class as usize]}}]}));
             }
             Op::Remove { node } => {
-                let Some(n) = pick(&self.nodes(false), *node) else { return };
+                let Some(n) = pick(&self.nodes(false), *node) else {
+                    return;
+                };
                 let p = self.model.parent(n).unwrap();
                 self.push(json!({"removes":[{"parentId":p,"id":n}]}));
             }
             Op::Move { node, parent } => {
-                let Some(n) = pick(&self.nodes(false), *node) else { return };
-                let Some(p) = pick(&self.elements(), *parent) else { return };
+                let Some(n) = pick(&self.nodes(false), *node) else {
+                    return;
+                };
+                let Some(p) = pick(&self.elements(), *parent) else {
+                    return;
+                };
                 if self.model.subtree(n).contains(&p) {
                     return;
                 }

@@ -18,14 +18,14 @@ mod unpack;
 mod writer;
 
 pub use manifest::{
-    FileEntry, Manifest, ManifestSession, SessionMeta, WindowMeta, FORMAT, FORMAT_VERSION,
+    iso_ms, FileEntry, Manifest, ManifestSession, SessionMeta, WindowMeta, FORMAT, FORMAT_VERSION,
     SUPPORTED_MAJOR,
 };
 pub use reader::{read_recording, PackageReader, VerifyReport};
 pub use sign::{
     keygen, public_key_from_text, secret_key_from_text, sign_package, KeyPair, Signature,
 };
-pub use spool::Spool;
+pub use spool::{Spool, SpoolFilter};
 pub use unpack::unpack;
 pub use writer::{PackageWriter, SessionInfo, WriterOptions};
 

@@ -25,6 +25,27 @@ struct SpoolSession {
     windows: Vec<SpoolWindow>,
 }
 
+/// What [`Spool::write_filtered`] does to sessions and events on their way into the package.
+pub trait SpoolFilter {
+    /// A session's facts (distinct id, person, …) before its windows are written.
+    fn session(&mut self, _info: &mut SessionInfo) -> Result<()> {
+        Ok(())
+    }
+    /// A window starts (its events follow, in time order).
+    fn window(&mut self, _session: &str, _window: &str) -> Result<()> {
+        Ok(())
+    }
+    /// One event; `None` leaves it out.
+    fn event(&mut self, e: Event) -> Result<Option<Event>>;
+}
+
+struct NoFilter;
+impl SpoolFilter for NoFilter {
+    fn event(&mut self, e: Event) -> Result<Option<Event>> {
+        Ok(Some(e))
+    }
+}
+
 /// Collects recordings on disk; see the module docs.
 pub struct Spool {
     dir: tempfile::TempDir,
@@ -157,12 +178,25 @@ impl Spool {
         w: &mut PackageWriter<W>,
         progress: &mut dyn FnMut(u64),
     ) -> Result<usize> {
+        self.write_filtered(w, progress, &mut NoFilter)
+    }
+
+    /// [`Self::write_into`], passing every session's facts and every event (per window, in time
+    /// order) through `filter` on the way (used by redaction).
+    pub fn write_filtered<W: Write + Seek>(
+        self,
+        w: &mut PackageWriter<W>,
+        progress: &mut dyn FnMut(u64),
+        filter: &mut dyn SpoolFilter,
+    ) -> Result<usize> {
         let mut done = 0u64;
         let mut reordered = 0;
-        for s in self.sessions {
+        for mut s in self.sessions {
+            filter.session(&mut s.info)?;
             let mut metas = Vec::new();
             let mut stats = StatsBuilder::default();
             for mut sw in s.windows {
+                filter.window(&s.info.id, &sw.id)?;
                 let mut f = File::open(&sw.path).map_err(|e| Error::io(&sw.path, e))?;
                 if !sw.sorted {
                     reordered += 1;
@@ -178,7 +212,7 @@ impl Spool {
                 let total = sw.bytes;
                 let events = index
                     .iter()
-                    .map(|&(_, off, len)| -> Result<Cow<'static, Event>> {
+                    .map(|&(_, off, len)| -> Result<Option<Cow<'static, Event>>> {
                         if !sorted || off != pos {
                             reader
                                 .seek(SeekFrom::Start(off))
@@ -195,8 +229,9 @@ impl Spool {
                         }
                         let text = String::from_utf8(std::mem::take(&mut buf))
                             .map_err(|_| Error::invalid("spool", "not UTF-8"))?;
-                        Ok(Cow::Owned(Event::parse(text)?))
-                    });
+                        Ok(filter.event(Event::parse(text)?)?.map(Cow::Owned))
+                    })
+                    .filter_map(|r| r.transpose());
                 let (m, st) = w.write_window(&s.info.id, &sw.id, events, total)?;
                 metas.push(m);
                 stats.merge(st);

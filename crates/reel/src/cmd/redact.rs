@@ -1,12 +1,257 @@
-//! `reel redact` (owned by the redaction work; see crates/reel-redact).
+//! `reel redact`: remove what must not be kept from recordings (see crates/reel-redact and
+//! docs/redaction.md). The logic lives in `reel-redact`; this is flags, files and printing.
+use crate::ui;
+use anyhow::{anyhow, bail, Context};
+use reel_format::package::{
+    secret_key_from_text, PackageWriter, SessionInfo, Spool, SpoolFilter, WriterOptions,
+    REDACTION_REPORT,
+};
+use reel_format::Event;
+use reel_redact::{Redactor, Report, SessionReport, WindowRedactor};
+use std::io::{BufWriter, Seek, SeekFrom, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// Remove what must not be kept from recordings, with a report of what was removed.
+/// Redact recordings into a new package, with a report of what was removed.
+///
+/// Inputs: packages and every file `reel pack` accepts (several inputs, such as the /s/ bodies of
+/// one session, make one package). Rules come from a TOML file (docs/redaction.md) or a preset:
+/// `default` (inputs, built-in patterns, sensitive headers, rr-block/ph-no-capture/data-reel-block
+/// blocked, rr-mask/ph-mask/data-reel-mask masked) or `strict` (all text, inputs and images).
+///
+/// The output embeds redaction-report.json (counts per rule and field, never the values) and its
+/// manifest records the rules' name and hash. Nothing is written if anything fails.
+///
+/// Examples:
+///   reel redact session.reel.zip --preset default -o clean.reel.zip
+///   reel redact bodies/*.bin --rules rules.toml -o clean.reel.zip --sign key.secret
+///   reel redact recording.json --rules rules.toml --report-only --json
 #[derive(clap::Args)]
+#[command(verbatim_doc_comment)]
 pub struct Args {
-    inputs: Vec<std::path::PathBuf>,
+    /// Files to redact.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// Output package.
+    #[arg(short, long, required_unless_present = "report_only")]
+    output: Option<PathBuf>,
+    /// Rules file (TOML).
+    #[arg(long, conflicts_with = "preset", required_unless_present = "preset")]
+    rules: Option<PathBuf>,
+    /// A built-in rules preset: default or strict.
+    #[arg(long, value_parser = ["default", "strict"])]
+    preset: Option<String>,
+    /// Print what would be removed; write nothing.
+    #[arg(long)]
+    report_only: bool,
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Sign the output with this secret key (from `reel keygen`).
+    #[arg(long, value_name = "KEY")]
+    sign: Option<PathBuf>,
+    /// Deflate level 0-9.
+    #[arg(long, default_value_t = 6)]
+    level: i64,
+    #[command(flatten)]
+    limits: ui::LimitArgs,
 }
 
-pub fn run(_a: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("reel redact is not available in this build yet")
+/// Sends sessions and events through the redactor, collecting the report.
+struct Filter {
+    r: Redactor,
+    report: Report,
+    session: Option<SessionReport>,
+    window: Option<WindowRedactor>,
+    done: u64,
+    bar: indicatif::ProgressBar,
+}
+
+impl Filter {
+    fn end_window(&mut self) {
+        if let (Some(w), Some(s)) = (self.window.take(), self.session.as_mut()) {
+            s.counts.merge(&w.counts);
+            s.totals.merge(&w.totals);
+        }
+    }
+    fn end_session(&mut self) {
+        self.end_window();
+        if let Some(s) = self.session.take() {
+            self.report.add_session(s);
+        }
+    }
+}
+
+impl SpoolFilter for Filter {
+    fn session(&mut self, info: &mut SessionInfo) -> reel_format::Result<()> {
+        self.end_session();
+        let mut s = SessionReport {
+            id: info.id.clone(),
+            ..Default::default()
+        };
+        self.r
+            .session_facts(&mut info.distinct_id, &mut info.person, &mut s.counts);
+        self.session = Some(s);
+        Ok(())
+    }
+    fn window(&mut self, _session: &str, _window: &str) -> reel_format::Result<()> {
+        self.end_window();
+        self.window = Some(self.r.window());
+        Ok(())
+    }
+    fn event(&mut self, e: Event) -> reel_format::Result<Option<Event>> {
+        self.done += e.json().len() as u64;
+        if self.done % (4 << 20) < e.json().len() as u64 {
+            self.bar.set_position(self.done);
+        }
+        let w = self.window.get_or_insert_with(|| self.r.window());
+        w.event(e).map_err(|er| match er {
+            reel_redact::RedactError::Format(f) => f,
+        })
+    }
+}
+
+/// A writer that keeps nothing (for --report-only).
+#[derive(Default)]
+struct Nothing {
+    pos: u64,
+    len: u64,
+}
+impl Write for Nothing {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.pos += b.len() as u64;
+        self.len = self.len.max(self.pos);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+impl Seek for Nothing {
+    fn seek(&mut self, p: SeekFrom) -> std::io::Result<u64> {
+        self.pos = match p {
+            SeekFrom::Start(x) => x,
+            SeekFrom::End(d) => (self.len as i64 + d).max(0) as u64,
+            SeekFrom::Current(d) => (self.pos as i64 + d).max(0) as u64,
+        };
+        Ok(self.pos)
+    }
+}
+
+pub fn run(a: Args) -> anyhow::Result<ExitCode> {
+    let limits = a.limits.limits();
+    if !(0..=9).contains(&a.level) {
+        bail!("--level {}: use 0-9", a.level);
+    }
+    let redactor = match (&a.rules, &a.preset) {
+        (Some(p), _) => {
+            let meta =
+                std::fs::metadata(p).with_context(|| format!("{}: cannot read", p.display()))?;
+            if meta.len() > reel_redact::rules::MAX_RULES_BYTES as u64 {
+                bail!(
+                    "{}: rules file is larger than {} bytes",
+                    p.display(),
+                    reel_redact::rules::MAX_RULES_BYTES
+                );
+            }
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("{}: cannot read", p.display()))?;
+            Redactor::from_toml(&text).map_err(|e| anyhow!("{}: {e}", p.display()))?
+        }
+        (None, Some(name)) => Redactor::preset(name).map_err(|e| anyhow!("--preset: {e}"))?,
+        (None, None) => bail!("give --rules FILE or --preset default|strict"),
+    };
+    let key = match &a.sign {
+        Some(p) => Some(
+            secret_key_from_text(
+                &std::fs::read_to_string(p)
+                    .with_context(|| format!("{}: cannot read key", p.display()))?,
+            )
+            .map_err(|e| anyhow!("{}: {e}", p.display()))?,
+        ),
+        None => None,
+    };
+    let total: u64 = a
+        .inputs
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+    let bar = ui::bytes_bar(total, "import");
+    let mut spool = Spool::new()?;
+    for p in &a.inputs {
+        let (_kind, rec) = super::import(p, limits)?;
+        for w in &rec.warnings {
+            ui::warn(&format!("{}: {w}", p.display()));
+        }
+        spool.add(rec)?;
+        bar.inc(std::fs::metadata(p).map(|m| m.len()).unwrap_or(0));
+    }
+    bar.finish_and_clear();
+    if spool.session_ids().is_empty() {
+        bail!("no recordings found in the inputs");
+    }
+    let mut filter = Filter {
+        report: Report::new(redactor.info().clone()),
+        r: redactor.clone(),
+        session: None,
+        window: None,
+        done: 0,
+        bar: ui::bytes_bar(spool.bytes, "redact"),
+    };
+    let opts = WriterOptions {
+        level: a.level,
+        producer: format!("reel {}", env!("CARGO_PKG_VERSION")),
+        redaction: None,
+    };
+    if a.report_only {
+        // Nothing is kept: store, don't deflate.
+        let mut w = PackageWriter::new(Nothing::default(), WriterOptions { level: 1, ..opts });
+        spool.write_filtered(&mut w, &mut |_| {}, &mut filter)?;
+        filter.end_session();
+        filter.bar.finish_and_clear();
+        print_report(&filter.report, a.json)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let out = a.output.clone().expect("clap requires -o");
+    let at = filter.report.redacted_at.clone();
+    ui::write_atomic(&out, |f| {
+        let mut w = PackageWriter::new(
+            BufWriter::with_capacity(1 << 20, f),
+            WriterOptions {
+                redaction: Some(redactor.manifest_entry(&at)),
+                ..opts
+            },
+        );
+        spool.write_filtered(&mut w, &mut |_| {}, &mut filter)?;
+        filter.end_session();
+        let bytes = serde_json::to_vec_pretty(&filter.report)?;
+        w.add_file(REDACTION_REPORT, &bytes)?;
+        let (buf, _m) = w.finish(key.as_ref())?;
+        buf.into_inner()
+            .map_err(|e| anyhow!("{}: {}", out.display(), e.error()))?;
+        Ok(())
+    })
+    .map_err(|e| anyhow!("{}: {e}", out.display()))?;
+    filter.bar.finish_and_clear();
+    if a.json {
+        print_report(&filter.report, true)?;
+    } else {
+        eprint!("{}", filter.report.human());
+        eprintln!(
+            "wrote {}{}",
+            out.display(),
+            if key.is_some() { " (signed)" } else { "" }
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_report(r: &Report, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(r)?);
+    } else {
+        print!("{}", r.human());
+    }
+    Ok(())
 }
