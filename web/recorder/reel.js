@@ -510,12 +510,14 @@ function onResize() {
   resizeT = setTimeout(guard(() => inc(4, { width: W.innerWidth, height: W.innerHeight })), 200);
 }
 const lastInput = new WeakMap();
-function onInput(e) {
-  const el = tgt(e), id = ids.get(el);
+const onInput = e => inputEvent(tgt(e), !!e.isTrusted);
+/** Input (source 5) for el's current value (masked); programmatic changes come from the patched setters (trusted=false). */
+function inputEvent(el, trusted) {
+  const id = ids.get(el);
   if (!id || !el.tagName || !txtInputs.test(el.tagName.toLowerCase())) return;
   if (closestX(el, IGNORE) || closestX(el, BLOCK)) return;
   const type = (el.type || '').toLowerCase(), chk = type === 'checkbox' || type === 'radio';
-  const d = { id, text: chk ? inputText(el, String(el.value || '')) : inputText(el), isChecked: chk ? !!el.checked : false, userTriggered: !!e.isTrusted };
+  const d = { id, text: chk ? inputText(el, String(el.value || '')) : inputText(el), isChecked: chk ? !!el.checked : false, userTriggered: trusted };
   const prev = lastInput.get(el);
   if (prev && prev.text === d.text && prev.isChecked === d.isChecked) return;
   lastInput.set(el, d);
@@ -524,7 +526,7 @@ function onInput(e) {
     const root = el.form || el.getRootNode();
     for (const r of root.querySelectorAll('input[type=radio]')) {
       const rid = ids.get(r);
-      if (r !== el && r.name === el.name && rid) { const o = { id: rid, text: inputText(r, String(r.value || '')), isChecked: false, userTriggered: !!e.isTrusted }; lastInput.set(r, o); inc(5, o); }
+      if (r !== el && r.name === el.name && rid) { const o = { id: rid, text: inputText(r, String(r.value || '')), isChecked: false, userTriggered: trusted }; lastInput.set(r, o); inc(5, o); }
     }
   }
 }
@@ -579,6 +581,9 @@ function patchDOM() {
   });
   const later = guard(r => { pAdopt.add(r); queueMicrotask(guard(() => { if (mo) onMutations(mo.takeRecords()); })); });
   patchSetter(W.ShadowRoot && ShadowRoot.prototype, 'adoptedStyleSheets', later);
+  const prog = el => { if (on && ids.has(el)) inputEvent(el, false); };
+  for (const [C, props] of [[W.HTMLInputElement, ['value', 'checked']], [W.HTMLTextAreaElement, ['value']], [W.HTMLSelectElement, ['value', 'selectedIndex']]])
+    for (const p of props) patchSetter(C && C.prototype, p, prog);
   patchSetter(W.Document && Document.prototype, 'adoptedStyleSheets', later);
 }
 

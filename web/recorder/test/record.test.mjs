@@ -63,7 +63,7 @@ test('replay in @rrweb/replay reproduces the live DOM (masked)', async () => {
 test('privacy: no typed value, blocked or masked text leaves the browser', () => {
   const all = bodies.map(b => JSON.stringify(decodeBody(b))).join('\n');
   const canaries = [...Object.values(TYPED), 'Zelda', 'zelda.canary', 'Pa55word', 'BLOCKED-CANARY', 'SECRET-CANARY', 'MASKED-CANARY', 'SHADOW-MASK-CANARY',
-    'FRAME-MASK-CANARY', 'DEFAULT-CANARY', 'PRESET-ADDRESS', 'Bearer SECRET', 'k-123', 'Editable'];
+    'FRAME-MASK-CANARY', 'DEFAULT-CANARY', 'PROGRAMMATIC-CANARY', 'PRESET-ADDRESS', 'Bearer SECRET', 'k-123', 'Editable'];
   for (const c of canaries) assert.ok(!all.includes(c), `${c} leaked`);
   // prefixes of typed values too (inputs are typed character by character)
   for (const v of Object.values(TYPED)) assert.ok(!all.includes(v.slice(0, 6)), `prefix of ${v} leaked`);
@@ -80,6 +80,7 @@ test('covers the rrweb event kinds', () => {
   assert.ok(!net.some(r => r.name.includes('/api/v1/ingest')), 'own ingest requests not captured');
   const inputs = events.filter(e => e.type === 3 && e.data.source === 5);
   assert.ok(inputs.some(e => e.data.isChecked === false), 'radio group sibling unchecked');
+  assert.ok(inputs.some(e => e.data.userTriggered === false && e.data.text === '*'.repeat('PROGRAMMATIC-CANARY-31'.length)), 'programmatic value change, masked');
   assert.ok(inputs.every(e => /^\**$|^(on|a|b)$/.test(e.data.text)), 'input texts masked: ' + inputs.map(e => e.data.text).join(','));
 });
 
