@@ -160,8 +160,11 @@ export async function readPackage(input) {
       const wid = n.split('/').pop().replace(/\.jsonl$/, '');
       windows.push({ id: wid, events: cleanEvents(await decodePacked(evs)) });
     }
-    sessions.push({ id, meta, windows, warnings, integrity: sums.size ? (canHash ? `${verified} of ${sums.size} files verified` : 'not verified (no WebCrypto here)') : 'no checksums' });
+    sessions.push({ id, meta, windows, warnings });
   }
+  // Package-level: every session of the package shares the manifest.
+  const integrity = sums.size ? (canHash ? `${verified} of ${sums.size} files verified` : 'not verified (no WebCrypto here)') : 'no checksums';
+  for (const s of sessions) s.integrity = integrity;
   if (!sessions.length) throw new Error('the package holds no sessions (expected sessions/<id>/windows/<window>.jsonl)');
   return sessions;
 }
