@@ -27,6 +27,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    Serve(cmd::serve::Args),
+    Push(cmd::remote::PushArgs),
+    Pull(cmd::remote::PullArgs),
     Pack(cmd::pack::Args),
     Verify(cmd::verify::Args),
     Inspect(cmd::inspect::Args),
@@ -41,6 +44,9 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.cmd {
+        Command::Serve(a) => cmd::serve::run(a),
+        Command::Push(a) => cmd::remote::push(a),
+        Command::Pull(a) => cmd::remote::pull(a),
         Command::Pack(a) => cmd::pack::run(a),
         Command::Verify(a) => cmd::verify::run(a),
         Command::Inspect(a) => cmd::inspect::run(a),

@@ -11,7 +11,7 @@
 //! | [`InputKind::SnapshotJsonl`] | PostHog's snapshot API: `[windowId, event]` per line (or `{"window_id", "data"}`) |
 //! | [`InputKind::ReelBatch`] | a Reel ingest batch `{"batch_id", "session_id", "events"}` |
 mod lz;
-mod posthog;
+pub mod posthog;
 pub mod raw;
 
 use crate::event::Event;
@@ -20,6 +20,7 @@ use crate::{cv, json, Error, Limits, Result};
 use serde_json::value::RawValue;
 
 pub use lz::decompress_from_base64 as lz64_decode;
+pub use posthog::{valid_posthog_id, wire_items, WireItem};
 
 /// What an input file turned out to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -246,7 +247,7 @@ pub fn import(name: &str, bytes: &[u8], opts: &ImportOptions) -> Result<(InputKi
 
 /// Parse events from raw JSON values, undoing `cv` packing. In lenient mode bad events are skipped
 /// and reported in `warnings`; otherwise the first bad event fails the import, naming its index.
-pub(crate) fn parse_events(
+pub fn parse_events(
     items: impl IntoIterator<Item = String>,
     what: &str,
     opts: &ImportOptions,

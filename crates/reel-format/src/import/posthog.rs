@@ -136,17 +136,35 @@ pub(crate) fn sanitize_id(s: &str) -> String {
     }
 }
 
-/// A `/s/` body (already transport-decoded): an array of events, a single event, or an analytics
-/// `{batch: [...]}` envelope. Only `$snapshot` events carry recordings; ids are read per event.
-pub(super) fn wire(bytes: &[u8], opts: &ImportOptions) -> Result<Recording> {
+/// One `$snapshot` item of a `/s/` body, with the facts PostHog reads per event.
+#[derive(Debug, Clone)]
+pub struct WireItem {
+    /// The item's `uuid` (retries repeat it), if present.
+    pub uuid: Option<String>,
+    /// The project token the item names (root `token`/`$token`/`api_key` or `properties.token`).
+    pub token: Option<String>,
+    pub session: Session,
+}
+
+/// A body's items (only `$snapshot` events carry recordings; analytics events are skipped).
+/// Ids are read per item. In lenient mode a bad item is skipped with a warning.
+pub fn wire_items(
+    bytes: &[u8],
+    opts: &ImportOptions,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<WireItem>> {
+    let mut envelope_token: Option<String> = None;
     let items: Vec<&RawValue> = match json::first_byte(bytes) {
         Some(b'[') => serde_json::from_slice(bytes).map_err(|e| Error::json("wire body", &e, 0))?,
         _ => {
             let o: RawObject =
                 serde_json::from_slice(bytes).map_err(|e| Error::json("wire body", &e, 0))?;
             match o.get("batch") {
-                Some(b) => serde_json::from_str(b.get())
-                    .map_err(|e| Error::json("wire body batch", &e, 0))?,
+                Some(b) => {
+                    envelope_token = o.get_as("api_key").or_else(|| o.get_as("token"));
+                    serde_json::from_str(b.get())
+                        .map_err(|e| Error::json("wire body batch", &e, 0))?
+                }
                 None => {
                     vec![serde_json::from_slice(bytes)
                         .map_err(|e| Error::json("wire body", &e, 0))?]
@@ -154,34 +172,50 @@ pub(super) fn wire(bytes: &[u8], opts: &ImportOptions) -> Result<Recording> {
             }
         }
     };
-    let mut rec = Recording::default();
-    let mut seen_uuids = HashSet::new();
+    let mut out = Vec::new();
     for (i, item) in items.iter().enumerate() {
-        match wire_event(item, opts, &mut seen_uuids, &mut rec) {
-            Ok(()) => {}
-            Err(e) if opts.lenient => rec.warnings.push(format!("wire event {i} skipped: {e}")),
+        match wire_item(item, opts, warnings) {
+            Ok(Some(mut w)) => {
+                if w.token.is_none() {
+                    w.token = envelope_token.clone();
+                }
+                out.push(w)
+            }
+            Ok(None) => {}
+            Err(e) if opts.lenient => warnings.push(format!("wire event {i} skipped: {e}")),
             Err(e) => return Err(Error::invalid("wire body", format!("event {i}: {e}"))),
         }
+    }
+    Ok(out)
+}
+
+/// A `/s/` body as a recording: items merged by session and window; a repeated uuid is kept once.
+pub(super) fn wire(bytes: &[u8], opts: &ImportOptions) -> Result<Recording> {
+    let mut rec = Recording::default();
+    let items = wire_items(bytes, opts, &mut rec.warnings)?;
+    let mut seen = HashSet::new();
+    for it in items {
+        if it.uuid.as_ref().is_some_and(|u| !seen.insert(u.clone())) {
+            continue;
+        }
+        rec.merge(Recording {
+            sessions: vec![it.session],
+            warnings: vec![],
+        });
     }
     Ok(rec)
 }
 
-fn wire_event(
+fn wire_item(
     item: &RawValue,
     opts: &ImportOptions,
-    seen: &mut HashSet<String>,
-    rec: &mut Recording,
-) -> Result<()> {
+    warnings: &mut Vec<String>,
+) -> Result<Option<WireItem>> {
     let o: RawObject = serde_json::from_str(item.get())
         .map_err(|_| Error::invalid("wire event", "not an object"))?;
     let event: Option<String> = o.get_as("event");
     if event.as_deref() != Some("$snapshot") {
-        return Ok(()); // analytics events are not recordings
-    }
-    if let Some(uuid) = o.get_as::<String>("uuid") {
-        if !seen.insert(uuid) {
-            return Ok(()); // a retried batch: stored once
-        }
+        return Ok(None); // analytics events are not recordings
     }
     let props: RawObject = o
         .get("properties")
@@ -217,7 +251,7 @@ fn wire_event(
         items.iter().map(|r| r.get().to_string()),
         "$snapshot_data",
         opts,
-        &mut rec.warnings,
+        warnings,
     )?;
     let mut s = Session::new(sid);
     s.distinct_id = distinct;
@@ -232,11 +266,16 @@ fn wire_event(
     };
     s.user_agent = props.get_as("$raw_user_agent");
     s.window_mut(&wid).events = events;
-    rec.merge(Recording {
-        sessions: vec![s],
-        warnings: vec![],
-    });
-    Ok(())
+    let token = o
+        .get_as::<String>("token")
+        .or_else(|| o.get_as("$token"))
+        .or_else(|| o.get_as("api_key"))
+        .or_else(|| props.get_as("token"));
+    Ok(Some(WireItem {
+        uuid: o.get_as("uuid"),
+        token,
+        session: s,
+    }))
 }
 
 /// PostHog's rule for session and window ids: 1–70 chars of `[A-Za-z0-9-]`.

@@ -4,6 +4,8 @@ pub mod inspect;
 pub mod keys;
 pub mod pack;
 pub mod redact;
+pub mod remote;
+pub mod serve;
 pub mod unpack;
 pub mod verify;
 

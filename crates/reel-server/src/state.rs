@@ -1,0 +1,263 @@
+//! Server configuration, shared state, request metrics and background work (sealing, retention).
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use reel_store::index::Project;
+use reel_store::Store;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: String,
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…` (default: SQLite in the data folder).
+    pub index_url: String,
+    /// A folder or `s3://bucket/prefix` (default: `blobs/` in the data folder).
+    pub blobs_url: String,
+    pub posthog_js_dist: Option<PathBuf>,
+    pub capture_token: Option<String>,
+    pub admin_token: Option<String>,
+    /// Largest request body (compressed), bytes.
+    pub body_limit: usize,
+    /// Largest decompressed body, bytes.
+    pub decompressed_limit: u64,
+    pub retention_days: Option<u64>,
+    /// Seal a session after it has been quiet this long.
+    pub seal_idle: Duration,
+    /// How often the background sweep runs.
+    pub sweep_every: Duration,
+}
+
+impl Config {
+    pub fn embedded(data_dir: PathBuf) -> Config {
+        Config {
+            listen: "127.0.0.1:8080".into(),
+            index_url: format!("sqlite://{}", data_dir.join("index.sqlite").display()),
+            blobs_url: data_dir.join("blobs").display().to_string(),
+            data_dir,
+            posthog_js_dist: None,
+            capture_token: None,
+            admin_token: None,
+            body_limit: 25 << 20,
+            decompressed_limit: 200 << 20,
+            retention_days: None,
+            seal_idle: Duration::from_secs(300),
+            sweep_every: Duration::from_secs(30),
+        }
+    }
+}
+
+pub struct AppState {
+    pub config: Config,
+    pub store: Store,
+    project: RwLock<Project>,
+    /// The admin token when this start created or reset it (printed once).
+    pub new_admin_token: Option<String>,
+    pub requests: Mutex<BTreeMap<(String, u16), u64>>,
+    pub rejected: AtomicU64,
+    pub bad_events: AtomicU64,
+    pub started: std::time::Instant,
+}
+
+impl AppState {
+    pub async fn open(config: Config) -> anyhow::Result<AppState> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: cannot create the data folder: {e}",
+                config.data_dir.display()
+            )
+        })?;
+        let store = Store::open(&config.index_url, &config.blobs_url).await?;
+        let (project, new_admin_token) = store
+            .index
+            .ensure_project(
+                config.capture_token.as_deref(),
+                config.admin_token.as_deref(),
+            )
+            .await?;
+        Ok(AppState {
+            config,
+            store,
+            project: RwLock::new(project),
+            new_admin_token,
+            requests: Mutex::new(BTreeMap::new()),
+            rejected: AtomicU64::new(0),
+            bad_events: AtomicU64::new(0),
+            started: std::time::Instant::now(),
+        })
+    }
+
+    pub fn project(&self) -> Project {
+        self.project
+            .read()
+            .map(|p| p.clone())
+            .unwrap_or_else(|e| e.into_inner().clone())
+    }
+
+    pub fn set_project(&self, p: Project) {
+        if let Ok(mut g) = self.project.write() {
+            *g = p;
+        }
+    }
+
+    pub fn limits(&self) -> reel_format::Limits {
+        reel_format::Limits {
+            max_entry_bytes: self.config.decompressed_limit,
+            ..Default::default()
+        }
+    }
+
+    pub fn reject(&self) {
+        self.rejected.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Prometheus text exposition.
+    pub fn metrics_text(&self) -> String {
+        use std::fmt::Write;
+        let m = &self.store.metrics;
+        let mut s = String::new();
+        let _ = writeln!(s, "# HELP reel_http_requests_total HTTP requests by route group and status.\n# TYPE reel_http_requests_total counter");
+        if let Ok(r) = self.requests.lock() {
+            for ((route, status), n) in r.iter() {
+                let _ = writeln!(
+                    s,
+                    "reel_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
+                );
+            }
+        }
+        let counters = [
+            (
+                "reel_ingest_batches_total",
+                "Batches stored.",
+                m.batches.load(Ordering::Relaxed),
+            ),
+            (
+                "reel_ingest_duplicate_batches_total",
+                "Retried batches already stored (not stored again).",
+                m.duplicate_batches.load(Ordering::Relaxed),
+            ),
+            (
+                "reel_ingest_events_total",
+                "Events stored.",
+                m.events.load(Ordering::Relaxed),
+            ),
+            (
+                "reel_ingest_bytes_total",
+                "Bytes of decoded event JSON stored.",
+                m.event_bytes.load(Ordering::Relaxed),
+            ),
+            (
+                "reel_ingest_rejected_total",
+                "Requests rejected (bad token, bad body, limits).",
+                self.rejected.load(Ordering::Relaxed),
+            ),
+            (
+                "reel_ingest_bad_events_total",
+                "Malformed events skipped inside good batches.",
+                self.bad_events.load(Ordering::Relaxed),
+            ),
+            (
+                "reel_block_writes_total",
+                "Blocks written to the blob store.",
+                m.block_writes.load(Ordering::Relaxed),
+            ),
+            (
+                "reel_block_bytes_total",
+                "Compressed bytes written to the blob store.",
+                m.block_bytes.load(Ordering::Relaxed),
+            ),
+            (
+                "reel_sealed_sessions_total",
+                "Sessions sealed (blocks compacted).",
+                m.sealed_sessions.load(Ordering::Relaxed),
+            ),
+        ];
+        for (name, help, v) in counters {
+            let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
+        }
+        let _ = writeln!(
+            s,
+            "# HELP reel_ingest_lag_ms Now minus the newest event time of the last stored batch.\n# TYPE reel_ingest_lag_ms gauge\nreel_ingest_lag_ms {}",
+            m.ingest_lag_ms.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(s, "# HELP reel_uptime_seconds Seconds since start.\n# TYPE reel_uptime_seconds gauge\nreel_uptime_seconds {}", self.started.elapsed().as_secs());
+        s
+    }
+}
+
+/// Route group of a path, for metrics labels with bounded cardinality.
+fn route_group(path: &str) -> &'static str {
+    match path {
+        p if p.starts_with("/s") => "capture_s",
+        p if p.starts_with("/e") || p.starts_with("/i/v0/e") || p.starts_with("/batch") => {
+            "capture_e"
+        }
+        p if p.starts_with("/api/v1/ingest") => "ingest",
+        p if p.starts_with("/api/") => "api",
+        p if p.starts_with("/array/") || p.starts_with("/flags") || p.starts_with("/decide") => {
+            "config"
+        }
+        p if p.starts_with("/static/") || p.starts_with("/player/") => "static",
+        p if p.starts_with("/share/") || p.starts_with("/embed/") => "share",
+        "/healthz" | "/metrics" => "ops",
+        _ => "ui",
+    }
+}
+
+pub async fn count_requests(
+    State(state): State<Arc<AppState>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let group = route_group(req.uri().path());
+    let res = next.run(req).await;
+    if let Ok(mut r) = state.requests.lock() {
+        *r.entry((group.to_string(), res.status().as_u16()))
+            .or_default() += 1;
+    }
+    res
+}
+
+/// Sealing, retention and project-settings refresh, forever.
+pub fn spawn_background(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(state.config.sweep_every);
+        loop {
+            tick.tick().await;
+            let project = state.project().id;
+            if let Ok(Some(p)) = state
+                .store
+                .index
+                .project_by_capture_token(&state.project().capture_token)
+                .await
+            {
+                state.set_project(p);
+            }
+            match state
+                .store
+                .sessions_to_seal(&project, state.config.seal_idle.as_millis() as i64, 20)
+                .await
+            {
+                Ok(ids) => {
+                    for id in ids {
+                        if let Err(e) = state.store.seal(&project, &id).await {
+                            tracing::warn!(session = %id, error = %e, "sealing failed; will retry");
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "listing sessions to seal failed"),
+            }
+            if let Some(days) = state.config.retention_days {
+                match state.store.enforce_retention(&project, days).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(sessions = n, days, "retention: deleted old sessions"),
+                    Err(e) => tracing::warn!(error = %e, "retention sweep failed"),
+                }
+            }
+        }
+    })
+}

@@ -1,0 +1,117 @@
+//! The blob store: zstd-compressed JSONL blocks under stable keys.
+//!
+//! Local folders go through `object_store`'s file system store; after each put the file and its
+//! folder are fsynced, so an acknowledged block survives a crash of the machine, not only of the
+//! process. S3 puts are durable when they return.
+use crate::{Error, Result};
+use bytes::Bytes;
+use object_store::path::Path as ObjPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct Blobs {
+    store: Arc<dyn ObjectStore>,
+    /// Root folder for local stores (for fsync), `None` for S3.
+    local_root: Option<PathBuf>,
+    prefix: String,
+    /// Human description (`local:/data/blobs`, `s3://bucket/prefix`).
+    pub describe: String,
+}
+
+impl Blobs {
+    /// `PATH`, `file://PATH` or `s3://bucket[/prefix]` (endpoint, region and credentials from
+    /// the usual `AWS_*` variables; `AWS_ENDPOINT_URL` for S3-compatible servers).
+    pub fn open(url: &str) -> Result<Blobs> {
+        if let Some(rest) = url.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(Error::Config(format!(
+                    "{url}: no bucket name (use s3://bucket/prefix)"
+                )));
+            }
+            let mut b = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
+            if let Ok(ep) =
+                std::env::var("AWS_ENDPOINT_URL").or_else(|_| std::env::var("AWS_ENDPOINT"))
+            {
+                b = b
+                    .with_endpoint(&ep)
+                    .with_allow_http(ep.starts_with("http://"));
+                if std::env::var("AWS_VIRTUAL_HOSTED_STYLE_REQUEST").is_err() {
+                    b = b.with_virtual_hosted_style_request(false);
+                }
+            }
+            if std::env::var("AWS_REGION").is_err() && std::env::var("AWS_DEFAULT_REGION").is_err()
+            {
+                b = b.with_region("us-east-1");
+            }
+            let store = b
+                .build()
+                .map_err(|e| Error::Config(format!("{url}: {e}")))?;
+            return Ok(Blobs {
+                store: Arc::new(store),
+                local_root: None,
+                prefix: prefix.trim_matches('/').to_string(),
+                describe: url.to_string(),
+            });
+        }
+        let path = PathBuf::from(url.strip_prefix("file://").unwrap_or(url));
+        std::fs::create_dir_all(&path).map_err(|e| {
+            Error::Config(format!(
+                "{}: cannot create the blob folder: {e}",
+                path.display()
+            ))
+        })?;
+        let path = path.canonicalize()?;
+        let store = object_store::local::LocalFileSystem::new_with_prefix(&path)
+            .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+        Ok(Blobs {
+            store: Arc::new(store),
+            local_root: Some(path.clone()),
+            prefix: String::new(),
+            describe: format!("local:{}", path.display()),
+        })
+    }
+
+    fn full(&self, key: &str) -> ObjPath {
+        if self.prefix.is_empty() {
+            ObjPath::from(key)
+        } else {
+            ObjPath::from(format!("{}/{key}", self.prefix))
+        }
+    }
+
+    /// Store `bytes` at `key` durably (see the module docs).
+    pub async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<()> {
+        let path = self.full(key);
+        self.store
+            .put(&path, PutPayload::from(Bytes::from(bytes)))
+            .await?;
+        if let Some(root) = &self.local_root {
+            let file = root.join(key);
+            let dir = file.parent().map(|p| p.to_path_buf());
+            tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+                std::fs::File::open(&file)?.sync_all()?;
+                if let Some(d) = dir {
+                    std::fs::File::open(d)?.sync_all()?;
+                }
+                Ok(())
+            })
+            .await
+            .map_err(|e| Error::Config(e.to_string()))??;
+        }
+        Ok(())
+    }
+
+    pub async fn get(&self, key: &str) -> Result<Bytes> {
+        Ok(self.store.get(&self.full(key)).await?.bytes().await?)
+    }
+
+    pub async fn delete(&self, key: &str) -> Result<()> {
+        match self.store.delete(&self.full(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}

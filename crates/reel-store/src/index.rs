@@ -1,0 +1,703 @@
+//! The index: one SQL schema that SQLite and PostgreSQL both accept (`$N` placeholders,
+//! `BIGINT`/`TEXT` columns, `ON CONFLICT` upserts, no engine-specific functions).
+use crate::{Error, Result};
+use serde::Serialize;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+use std::sync::Arc;
+
+/// Schema migrations, applied in order; `schema_version` records the last one applied.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE IF NOT EXISTS projects (
+  id TEXT PRIMARY KEY, name TEXT NOT NULL, capture_token TEXT NOT NULL UNIQUE,
+  admin_token_sha256 TEXT NOT NULL, settings TEXT NOT NULL, created_ms BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (
+  project_id TEXT NOT NULL, id TEXT NOT NULL, distinct_id TEXT,
+  start_ms BIGINT NOT NULL, end_ms BIGINT NOT NULL, event_count BIGINT NOT NULL, size BIGINT NOT NULL,
+  click_count BIGINT NOT NULL, keypress_count BIGINT NOT NULL, mouse_activity_count BIGINT NOT NULL,
+  console_log_count BIGINT NOT NULL, console_warn_count BIGINT NOT NULL, console_error_count BIGINT NOT NULL,
+  network_request_count BIGINT NOT NULL, active_ms BIGINT NOT NULL,
+  user_agent TEXT, source TEXT, lib TEXT, lib_version TEXT,
+  created_ms BIGINT NOT NULL, updated_ms BIGINT NOT NULL, sealed_ms BIGINT, lease_until BIGINT,
+  PRIMARY KEY (project_id, id));
+CREATE INDEX IF NOT EXISTS sessions_start ON sessions (project_id, start_ms, id);
+CREATE INDEX IF NOT EXISTS sessions_person ON sessions (project_id, distinct_id);
+CREATE TABLE IF NOT EXISTS session_urls (
+  project_id TEXT NOT NULL, session_id TEXT NOT NULL, url TEXT NOT NULL, first_ms BIGINT NOT NULL,
+  PRIMARY KEY (project_id, session_id, url));
+CREATE TABLE IF NOT EXISTS blocks (
+  id TEXT PRIMARY KEY, project_id TEXT NOT NULL, session_id TEXT NOT NULL, window_id TEXT NOT NULL,
+  blob_key TEXT NOT NULL, first_ms BIGINT NOT NULL, last_ms BIGINT NOT NULL, event_count BIGINT NOT NULL,
+  bytes BIGINT NOT NULL, stored_bytes BIGINT NOT NULL, sealed BIGINT NOT NULL, created_ms BIGINT NOT NULL);
+CREATE INDEX IF NOT EXISTS blocks_session ON blocks (project_id, session_id, window_id, first_ms);
+CREATE TABLE IF NOT EXISTS batches (
+  project_id TEXT NOT NULL, batch_key TEXT NOT NULL, session_id TEXT NOT NULL, created_ms BIGINT NOT NULL,
+  PRIMARY KEY (project_id, batch_key));
+CREATE TABLE IF NOT EXISTS people (
+  project_id TEXT NOT NULL, distinct_id TEXT NOT NULL, first_ms BIGINT NOT NULL, last_ms BIGINT NOT NULL,
+  PRIMARY KEY (project_id, distinct_id));
+CREATE TABLE IF NOT EXISTS shares (
+  token_sha256 TEXT PRIMARY KEY, project_id TEXT NOT NULL, session_id TEXT NOT NULL, id TEXT NOT NULL UNIQUE,
+  created_ms BIGINT NOT NULL, expires_ms BIGINT, revoked_ms BIGINT);
+CREATE TABLE IF NOT EXISTS audit (
+  id TEXT PRIMARY KEY, project_id TEXT NOT NULL, at_ms BIGINT NOT NULL, action TEXT NOT NULL,
+  subject_sha256 TEXT, detail TEXT NOT NULL);
+"#];
+
+#[derive(Clone)]
+pub struct Index {
+    pub pool: AnyPool,
+    pub kind: Engine,
+    /// SQLite allows one writer: writes queue here instead of failing with SQLITE_BUSY.
+    write_lock: Option<Arc<tokio::sync::Mutex<()>>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// A session row, with PostHog's field names where PostHog has them.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SessionRow {
+    pub id: String,
+    pub distinct_id: Option<String>,
+    pub start_time: String,
+    pub end_time: String,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    /// Seconds.
+    pub recording_duration: f64,
+    pub active_seconds: f64,
+    pub start_url: Option<String>,
+    pub urls: Vec<String>,
+    pub click_count: i64,
+    pub keypress_count: i64,
+    pub mouse_activity_count: i64,
+    pub console_log_count: i64,
+    pub console_warn_count: i64,
+    pub console_error_count: i64,
+    pub network_request_count: i64,
+    pub user_agent: Option<String>,
+    pub size: i64,
+    pub event_count: i64,
+    pub source: Option<String>,
+    pub lib: Option<String>,
+    pub lib_version: Option<String>,
+    pub sealed: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SessionFilter {
+    pub person: Option<String>,
+    pub url_contains: Option<String>,
+    pub from_ms: Option<i64>,
+    pub to_ms: Option<i64>,
+    pub min_duration_ms: Option<i64>,
+    pub has_errors: Option<bool>,
+    /// Opaque cursor from a previous page.
+    pub cursor: Option<String>,
+    pub limit: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct BlockRow {
+    pub id: String,
+    pub window_id: String,
+    pub blob_key: String,
+    pub first_ms: i64,
+    pub last_ms: i64,
+    pub event_count: i64,
+    pub bytes: i64,
+    pub stored_bytes: i64,
+    pub sealed: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Project {
+    pub id: String,
+    pub name: String,
+    pub capture_token: String,
+    #[serde(skip)]
+    pub admin_token_sha256: String,
+    pub settings: serde_json::Value,
+}
+
+/// Bind values for dynamically built queries.
+pub enum Arg {
+    I(i64),
+    S(String),
+}
+
+pub fn sha256_hex(s: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(s.as_bytes()))
+}
+
+impl Index {
+    /// Connect and migrate. `sqlite://PATH` (created if missing) or `postgres://…`.
+    pub async fn connect(url: &str) -> Result<Index> {
+        sqlx::any::install_default_drivers();
+        let kind = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Engine::Postgres
+        } else if url.starts_with("sqlite:") {
+            Engine::Sqlite
+        } else {
+            return Err(Error::Config(format!(
+                "{url}: the index must be sqlite://PATH or postgres://…"
+            )));
+        };
+        let url = if kind == Engine::Sqlite && !url.contains('?') {
+            format!("{url}?mode=rwc")
+        } else {
+            url.to_string()
+        };
+        let mut opts =
+            AnyPoolOptions::new().max_connections(if kind == Engine::Sqlite { 4 } else { 16 });
+        if kind == Engine::Sqlite {
+            opts = opts.after_connect(|conn, _| {
+                Box::pin(async move {
+                    use sqlx::Executor;
+                    conn.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;").await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = opts.connect(&url).await.map_err(|e| {
+            Error::Config(format!("cannot open the index {}: {e}", redact_url(&url)))
+        })?;
+        let idx = Index {
+            pool,
+            kind,
+            write_lock: (kind == Engine::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(()))),
+        };
+        idx.migrate().await?;
+        Ok(idx)
+    }
+
+    /// Hold this while writing (a no-op guard on PostgreSQL).
+    pub async fn writer(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match &self.write_lock {
+            Some(l) => Some(l.lock().await),
+            None => None,
+        }
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        let _w = self.writer().await;
+        let mut conn = self.pool.acquire().await?;
+        if self.kind == Engine::Postgres {
+            // One migrator at a time across servers sharing the database.
+            sqlx::query("SELECT pg_advisory_lock(7335001)")
+                .execute(&mut *conn)
+                .await?;
+        }
+        let res = async {
+            sqlx::query("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
+                .execute(&mut *conn)
+                .await?;
+            let cur: Option<i64> = sqlx::query("SELECT MAX(version) AS v FROM schema_version")
+                .fetch_one(&mut *conn)
+                .await?
+                .try_get("v")?;
+            let cur = cur.unwrap_or(0) as usize;
+            for (i, m) in MIGRATIONS.iter().enumerate().skip(cur) {
+                for stmt in m.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+                    sqlx::query(stmt).execute(&mut *conn).await?;
+                }
+                sqlx::query("INSERT INTO schema_version (version) VALUES ($1)")
+                    .bind((i + 1) as i64)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            Ok::<(), sqlx::Error>(())
+        }
+        .await;
+        if self.kind == Engine::Postgres {
+            sqlx::query("SELECT pg_advisory_unlock(7335001)")
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(res?)
+    }
+
+    // ---- projects and tokens ----
+
+    /// The project, created on first start. Returns (project, Some(admin token) when newly made or reset).
+    pub async fn ensure_project(
+        &self,
+        capture: Option<&str>,
+        admin: Option<&str>,
+    ) -> Result<(Project, Option<String>)> {
+        let _w = self.writer().await;
+        let existing = sqlx::query("SELECT id, name, capture_token, admin_token_sha256, settings FROM projects WHERE id = $1")
+            .bind("default")
+            .fetch_optional(&self.pool)
+            .await?;
+        match existing {
+            Some(row) => {
+                let mut p = project_of(&row)?;
+                let mut shown = None;
+                if let Some(c) = capture.filter(|c| *c != p.capture_token) {
+                    sqlx::query("UPDATE projects SET capture_token = $1 WHERE id = $2")
+                        .bind(c)
+                        .bind(&p.id)
+                        .execute(&self.pool)
+                        .await?;
+                    p.capture_token = c.to_string();
+                }
+                if let Some(a) = admin.filter(|a| sha256_hex(a) != p.admin_token_sha256) {
+                    sqlx::query("UPDATE projects SET admin_token_sha256 = $1 WHERE id = $2")
+                        .bind(sha256_hex(a))
+                        .bind(&p.id)
+                        .execute(&self.pool)
+                        .await?;
+                    p.admin_token_sha256 = sha256_hex(a);
+                    shown = Some(a.to_string());
+                }
+                Ok((p, shown))
+            }
+            None => {
+                let capture = capture
+                    .map(str::to_string)
+                    .unwrap_or_else(|| format!("phc_reel{}", random_token(20)));
+                let admin = admin
+                    .map(str::to_string)
+                    .unwrap_or_else(|| format!("reel_admin_{}", random_token(32)));
+                let settings = default_settings();
+                sqlx::query("INSERT INTO projects (id, name, capture_token, admin_token_sha256, settings, created_ms) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING")
+                    .bind("default").bind("Default project").bind(&capture).bind(sha256_hex(&admin)).bind(settings.to_string()).bind(crate::now_ms())
+                    .execute(&self.pool).await?;
+                let row = sqlx::query("SELECT id, name, capture_token, admin_token_sha256, settings FROM projects WHERE id = $1").bind("default").fetch_one(&self.pool).await?;
+                let p = project_of(&row)?;
+                // Another server may have created it first: only show the token we actually stored.
+                let shown = (p.admin_token_sha256 == sha256_hex(&admin)).then_some(admin);
+                Ok((p, shown))
+            }
+        }
+    }
+
+    pub async fn project_by_capture_token(&self, token: &str) -> Result<Option<Project>> {
+        let row = sqlx::query("SELECT id, name, capture_token, admin_token_sha256, settings FROM projects WHERE capture_token = $1").bind(token).fetch_optional(&self.pool).await?;
+        row.map(|r| project_of(&r)).transpose()
+    }
+
+    pub async fn project_by_admin_token(&self, token: &str) -> Result<Option<Project>> {
+        let row = sqlx::query("SELECT id, name, capture_token, admin_token_sha256, settings FROM projects WHERE admin_token_sha256 = $1")
+            .bind(sha256_hex(token))
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| project_of(&r)).transpose()
+    }
+
+    pub async fn set_settings(&self, project: &str, settings: &serde_json::Value) -> Result<()> {
+        let _w = self.writer().await;
+        sqlx::query("UPDATE projects SET settings = $1 WHERE id = $2")
+            .bind(settings.to_string())
+            .bind(project)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    // ---- sessions ----
+
+    pub async fn session(&self, project: &str, id: &str) -> Result<Option<SessionRow>> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {SESSION_COLS} FROM sessions WHERE project_id = $1 AND id = $2"
+        )))
+        .bind(project)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(r) => {
+                let mut s = session_of(&r)?;
+                s.urls = self.urls(project, id).await?;
+                s.start_url = s.urls.first().cloned();
+                Ok(Some(s))
+            }
+            None => Ok(None),
+        }
+    }
+
+    async fn urls(&self, project: &str, id: &str) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT url FROM session_urls WHERE project_id = $1 AND session_id = $2 ORDER BY first_ms, url")
+            .bind(project)
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| r.try_get::<String, _>("url").map_err(Error::from))
+            .collect()
+    }
+
+    /// A page of sessions, newest first. Returns the rows and the cursor of the next page.
+    pub async fn sessions(
+        &self,
+        project: &str,
+        f: &SessionFilter,
+    ) -> Result<(Vec<SessionRow>, Option<String>)> {
+        let mut sql = format!("SELECT {SESSION_COLS} FROM sessions s WHERE project_id = $1");
+        let mut args = vec![Arg::S(project.into())];
+        let mut push = |cond: &str, a: Arg, sql: &mut String| {
+            args.push(a);
+            sql.push_str(&cond.replace("$?", &format!("${}", args.len())));
+        };
+        if let Some(p) = &f.person {
+            push(" AND distinct_id = $?", Arg::S(p.clone()), &mut sql);
+        }
+        if let Some(u) = &f.url_contains {
+            let pat = format!(
+                "%{}%",
+                u.to_lowercase()
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+            );
+            push(
+                " AND EXISTS (SELECT 1 FROM session_urls u WHERE u.project_id = s.project_id AND u.session_id = s.id AND LOWER(u.url) LIKE $? ESCAPE '\\')",
+                Arg::S(pat),
+                &mut sql,
+            );
+        }
+        if let Some(t) = f.from_ms {
+            push(" AND end_ms >= $?", Arg::I(t), &mut sql);
+        }
+        if let Some(t) = f.to_ms {
+            push(" AND start_ms <= $?", Arg::I(t), &mut sql);
+        }
+        if let Some(d) = f.min_duration_ms {
+            push(" AND end_ms - start_ms >= $?", Arg::I(d), &mut sql);
+        }
+        match f.has_errors {
+            Some(true) => sql.push_str(" AND console_error_count > 0"),
+            Some(false) => sql.push_str(" AND console_error_count = 0"),
+            None => {}
+        }
+        if let Some((ms, id)) = f.cursor.as_deref().and_then(decode_cursor) {
+            args.push(Arg::I(ms));
+            let a = args.len();
+            args.push(Arg::S(id));
+            let b = args.len();
+            sql.push_str(&format!(
+                " AND (start_ms < ${a} OR (start_ms = ${a} AND id < ${b}))"
+            ));
+        }
+        let limit = f.limit.clamp(1, 500);
+        sql.push_str(&format!(
+            " ORDER BY start_ms DESC, id DESC LIMIT {}",
+            limit + 1
+        ));
+        // Audited: `sql` holds only fixed text and $N placeholders; values are bound.
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for a in args {
+            q = match a {
+                Arg::I(i) => q.bind(i),
+                Arg::S(s) => q.bind(s),
+            };
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        let mut out = Vec::new();
+        for r in rows.iter().take(limit as usize) {
+            let mut s = session_of(r)?;
+            s.urls = self.urls(project, &s.id).await?;
+            s.start_url = s.urls.first().cloned();
+            out.push(s);
+        }
+        let next = (rows.len() as i64 > limit)
+            .then(|| out.last().map(|s| encode_cursor(s.start_ms, &s.id)))
+            .flatten();
+        Ok((out, next))
+    }
+
+    pub async fn blocks(&self, project: &str, session: &str) -> Result<Vec<BlockRow>> {
+        let rows = sqlx::query(
+            "SELECT id, window_id, blob_key, first_ms, last_ms, event_count, bytes, stored_bytes, sealed FROM blocks WHERE project_id = $1 AND session_id = $2 ORDER BY window_id, first_ms, id",
+        )
+        .bind(project)
+        .bind(session)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(BlockRow {
+                    id: r.try_get("id")?,
+                    window_id: r.try_get("window_id")?,
+                    blob_key: r.try_get("blob_key")?,
+                    first_ms: r.try_get("first_ms")?,
+                    last_ms: r.try_get("last_ms")?,
+                    event_count: r.try_get("event_count")?,
+                    bytes: r.try_get("bytes")?,
+                    stored_bytes: r.try_get("stored_bytes")?,
+                    sealed: r.try_get::<i64, _>("sealed")? != 0,
+                })
+            })
+            .collect()
+    }
+
+    /// Delete a session's rows; returns the blob keys to delete.
+    pub async fn delete_session(&self, project: &str, session: &str) -> Result<Vec<String>> {
+        let keys: Vec<String> = self
+            .blocks(project, session)
+            .await?
+            .into_iter()
+            .map(|b| b.blob_key)
+            .collect();
+        let _w = self.writer().await;
+        let mut tx = self.pool.begin().await?;
+        for t in ["blocks", "session_urls", "batches"] {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM {t} WHERE project_id = $1 AND session_id = $2"
+            )))
+            .bind(project)
+            .bind(session)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query("DELETE FROM shares WHERE project_id = $1 AND session_id = $2")
+            .bind(project)
+            .bind(session)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM sessions WHERE project_id = $1 AND id = $2")
+            .bind(project)
+            .bind(session)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(keys)
+    }
+
+    pub async fn sessions_of_person(
+        &self,
+        project: &str,
+        distinct_id: &str,
+    ) -> Result<Vec<String>> {
+        let rows =
+            sqlx::query("SELECT id FROM sessions WHERE project_id = $1 AND distinct_id = $2")
+                .bind(project)
+                .bind(distinct_id)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|r| r.try_get::<String, _>("id").map_err(Error::from))
+            .collect()
+    }
+
+    pub async fn delete_person(&self, project: &str, distinct_id: &str) -> Result<()> {
+        let _w = self.writer().await;
+        sqlx::query("DELETE FROM people WHERE project_id = $1 AND distinct_id = $2")
+            .bind(project)
+            .bind(distinct_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Sessions whose last event is older than `before_ms` (retention).
+    pub async fn sessions_ended_before(
+        &self,
+        project: &str,
+        before_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT id FROM sessions WHERE project_id = $1 AND end_ms < $2 ORDER BY end_ms LIMIT $3")
+            .bind(project)
+            .bind(before_ms)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| r.try_get::<String, _>("id").map_err(Error::from))
+            .collect()
+    }
+
+    pub async fn audit(
+        &self,
+        project: &str,
+        action: &str,
+        subject: Option<&str>,
+        detail: serde_json::Value,
+    ) -> Result<()> {
+        let _w = self.writer().await;
+        sqlx::query("INSERT INTO audit (id, project_id, at_ms, action, subject_sha256, detail) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(uuid::Uuid::now_v7().to_string())
+            .bind(project)
+            .bind(crate::now_ms())
+            .bind(action)
+            .bind(subject.map(sha256_hex))
+            .bind(detail.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn audit_log(&self, project: &str, limit: i64) -> Result<Vec<serde_json::Value>> {
+        let rows = sqlx::query("SELECT id, at_ms, action, subject_sha256, detail FROM audit WHERE project_id = $1 ORDER BY at_ms DESC, id DESC LIMIT $2")
+            .bind(project)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(serde_json::json!({
+                    "id": r.try_get::<String, _>("id")?, "at_ms": r.try_get::<i64, _>("at_ms")?,
+                    "action": r.try_get::<String, _>("action")?, "subject_sha256": r.try_get::<Option<String>, _>("subject_sha256")?,
+                    "detail": serde_json::from_str::<serde_json::Value>(&r.try_get::<String, _>("detail")?).unwrap_or_default(),
+                }))
+            })
+            .collect()
+    }
+
+    // ---- shares ----
+
+    /// Create a share; returns (share id, token). Only the token's hash is stored.
+    pub async fn create_share(
+        &self,
+        project: &str,
+        session: &str,
+        expires_ms: Option<i64>,
+    ) -> Result<(String, String)> {
+        let token = random_token(32); // 32 base62 chars ≈ 190 bits
+        let id = uuid::Uuid::now_v7().to_string();
+        let _w = self.writer().await;
+        sqlx::query("INSERT INTO shares (token_sha256, project_id, session_id, id, created_ms, expires_ms) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(sha256_hex(&token))
+            .bind(project)
+            .bind(session)
+            .bind(&id)
+            .bind(crate::now_ms())
+            .bind(expires_ms)
+            .execute(&self.pool)
+            .await?;
+        Ok((id, token))
+    }
+
+    /// The (project, session) a live share token opens.
+    pub async fn share(&self, token: &str) -> Result<Option<(String, String)>> {
+        let row = sqlx::query("SELECT project_id, session_id, expires_ms, revoked_ms FROM shares WHERE token_sha256 = $1").bind(sha256_hex(token)).fetch_optional(&self.pool).await?;
+        let Some(r) = row else { return Ok(None) };
+        let expires: Option<i64> = r.try_get("expires_ms")?;
+        let revoked: Option<i64> = r.try_get("revoked_ms")?;
+        if revoked.is_some() || expires.is_some_and(|e| e <= crate::now_ms()) {
+            return Ok(None);
+        }
+        Ok(Some((r.try_get("project_id")?, r.try_get("session_id")?)))
+    }
+
+    pub async fn list_shares(
+        &self,
+        project: &str,
+        session: &str,
+    ) -> Result<Vec<serde_json::Value>> {
+        let rows = sqlx::query("SELECT id, created_ms, expires_ms, revoked_ms FROM shares WHERE project_id = $1 AND session_id = $2 ORDER BY created_ms")
+            .bind(project)
+            .bind(session)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(serde_json::json!({"id": r.try_get::<String, _>("id")?, "created_ms": r.try_get::<i64, _>("created_ms")?,
+                    "expires_ms": r.try_get::<Option<i64>, _>("expires_ms")?, "revoked_ms": r.try_get::<Option<i64>, _>("revoked_ms")?}))
+            })
+            .collect()
+    }
+
+    pub async fn revoke_share(&self, project: &str, share_id: &str) -> Result<bool> {
+        let _w = self.writer().await;
+        let n = sqlx::query("UPDATE shares SET revoked_ms = $1 WHERE project_id = $2 AND id = $3 AND revoked_ms IS NULL")
+            .bind(crate::now_ms())
+            .bind(project)
+            .bind(share_id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(n > 0)
+    }
+}
+
+pub(crate) const SESSION_COLS: &str = "id, distinct_id, start_ms, end_ms, event_count, size, click_count, keypress_count, mouse_activity_count, console_log_count, console_warn_count, console_error_count, network_request_count, active_ms, user_agent, source, lib, lib_version, sealed_ms";
+
+fn session_of(r: &AnyRow) -> Result<SessionRow> {
+    let start_ms: i64 = r.try_get("start_ms")?;
+    let end_ms: i64 = r.try_get("end_ms")?;
+    let active: i64 = r.try_get("active_ms")?;
+    Ok(SessionRow {
+        id: r.try_get("id")?,
+        distinct_id: r.try_get("distinct_id")?,
+        start_time: reel_format::package::iso_ms(start_ms),
+        end_time: reel_format::package::iso_ms(end_ms),
+        start_ms,
+        end_ms,
+        recording_duration: (end_ms - start_ms) as f64 / 1000.0,
+        active_seconds: active as f64 / 1000.0,
+        start_url: None,
+        urls: Vec::new(),
+        click_count: r.try_get("click_count")?,
+        keypress_count: r.try_get("keypress_count")?,
+        mouse_activity_count: r.try_get("mouse_activity_count")?,
+        console_log_count: r.try_get("console_log_count")?,
+        console_warn_count: r.try_get("console_warn_count")?,
+        console_error_count: r.try_get("console_error_count")?,
+        network_request_count: r.try_get("network_request_count")?,
+        user_agent: r.try_get("user_agent")?,
+        size: r.try_get("size")?,
+        event_count: r.try_get("event_count")?,
+        source: r.try_get("source")?,
+        lib: r.try_get("lib")?,
+        lib_version: r.try_get("lib_version")?,
+        sealed: r.try_get::<Option<i64>, _>("sealed_ms")?.is_some(),
+    })
+}
+
+fn project_of(r: &AnyRow) -> Result<Project> {
+    Ok(Project {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        capture_token: r.try_get("capture_token")?,
+        admin_token_sha256: r.try_get("admin_token_sha256")?,
+        settings: serde_json::from_str(&r.try_get::<String, _>("settings")?)
+            .unwrap_or_else(|_| default_settings()),
+    })
+}
+
+/// Project settings that drive the remote config posthog-js receives.
+pub fn default_settings() -> serde_json::Value {
+    serde_json::json!({
+        "recording_enabled": true,
+        "console_log_recording": true,
+        "network_capture": {"recordHeaders": false, "recordBody": false},
+        "masking": {"maskAllInputs": true},
+        "sample_rate": null,
+        "minimum_duration_ms": null,
+    })
+}
+
+fn encode_cursor(ms: i64, id: &str) -> String {
+    hex::encode(format!("{ms}:{id}"))
+}
+
+fn decode_cursor(c: &str) -> Option<(i64, String)> {
+    let s = String::from_utf8(hex::decode(c).ok()?).ok()?;
+    let (a, b) = s.split_once(':')?;
+    Some((a.parse().ok()?, b.to_string()))
+}
+
+/// Random `[A-Za-z0-9]` string from the OS generator.
+pub fn random_token(n: usize) -> String {
+    use rand::Rng;
+    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rngs::OsRng;
+    (0..n)
+        .map(|_| A[rng.gen_range(0..A.len())] as char)
+        .collect()
+}
+
+fn redact_url(u: &str) -> String {
+    match (u.find("://"), u.rfind('@')) {
+        (Some(a), Some(b)) if b > a => format!("{}://…@{}", &u[..a], &u[b + 1..]),
+        _ => u.to_string(),
+    }
+}

@@ -1,0 +1,190 @@
+//! Sealing: once a session has been quiet for a while, its small ingest blocks are merged into one
+//! block per window, sorted and compressed at a high zstd level. Blocks that arrive during sealing
+//! are untouched (they stay as separate blocks until the next seal). A lease in the session row
+//! keeps two servers from sealing the same session at once.
+use crate::{now_ms, Result, Store};
+use sqlx::Row;
+use std::sync::atomic::Ordering;
+
+/// zstd level of sealed blocks (≈ xz -9 on rrweb JSON).
+pub const SEAL_LEVEL: i32 = 19;
+const LEASE_MS: i64 = 120_000;
+
+impl Store {
+    /// Sessions idle for `idle_ms` with unsealed blocks.
+    pub async fn sessions_to_seal(
+        &self,
+        project: &str,
+        idle_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT id FROM sessions WHERE project_id = $1 AND sealed_ms IS NULL AND updated_ms < $2 AND (lease_until IS NULL OR lease_until < $3) ORDER BY updated_ms LIMIT $4")
+            .bind(project)
+            .bind(now_ms() - idle_ms)
+            .bind(now_ms())
+            .bind(limit)
+            .fetch_all(&self.index.pool)
+            .await?;
+        rows.iter()
+            .map(|r| r.try_get::<String, _>("id").map_err(Into::into))
+            .collect()
+    }
+
+    /// Seal one session. Returns false if another server holds the lease.
+    pub async fn seal(&self, project: &str, id: &str) -> Result<bool> {
+        let now = now_ms();
+        {
+            let _w = self.index.writer().await;
+            let n = sqlx::query("UPDATE sessions SET lease_until = $1 WHERE project_id = $2 AND id = $3 AND (lease_until IS NULL OR lease_until < $4)")
+                .bind(now + LEASE_MS)
+                .bind(project)
+                .bind(id)
+                .bind(now)
+                .execute(&self.index.pool)
+                .await?
+                .rows_affected();
+            if n == 0 {
+                return Ok(false);
+            }
+        }
+        let blocks = self.index.blocks(project, id).await?;
+        let mut by_window: std::collections::BTreeMap<String, Vec<&crate::index::BlockRow>> =
+            Default::default();
+        for b in &blocks {
+            by_window.entry(b.window_id.clone()).or_default().push(b);
+        }
+        let mut new_rows = Vec::new();
+        let mut replaced = Vec::new();
+        for (wid, bs) in by_window {
+            if bs.len() == 1 && bs[0].sealed {
+                continue;
+            }
+            let mut events = Vec::new();
+            for b in &bs {
+                let bytes = self.blobs.get(&b.blob_key).await?;
+                events.extend(crate::read::decode_block(&bytes).map_err(crate::Error::Config)?);
+            }
+            events.sort_by_key(|e| e.timestamp);
+            let (first, last) = (
+                events.first().map(|e| e.timestamp).unwrap_or(0),
+                events.last().map(|e| e.timestamp).unwrap_or(0),
+            );
+            let mut jsonl = Vec::new();
+            for e in &events {
+                jsonl.extend_from_slice(e.json().as_bytes());
+                jsonl.push(b'\n');
+            }
+            let raw_len = jsonl.len() as i64;
+            let compressed = tokio::task::spawn_blocking(move || {
+                let mut c = zstd::bulk::Compressor::new(SEAL_LEVEL)?;
+                c.long_distance_matching(true)?;
+                c.compress(&jsonl)
+            })
+            .await
+            .map_err(|e| crate::Error::Config(e.to_string()))??;
+            let bid = uuid::Uuid::now_v7().to_string();
+            let key = crate::ingest::block_key(project, id, &wid, first, &bid);
+            let stored = compressed.len() as i64;
+            self.blobs.put(&key, compressed).await?;
+            new_rows.push((
+                bid,
+                wid.clone(),
+                key,
+                first,
+                last,
+                events.len() as i64,
+                raw_len,
+                stored,
+            ));
+            replaced.extend(bs.iter().map(|b| (b.id.clone(), b.blob_key.clone())));
+        }
+        let _w = self.index.writer().await;
+        let mut tx = self.index.pool.begin().await?;
+        for (bid, wid, key, first, last, count, raw, stored) in &new_rows {
+            sqlx::query("INSERT INTO blocks (id, project_id, session_id, window_id, blob_key, first_ms, last_ms, event_count, bytes, stored_bytes, sealed, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11)")
+                .bind(bid).bind(project).bind(id).bind(wid).bind(key).bind(*first).bind(*last).bind(*count).bind(*raw).bind(*stored).bind(now_ms())
+                .execute(&mut *tx).await?;
+        }
+        for (bid, _) in &replaced {
+            sqlx::query("DELETE FROM blocks WHERE id = $1")
+                .bind(bid)
+                .execute(&mut *tx)
+                .await?;
+        }
+        // Sealed unless blocks arrived meanwhile (ingest clears sealed_ms on every write).
+        sqlx::query("UPDATE sessions SET sealed_ms = CASE WHEN updated_ms <= $1 THEN $2 ELSE NULL END, lease_until = NULL WHERE project_id = $3 AND id = $4")
+            .bind(now)
+            .bind(now_ms())
+            .bind(project)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        drop(_w);
+        for (_, key) in replaced {
+            self.blobs.delete(&key).await?;
+        }
+        self.metrics.sealed_sessions.fetch_add(1, Ordering::Relaxed);
+        Ok(true)
+    }
+
+    /// Delete a session everywhere (index rows first, then blobs).
+    pub async fn delete_session(&self, project: &str, id: &str) -> Result<bool> {
+        if self.index.session(project, id).await?.is_none() {
+            return Ok(false);
+        }
+        let keys = self.index.delete_session(project, id).await?;
+        for k in keys {
+            self.blobs.delete(&k).await?;
+        }
+        Ok(true)
+    }
+
+    /// Delete every session of a person and the person; returns how many sessions went.
+    pub async fn forget_person(&self, project: &str, distinct_id: &str) -> Result<usize> {
+        let ids = self.index.sessions_of_person(project, distinct_id).await?;
+        for id in &ids {
+            self.delete_session(project, id).await?;
+        }
+        self.index.delete_person(project, distinct_id).await?;
+        self.index
+            .audit(
+                project,
+                "person.forget",
+                Some(distinct_id),
+                serde_json::json!({"sessions_deleted": ids.len()}),
+            )
+            .await?;
+        Ok(ids.len())
+    }
+
+    /// Delete sessions whose last event is older than `days`; returns how many.
+    pub async fn enforce_retention(&self, project: &str, days: u64) -> Result<usize> {
+        let before = now_ms() - (days as i64) * 86_400_000;
+        let mut n = 0;
+        loop {
+            let ids = self
+                .index
+                .sessions_ended_before(project, before, 100)
+                .await?;
+            if ids.is_empty() {
+                break;
+            }
+            for id in &ids {
+                self.delete_session(project, id).await?;
+                n += 1;
+            }
+        }
+        if n > 0 {
+            self.index
+                .audit(
+                    project,
+                    "retention.sweep",
+                    None,
+                    serde_json::json!({"sessions_deleted": n, "days": days}),
+                )
+                .await?;
+        }
+        Ok(n)
+    }
+}

@@ -1,0 +1,170 @@
+use anyhow::Context;
+use reel_server::Config;
+use serde::Deserialize;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Run the Reel server: capture from posthog-js, rrweb and Reel's recorder; store; serve the
+/// API, the web UI and share links.
+///
+/// Embedded default: everything in --data (SQLite index + blob folder), no other service.
+/// At scale: --index postgres://… and --blobs s3://bucket/prefix (AWS_* variables give the
+/// endpoint and credentials); any number of servers may share them.
+///
+/// Every flag has a REEL_* variable (REEL_LISTEN, REEL_DATA, REEL_INDEX, REEL_BLOBS, …) and a key
+/// in the --config TOML file (listen, data, index, blobs, posthog_js_dist, retention_days, …).
+/// Precedence: flag > variable > file > default.
+///
+/// Examples:
+///   reel serve
+///   reel serve --listen 0.0.0.0:8080 --data /var/lib/reel --retention-days 30
+///   REEL_INDEX=postgres://reel@db/reel REEL_BLOBS=s3://recordings/reel reel serve
+#[derive(clap::Args, Debug)]
+#[command(verbatim_doc_comment)]
+pub struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "REEL_LISTEN")]
+    listen: Option<String>,
+    /// Data folder (SQLite index and blobs in the embedded default).
+    #[arg(long, env = "REEL_DATA")]
+    data: Option<PathBuf>,
+    /// Index database: sqlite://PATH or postgres://USER@HOST/DB.
+    #[arg(long, env = "REEL_INDEX")]
+    index: Option<String>,
+    /// Blob store: a folder or s3://bucket/prefix.
+    #[arg(long, env = "REEL_BLOBS")]
+    blobs: Option<String>,
+    /// posthog-js `dist` folder, to serve the lazy recorder (node_modules/posthog-js/dist).
+    #[arg(long, env = "REEL_POSTHOG_JS_DIST")]
+    posthog_js_dist: Option<PathBuf>,
+    /// TOML config file.
+    #[arg(long, env = "REEL_CONFIG")]
+    config: Option<PathBuf>,
+    /// Delete sessions whose last event is older than this many days.
+    #[arg(long, env = "REEL_RETENTION_DAYS")]
+    retention_days: Option<u64>,
+    /// Largest request body in bytes (default 25 MB, like PostHog).
+    #[arg(long, env = "REEL_BODY_LIMIT")]
+    body_limit: Option<usize>,
+    /// Largest decompressed body in bytes (gzip bomb guard; default 200 MB).
+    #[arg(long, env = "REEL_DECOMPRESSED_LIMIT")]
+    decompressed_limit: Option<u64>,
+    /// Seal (compact) a session after it has been quiet this many seconds (default 300).
+    #[arg(long, env = "REEL_SEAL_IDLE_SECONDS")]
+    seal_idle_seconds: Option<u64>,
+    /// Log format: text or json.
+    #[arg(long, env = "REEL_LOG_FORMAT", default_value = "text")]
+    log_format: String,
+    /// Capture (write-only) token to use instead of a generated one.
+    #[arg(
+        long = "capture-token",
+        env = "REEL_CAPTURE_TOKEN",
+        hide_env_values = true
+    )]
+    capture_token: Option<String>,
+    /// Admin token to use instead of a generated one.
+    #[arg(long = "admin-token", env = "REEL_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    data: Option<PathBuf>,
+    index: Option<String>,
+    blobs: Option<String>,
+    posthog_js_dist: Option<PathBuf>,
+    retention_days: Option<u64>,
+    body_limit: Option<usize>,
+    decompressed_limit: Option<u64>,
+    seal_idle_seconds: Option<u64>,
+    sweep_seconds: Option<u64>,
+}
+
+pub fn run(a: Args) -> anyhow::Result<ExitCode> {
+    let file: FileConfig = match &a.config {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("{}: cannot read", p.display()))?;
+            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?
+        }
+        None => FileConfig::default(),
+    };
+    let data = a
+        .data
+        .or(file.data)
+        .unwrap_or_else(|| PathBuf::from("reel-data"));
+    let mut cfg = Config::embedded(data);
+    if let Some(l) = a.listen.or(file.listen) {
+        cfg.listen = l;
+    }
+    if let Some(i) = a.index.or(file.index) {
+        cfg.index_url = i;
+    }
+    if let Some(b) = a.blobs.or(file.blobs) {
+        cfg.blobs_url = b;
+    }
+    cfg.posthog_js_dist = a.posthog_js_dist.or(file.posthog_js_dist);
+    if let Some(d) = &cfg.posthog_js_dist {
+        if !d.join("lazy-recorder.js").exists() {
+            anyhow::bail!("--posthog-js-dist {}: no lazy-recorder.js there; point it at node_modules/posthog-js/dist", d.display());
+        }
+    }
+    cfg.retention_days = a.retention_days.or(file.retention_days);
+    if let Some(b) = a.body_limit.or(file.body_limit) {
+        cfg.body_limit = b;
+    }
+    if let Some(b) = a.decompressed_limit.or(file.decompressed_limit) {
+        cfg.decompressed_limit = b;
+    }
+    if let Some(s) = a.seal_idle_seconds.or(file.seal_idle_seconds) {
+        cfg.seal_idle = Duration::from_secs(s);
+    }
+    if let Some(s) = file.sweep_seconds {
+        cfg.sweep_every = Duration::from_secs(s.max(1));
+    }
+    if cfg.seal_idle < cfg.sweep_every {
+        cfg.sweep_every = cfg.seal_idle.max(Duration::from_secs(1));
+    }
+    cfg.capture_token = a.capture_token;
+    cfg.admin_token = a.admin_token;
+    init_logs(&a.log_format);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(reel_server::serve(cfg, |st, addr| {
+        let p = st.project();
+        let host = format!("http://{addr}");
+        eprintln!("Reel is listening on {host}  (index: {:?}, blobs: {})", st.store.index.kind, st.store.blobs.describe);
+        eprintln!("  web UI        {host}/");
+        eprintln!("  capture token {}   (write-only; safe to put in pages)", p.capture_token);
+        match &st.new_admin_token {
+            Some(t) => eprintln!("  admin token   {t}   (shown once: keep it; it reads everything)"),
+            None => eprintln!("  admin token   (set earlier; REEL_ADMIN_TOKEN resets it)"),
+        }
+        eprintln!();
+        eprintln!("posthog-js, unmodified:");
+        eprintln!("  posthog.init('{}', {{ api_host: '{host}', person_profiles: 'always' }})", p.capture_token);
+        if st.config.posthog_js_dist.is_none() {
+            eprintln!("  (bundle the recorder with `import 'posthog-js/dist/recorder'`, or restart with --posthog-js-dist node_modules/posthog-js/dist)");
+        }
+        eprintln!("Reel's recorder:");
+        eprintln!("  <script src=\"{host}/static/reel.js\"></script><script>reel.init({{apiHost: '{host}', token: '{}'}})</script>", p.capture_token);
+    }))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn init_logs(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("REEL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        b.json().init();
+    } else {
+        b.init();
+    }
+}

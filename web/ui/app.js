@@ -1,0 +1,134 @@
+// Reel web UI: sign in with the admin token, list and filter sessions, open one (player, facts,
+// export, delete, share). Plain DOM, no framework, no build step.
+import { api, token, setToken, h, fmtDuration, windowsFrom } from './api.js';
+import { ReelPlayer } from '/player/index.js';
+
+const app = document.getElementById('app');
+let player = null;
+
+function signIn(message) {
+  app.replaceChildren(h('form', { class: 'signin', onsubmit: async (e) => {
+    e.preventDefault();
+    setToken(e.target.elements.token.value.trim());
+    try { await api('/api/v1/project'); route(); } catch (err) { setToken(''); signIn(err.message); }
+  } },
+  h('h1', {}, 'Reel'),
+  h('p', {}, 'Sign in with the admin token that ', h('code', {}, 'reel serve'), ' printed on first start.'),
+  h('input', { name: 'token', type: 'password', placeholder: 'reel_admin_…', autocomplete: 'current-password', required: true }),
+  h('button', { type: 'submit' }, 'Sign in'),
+  message ? h('p', { class: 'error', role: 'alert' }, message) : null));
+}
+
+function header() {
+  return h('header', {}, h('a', { href: '#/' , class: 'brand' }, 'Reel'), h('span', { class: 'grow' }),
+    h('button', { onclick: () => { setToken(''); signIn(); } }, 'Sign out'));
+}
+
+const filters = { person: '', url: '', has_errors: '', min_duration: '', from: '', to: '' };
+
+async function list() {
+  const rows = h('tbody');
+  const more = h('button', { hidden: true }, 'Load more');
+  const status = h('p', { class: 'status' });
+  let cursor = null;
+  async function load(reset) {
+    if (reset) { rows.replaceChildren(); cursor = null; }
+    const q = new URLSearchParams({ limit: '50' });
+    for (const [k, v] of Object.entries(filters)) if (v) q.set(k, k === 'from' || k === 'to' ? new Date(v).toISOString() : v);
+    if (cursor) q.set('cursor', cursor);
+    try {
+      const data = await (await api(`/api/v1/sessions?${q}`)).json();
+      for (const s of data.results) {
+        rows.append(h('tr', { onclick: () => { location.hash = `#/s/${encodeURIComponent(s.id)}`; }, class: 'row' },
+          h('td', {}, new Date(s.start_time).toLocaleString()),
+          h('td', {}, s.distinct_id || '—'),
+          h('td', { class: 'url' }, s.start_url || '—'),
+          h('td', {}, fmtDuration(s.recording_duration)),
+          h('td', {}, String(s.click_count)),
+          h('td', { class: s.console_error_count ? 'bad' : '' }, String(s.console_error_count)),
+          h('td', {}, String(s.event_count))));
+      }
+      cursor = data.next_cursor; more.hidden = !data.has_next;
+      status.textContent = rows.children.length ? `${rows.children.length} session(s)` : 'No sessions match. Point a recorder at this server (see the README).';
+    } catch (err) { if (err.status === 401) return signIn(err.message); status.textContent = err.message; }
+  }
+  more.onclick = () => load(false);
+  const input = (name, attrs) => h('label', {}, attrs.label, h('input', { ...attrs, label: null, name, value: filters[name],
+    oninput: (e) => { filters[name] = e.target.value; } }));
+  const form = h('form', { class: 'filters', onsubmit: (e) => { e.preventDefault(); load(true); } },
+    input('person', { label: 'Person', placeholder: 'distinct id' }),
+    input('url', { label: 'URL contains', placeholder: '/checkout' }),
+    input('min_duration', { label: 'Min seconds', type: 'number', min: 0 }),
+    input('from', { label: 'From', type: 'datetime-local' }),
+    input('to', { label: 'To', type: 'datetime-local' }),
+    h('label', {}, 'Errors', h('select', { name: 'has_errors', onchange: (e) => { filters.has_errors = e.target.value; } },
+      h('option', { value: '' }, 'any'), h('option', { value: 'true', selected: filters.has_errors === 'true' }, 'with errors'),
+      h('option', { value: 'false', selected: filters.has_errors === 'false' }, 'without'))),
+    h('button', { type: 'submit' }, 'Filter'));
+  app.replaceChildren(header(), h('main', {}, h('h2', {}, 'Sessions'), form,
+    h('table', { class: 'sessions' }, h('thead', {}, h('tr', {}, ...['Started', 'Person', 'First page', 'Duration', 'Clicks', 'Errors', 'Events'].map((t) => h('th', {}, t)))), rows),
+    status, more));
+  await load(true);
+}
+
+async function session(id) {
+  const main = h('main', { class: 'session' });
+  app.replaceChildren(header(), main);
+  let s;
+  try { s = await (await api(`/api/v1/sessions/${encodeURIComponent(id)}`)).json(); } catch (err) {
+    if (err.status === 401) return signIn(err.message);
+    main.append(h('p', { class: 'error' }, err.message)); return;
+  }
+  const stage = h('div', { class: 'stage' });
+  const shares = h('ul', { class: 'shares' });
+  const facts = [['Session', s.id], ['Person', s.distinct_id || '—'], ['Started', new Date(s.start_time).toLocaleString()],
+    ['Duration', fmtDuration(s.recording_duration)], ['Active', fmtDuration(s.active_seconds)], ['Pages', (s.urls || []).join('\n') || '—'],
+    ['Clicks', s.click_count], ['Keypresses', s.keypress_count], ['Console errors', s.console_error_count],
+    ['Events', s.event_count], ['Windows', (s.windows || []).length], ['Browser', s.user_agent || '—'], ['Source', [s.source, s.lib, s.lib_version].filter(Boolean).join(' ')]];
+  const actions = h('div', { class: 'actions' },
+    h('button', { onclick: async () => {
+      const blob = await (await api(`/api/v1/sessions/${encodeURIComponent(id)}/export`)).blob();
+      const a = h('a', { href: URL.createObjectURL(blob), download: `${id}.reel.zip` }); document.body.append(a); a.click(); a.remove();
+    } }, 'Export .reel.zip'),
+    h('button', { onclick: async () => {
+      const sel = document.getElementById('expiry').value;
+      const body = sel ? JSON.stringify({ expires_in_seconds: Number(sel) }) : '{}';
+      await api(`/api/v1/sessions/${encodeURIComponent(id)}/shares`, { method: 'POST', body, headers: { 'Content-Type': 'application/json' } })
+        .then((r) => r.json()).then((x) => { showShare(x); loadShares(); });
+    } }, 'Share'),
+    h('select', { id: 'expiry' }, h('option', { value: '86400' }, 'for 1 day'), h('option', { value: '604800' }, 'for 7 days'), h('option', { value: '' }, 'until revoked')),
+    h('button', { class: 'danger', onclick: async () => {
+      if (!confirm('Delete this recording everywhere? This cannot be undone.')) return;
+      await api(`/api/v1/sessions/${encodeURIComponent(id)}`, { method: 'DELETE' }); location.hash = '#/';
+    } }, 'Delete'));
+  const shareBox = h('div', { class: 'share-result' });
+  function showShare(x) {
+    const url = new URL(x.url, location.href).href, embed = new URL(x.embed_url, location.href).href;
+    shareBox.replaceChildren(h('p', {}, 'Link: ', h('input', { readonly: true, value: url, size: 60 })),
+      h('p', {}, 'Embed: ', h('input', { readonly: true, size: 60, value: `<iframe src="${embed}" width="960" height="600" style="border:0"></iframe>` })));
+  }
+  async function loadShares() {
+    const data = await (await api(`/api/v1/sessions/${encodeURIComponent(id)}/shares`)).json();
+    shares.replaceChildren(...data.results.map((x) => h('li', {}, `share ${x.id.slice(-8)} · created ${new Date(x.created_ms).toLocaleString()}`,
+      x.expires_ms ? ` · expires ${new Date(x.expires_ms).toLocaleString()}` : '', x.revoked_ms ? ' · revoked' : ' ',
+      x.revoked_ms ? null : h('button', { onclick: async () => { await api(`/api/v1/shares/${x.id}`, { method: 'DELETE' }); loadShares(); } }, 'Revoke'))));
+  }
+  main.append(h('h2', {}, 'Session'), stage, h('section', { class: 'facts' }, h('dl', {}, ...facts.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, String(v))]))),
+    actions, shareBox, h('h3', {}, 'Shares'), shares);
+  loadShares().catch(() => {});
+  try {
+    const windows = await windowsFrom(await api(`/api/v1/sessions/${encodeURIComponent(id)}/events?format=jsonl`));
+    if (player) player.destroy?.();
+    player = await ReelPlayer.mount(stage, { windows, openPanels: ['console'] });
+  } catch (err) { stage.append(h('p', { class: 'error' }, `Cannot play: ${err.message}`)); }
+}
+
+function route() {
+  if (!token()) return signIn();
+  if (player) { player.destroy?.(); player = null; }
+  const m = location.hash.match(/^#\/s\/(.+)$/);
+  if (m) session(decodeURIComponent(m[1])); else list();
+}
+
+window.addEventListener('hashchange', route);
+route();
