@@ -2,6 +2,7 @@
 import { SRC, NT } from './util.js';
 import { buildTree, buildDocument, setAttr, flushIframes, iframeDocFor } from './rebuild.js';
 import { addHoverTwins } from './sanitize.js';
+import { replayCanvas } from './canvas.js';
 
 /**
  * @typedef {object} ApplyCtx
@@ -15,6 +16,7 @@ import { addHoverTwins } from './sanitize.js';
  * @property {{el: Element, sn: any}[]} [iframes]
  * @property {number} [skipped] count of skipped/unknown events
  * @property {Map<number, {x: number, y: number}>|null} [deferScroll] collect scrolls instead of applying them (seeking)
+ * @property {Map<number, any>|null} [deferCanvas] keep only the last canvas mutation per canvas (seeking)
  */
 
 /** Apply one IncrementalSnapshot `data`. Unknown sources are counted, never fatal. @param {any} d @param {ApplyCtx} ctx */
@@ -44,7 +46,12 @@ export function applyIncremental(d, ctx) {
       case SRC.StyleSheetRule: applySheetRule(d, ctx); break;
       case SRC.StyleDeclaration: applyDeclaration(d, ctx); break;
       case SRC.AdoptedStyleSheet: applyAdopted(d, ctx); break;
-      case SRC.CanvasMutation: if (ctx.visual && !ctx.sync) applyCanvas(d, ctx); break;
+      case SRC.CanvasMutation:
+        // While jumping, only the last frame of each canvas is drawn (at the end).
+        if (!ctx.visual) (ctx.state.canvas || (ctx.state.canvas = new Map())).set(d.id, d); // keyframes keep the last frame
+        else if (ctx.deferCanvas) ctx.deferCanvas.set(d.id, d);
+        else if (ctx.visual) replayCanvas(ctx.mirror.get(d.id), d, ctx.doc.defaultView);
+        break;
       case SRC.Font:
         (ctx.state.fonts || (ctx.state.fonts = [])).push(d);
         if (ctx.visual) addFont(d, ctx.doc);
@@ -372,23 +379,6 @@ export function adoptSheets(hostId, ctx) {
   }
   if (host.nodeType === 9 && ctx.hook) ctx.hook('adopt', list);
   else { try { target.adoptedStyleSheets = list; } catch (e) { /* other realm */ } }
-}
-
-/** Best-effort 2D canvas replay. @param {any} d @param {ApplyCtx} ctx */
-function applyCanvas(d, ctx) {
-  const el = /** @type {any} */ (ctx.mirror.get(d.id));
-  if (!el || el.localName !== 'canvas' || (d.type != null && d.type !== 0)) return;
-  const c2 = el.getContext('2d');
-  if (!c2) return;
-  for (const cmd of d.commands || [d]) {
-    if (!cmd || !cmd.property) continue;
-    const args = cmd.args || [];
-    if (args.some((x) => x && typeof x === 'object' && !Array.isArray(x))) continue;
-    try {
-      if (cmd.setter) c2[cmd.property] = args[0];
-      else if (typeof c2[cmd.property] === 'function') c2[cmd.property](...args);
-    } catch (e) { /* unsupported */ }
-  }
 }
 
 /** @param {any} d @param {Document} doc */

@@ -3,6 +3,7 @@ import { EV, SRC, h, lastAtOrBefore } from './util.js';
 import { Mirror } from './mirror.js';
 import { buildDocument } from './rebuild.js';
 import { morphDocument } from './morph.js';
+import { replayCanvas } from './canvas.js';
 import { applyIncremental, applyScroll, adoptSheets, applyMediaState, defineCustom, addFont, sheetOp, sheetFromLog } from './apply.js';
 import { KeyframeIndex, eventCost } from './keyframes.js';
 
@@ -53,6 +54,8 @@ export class ReelEngine {
     this.lastSeekMs = 0;
     /** @type {Map<number, {x: number, y: number}>|null} */
     this.deferScroll = null;
+    /** @type {Map<number, any>|null} */
+    this.deferCanvas = null;
     this.seeking = false;
     for (const e of events) if (e.type === EV.Meta && e.data && e.data.width) { this.state.width = e.data.width; this.state.height = e.data.height; break; }
     this.fit();
@@ -81,7 +84,7 @@ export class ReelEngine {
   ctx(sync) {
     return {
       mirror: this.mirror, visual: true, sync, doc: this.doc, customEls: this.customEls, state: this.state,
-      hook: (name, data) => this.onHook(name, data, sync), iframes: [], skipped: 0, deferScroll: this.deferScroll,
+      hook: (name, data) => this.onHook(name, data, sync), iframes: [], skipped: 0, deferScroll: this.deferScroll, deferCanvas: this.deferCanvas,
     };
   }
 
@@ -209,6 +212,7 @@ export class ReelEngine {
       for (const [id, x, y] of st.scroll || []) applyScroll(id, x, y, ctx);
       for (const [id, m] of st.media || []) { this.mirror.media.set(id, { ...m }); applyMediaState(this.mirror.get(id), m, false); }
       for (const f of this.state.fonts || []) addFont(f, this.doc);
+      for (const [id, d] of st.canvas || []) replayCanvas(this.mirror.get(id), d, this.doc.defaultView);
     }
     if (offset && (offset.top || offset.left)) applyScroll(tree.id, offset.left || 0, offset.top || 0, ctx);
     // rr_scroll attributes collected while building
@@ -308,7 +312,7 @@ export class ReelEngine {
       this.index = from;
     }
     const jump = sync && target - from > 1;
-    if (jump) this.deferScroll = new Map();
+    if (jump) { this.deferScroll = new Map(); this.deferCanvas = new Map(); }
     try {
       for (let i = from + 1; i <= target; i++) {
         this.index = i;
@@ -316,7 +320,10 @@ export class ReelEngine {
       }
     } finally {
       const pending = this.deferScroll;
+      const frames = this.deferCanvas;
       this.deferScroll = null;
+      this.deferCanvas = null;
+      if (frames) for (const [id, d] of frames) replayCanvas(this.mirror.get(id), d, this.doc.defaultView);
       if (pending) {
         const c = this.ctx(true);
         for (const [id, s] of pending) applyScroll(id, s.x, s.y, c);

@@ -89,6 +89,7 @@ export function captureState(mirror, state, customEls) {
     width: state.width, height: state.height, href: state.href,
     mouse: state.mouse ? { ...state.mouse } : null,
     fonts: state.fonts ? state.fonts.slice() : [],
+    canvas: state.canvas ? Array.from(state.canvas) : [],
     selection: state.selection || null,
     customEls: Array.from(customEls),
     scroll: Array.from(mirror.scroll, ([k, v]) => [k, v.x, v.y]),
@@ -171,7 +172,7 @@ export class KeyframeIndex {
       const e = ev[i];
       if (e.type === EV.Full && e.data && e.data.node) {
         mirror = new Mirror();
-        state.fonts = []; state.selection = null;
+        state.fonts = []; state.selection = null; state.canvas = new Map();
         ctx = { mirror, visual: false, doc: document.implementation.createHTMLDocument(''), customEls, state, iframes: [] };
         try { buildDocument(e.data.node, ctx.doc, ctx); } catch (err) { /* keep going with what was built */ }
         const off = e.data.initialOffset;

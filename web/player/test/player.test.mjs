@@ -278,6 +278,42 @@ test('package integrity: sha256 checked against the manifest; newer major versio
   await context.close();
 });
 
+test('canvas: 2D commands with serialized arguments (PostHog frames as ImageBitmap blobs), after seeks too', async () => {
+  const { page, context } = await open('/blank.html');
+  const r = await page.evaluate(async () => {
+    const c = document.createElement('canvas'); c.width = 4; c.height = 4;
+    const g = c.getContext('2d'); g.fillStyle = 'rgb(0, 0, 255)'; g.fillRect(0, 0, 4, 4);
+    const png = c.toDataURL('image/png').split(',')[1];
+    const t0 = 1_700_000_000_000;
+    const doc = { type: 0, id: 1, childNodes: [{ type: 2, id: 2, tagName: 'html', attributes: {}, childNodes: [{ type: 2, id: 3, tagName: 'body', attributes: {}, childNodes: [{ type: 2, id: 4, tagName: 'canvas', attributes: { width: '20', height: '20' }, childNodes: [] }] }] }] };
+    const evs = [
+      { type: 4, data: { href: 'h', width: 200, height: 100 }, timestamp: t0 },
+      { type: 2, data: { node: doc, initialOffset: { top: 0, left: 0 } }, timestamp: t0 + 1 },
+      { type: 3, data: { source: 9, id: 4, type: 0, commands: [{ property: 'fillStyle', args: ['rgb(255, 0, 0)'], setter: true }, { property: 'fillRect', args: [0, 0, 20, 20] }] }, timestamp: t0 + 100 },
+      { type: 3, data: { source: 9, id: 4, type: 0, commands: [{ property: 'clearRect', args: [0, 0, 20, 20] }, { property: 'drawImage', args: [{ rr_type: 'ImageBitmap', args: [{ rr_type: 'Blob', data: [{ rr_type: 'ArrayBuffer', base64: png }], type: 'image/png' }] }, 0, 0, 20, 20] }] }, timestamp: t0 + 2000 },
+      { type: 3, data: { source: 1, positions: [{ x: 1, y: 1, id: 4, timeOffset: 0 }] }, timestamp: t0 + 3000 },
+    ];
+    const d = document.createElement('div'); d.style.cssText = 'width:400px;height:300px;position:relative'; document.body.appendChild(d);
+    const p = await ReelPlayer.mount(d, { events: evs, hash: false, keyboard: false, keyframeWork: 1 });
+    await p.engine.keyframes.start();
+    const px = async () => { await new Promise((res) => setTimeout(res, 150)); const cv = p.engine.doc.querySelector('canvas'); return Array.from(cv.getContext('2d').getImageData(10, 10, 1, 1).data); };
+    const out = {};
+    p.seek(500); out.red = await px();
+    p.seek(p.duration); out.blue = await px();
+    // Backward jump through a keyframe taken after the frame: the keyframe carries the last frame.
+    p.seek(2500); out.kf = await px();
+    p.seek(0); p.setSpeed(16); p.play();
+    await new Promise((res) => p.on('ended', res));
+    out.played = await px();
+    return out;
+  });
+  assert.deepEqual(r.red, [255, 0, 0, 255]);
+  assert.deepEqual(r.blue, [0, 0, 255, 255]);
+  assert.deepEqual(r.played, [0, 0, 255, 255]);
+  assert.deepEqual(r.kf, [0, 0, 255, 255]);
+  await context.close();
+});
+
 test('src: JSON array, JSONL, PostHog [windowId, event] lines, zip URL', async () => {
   for (const src of ['/rec.json', '/rec.jsonl', '/ph.jsonl', '/pkg.reel.zip']) {
     const { page, context } = await open('/src.html?src=' + encodeURIComponent(src));
