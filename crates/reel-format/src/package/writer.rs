@@ -86,7 +86,8 @@ impl<W: Write + Seek> PackageWriter<W> {
     ///
     /// Deflate, the costliest step, runs on a helper thread into a one-entry temporary ZIP while
     /// this thread reads, checks, counts and hashes the events; the compressed entry is then
-    /// copied into the package as it is. Memory stays bounded (a few 256 KiB chunks in flight).
+    /// copied into the package as it is. Memory stays bounded (at most four 1 MiB chunks in
+    /// flight).
     pub fn write_window<'e, I>(
         &mut self,
         session: &str,
@@ -97,7 +98,8 @@ impl<W: Write + Seek> PackageWriter<W> {
     where
         I: IntoIterator<Item = Result<std::borrow::Cow<'e, Event>>>,
     {
-        const CHUNK: usize = 256 << 10;
+        // Large chunks: few hand-offs between the threads (each one may wait for a core).
+        const CHUNK: usize = 1 << 20;
         check_ids(session, window)?;
         let path = window_path(session, window);
         if self.files.iter().any(|f| f.path == path) {
@@ -105,7 +107,7 @@ impl<W: Write + Seek> PackageWriter<W> {
         }
         let options = self.entry_options(size_hint >= 0xF000_0000);
         let tmp = tempfile::tempfile().map_err(|e| Error::io("temporary file", e))?;
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(2);
         let (produced, zipped) = std::thread::scope(|scope| {
             let name = path.as_str();
             let deflater = scope.spawn(move || -> Result<std::fs::File> {
