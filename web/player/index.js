@@ -311,6 +311,11 @@ export class ReelPlayer extends EventTarget {
       if (m && this.opts.hash !== false) { this.pause(); this.seek(parseFloat(m[1]) * 1000); }
     };
     window.addEventListener('hashchange', this.onHash);
+    // Space on a focused player button must not also "click" it (keydown already toggled playback).
+    ui.root.addEventListener('keyup', (ev) => {
+      const t = /** @type {HTMLElement} */ (ev.target);
+      if (ev.key === ' ' && t && t.tagName === 'BUTTON') ev.preventDefault();
+    });
     if (this.opts.keyboard === false) ui.root.addEventListener('keydown', this.onKey);
     else document.addEventListener('keydown', this.onKey);
   }

@@ -121,6 +121,7 @@ test('UI: deep link, seek, keys, speed, markers, play/pause/ended events', async
   // Speed 4× without inactivity skipping: ~4 s of recording per second.
   await page.selectOption('.reel-speed', '4');
   await page.evaluate(() => { p.setSkipInactive(false); p.seek(0); window.__ev = []; for (const n of ['play', 'pause', 'ended', 'timeupdate']) p.on(n, () => window.__ev.push(n)); });
+  await page.focus('.reel-play'); // space on the focused play button toggles once, not twice
   await page.keyboard.press(' ');
   await page.waitForTimeout(1000);
   await page.keyboard.press(' ');
