@@ -717,13 +717,14 @@ async function pump() {
     if (status === 200) stats.bytesSent += data.length || data.byteLength || 0;
   } catch (e) { status = 0; }
   sending = false;
-  if (q[0] === b) {
-    if (status >= 200 && status < 300) { q.shift(); unpersist(b); stats.sent++; }
+  const i = q.indexOf(b); // older stored batches may have been queued in front of it meanwhile
+  if (i >= 0) {
+    if (status >= 200 && status < 300) { q.splice(i, 1); unpersist(b); stats.sent++; }
     else if (status === 0 || status === 429 || status >= 500) {
       b.tries++; stats.retries++;
       const d = Math.min(O.retryMaxMs, O.retryBaseMs * 2 ** Math.min(b.tries - 1, 16));
       b.at = now() + d * (0.75 + Math.random() * 0.5);
-    } else { q.shift(); unpersist(b); stats.dropped4xx++; }
+    } else { q.splice(i, 1); unpersist(b); stats.dropped4xx++; }
   }
   if (q.length) schedule(q[0].at - now());
 }
