@@ -113,9 +113,12 @@ for (const mode of modes()) {
     try {
       await page.goto(`${site.url}/r.html`);
       await interact(page, 'typed in rrweb');
+      await page.waitForTimeout(300); // let rrweb emit the last mutation
       await page.evaluate(() => window.flush());
       const sid = await page.evaluate(() => window.sid);
-      const s = await waitFor(async () => { const r = await api(server, `/api/v1/sessions/${sid}`); return r.click_count >= 3 ? r : null; }, { what: 'rrweb session' });
+      await waitFor(async () => String(await api(server, `/api/v1/sessions/${sid}/events`)).includes('clicked 3'), { what: 'the last mutation to arrive' });
+      const s = await api(server, `/api/v1/sessions/${sid}`);
+      assert.ok(s.click_count >= 3);
       assert.equal(s.distinct_id, 'tester');
       assert.ok(s.keypress_count >= 10);
       const events = await exportAndVerify(server, sid);

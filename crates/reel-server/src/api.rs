@@ -40,11 +40,7 @@ async fn healthz(State(st): State<Arc<AppState>>) -> Response {
 }
 
 async fn sqlx_ping(st: &AppState) -> reel_store::Result<()> {
-    st.store
-        .index
-        .session(&st.project().id, "\u{0}healthz")
-        .await
-        .map(|_| ())
+    st.store.index.ping().await
 }
 
 async fn metrics(State(st): State<Arc<AppState>>) -> Response {

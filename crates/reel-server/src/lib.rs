@@ -82,3 +82,53 @@ async fn shutdown_signal() {
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
     tracing::info!("shutting down: finishing in-flight requests");
 }
+
+/// `reel play`: serve the player and one recording on `listen` until Ctrl-C.
+pub async fn play(
+    recording: Vec<u8>,
+    name: String,
+    listen: &str,
+    ready: impl FnOnce(SocketAddr),
+) -> anyhow::Result<()> {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    let rec = Arc::new(recording);
+    let file = format!("/recording/{name}");
+    let start = format!("/player/player.html?src={file}");
+    let app = Router::new()
+        .route(
+            "/",
+            axum::routing::get(move || async move { axum::response::Redirect::temporary(&start) }),
+        )
+        .route(
+            "/player/{f}",
+            axum::routing::get(|uri: axum::http::Uri| async move {
+                match assets::get(uri.path()) {
+                    Some(b) => (
+                        [(header::CONTENT_TYPE, assets::content_type(uri.path()))],
+                        b,
+                    )
+                        .into_response(),
+                    None => axum::http::StatusCode::NOT_FOUND.into_response(),
+                }
+            }),
+        )
+        .route(
+            &file,
+            axum::routing::get(move || async move {
+                (
+                    [(header::CONTENT_TYPE, "application/octet-stream")],
+                    rec.as_ref().clone(),
+                )
+                    .into_response()
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+    ready(listener.local_addr()?);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    Ok(())
+}

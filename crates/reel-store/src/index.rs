@@ -222,6 +222,12 @@ impl Index {
         Ok(res?)
     }
 
+    /// A round trip to the database (health checks).
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1 AS one").fetch_one(&self.pool).await?;
+        Ok(())
+    }
+
     // ---- projects and tokens ----
 
     /// The project, created on first start. Returns (project, Some(admin token) when newly made or reset).

@@ -1,5 +1,6 @@
 pub mod convert;
 pub mod dom;
+pub mod export;
 pub mod inspect;
 pub mod keys;
 pub mod pack;

@@ -1,0 +1,108 @@
+use crate::ui;
+use anyhow::{bail, Context};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Export a recording as one self-contained HTML file (player + recording) that plays when opened
+/// from disk with the network off. Without INPUT: the standalone player page, which opens
+/// .reel.zip files by file picker or drag and drop.
+///
+/// Examples:
+///   reel export --html session.reel.zip -o session.html
+///   reel export --html -o player.html
+#[derive(clap::Args)]
+#[command(verbatim_doc_comment)]
+pub struct Args {
+    /// A package or any file `reel pack` accepts (non-packages are packed first).
+    input: Option<PathBuf>,
+    /// Write HTML (the only export form today; the flag names it for scripts).
+    #[arg(long, required = true)]
+    html: bool,
+    #[arg(short, long)]
+    output: PathBuf,
+    #[command(flatten)]
+    limits: ui::LimitArgs,
+}
+
+/// The input as package bytes: packages as they are, anything else packed in memory.
+pub fn as_package(path: &std::path::Path, limits: reel_format::Limits) -> anyhow::Result<Vec<u8>> {
+    let bytes = super::read_input(path)?;
+    if bytes.starts_with(b"PK") {
+        reel_format::package::PackageReader::open(std::io::Cursor::new(&bytes[..]), limits)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        return Ok(bytes);
+    }
+    let (_, rec) = super::import(path, limits)?;
+    for w in &rec.warnings {
+        ui::warn(w);
+    }
+    if rec.sessions.is_empty() {
+        bail!("{}: holds no recording", path.display());
+    }
+    let mut w = reel_format::package::PackageWriter::new(
+        std::io::Cursor::new(Vec::new()),
+        Default::default(),
+    );
+    for s in &rec.sessions {
+        w.add_session(s)
+            .with_context(|| path.display().to_string())?;
+    }
+    Ok(w.finish(None)?.0.into_inner())
+}
+
+pub fn run(a: Args) -> anyhow::Result<ExitCode> {
+    let _ = a.html;
+    let pkg = match &a.input {
+        Some(p) => Some(as_package(p, a.limits.limits())?),
+        None => None,
+    };
+    let html = reel_server::assets::offline_html(pkg.as_deref())
+        .map_err(|e| anyhow::anyhow!("building the player: {e}"))?;
+    ui::write_atomic(&a.output, |f| {
+        use std::io::Write;
+        f.write_all(html.as_bytes())?;
+        Ok(())
+    })?;
+    eprintln!(
+        "wrote {} ({} KB); open it in any browser, no network needed",
+        a.output.display(),
+        html.len() / 1024
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Play a recording in the browser: serves the player on 127.0.0.1 and prints the URL.
+///
+/// Example:
+///   reel play session.reel.zip            # then open the printed URL; Ctrl-C to stop
+#[derive(clap::Args)]
+#[command(verbatim_doc_comment)]
+pub struct PlayArgs {
+    /// A package or any file `reel pack` accepts.
+    file: PathBuf,
+    /// Address to listen on (port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: String,
+    #[command(flatten)]
+    limits: ui::LimitArgs,
+}
+
+pub fn play(a: PlayArgs) -> anyhow::Result<ExitCode> {
+    let pkg = as_package(&a.file, a.limits.limits())?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(reel_server::play(
+        pkg,
+        "recording.reel.zip".into(),
+        &a.listen,
+        |addr| {
+            println!("http://{addr}/");
+            eprintln!(
+                "playing {} at http://{addr}/ (Ctrl-C to stop)",
+                a.file.display()
+            );
+        },
+    ))?;
+    Ok(ExitCode::SUCCESS)
+}
