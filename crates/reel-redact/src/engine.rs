@@ -1473,7 +1473,7 @@ fn query_ranges(
             continue;
         }
         let name = s[st..i].to_ascii_lowercase();
-        if !c.query_params.iter().any(|q| *q == name) {
+        if !c.query_params.contains(&name) {
             continue;
         }
         let mut en = i + 1;

@@ -180,11 +180,12 @@ fn validate(c: Check, t: &[u8]) -> bool {
                 .filter_map(|p| p.parse().ok())
                 .collect();
             // Loopback, unspecified and private ranges name no person.
-            !matches!(
+            let private = matches!(
                 parts.as_slice(),
                 [127, ..] | [0, ..] | [10, ..] | [192, 168, ..]
-            ) && !matches!(parts.as_slice(), [172, b, ..] if (16..=31).contains(b))
-                && !(parts.len() == 4 && parts.iter().all(|p| *p == 255))
+            ) || matches!(parts.as_slice(), [172, b, ..] if (16..=31).contains(b));
+            let broadcast = parts.len() == 4 && parts.iter().all(|p| *p == 255);
+            !private && !broadcast
         }
         Check::Ipv6 => {
             let groups = t.split(|b| *b == b':').filter(|g| !g.is_empty()).count();
@@ -205,7 +206,7 @@ fn luhn(digits: &[u8]) -> bool {
         }
         sum += v;
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// Card numbers inside a run of digits and separators: the whole run if it has 13–19 digits and
