@@ -116,7 +116,7 @@ for (const mode of modes()) {
       await page.waitForTimeout(300); // let rrweb emit the last mutation
       await page.evaluate(() => window.flush());
       const sid = await page.evaluate(() => window.sid);
-      await waitFor(async () => String(await api(server, `/api/v1/sessions/${sid}/events`)).includes('clicked 3'), { what: 'the last mutation to arrive' });
+      await waitFor(async () => JSON.stringify(await api(server, `/api/v1/sessions/${sid}/events`)).includes('clicked 3'), { what: 'the last mutation to arrive' });
       const s = await api(server, `/api/v1/sessions/${sid}`);
       assert.ok(s.click_count >= 3);
       assert.equal(s.distinct_id, 'tester');
