@@ -224,3 +224,59 @@ test('web UI: sign in, list, open, share, embed, revoke', async () => {
     assert.deepEqual(errors, []);
   } finally { await page.close(); await server.stop(); server.cleanup(); }
 });
+
+test('remote config and flags follow the project settings', async () => {
+  const server = await startReel({ mode: 'embedded' });
+  try {
+    const cfg = async () => {
+      const js = await (await fetch(`${server.url}/array/${CAPTURE}/config.js`)).text();
+      const json = await (await fetch(`${server.url}/array/${CAPTURE}/config`)).json();
+      const flags = await (await fetch(`${server.url}/flags/?v=2`, { method: 'POST', body: JSON.stringify({ token: CAPTURE }) })).json();
+      assert.ok(js.includes(`window._POSTHOG_REMOTE_CONFIG["${CAPTURE}"]`));
+      assert.deepEqual(flags.sessionRecording, json.sessionRecording);
+      assert.deepEqual(flags.flags, {});
+      return json;
+    };
+    let c = await cfg();
+    assert.equal(c.sessionRecording.endpoint, '/s/');
+    assert.equal(c.sessionRecording.consoleLogRecordingEnabled, true);
+    assert.deepEqual(c.supportedCompression, ['gzip', 'gzip-js']);
+    await api(server, '/api/v1/project', { method: 'PATCH', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ console_log_recording: false, sample_rate: 0.5, minimum_duration_ms: 2000,
+        masking: { maskAllInputs: true, blockSelector: '.secret' }, network_capture: { recordHeaders: true, recordBody: false } }) });
+    c = await cfg();
+    assert.equal(c.sessionRecording.consoleLogRecordingEnabled, false);
+    assert.equal(c.sessionRecording.sampleRate, '0.5');
+    assert.equal(c.sessionRecording.minimumDurationMilliseconds, 2000);
+    assert.equal(c.sessionRecording.masking.blockSelector, '.secret');
+    assert.equal(c.capturePerformance.network_timing, true);
+    await api(server, '/api/v1/project', { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ recording_enabled: false }) });
+    assert.equal((await cfg()).sessionRecording, false);
+    const bad = await fetch(`${server.url}/api/v1/project`, { method: 'PATCH', headers: { Authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: '{"sampel_rate": 1}' });
+    assert.equal(bad.status, 400);
+    assert.match(await bad.text(), /sampel_rate/);
+    assert.equal((await fetch(`${server.url}/array/phc_unknown/config.js`)).status, 404);
+    // The lazy recorder is served from the posthog-js dist folder, with CORS for crossorigin loads.
+    const lazy = await fetch(`${server.url}/static/1.449.2/lazy-recorder.js`, { headers: { Origin: 'http://site.example' } });
+    assert.equal(lazy.status, 200);
+    assert.equal(lazy.headers.get('access-control-allow-origin'), 'http://site.example');
+    assert.equal((await fetch(`${server.url}/static/lazy-recorder.js?v=1.449.2`)).status, 200);
+    assert.equal((await fetch(`${server.url}/static/..%2F..%2Fetc%2Fpasswd`)).status, 404);
+  } finally { await server.stop(); server.cleanup(); }
+});
+
+test('without --posthog-js-dist the lazy recorder route explains how to fix it', async () => {
+  const { spawn } = await import('node:child_process');
+  const { freePort } = await import('./server.mjs');
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'reel-nodist-'));
+  const env = { ...process.env };
+  delete env.REEL_POSTHOG_JS_DIST;
+  const proc = spawn(REEL, ['serve', '--listen', `127.0.0.1:${port}`, '--data', dir], { env, stdio: 'ignore' });
+  try {
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).ok, { what: 'server' });
+    const r = await fetch(`http://127.0.0.1:${port}/static/lazy-recorder.js`);
+    assert.equal(r.status, 404);
+    assert.match(await r.text(), /--posthog-js-dist.*posthog-js\/dist\/recorder/);
+  } finally { proc.kill('SIGTERM'); }
+});
