@@ -355,7 +355,8 @@ impl Dom {
         }
         if let Some(c) = d.get("isChecked").and_then(Value::as_bool) {
             let is_check = attrs.iter().any(|(k, v)| {
-                k == "type" && (v.eq_ignore_ascii_case("checkbox") || v.eq_ignore_ascii_case("radio"))
+                k == "type"
+                    && (v.eq_ignore_ascii_case("checkbox") || v.eq_ignore_ascii_case("radio"))
             });
             if is_check {
                 set_attr(attrs, "checked", c.then(String::new));
@@ -460,7 +461,10 @@ impl Dom {
             },
             None => None,
         };
-        let prev_slot = a.get("previousId").and_then(num).and_then(|p| self.slot_of(p));
+        let prev_slot = a
+            .get("previousId")
+            .and_then(num)
+            .and_then(|p| self.slot_of(p));
         // Adding a node already in the tree moves it: drop the old copy first.
         if let Some(id) = node.get("id").and_then(num) {
             if let Some(old) = self.slot_of(id) {

@@ -35,8 +35,8 @@ pub struct SelectorError {
 impl Selector {
     pub fn parse(text: &str) -> Result<Selector, SelectorError> {
         let mut parser = cssparser::Parser::new(text);
-        let res = parser
-            .parse_entirely(|p| SelectorList::parse(&SimpleParser, p, ParseRelative::No));
+        let res =
+            parser.parse_entirely(|p| SelectorList::parse(&SimpleParser, p, ParseRelative::No));
         match res {
             Ok(list) => Ok(Selector {
                 source: text.to_string(),
@@ -55,7 +55,13 @@ impl Selector {
     /// or removing a sibling can change what matches.
     pub fn depends_on_siblings(&self) -> bool {
         let s = &self.source;
-        s.contains('+') || s.contains('~') || s.contains(":nth") || s.contains("-child") || s.contains("-of-type") || s.contains(":empty") || s.contains(":has")
+        s.contains('+')
+            || s.contains('~')
+            || s.contains(":nth")
+            || s.contains("-child")
+            || s.contains("-of-type")
+            || s.contains(":empty")
+            || s.contains(":has")
     }
 
     pub(crate) fn matches_slot(&self, dom: &Dom, slot: u32) -> bool {
@@ -207,7 +213,10 @@ impl<'a> El<'a> {
             }
             let s = kids[i as usize];
             if self.dom.slot(s).is_element() {
-                return Some(El { dom: self.dom, slot: s });
+                return Some(El {
+                    dom: self.dom,
+                    slot: s,
+                });
             }
         }
     }
@@ -221,10 +230,10 @@ impl<'a> Element for El<'a> {
     }
     fn parent_element(&self) -> Option<Self> {
         let p = self.dom.parent_slot(self.slot)?;
-        self.dom
-            .slot(p)
-            .is_element()
-            .then_some(El { dom: self.dom, slot: p })
+        self.dom.slot(p).is_element().then_some(El {
+            dom: self.dom,
+            slot: p,
+        })
     }
     fn parent_node_is_shadow_root(&self) -> bool {
         false
@@ -246,7 +255,10 @@ impl<'a> Element for El<'a> {
             .children_slots(self.slot)
             .iter()
             .find(|c| self.dom.slot(**c).is_element())
-            .map(|c| El { dom: self.dom, slot: *c })
+            .map(|c| El {
+                dom: self.dom,
+                slot: *c,
+            })
     }
     fn is_html_element_in_html_document(&self) -> bool {
         !matches!(self.node().data, NodeData::Element { svg: true, .. })
@@ -309,13 +321,14 @@ impl<'a> Element for El<'a> {
         false
     }
     fn is_empty(&self) -> bool {
-        self.dom.children_slots(self.slot).iter().all(|c| {
-            match &self.dom.slot(*c).data {
+        self.dom
+            .children_slots(self.slot)
+            .iter()
+            .all(|c| match &self.dom.slot(*c).data {
                 NodeData::Element { .. } => false,
                 NodeData::Text { text, .. } => text.is_empty(),
                 _ => true,
-            }
-        })
+            })
     }
     fn is_root(&self) -> bool {
         match self.dom.parent_slot(self.slot) {

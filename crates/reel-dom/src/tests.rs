@@ -3,14 +3,14 @@ use serde_json::json;
 
 fn snapshot() -> Value {
     json!({"type":2,"timestamp":1,"data":{"initialOffset":{"top":0,"left":0},"node":
-      {"type":0,"id":1,"childNodes":[
-        {"type":1,"id":2,"name":"html","publicId":"","systemId":""},
-        {"type":2,"id":3,"tagName":"html","attributes":{},"childNodes":[
-          {"type":2,"id":4,"tagName":"body","attributes":{"class":"page"},"childNodes":[
-            {"type":2,"id":5,"tagName":"div","attributes":{"class":"secret","id":"s"},"childNodes":[
-              {"type":3,"id":6,"textContent":"SECRET"}]},
-            {"type":2,"id":7,"tagName":"input","attributes":{"type":"text","value":"v"},"childNodes":[]}
-          ]}]}]}}})
+    {"type":0,"id":1,"childNodes":[
+      {"type":1,"id":2,"name":"html","publicId":"","systemId":""},
+      {"type":2,"id":3,"tagName":"html","attributes":{},"childNodes":[
+        {"type":2,"id":4,"tagName":"body","attributes":{"class":"page"},"childNodes":[
+          {"type":2,"id":5,"tagName":"div","attributes":{"class":"secret","id":"s"},"childNodes":[
+            {"type":3,"id":6,"textContent":"SECRET"}]},
+          {"type":2,"id":7,"tagName":"input","attributes":{"type":"text","value":"v"},"childNodes":[]}
+        ]}]}]}}})
 }
 
 fn mutation(d: Value) -> Value {
@@ -41,7 +41,10 @@ fn selectors_match() {
     let s = Selector::parse("body > .secret, input[type=text]").unwrap();
     assert_eq!(dom.select(&s), vec![5, 7]);
     assert!(dom.matches(5, &Selector::parse("#s").unwrap()));
-    assert!(dom.matches(5, &Selector::parse(":is(div, p).secret:first-child").unwrap()));
+    assert!(dom.matches(
+        5,
+        &Selector::parse(":is(div, p).secret:first-child").unwrap()
+    ));
     assert!(!dom.matches(6, &s), "text nodes never match");
     let e = Selector::parse("div >").unwrap_err();
     assert!(e.to_string().contains("column"), "{e}");
@@ -70,8 +73,16 @@ fn mutations_apply_in_rrweb_order_with_queued_adds() {
         dom.outer_html(4),
         r#"<body class="page"><div class="open" id="s" style="color: red; width: 1px !important;">CHANGED</div><p>first late</p></body>"#
     );
-    dom.apply(&mutation(json!({"attributes":[{"id":5,"attributes":{"style":{"color":false},"id":null}}]})));
-    assert_eq!(dom.get(5).unwrap().attrs(), &[("class".to_string(), "open".to_string()), ("style".to_string(), "width: 1px !important;".to_string())]);
+    dom.apply(&mutation(
+        json!({"attributes":[{"id":5,"attributes":{"style":{"color":false},"id":null}}]}),
+    ));
+    assert_eq!(
+        dom.get(5).unwrap().attrs(),
+        &[
+            ("class".to_string(), "open".to_string()),
+            ("style".to_string(), "width: 1px !important;".to_string())
+        ]
+    );
 }
 
 #[test]
@@ -87,7 +98,12 @@ fn inputs_set_values_and_shadow_and_iframes_nest() {
         {"parentId":30,"nextId":null,"node":{"type":0,"id":31,"rootId":31,"childNodes":[{"type":2,"id":32,"tagName":"html","rootId":31,"attributes":{},"childNodes":[]}]}}
     ]})));
     let html = dom.html();
-    assert!(html.contains(r#"<x-host><template shadowrootmode="open"><span>in shadow</span></template></x-host>"#), "{html}");
+    assert!(
+        html.contains(
+            r#"<x-host><template shadowrootmode="open"><span>in shadow</span></template></x-host>"#
+        ),
+        "{html}"
+    );
     assert!(html.contains("<iframe><html></html></iframe>"), "{html}");
     let anc: Vec<i64> = dom.ancestors(32).map(|n| n.id).collect();
     assert_eq!(anc, vec![31, 30, 4, 3, 1]);
@@ -98,7 +114,9 @@ fn inputs_set_values_and_shadow_and_iframes_nest() {
 fn moving_a_node_replaces_the_old_copy() {
     let mut dom = Dom::new();
     dom.apply(&snapshot());
-    dom.apply(&mutation(json!({"adds":[{"parentId":4,"nextId":5,"node":{"type":3,"id":6,"textContent":"moved"}}]})));
+    dom.apply(&mutation(
+        json!({"adds":[{"parentId":4,"nextId":5,"node":{"type":3,"id":6,"textContent":"moved"}}]}),
+    ));
     assert_eq!(dom.parent(6), Some(4));
     assert_eq!(dom.children(5), Vec::<i64>::new());
     assert_eq!(dom.children(4), vec![6, 5, 7]);

@@ -333,6 +333,7 @@ impl Redactor {
             own: HashMap::new(),
             counts: Counts::default(),
             totals: Totals::default(),
+            mask: 0,
         }
     }
 
@@ -457,6 +458,8 @@ pub struct WindowRedactor {
     /// Redactions done so far in this window.
     pub counts: Counts,
     pub totals: Totals,
+    /// Patterns that may match somewhere in the current event (bit i: pattern i).
+    mask: u64,
 }
 
 fn num(v: &Value) -> Option<i64> {
@@ -507,9 +510,36 @@ impl WindowRedactor {
             && (!c.drop_headers.is_empty()
                 || !c.drop_bodies.is_empty()
                 || !c.mask_bodies.is_empty());
-        if !dom_event && !network && !c.patterns.may_match(e.json().as_bytes()) {
+        let mut spans = Vec::new();
+        self.mask = if dom_event || network {
+            c.patterns.candidates(e.json().as_bytes())
+        } else {
+            c.patterns
+                .candidate_spans(e.json().as_bytes(), Some(&mut spans))
+        };
+        if !dom_event && !network && self.mask == 0 {
             self.totals.events_untouched += 1;
             return Ok(Some(e));
+        }
+        if !dom_event && !network && !spans.is_empty() {
+            // Patterns only: rewrite just the string literals holding candidates, on the raw text.
+            let mut counts = std::mem::take(&mut self.counts);
+            let out = rewrite_raw(
+                &c,
+                self.mask,
+                e.json(),
+                &mut spans,
+                field_of(&e),
+                &mut counts,
+            );
+            self.counts = counts;
+            return Ok(Some(match out {
+                Some(text) => {
+                    self.totals.events_changed += 1;
+                    Event::parse(text)?
+                }
+                None => e,
+            }));
         }
         let mut v = e.to_value()?;
         let field = field_of(&e);
@@ -529,7 +559,7 @@ impl WindowRedactor {
             self.network(&mut v)
         } else {
             let mut counts = std::mem::take(&mut self.counts);
-            let ch = scrub(&c, &mut v, field, &mut counts);
+            let ch = scrub(&c, self.mask, &mut v, field, &mut counts);
             self.counts = counts;
             ch
         };
@@ -768,7 +798,7 @@ impl WindowRedactor {
             }
             return false;
         }
-        scrub_str(&self.c, t, "text", counts)
+        scrub_str(&self.c, self.mask, t, "text", counts)
     }
 
     fn rewrite_attrs(
@@ -823,7 +853,7 @@ impl WindowRedactor {
         let c = &self.c;
         let Value::String(s) = val else {
             if let Value::Object(_) = val {
-                return scrub(c, val, "attribute", counts);
+                return scrub(c, self.mask, val, "attribute", counts);
             }
             return false;
         };
@@ -873,7 +903,7 @@ impl WindowRedactor {
         } else {
             "attribute"
         };
-        scrub_str(c, s, field, counts)
+        scrub_str(c, self.mask, s, field, counts)
     }
 
     fn mutation(&mut self, v: &mut Value) -> bool {
@@ -1216,7 +1246,7 @@ impl WindowRedactor {
             return (true, true);
         }
         let mut counts = std::mem::take(&mut self.counts);
-        let ch = scrub_str(&c, t, "input", &mut counts);
+        let ch = scrub_str(&c, self.mask, t, "input", &mut counts);
         self.counts = counts;
         (true, ch)
     }
@@ -1224,6 +1254,7 @@ impl WindowRedactor {
     /// `rrweb/network@1`: headers dropped by name, bodies dropped or masked by URL, patterns.
     fn network(&mut self, v: &mut Value) -> bool {
         let c = self.c.clone();
+        let m = self.mask;
         let mut counts = std::mem::take(&mut self.counts);
         let mut changed = false;
         if let Some(Value::Array(reqs)) = v
@@ -1249,7 +1280,7 @@ impl WindowRedactor {
                             changed = true;
                         }
                         for (_, hv) in h.iter_mut() {
-                            changed |= scrub(&c, hv, "network.header", &mut counts);
+                            changed |= scrub(&c, m, hv, "network.header", &mut counts);
                         }
                     }
                 }
@@ -1275,7 +1306,7 @@ impl WindowRedactor {
                             changed = true;
                         }
                     } else {
-                        changed |= scrub(&c, b, "network.body", &mut counts);
+                        changed |= scrub(&c, m, b, "network.body", &mut counts);
                     }
                 }
                 for (k, val) in o.iter_mut() {
@@ -1295,7 +1326,7 @@ impl WindowRedactor {
                     } else {
                         "network"
                     };
-                    changed |= scrub(&c, val, f, &mut counts);
+                    changed |= scrub(&c, m, val, f, &mut counts);
                 }
             }
         }
@@ -1306,12 +1337,12 @@ impl WindowRedactor {
                     if let Value::Object(p) = val {
                         for (pk, pv) in p.iter_mut() {
                             if pk != "requests" {
-                                changed |= scrub(&c, pv, "network", &mut counts);
+                                changed |= scrub(&c, m, pv, "network", &mut counts);
                             }
                         }
                     }
                 } else {
-                    changed |= scrub(&c, val, "network", &mut counts);
+                    changed |= scrub(&c, m, val, "network", &mut counts);
                 }
             }
         }
@@ -1411,20 +1442,20 @@ fn field_of(e: &Event) -> &'static str {
 }
 
 /// Apply patterns and query-parameter masking to every string inside `v` (values, not keys).
-fn scrub(c: &Compiled, v: &mut Value, field: &str, counts: &mut Counts) -> bool {
+fn scrub(c: &Compiled, mask: u64, v: &mut Value, field: &str, counts: &mut Counts) -> bool {
     match v {
-        Value::String(s) => scrub_str(c, s, field, counts),
+        Value::String(s) => scrub_str(c, mask, s, field, counts),
         Value::Array(a) => {
             let mut ch = false;
             for x in a {
-                ch |= scrub(c, x, field, counts);
+                ch |= scrub(c, mask, x, field, counts);
             }
             ch
         }
         Value::Object(o) => {
             let mut ch = false;
             for (_, x) in o.iter_mut() {
-                ch |= scrub(c, x, field, counts);
+                ch |= scrub(c, mask, x, field, counts);
             }
             ch
         }
@@ -1432,12 +1463,15 @@ fn scrub(c: &Compiled, v: &mut Value, field: &str, counts: &mut Counts) -> bool 
     }
 }
 
-fn scrub_str(c: &Compiled, s: &mut String, field: &str, counts: &mut Counts) -> bool {
+fn scrub_str(c: &Compiled, mask: u64, s: &mut String, field: &str, counts: &mut Counts) -> bool {
     if s.len() < 4 {
         return false;
     }
     let mut ranges = Vec::new();
-    for p in &c.patterns.patterns {
+    for (i, p) in c.patterns.patterns.iter().enumerate() {
+        if mask & (1u64 << i.min(62)) == 0 {
+            continue;
+        }
         let before = ranges.len();
         p.find(s, &mut ranges);
         let n = (ranges.len() - before) as u64;
@@ -1445,7 +1479,7 @@ fn scrub_str(c: &Compiled, s: &mut String, field: &str, counts: &mut Counts) -> 
             counts.add(&format!("pattern {}", p.name), field, n);
         }
     }
-    if !c.query_params.is_empty() && s.contains('=') {
+    if mask & (1 << 63) != 0 && !c.query_params.is_empty() && s.contains('=') {
         query_ranges(c, s, &mut ranges, field, counts);
     }
     if ranges.is_empty() {
@@ -1485,4 +1519,69 @@ fn query_ranges(
             counts.add(&format!("query_param {name}"), field, 1);
         }
     }
+}
+
+/// Patterns on the raw JSON text: decode only the string values that hold a candidate span,
+/// scrub them, and splice them back. `None` when nothing changed.
+fn rewrite_raw(
+    c: &Compiled,
+    mask: u64,
+    raw: &str,
+    spans: &mut [std::ops::Range<usize>],
+    field: &str,
+    counts: &mut Counts,
+) -> Option<String> {
+    spans.sort_by_key(|r| r.start);
+    let b = raw.as_bytes();
+    let mut out = String::new();
+    let mut last = 0;
+    let mut k = 0;
+    let mut i = 0;
+    while k < spans.len() {
+        // Next string literal at or after i.
+        let Some(q) = memchr::memchr(b'"', &b[i..]) else {
+            break;
+        };
+        let start = i + q;
+        let mut j = start + 1;
+        let end = loop {
+            match memchr::memchr2(b'"', b'\\', &b[j..]) {
+                Some(x) if b[j + x] == b'\\' => j += x + 2,
+                Some(x) => break j + x,
+                None => return finish(out, last, raw),
+            }
+            if j >= b.len() {
+                return finish(out, last, raw);
+            }
+        };
+        i = end + 1;
+        while k < spans.len() && spans[k].end <= start {
+            k += 1;
+        }
+        if k >= spans.len() || spans[k].start > end {
+            continue;
+        }
+        // A key (followed by `:`) is not a value.
+        let next = b[i..].iter().find(|c| !c.is_ascii_whitespace());
+        if next == Some(&b':') {
+            continue;
+        }
+        let Ok(mut s) = serde_json::from_str::<String>(&raw[start..=end]) else {
+            continue;
+        };
+        if scrub_str(c, mask, &mut s, field, counts) {
+            out.push_str(&raw[last..start]);
+            out.push_str(&serde_json::to_string(&s).unwrap_or_else(|_| "\"\"".into()));
+            last = end + 1;
+        }
+    }
+    finish(out, last, raw)
+}
+
+fn finish(mut out: String, last: usize, raw: &str) -> Option<String> {
+    if last == 0 {
+        return None;
+    }
+    out.push_str(&raw[last..]);
+    Some(out)
 }

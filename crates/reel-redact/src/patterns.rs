@@ -302,7 +302,9 @@ impl PatternSet {
                     ),
                 )
             })?;
-            patterns.push(Pattern::new(name, re, check).map_err(RulesError::new)?);
+            // ASCII word boundaries: the fast engines cannot run Unicode `\b` on non-ASCII text.
+            let re = re.replace(r"\b", r"(?-u:\b)");
+            patterns.push(Pattern::new(name, &re, check).map_err(RulesError::new)?);
             Ok(())
         };
         for b in &rules.patterns.builtin {
@@ -384,22 +386,58 @@ impl PatternSet {
     /// Could any pattern (or masked query parameter) apply to a string inside this raw JSON?
     /// False means: certainly not, the event may pass through unparsed.
     pub fn may_match(&self, raw: &[u8]) -> bool {
+        self.candidates(raw) != 0
+    }
+
+    /// Which patterns may apply somewhere in this raw JSON: bit i for pattern i (patterns past
+    /// the 63rd share bit 62), bit 63 for masked query parameters. 0: none, pass it through.
+    pub fn candidates(&self, raw: &[u8]) -> u64 {
+        self.candidate_spans(raw, None)
+    }
+
+    /// [`Self::candidates`], also collecting where the candidates are (byte ranges of `raw`) into
+    /// `spans`. When the mask is non-zero and `spans` stays empty, positions are unknown (escapes):
+    /// look at the whole event.
+    pub fn candidate_spans(&self, raw: &[u8], mut spans: Option<&mut Vec<Range<usize>>>) -> u64 {
+        const QUERY: u64 = 1 << 63;
         if self.is_empty() {
-            return false;
+            return 0;
         }
+        let bit = |i: usize| 1u64 << i.min(62);
+        let all: u64 = (0..self.patterns.len()).fold(0, |m, i| m | bit(i))
+            | if self.needles.is_some() { QUERY } else { 0 };
         if has_unicode_escape(raw) {
-            return true;
+            return all;
         }
+        let mut found = 0u64;
         if let Some(n) = &self.needles {
-            if n.is_match(raw) {
-                return true;
+            for m in n.find_iter(raw) {
+                found |= QUERY;
+                match spans.as_mut() {
+                    Some(sp) => sp.push(m.range()),
+                    None => break,
+                }
             }
         }
-        let Some(u) = &self.union else { return false };
+        let Some(u) = &self.union else { return found };
         let mut at = 0;
         while let Some(m) = u.find_at(raw, at) {
             let span = &raw[m.range()];
-            for p in &self.patterns {
+            // Digits of a JSON number (timestamps, ids, coordinates) are in no string: skip them
+            // without asking every pattern.
+            if span
+                .iter()
+                .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-'))
+                && json_number(raw, m.start(), m.end())
+            {
+                at = m.end().max(m.start() + 1);
+                continue;
+            }
+            let mut hit = false;
+            for (i, p) in self.patterns.iter().enumerate() {
+                if found & bit(i) != 0 && spans.is_none() {
+                    continue;
+                }
                 if let Some(pm) = p.relaxed.find(span) {
                     let t = &span[pm.range()];
                     let ok = match p.check {
@@ -409,14 +447,51 @@ impl PatternSet {
                         }
                         c => validate(c, t),
                     };
+                    let (a, b) = (m.start() + pm.start(), m.start() + pm.end());
+                    let ok = ok
+                        && (!matches!(p.check, Check::Card | Check::Iban | Check::Ipv4)
+                            || (word_edge(raw, a, true) && word_edge(raw, b, false)));
                     if ok {
-                        return true;
+                        found |= bit(i);
+                        hit = true;
+                        if let Some(sp) = spans.as_mut() {
+                            sp.push(m.start() + pm.start()..m.start() + pm.end());
+                        }
                     }
                 }
             }
-            at = m.start() + 1;
+            if found == all && spans.is_none() {
+                break;
+            }
+            // A validated hit consumed its span; otherwise look again one byte on (a failed
+            // candidate may hide an overlapping one).
+            at = if hit {
+                m.end().max(m.start() + 1)
+            } else {
+                m.start() + 1
+            };
         }
-        false
+        found
+    }
+}
+
+/// Whether position `i` of raw JSON is a word boundary on the `before` (or after) side, as the
+/// precise patterns' `\b` sees the decoded text: a letter that ends an escape (`\n`) is no word.
+fn word_edge(raw: &[u8], i: usize, before: bool) -> bool {
+    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    if before {
+        if i == 0 || !word(raw[i - 1]) {
+            return true;
+        }
+        // `\n4111…`: the `n` belongs to an escape.
+        let bs = raw[..i - 1]
+            .iter()
+            .rev()
+            .take_while(|b| **b == b'\\')
+            .count();
+        bs % 2 == 1
+    } else {
+        i >= raw.len() || !word(raw[i])
     }
 }
 

@@ -15,7 +15,10 @@ fn err(text: &str) -> String {
 #[test]
 fn unknown_keys_are_named_with_their_line() {
     let e = err("name = \"x\"\nmask_txt = [\".a\"]\n");
-    assert!(e.starts_with("line 2, column 1: unknown field `mask_txt`"), "{e}");
+    assert!(
+        e.starts_with("line 2, column 1: unknown field `mask_txt`"),
+        "{e}"
+    );
     let e = err("[mask_inputs]\nal = true\n");
     assert!(e.starts_with("line 2, column 1: unknown field `al`"), "{e}");
     let e = err("[network]\ndrop_header = []\n");
@@ -25,15 +28,27 @@ fn unknown_keys_are_named_with_their_line() {
 #[test]
 fn bad_selectors_and_regexes_name_their_line() {
     let e = err("block = [\n  \".ok\",\n  \"div >\",\n]\n");
-    assert!(e.starts_with("line 3, column 3: block: invalid CSS selector \"div >\""), "{e}");
+    assert!(
+        e.starts_with("line 3, column 3: block: invalid CSS selector \"div >\""),
+        "{e}"
+    );
     let e = err("mask_text = [\"a:hover\"]\n");
-    assert!(e.contains("mask_text: invalid CSS selector \"a:hover\""), "{e}");
+    assert!(
+        e.contains("mask_text: invalid CSS selector \"a:hover\""),
+        "{e}"
+    );
     let e = err("[[patterns.custom]]\nname = \"x\"\nregex = 'a(b'\n");
-    assert!(e.starts_with("line 3, column 9: patterns.custom \"x\": bad regex"), "{e}");
+    assert!(
+        e.starts_with("line 3, column 9: patterns.custom \"x\": bad regex"),
+        "{e}"
+    );
     let e = err("[[patterns.custom]]\nname = \"x\"\nregex = 'a*'\n");
     assert!(e.contains("matches the empty string"), "{e}");
     let e = err("[patterns]\nbuiltin = [\"emali\"]\n");
-    assert!(e.starts_with("line 2, column 12: patterns.builtin: unknown pattern \"emali\""), "{e}");
+    assert!(
+        e.starts_with("line 2, column 12: patterns.builtin: unknown pattern \"emali\""),
+        "{e}"
+    );
     let e = err("[network]\ndrop_bodies = ['(']\n");
     assert!(e.contains("network.drop_bodies: bad regex"), "{e}");
 }
@@ -44,20 +59,28 @@ fn wrong_types_and_sizes_are_errors() {
     assert!(e.starts_with("line 1"), "{e}");
     let e = err("extends = \"lax\"\n");
     assert!(e.contains("no such preset"), "{e}");
-    let big = format!("name = \"{}\"\n", "x".repeat(reel_redact::rules::MAX_RULES_BYTES));
+    let big = format!(
+        "name = \"{}\"\n",
+        "x".repeat(reel_redact::rules::MAX_RULES_BYTES)
+    );
     assert!(err(&big).contains("larger than"));
 }
 
 #[test]
 fn hash_is_canonical() {
-    let a = Rules::from_toml("# comment\nmask_text = [\".a\"]\n[mask_inputs]\nall = true\n").unwrap();
+    let a =
+        Rules::from_toml("# comment\nmask_text = [\".a\"]\n[mask_inputs]\nall = true\n").unwrap();
     let b = Rules::from_toml("[mask_inputs]\nall=true\n\n[metadata]\nhash_key = \"secret\"\n")
         .map(|mut r| {
             r.mask_text = a.mask_text.clone();
             r
         })
         .unwrap();
-    assert_eq!(a.sha256(), b.sha256(), "formatting, comments and the key do not count");
+    assert_eq!(
+        a.sha256(),
+        b.sha256(),
+        "formatting, comments and the key do not count"
+    );
     let c = Rules::from_toml("mask_text = [\".b\"]\n").unwrap();
     assert_ne!(a.sha256(), c.sha256());
     // Extending a preset equals writing it out.

@@ -13,10 +13,14 @@ fuzz_target!(|data: &[u8]| {
         )
         .expect("rules")
     });
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     let mut w = r.window();
     for line in text.lines() {
-        let Ok(e) = reel_format::Event::parse(line) else { continue };
+        let Ok(e) = reel_format::Event::parse(line) else {
+            continue;
+        };
         if let Ok(Some(out)) = w.event(e) {
             reel_format::Event::parse(out.json()).expect("output is an event");
         }
