@@ -280,3 +280,36 @@ test('without --posthog-js-dist the lazy recorder route explains how to fix it',
     assert.match(await r.text(), /--posthog-js-dist.*posthog-js\/dist\/recorder/);
   } finally { proc.kill('SIGTERM'); }
 });
+
+test('redaction policies: on ingest (nothing stored) and on the way out (export, events, shares)', async () => {
+  const server = await startReel({ mode: 'embedded' });
+  try {
+    const events = JSON.parse(readFileSync(join(ROOT, 'tests/fixtures/rrweb/checkout.json'), 'utf8'));
+    const send = (sid) => fetch(`${server.url}/api/v1/ingest?token=${CAPTURE}`, { method: 'POST', body: JSON.stringify({ batch_id: sid, session_id: sid, events }) });
+    const patch = (body) => fetch(`${server.url}/api/v1/project`, { method: 'PATCH', headers: { Authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    assert.ok(JSON.stringify(events).includes('zelda.canary@example.com'), 'the fixture carries the canary');
+    // Export policy: stored as recorded, redacted on every way out.
+    assert.equal((await send('raw-1')).status, 200);
+    assert.equal((await patch({ export_redaction: { preset: 'default' } })).status, 200);
+    const out = JSON.stringify(await api(server, '/api/v1/sessions/raw-1/events'));
+    assert.ok(!out.includes('zelda.canary@example.com'), 'events API applies the export policy');
+    const zip = await api(server, '/api/v1/sessions/raw-1/export');
+    const dir = mkdtempSync(join(tmpdir(), 'reel-pol-'));
+    writeFileSync(join(dir, 'r.reel.zip'), zip);
+    const conv = execFileSync(REEL, ['convert', join(dir, 'r.reel.zip'), '--to', 'rrweb']).toString();
+    assert.ok(!conv.includes('zelda.canary@example.com'), 'exports apply the export policy');
+    const share = await api(server, '/api/v1/sessions/raw-1/shares', { method: 'POST' });
+    const shared = await (await fetch(`${server.url}${share.url}/events`)).text();
+    assert.ok(!shared.includes('zelda.canary@example.com'), 'shares apply the export policy');
+    // Ingest policy: redacted before anything is stored.
+    assert.equal((await patch({ export_redaction: null, ingest_redaction: { preset: 'default' } })).status, 200);
+    assert.equal((await send('clean-1')).status, 200);
+    const stored = JSON.stringify(await api(server, '/api/v1/sessions/clean-1/events'));
+    assert.ok(!stored.includes('zelda.canary@example.com'));
+    assert.ok(stored.length > 1000, 'the recording itself is kept');
+    // A bad policy is refused with the reason.
+    const bad = await patch({ ingest_redaction: { rules: 'mask_text = ["##"]' } });
+    assert.equal(bad.status, 400);
+    assert.match(await bad.text(), /ingest_redaction/);
+  } finally { await server.stop(); server.cleanup(); }
+});

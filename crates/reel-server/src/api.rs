@@ -134,9 +134,15 @@ async fn one(State(st): State<Arc<AppState>>, Admin(p): Admin, Path(id): Path<St
     Json(v).into_response()
 }
 
-async fn load(st: &AppState, project: &str, id: &str) -> Result<Session, Response> {
+/// A session as it may leave the server: with the project's export policy applied.
+pub async fn load(st: &AppState, project: &str, id: &str) -> Result<Session, Response> {
     match st.store.load_session(project, id).await {
-        Ok(Some(s)) => Ok(s),
+        Ok(Some(mut s)) => {
+            if let Some(r) = st.policy("export_redaction") {
+                r.session(&mut s).map_err(internal)?;
+            }
+            Ok(s)
+        }
         Ok(None) => Err(error(StatusCode::NOT_FOUND, "no such session")),
         Err(e) => Err(internal(e)),
     }
@@ -446,12 +452,21 @@ async fn update_settings(
         "sample_rate",
         "minimum_duration_ms",
         "record_canvas",
+        "ingest_redaction",
+        "export_redaction",
     ];
     if let Some(k) = obj.keys().find(|k| !known.contains(&k.as_str())) {
         return error(
             StatusCode::BAD_REQUEST,
             &format!("unknown setting {k:?}; known: {}", known.join(", ")),
         );
+    }
+    for k in ["ingest_redaction", "export_redaction"] {
+        if let Some(v) = obj.get(k) {
+            if let Err(e) = crate::state::compile_policy(v) {
+                return error(StatusCode::BAD_REQUEST, &format!("{k}: {e}"));
+            }
+        }
     }
     if let Some(s) = p.settings.as_object_mut() {
         for (k, v) in obj {

@@ -190,6 +190,15 @@ async fn snapshot(
             });
         }
     }
+    for u in &mut units {
+        if let Err(e) = st.redact_ingest(u) {
+            tracing::error!(error = %e, "ingest redaction failed");
+            return cors(
+                &headers,
+                error(StatusCode::SERVICE_UNAVAILABLE, "redaction failed; retry"),
+            );
+        }
+    }
     match st.store.ingest(&project.id, units).await {
         Ok(_) => ok_reply(&headers, &q),
         Err(e) => {
@@ -658,7 +667,7 @@ async fn native_ingest(
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let unit = IngestUnit {
+    let mut unit = IngestUnit {
         key: format!("b:{batch_id}"),
         session_id,
         window_id,
@@ -671,6 +680,13 @@ async fn native_ingest(
         user_agent: ua,
         events,
     };
+    if let Err(e) = st.redact_ingest(&mut unit) {
+        tracing::error!(error = %e, "ingest redaction failed");
+        return cors(
+            &headers,
+            error(StatusCode::SERVICE_UNAVAILABLE, "redaction failed; retry"),
+        );
+    }
     match st.store.ingest(&project.id, vec![unit]).await {
         Ok(o) => cors(
             &headers,

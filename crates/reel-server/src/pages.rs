@@ -110,10 +110,9 @@ async fn share_events(
     let Some((project, session)) = resolve(&st, &token).await else {
         return gone();
     };
-    match st.store.load_session(&project, &session).await {
-        Ok(Some(s)) => events_response(s, &q),
-        Ok(None) => gone(),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    match crate::api::load(&st, &project, &session).await {
+        Ok(s) => events_response(s, &q),
+        Err(r) => r,
     }
 }
 

@@ -61,6 +61,30 @@ pub struct AppState {
     pub rejected: AtomicU64,
     pub bad_events: AtomicU64,
     pub started: std::time::Instant,
+    /// Compiled redaction policies, keyed by their settings JSON.
+    redactors: Mutex<BTreeMap<String, Arc<reel_redact::Redactor>>>,
+    /// Ingest-policy state per (session, window): the DOM of the page so far, so that rules by
+    /// selector apply to later batches of the same window.
+    window_redactors:
+        Mutex<std::collections::HashMap<(String, String), reel_redact::WindowRedactor>>,
+}
+
+/// Compile a redaction policy value: `null`, `{"preset": "default"|"strict"}` or `{"rules": "<TOML>"}`.
+pub fn compile_policy(v: &serde_json::Value) -> Result<Option<reel_redact::Redactor>, String> {
+    if v.is_null() {
+        return Ok(None);
+    }
+    if let Some(p) = v.get("preset").and_then(|p| p.as_str()) {
+        return reel_redact::Redactor::preset(p)
+            .map(Some)
+            .map_err(|e| e.to_string());
+    }
+    if let Some(t) = v.get("rules").and_then(|p| p.as_str()) {
+        return reel_redact::Redactor::from_toml(t)
+            .map(Some)
+            .map_err(|e| e.to_string());
+    }
+    Err("a redaction policy is null, {\"preset\": \"default\"|\"strict\"} or {\"rules\": \"<TOML>\"}".into())
 }
 
 impl AppState {
@@ -88,6 +112,8 @@ impl AppState {
             rejected: AtomicU64::new(0),
             bad_events: AtomicU64::new(0),
             started: std::time::Instant::now(),
+            redactors: Mutex::new(BTreeMap::new()),
+            window_redactors: Mutex::new(Default::default()),
         })
     }
 
@@ -102,6 +128,73 @@ impl AppState {
         if let Ok(mut g) = self.project.write() {
             *g = p;
         }
+    }
+
+    /// The project's redaction policy `which` (`ingest_redaction` or `export_redaction`), compiled.
+    pub fn policy(&self, which: &str) -> Option<Arc<reel_redact::Redactor>> {
+        let v = self
+            .project()
+            .settings
+            .get(which)
+            .cloned()
+            .unwrap_or(serde_json::Value::Null);
+        if v.is_null() {
+            return None;
+        }
+        let key = format!("{which}:{v}");
+        if let Some(r) = self
+            .redactors
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&key).cloned())
+        {
+            return Some(r);
+        }
+        match compile_policy(&v) {
+            Ok(Some(r)) => {
+                let r = Arc::new(r);
+                if let Ok(mut m) = self.redactors.lock() {
+                    m.insert(key, r.clone());
+                }
+                Some(r)
+            }
+            Ok(None) => None,
+            Err(e) => {
+                tracing::error!(policy = which, error = %e, "invalid redaction policy; refusing to serve unredacted data");
+                Some(Arc::new(
+                    reel_redact::Redactor::preset("strict").expect("the strict preset compiles"),
+                ))
+            }
+        }
+    }
+
+    /// Apply the ingest policy to a unit's events (time order), keeping per-window DOM state.
+    pub fn redact_ingest(&self, unit: &mut reel_store::IngestUnit) -> Result<(), String> {
+        let Some(r) = self.policy("ingest_redaction") else {
+            return Ok(());
+        };
+        let mut person = None;
+        let mut counts = reel_redact::Counts::default();
+        r.session_facts(&mut unit.distinct_id, &mut person, &mut counts);
+        unit.events.sort_by_key(|e| e.timestamp);
+        let mut map = self
+            .window_redactors
+            .lock()
+            .map_err(|_| "redactor state poisoned".to_string())?;
+        if map.len() > 20_000 {
+            map.clear(); // bounded memory; later batches of those windows restart from their next snapshot
+        }
+        let wr = map
+            .entry((unit.session_id.clone(), unit.window_id.clone()))
+            .or_insert_with(|| r.window());
+        let mut out = Vec::with_capacity(unit.events.len());
+        for e in std::mem::take(&mut unit.events) {
+            if let Some(e) = wr.event(e).map_err(|e| e.to_string())? {
+                out.push(e);
+            }
+        }
+        unit.events = out;
+        Ok(())
     }
 
     pub fn limits(&self) -> reel_format::Limits {
