@@ -25,10 +25,9 @@ run() {
   local name="$1"; shift
   local t0 t1 cpu wall
   t0=$(date +%s.%N)
-  local out
-  out=$( { /usr/bin/time -f "%U %S" "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1 )
+  /usr/bin/time -o "$work/time" -f "%U %S" "$@" >/dev/null 2>"$work/err" || { echo "$name failed:" >&2; cat "$work/err" >&2; return 1; }
   t1=$(date +%s.%N)
-  cpu=$(echo "$out" | awk '{print $1 + $2}')
+  cpu=$(tail -1 "$work/time" | awk '{print $1 + $2}')
   wall=$(echo "$t1 $t0" | awk '{print $1 - $2}')
   awk -v n="$name" -v b="$bytes" -v w="$wall" -v c="$cpu" \
     'BEGIN { printf "| %-44s | %7.1f | %7.1f | %8.1f | %8.1f |\n", n, w, c, b/1e6/w, b/1e6/c }'
