@@ -150,72 +150,46 @@ impl Store {
                 .block_bytes
                 .fetch_add(n as u64, Ordering::Relaxed);
         }
-        // One index transaction.
-        let _w = self.index.writer().await;
-        let mut tx = self.index.pool.begin().await?;
+        // The index write: grouped with concurrent batches on SQLite (one commit, one fsync for
+        // many batches), its own transaction on PostgreSQL (which groups commits itself).
         let now = now_ms();
-        for u in &fresh {
-            let n = sqlx::query("INSERT INTO batches (project_id, batch_key, session_id, created_ms) VALUES ($1, $2, $3, $4) ON CONFLICT (project_id, batch_key) DO NOTHING")
-                .bind(project)
-                .bind(&u.key)
-                .bind(&u.session_id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if n == 0 {
-                tx.rollback().await?;
-                drop(_w);
-                for b in &blocks {
-                    let _ = self.blobs.delete(&b.key).await;
+        let keys: Vec<(String, String)> = fresh
+            .iter()
+            .map(|u| (u.key.clone(), u.session_id.clone()))
+            .collect();
+        let committed = match &self.committer {
+            Some(tx) => {
+                let (reply, rx) = tokio::sync::oneshot::channel();
+                let work = Work {
+                    project: project.to_string(),
+                    keys,
+                    blocks: blocks.clone(),
+                    now,
+                    reply,
+                };
+                tx.send(work)
+                    .map_err(|_| Error::Config("index committer stopped".into()))?;
+                rx.await
+                    .map_err(|_| Error::Config("index committer stopped".into()))?
+                    .map_err(Error::Config)?
+            }
+            None => {
+                let mut tx = self.index.pool.begin().await?;
+                if write_index(&mut tx, project, &keys, &blocks, now).await? {
+                    tx.commit().await?;
+                    true
+                } else {
+                    tx.rollback().await?;
+                    false
                 }
-                return Ok(None);
             }
+        };
+        if !committed {
+            for b in &blocks {
+                let _ = self.blobs.delete(&b.key).await;
+            }
+            return Ok(None);
         }
-        for b in &blocks {
-            sqlx::query("INSERT INTO blocks (id, project_id, session_id, window_id, blob_key, first_ms, last_ms, event_count, bytes, stored_bytes, sealed, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11)")
-                .bind(&b.id).bind(project).bind(&b.session).bind(&b.window).bind(&b.key).bind(b.first).bind(b.last)
-                .bind(b.stats.event_count as i64).bind(b.raw_len).bind(b.stored_len).bind(now)
-                .execute(&mut *tx).await?;
-            let s = &b.stats;
-            sqlx::query(UPSERT_SESSION)
-                .bind(project)
-                .bind(&b.session)
-                .bind(&b.distinct)
-                .bind(b.first)
-                .bind(b.last)
-                .bind(s.event_count as i64)
-                .bind(s.size as i64)
-                .bind(s.click_count as i64)
-                .bind(s.keypress_count as i64)
-                .bind(s.mouse_activity_count as i64)
-                .bind(s.console_log_count as i64)
-                .bind(s.console_warn_count as i64)
-                .bind(s.console_error_count as i64)
-                .bind(s.network_request_count as i64)
-                .bind(s.active_ms as i64)
-                .bind(&b.user_agent)
-                .bind(&b.source.system)
-                .bind(&b.source.lib)
-                .bind(&b.source.lib_version)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            for (url, ms) in &b.urls {
-                sqlx::query(UPSERT_URL)
-                    .bind(project)
-                    .bind(&b.session)
-                    .bind(url)
-                    .bind(*ms)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            if let Some(d) = &b.distinct {
-                sqlx::query("INSERT INTO people (project_id, distinct_id, first_ms, last_ms) VALUES ($1, $2, $3, $4) ON CONFLICT (project_id, distinct_id) DO UPDATE SET last_ms = CASE WHEN excluded.last_ms > people.last_ms THEN excluded.last_ms ELSE people.last_ms END")
-                    .bind(project).bind(d).bind(b.first).bind(b.last).execute(&mut *tx).await?;
-            }
-        }
-        tx.commit().await?;
         outcome.stored = fresh.len();
         let mut sessions: Vec<String> = blocks.iter().map(|b| b.session.clone()).collect();
         sessions.dedup();
@@ -284,6 +258,140 @@ impl Store {
     }
 }
 
+/// The index rows of one ingest: claim the keys (false if one was already claimed: the caller
+/// rolls back), add the block rows, fold the statistics into the session rows.
+async fn write_index(
+    conn: &mut sqlx::AnyConnection,
+    project: &str,
+    keys: &[(String, String)],
+    blocks: &[PendingBlock],
+    now: i64,
+) -> Result<bool> {
+    for (key, session) in keys {
+        let n = sqlx::query("INSERT INTO batches (project_id, batch_key, session_id, created_ms) VALUES ($1, $2, $3, $4) ON CONFLICT (project_id, batch_key) DO NOTHING")
+                .bind(project)
+                .bind(key)
+                .bind(session)
+                .bind(now)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+        if n == 0 {
+            return Ok(false);
+        }
+    }
+    for b in blocks {
+        sqlx::query("INSERT INTO blocks (id, project_id, session_id, window_id, blob_key, first_ms, last_ms, event_count, bytes, stored_bytes, sealed, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11)")
+                .bind(&b.id).bind(project).bind(&b.session).bind(&b.window).bind(&b.key).bind(b.first).bind(b.last)
+                .bind(b.stats.event_count as i64).bind(b.raw_len).bind(b.stored_len).bind(now)
+                .execute(&mut *conn).await?;
+        let s = &b.stats;
+        sqlx::query(UPSERT_SESSION)
+            .bind(project)
+            .bind(&b.session)
+            .bind(&b.distinct)
+            .bind(b.first)
+            .bind(b.last)
+            .bind(s.event_count as i64)
+            .bind(s.size as i64)
+            .bind(s.click_count as i64)
+            .bind(s.keypress_count as i64)
+            .bind(s.mouse_activity_count as i64)
+            .bind(s.console_log_count as i64)
+            .bind(s.console_warn_count as i64)
+            .bind(s.console_error_count as i64)
+            .bind(s.network_request_count as i64)
+            .bind(s.active_ms as i64)
+            .bind(&b.user_agent)
+            .bind(&b.source.system)
+            .bind(&b.source.lib)
+            .bind(&b.source.lib_version)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+        for (url, ms) in &b.urls {
+            sqlx::query(UPSERT_URL)
+                .bind(project)
+                .bind(&b.session)
+                .bind(url)
+                .bind(*ms)
+                .execute(&mut *conn)
+                .await?;
+        }
+        if let Some(d) = &b.distinct {
+            sqlx::query("INSERT INTO people (project_id, distinct_id, first_ms, last_ms) VALUES ($1, $2, $3, $4) ON CONFLICT (project_id, distinct_id) DO UPDATE SET last_ms = CASE WHEN excluded.last_ms > people.last_ms THEN excluded.last_ms ELSE people.last_ms END")
+                    .bind(project).bind(d).bind(b.first).bind(b.last).execute(&mut *conn).await?;
+        }
+    }
+    Ok(true)
+}
+
+/// A batch's index work for the SQLite group committer.
+pub(crate) struct Work {
+    project: String,
+    keys: Vec<(String, String)>,
+    blocks: Vec<PendingBlock>,
+    now: i64,
+    reply: tokio::sync::oneshot::Sender<std::result::Result<bool, String>>,
+}
+
+/// SQLite group commit: take every batch waiting, write each inside a savepoint (a key conflict
+/// rolls back only that batch), commit once, then answer each. One fsync for many batches.
+pub(crate) fn spawn_committer(index: crate::Index) -> tokio::sync::mpsc::UnboundedSender<Work> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Work>();
+    tokio::spawn(async move {
+        while let Some(first) = rx.recv().await {
+            let mut group = vec![first];
+            while group.len() < 512 {
+                match rx.try_recv() {
+                    Ok(w) => group.push(w),
+                    Err(_) => break,
+                }
+            }
+            let _w = index.writer().await;
+            let result: Result<Vec<bool>> = async {
+                let mut tx = index.pool.begin().await?;
+                let mut out = Vec::with_capacity(group.len());
+                for w in &group {
+                    sqlx::query("SAVEPOINT batch").execute(&mut *tx).await?;
+                    if write_index(&mut tx, &w.project, &w.keys, &w.blocks, w.now).await? {
+                        sqlx::query("RELEASE SAVEPOINT batch")
+                            .execute(&mut *tx)
+                            .await?;
+                        out.push(true);
+                    } else {
+                        sqlx::query("ROLLBACK TO SAVEPOINT batch")
+                            .execute(&mut *tx)
+                            .await?;
+                        sqlx::query("RELEASE SAVEPOINT batch")
+                            .execute(&mut *tx)
+                            .await?;
+                        out.push(false);
+                    }
+                }
+                tx.commit().await?;
+                Ok(out)
+            }
+            .await;
+            match result {
+                Ok(flags) => {
+                    for (w, ok) in group.into_iter().zip(flags) {
+                        let _ = w.reply.send(Ok(ok));
+                    }
+                }
+                Err(e) => {
+                    let msg = e.to_string();
+                    for w in group {
+                        let _ = w.reply.send(Err(msg.clone()));
+                    }
+                }
+            }
+        }
+    });
+    tx
+}
+
+#[derive(Clone)]
 struct PendingBlock {
     id: String,
     key: String,

@@ -52,6 +52,8 @@ pub struct Store {
     pub blobs: Blobs,
     pub index: Index,
     pub metrics: Arc<Metrics>,
+    /// SQLite's group committer for ingest (None on PostgreSQL).
+    committer: Option<tokio::sync::mpsc::UnboundedSender<ingest::Work>>,
 }
 
 impl Store {
@@ -60,10 +62,13 @@ impl Store {
     pub async fn open(index_url: &str, blobs_url: &str) -> Result<Store> {
         let index = Index::connect(index_url).await?;
         let blobs = Blobs::open(blobs_url)?;
+        let committer =
+            (index.kind == index::Engine::Sqlite).then(|| ingest::spawn_committer(index.clone()));
         Ok(Store {
             blobs,
             index,
             metrics: Arc::new(Metrics::default()),
+            committer,
         })
     }
 }
