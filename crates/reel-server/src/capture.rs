@@ -607,42 +607,11 @@ async fn native_ingest(
             )
         }
     }
-    let Some(batch_id) = b.batch_id.filter(|x| !x.is_empty() && x.len() <= 128) else {
-        return bad(
-            &st,
-            StatusCode::BAD_REQUEST,
-            "missing field \"batch_id\" (a unique id per batch, repeated on retries)".into(),
-        );
-    };
-    let Some(session_id) = b.session_id else {
-        return bad(
-            &st,
-            StatusCode::BAD_REQUEST,
-            "missing field \"session_id\"".into(),
-        );
-    };
-    if !valid_id(&session_id) {
-        return bad(
-            &st,
-            StatusCode::BAD_REQUEST,
-            "field \"session_id\": use 1-128 chars of [A-Za-z0-9._-]".into(),
-        );
-    }
-    let window_id = b.window_id.unwrap_or_else(|| session_id.clone());
-    if !valid_id(&window_id) {
-        return bad(
-            &st,
-            StatusCode::BAD_REQUEST,
-            "field \"window_id\": use 1-128 chars of [A-Za-z0-9._-]".into(),
-        );
-    }
-    let Some(raw_events) = b.events else {
-        return bad(
-            &st,
-            StatusCode::BAD_REQUEST,
-            "missing field \"events\"".into(),
-        );
-    };
+    let (batch_id, session_id, window_id, raw_events) =
+        match required_fields(b.batch_id, b.session_id, b.window_id, b.events) {
+            Ok(x) => x,
+            Err(msg) => return bad(&st, StatusCode::BAD_REQUEST, msg),
+        };
     let opts = ImportOptions {
         limits: st.limits(),
         lenient: true,
@@ -698,4 +667,29 @@ async fn native_ingest(
             cors(&headers, error(StatusCode::SERVICE_UNAVAILABLE, "storage unavailable; retry"))
         }
     }
+}
+
+type Required<'a> = (String, String, String, Vec<&'a serde_json::value::RawValue>);
+
+/// The fields a native batch must carry, or the message naming the one that is missing or bad.
+fn required_fields<'a>(
+    batch_id: Option<String>,
+    session_id: Option<String>,
+    window_id: Option<String>,
+    events: Option<Vec<&'a serde_json::value::RawValue>>,
+) -> Result<Required<'a>, String> {
+    const IDS: &str = "use 1-128 chars of [A-Za-z0-9._-]";
+    let batch_id = batch_id
+        .filter(|x| !x.is_empty() && x.len() <= 128)
+        .ok_or("missing field \"batch_id\" (a unique id per batch, repeated on retries)")?;
+    let session_id = session_id.ok_or("missing field \"session_id\"")?;
+    if !valid_id(&session_id) {
+        return Err(format!("field \"session_id\": {IDS}"));
+    }
+    let window_id = window_id.unwrap_or_else(|| session_id.clone());
+    if !valid_id(&window_id) {
+        return Err(format!("field \"window_id\": {IDS}"));
+    }
+    let events = events.ok_or("missing field \"events\"")?;
+    Ok((batch_id, session_id, window_id, events))
 }
