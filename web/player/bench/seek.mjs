@@ -11,6 +11,7 @@ import { inlineJs, PLAYER_DIR } from '../test/inline.mjs';
 const arg = (name, def) => { const i = process.argv.indexOf('--' + name); return i > 0 ? +process.argv[i + 1] : def; };
 const HOURS = arg('hours', 3), SEEKS = arg('seeks', 20), FULL_EVERY = arg('full-every', 0);
 const ONLY_REEL = process.argv.includes('--only-reel');
+const FIXTURE = process.argv.includes('--fixture') ? process.argv[process.argv.indexOf('--fixture') + 1] : null;
 const MORPH = !process.argv.includes('--no-morph');
 
 /** Deterministic PRNG. */
@@ -60,7 +61,7 @@ const pct = (arr, p) => { const s = arr.slice().sort((a, b) => a - b); return s[
 
 async function main() {
   const loadBefore = loadavg()[0];
-  const events = await generate();
+  const events = FIXTURE ? JSON.parse(await readFile(join(PLAYER_DIR, 'test', 'fixtures', `${FIXTURE}.json`), 'utf8')) : await generate();
   const json = JSON.stringify(events);
   const duration = events[events.length - 1].timestamp - events[0].timestamp;
   const targets = seeks(duration);
@@ -140,14 +141,15 @@ async function main() {
   }
   const loadAfter = loadavg()[0];
   const row = (name, r, size) => `| ${name} | ${r.firstFrame.toFixed(0)} | ${pct(r.times, 50).toFixed(1)} | ${pct(r.times, 95).toFixed(1)} | ${Math.max(...r.times).toFixed(1)} | ${(size.gz / 1024).toFixed(1)} KB (${(size.raw / 1024).toFixed(0)} KB raw) |`;
+  const desc = FIXTURE ? `Recording: the ${FIXTURE} fixture as recorded (${(duration / 1000).toFixed(0)} s).` : `Recording (generated): swagger-ui fixture's full snapshot, then ${(duration / 3600000).toFixed(1)} h of activity: a mouse move every 200 ms,
+a mutation every second (add a row, remove the row added 40 s earlier, change a text, change an attribute), a scroll and an input every 3 s,
+a click every 10 s; ${FULL_EVERY ? `a new full snapshot every ${FULL_EVERY} s` : 'no further full snapshot (worst case for rrweb: every seek replays from the start)'}.`;
   const md = `# Player seek benchmark: Reel vs rrweb-player 2.1.6
 
-Command: \`node web/player/bench/seek.mjs --hours ${HOURS} --seeks ${SEEKS} --full-every ${FULL_EVERY}\` (headless Chromium, ${cpus().length} cores, load average ${loadBefore.toFixed(1)} before / ${loadAfter.toFixed(1)} after, ${new Date().toISOString().slice(0, 10)}).
+Command: \`node web/player/bench/seek.mjs ${FIXTURE ? `--fixture ${FIXTURE}` : `--hours ${HOURS}`} --seeks ${SEEKS} --full-every ${FULL_EVERY}\` (headless Chromium, ${cpus().length} cores, load average ${loadBefore.toFixed(1)} before / ${loadAfter.toFixed(1)} after, ${new Date().toISOString().slice(0, 10)}).
 Other work shares this machine; a high load average inflates both players' numbers.
 
-Recording (generated): swagger-ui fixture's full snapshot, then ${(duration / 3600000).toFixed(1)} h of activity: a mouse move every 200 ms,
-a mutation every second (add a row, remove the row added 40 s earlier, change a text, change an attribute), a scroll and an input every 3 s,
-a click every 10 s; ${FULL_EVERY ? `a new full snapshot every ${FULL_EVERY} s` : 'no further full snapshot (worst case for rrweb: every seek replays from the start)'}.
+${desc}
 ${events.length} events, ${(json.length / 1e6).toFixed(1)} MB of JSON. ${SEEKS} random seeks (same targets for both), each timed with style and layout.
 
 | player | first frame ms | seek p50 ms | seek p95 ms | seek max ms | loads (gzip) |
