@@ -280,6 +280,11 @@ impl Dom {
             let Some(id) = o.get("id").and_then(num) else {
                 continue;
             };
+            if let (Some(old), Some(p)) = (self.slot_of(id), parent) {
+                if self.is_ancestor(old, p) {
+                    continue; // a node reusing an ancestor's id: skip it, with its children
+                }
+            }
             let data = node_data(o);
             let node = Node {
                 id,

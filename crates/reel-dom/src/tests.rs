@@ -121,3 +121,14 @@ fn moving_a_node_replaces_the_old_copy() {
     assert_eq!(dom.children(5), Vec::<i64>::new());
     assert_eq!(dom.children(4), vec![6, 5, 7]);
 }
+
+#[test]
+fn duplicate_ids_never_panic() {
+    // Found by fuzzing: a child reusing its ancestor's id.
+    let mut dom = Dom::new();
+    dom.apply(&json!({"type":2,"timestamp":1,"data":{"node":{"type":0,"id":1,"childNodes":[
+        {"type":2,"id":2,"tagName":"p","attributes":{},"childNodes":[{"type":2,"id":1,"tagName":"b","attributes":{}},{"type":3,"id":2,"textContent":"x"}]}]}}}));
+    assert_eq!(dom.html(), "<p></p>");
+    dom.apply(&mutation(json!({"adds":[{"parentId":2,"nextId":null,"node":{"type":2,"id":5,"tagName":"i","attributes":{},"childNodes":[{"type":2,"id":2,"tagName":"u","attributes":{}}]}}]})));
+    let _ = dom.html();
+}
