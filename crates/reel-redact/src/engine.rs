@@ -387,18 +387,12 @@ impl Redactor {
 }
 
 mod rand_key {
-    /// 32 random bytes from the OS (via a fresh UUIDv4 pair), for runs without a configured key.
+    /// 32 random bytes from the operating system, for runs without a configured key.
     pub fn random_key() -> Vec<u8> {
-        use sha2::Digest;
-        let mut h = sha2::Sha256::new();
-        h.update(format!("{:?}", std::time::SystemTime::now()).as_bytes());
-        h.update(std::process::id().to_le_bytes());
-        let rs = std::collections::hash_map::RandomState::new();
-        use std::hash::{BuildHasher, Hasher};
-        let mut x = rs.build_hasher();
-        x.write_u64(1);
-        h.update(x.finish().to_le_bytes());
-        h.finalize().to_vec()
+        use rand::RngCore;
+        let mut k = vec![0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut k);
+        k
     }
 }
 
