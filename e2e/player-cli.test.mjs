@@ -53,3 +53,36 @@ test('reel export --html without input is the standalone player; reel play serve
   await p2.close();
   proc.kill('SIGTERM');
 });
+
+async function finalHtml(file) {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(`file://${file}`);
+  await page.waitForFunction(() => window.reel && window.reel.duration > 0, null, { timeout: 20000 });
+  await page.evaluate(() => window.reel.seek(window.reel.duration));
+  await page.waitForTimeout(300);
+  const html = await page.evaluate(() => {
+    const d = document.querySelector('iframe').contentDocument;
+    return d.documentElement.outerHTML + [...d.querySelectorAll('input,textarea')].map((i) => i.value).join('|');
+  });
+  await page.close();
+  return { html, errors };
+}
+
+test('a redacted package plays in Reel player with the canaries gone', async () => {
+  const plain = join(dir, 'plain.html');
+  execFileSync(REEL, ['export', '--html', pkg, '-o', plain]);
+  const before = await finalHtml(plain);
+  // What the default preset removes (a plain name is not a pattern it knows).
+  const canaries = ['zelda.canary@example.com', '+1-555-0142'];
+  for (const c of canaries) assert.ok(before.html.includes(c), `the unredacted replay shows ${c}`);
+  const red = join(dir, 'red.reel.zip');
+  execFileSync(REEL, ['redact', pkg, '--preset', 'default', '-o', red], { stdio: 'ignore' });
+  const out = join(dir, 'red.html');
+  execFileSync(REEL, ['export', '--html', red, '-o', out]);
+  const after = await finalHtml(out);
+  assert.match(after.html, /Checkout|checkout/i, 'the page is still there');
+  for (const c of canaries) assert.ok(!after.html.includes(c), c);
+  assert.deepEqual(after.errors, []);
+});

@@ -1138,3 +1138,33 @@ fn packages_of_every_fixture_match_the_json_schemas() {
     assert!(out.contains("event_count"), "{out}");
     assert!(out.contains("'source' is a required property"), "{out}");
 }
+
+#[test]
+fn level_zero_stores_entries_that_every_reader_takes() {
+    let s = Scratch::new();
+    let out = s.path("stored.reel.zip");
+    ok(&reel!(
+        s,
+        "pack",
+        rrweb_fixture("checkout"),
+        "--level",
+        "0",
+        "-o",
+        out
+    ));
+    ok(&reel!(s, "verify", out));
+    let unzip = Command::new("unzip").arg("-t").arg(&out).output().unwrap();
+    assert!(
+        unzip.status.success(),
+        "{}",
+        String::from_utf8_lossy(&unzip.stdout)
+    );
+    let f = std::fs::File::open(&out).unwrap();
+    let mut z = zip::ZipArchive::new(f).unwrap();
+    for i in 0..z.len() {
+        assert_eq!(
+            z.by_index(i).unwrap().compression(),
+            zip::CompressionMethod::Stored
+        );
+    }
+}

@@ -50,12 +50,17 @@ impl<W: Write + Seek> PackageWriter<W> {
         }
     }
 
+    /// Deflate at the chosen level; level 0 means stored (no compression), which every reader takes.
     fn entry_options(&self, large: bool) -> SimpleFileOptions {
-        SimpleFileOptions::default()
-            .compression_method(CompressionMethod::Deflated)
-            .compression_level(Some(self.opts.level))
+        let o = SimpleFileOptions::default()
             .large_file(large)
-            .unix_permissions(0o644)
+            .unix_permissions(0o644);
+        if self.opts.level <= 0 {
+            o.compression_method(CompressionMethod::Stored)
+        } else {
+            o.compression_method(CompressionMethod::Deflated)
+                .compression_level(Some(self.opts.level))
+        }
     }
 
     fn start(&mut self, path: &str, large: bool) -> Result<()> {
