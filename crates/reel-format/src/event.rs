@@ -96,7 +96,41 @@ pub struct Event {
     json: String,
 }
 
+/// An event's parsed header without its text (see [`Event`]); cheap to keep for many events.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Header {
+    pub kind: EventType,
+    pub timestamp: i64,
+    pub source: Option<IncrementalSource>,
+    pub detail: Detail,
+    pub packed: bool,
+}
+
 impl Event {
+    /// The header of this event.
+    pub fn header(&self) -> Header {
+        Header {
+            kind: self.kind,
+            timestamp: self.timestamp,
+            source: self.source,
+            detail: self.detail.clone(),
+            packed: self.packed,
+        }
+    }
+
+    /// Rebuild an event from its header and the same JSON text it came from, without parsing it
+    /// again (crate-internal: the text must be the one the header was taken from).
+    pub(crate) fn from_header(h: Header, json: String) -> Event {
+        Event {
+            kind: h.kind,
+            timestamp: h.timestamp,
+            source: h.source,
+            detail: h.detail,
+            packed: h.packed,
+            json,
+        }
+    }
+
     /// Parse one event from its JSON text. The text is validated and kept unchanged.
     pub fn parse(json: impl Into<String>) -> Result<Event> {
         let json = json.into();
@@ -109,7 +143,7 @@ impl Event {
                 format!("JSON nested deeper than {max_depth} levels"),
             ));
         }
-        let h: Header = serde_json::from_str(&json).map_err(|e| Error::json("event", &e, 0))?;
+        let h: RawHeader = serde_json::from_str(&json).map_err(|e| Error::json("event", &e, 0))?;
         let kind =
             EventType(h.ty.ok_or_else(|| Error::invalid("event", "missing numeric \"type\""))?);
         let ts = h
@@ -194,7 +228,7 @@ impl Event {
 }
 
 #[derive(Deserialize)]
-struct Header {
+struct RawHeader {
     #[serde(rename = "type")]
     ty: Option<i64>,
     timestamp: Option<f64>,

@@ -2,6 +2,7 @@
 //! inputs are imported (sessions may span inputs: PostHog sends a session in many bodies), then
 //! each window is streamed into the package in time order. Memory holds 16 bytes per event.
 use super::writer::{PackageWriter, SessionInfo};
+use crate::event::Header;
 use crate::recording::Recording;
 use crate::stats::StatsBuilder;
 use crate::{Error, Event, Result};
@@ -14,8 +15,9 @@ struct SpoolWindow {
     /// The window's temporary file. Opened only while writing or reading it: memory and file
     /// descriptors stay flat however many windows the inputs hold.
     path: std::path::PathBuf,
-    /// (timestamp, offset, length) of each event line in `path`.
-    index: Vec<(i64, u64, u32)>,
+    /// (offset, length, header) of each event line in `path`: the header is kept so events are
+    /// not parsed a second time on their way into the package.
+    index: Vec<(u64, u32, Header)>,
     bytes: u64,
     sorted: bool,
 }
@@ -124,10 +126,10 @@ impl Spool {
                 let mut file = BufWriter::with_capacity(256 << 10, f);
                 for e in w.events {
                     let text = e.json();
-                    if sw.index.last().is_some_and(|l| l.0 > e.timestamp) {
+                    if sw.index.last().is_some_and(|l| l.2.timestamp > e.timestamp) {
                         sw.sorted = false;
                     }
-                    sw.index.push((e.timestamp, sw.bytes, text.len() as u32));
+                    sw.index.push((sw.bytes, text.len() as u32, e.header()));
                     file.write_all(text.as_bytes())
                         .map_err(|er| Error::io("spool", er))?;
                     sw.bytes += text.len() as u64;
@@ -200,7 +202,7 @@ impl Spool {
                 let mut f = File::open(&sw.path).map_err(|e| Error::io(&sw.path, e))?;
                 if !sw.sorted {
                     reordered += 1;
-                    sw.index.sort_by_key(|x| x.0);
+                    sw.index.sort_by_key(|x| x.2.timestamp);
                 }
                 f.seek(SeekFrom::Start(0))
                     .map_err(|e| Error::io("spool", e))?;
@@ -211,8 +213,8 @@ impl Spool {
                 let index = sw.index;
                 let total = sw.bytes;
                 let events = index
-                    .iter()
-                    .map(|&(_, off, len)| -> Result<Option<Cow<'static, Event>>> {
+                    .into_iter()
+                    .map(|(off, len, head)| -> Result<Option<Cow<'static, Event>>> {
                         if !sorted || off != pos {
                             reader
                                 .seek(SeekFrom::Start(off))
@@ -229,7 +231,9 @@ impl Spool {
                         }
                         let text = String::from_utf8(std::mem::take(&mut buf))
                             .map_err(|_| Error::invalid("spool", "not UTF-8"))?;
-                        Ok(filter.event(Event::parse(text)?)?.map(Cow::Owned))
+                        Ok(filter
+                            .event(Event::from_header(head, text))?
+                            .map(Cow::Owned))
                     })
                     .filter_map(|r| r.transpose());
                 let (m, st) = w.write_window(&s.info.id, &sw.id, events, total)?;
