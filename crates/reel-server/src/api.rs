@@ -292,8 +292,11 @@ async fn forget(
 /// `POST /api/v1/import`: a package or any file `reel pack` accepts, as the request body.
 async fn import(State(st): State<Arc<AppState>>, Admin(p): Admin, body: Bytes) -> Response {
     let limits = st.limits();
-    let key_base = reel_store::index::sha256_hex(&format!("{}", body.len()))
-        + &hex::encode(&sha2_of(&body)[..12]);
+    // The same file imported twice is stored once.
+    let key_base = {
+        use sha2::Digest;
+        hex::encode(&sha2::Sha256::digest(&body)[..16])
+    };
     let parsed = tokio::task::spawn_blocking(move || {
         reel_format::import::import(
             "upload",
@@ -332,11 +335,6 @@ async fn import(State(st): State<Arc<AppState>>, Admin(p): Admin, body: Bytes) -
     }
 }
 
-fn sha2_of(b: &[u8]) -> Vec<u8> {
-    use sha2::Digest;
-    sha2::Sha256::digest(b).to_vec()
-}
-
 #[derive(Deserialize, Default)]
 struct ShareReq {
     expires_in_seconds: Option<i64>,
@@ -363,7 +361,7 @@ async fn create_share(
     }
     let expires = req
         .expires_in_seconds
-        .map(|s| reel_store_now() + s.max(1) * 1000);
+        .map(|s| reel_store::now_ms() + s.max(1) * 1000);
     match st.store.index.create_share(&p.id, &id, expires).await {
         Ok((share_id, token)) => {
             let _ = st
@@ -384,13 +382,6 @@ async fn create_share(
         }
         Err(e) => internal(e),
     }
-}
-
-fn reel_store_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 async fn list_shares(

@@ -297,7 +297,7 @@ async fn analytics(
                         .ok()
                 })
                 .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
-                .unwrap_or_else(now_ms);
+                .unwrap_or_else(reel_store::now_ms);
             urls.entry(sid.to_string())
                 .or_default()
                 .push((url.to_string(), ms));
@@ -309,13 +309,6 @@ async fn analytics(
         }
     }
     ok_reply(&headers, &q)
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 /// The remote config posthog-js asks for, built from the project's settings.

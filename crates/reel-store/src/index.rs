@@ -334,9 +334,7 @@ impl Index {
             .bind(id)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|r| r.try_get::<String, _>("url").map_err(Error::from))
-            .collect()
+        strings(&rows, "url")
     }
 
     /// A page of sessions, newest first. Returns the rows and the cursor of the next page.
@@ -487,9 +485,7 @@ impl Index {
                 .bind(distinct_id)
                 .fetch_all(&self.pool)
                 .await?;
-        rows.iter()
-            .map(|r| r.try_get::<String, _>("id").map_err(Error::from))
-            .collect()
+        strings(&rows, "id")
     }
 
     pub async fn delete_person(&self, project: &str, distinct_id: &str) -> Result<()> {
@@ -515,9 +511,7 @@ impl Index {
             .bind(limit)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|r| r.try_get::<String, _>("id").map_err(Error::from))
-            .collect()
+        strings(&rows, "id")
     }
 
     pub async fn audit(
@@ -622,6 +616,13 @@ impl Index {
             .rows_affected();
         Ok(n > 0)
     }
+}
+
+/// One text column of every row.
+pub(crate) fn strings(rows: &[AnyRow], column: &str) -> Result<Vec<String>> {
+    rows.iter()
+        .map(|r| r.try_get::<String, _>(column).map_err(Error::from))
+        .collect()
 }
 
 pub(crate) const SESSION_COLS: &str = "id, distinct_id, start_ms, end_ms, event_count, size, click_count, keypress_count, mouse_activity_count, console_log_count, console_warn_count, console_error_count, network_request_count, active_ms, user_agent, source, lib, lib_version, sealed_ms";

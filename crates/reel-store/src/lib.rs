@@ -87,7 +87,8 @@ pub struct Metrics {
     pub ingest_lag_ms: std::sync::atomic::AtomicI64,
 }
 
-pub(crate) fn now_ms() -> i64 {
+/// Milliseconds since the epoch.
+pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)

@@ -3,7 +3,6 @@
 //! are untouched (they stay as separate blocks until the next seal). A lease in the session row
 //! keeps two servers from sealing the same session at once.
 use crate::{now_ms, Result, Store};
-use sqlx::Row;
 use std::sync::atomic::Ordering;
 
 /// zstd level of sealed blocks (≈ xz -9 on rrweb JSON).
@@ -25,9 +24,7 @@ impl Store {
             .bind(limit)
             .fetch_all(&self.index.pool)
             .await?;
-        rows.iter()
-            .map(|r| r.try_get::<String, _>("id").map_err(Into::into))
-            .collect()
+        crate::index::strings(&rows, "id")
     }
 
     /// Seal one session. Returns false if another server holds the lease.

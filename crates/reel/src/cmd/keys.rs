@@ -1,6 +1,6 @@
 use crate::ui;
 use anyhow::{bail, Context};
-use reel_format::package::{keygen as make_keys, secret_key_from_text, sign_package};
+use reel_format::package::{keygen as make_keys, sign_package};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -65,10 +65,7 @@ pub struct SignArgs {
 }
 
 pub fn sign(a: SignArgs) -> anyhow::Result<ExitCode> {
-    let key_text = std::fs::read_to_string(&a.key)
-        .with_context(|| format!("{}: cannot read key", a.key.display()))?;
-    let key =
-        secret_key_from_text(&key_text).map_err(|e| anyhow::anyhow!("{}: {e}", a.key.display()))?;
+    let key = super::secret_key(&a.key)?;
     let input = std::fs::File::open(&a.file)
         .with_context(|| format!("{}: cannot open", a.file.display()))?;
     let out = a.output.clone().unwrap_or_else(|| a.file.clone());

@@ -39,3 +39,29 @@ pub fn import(
         }
     })
 }
+
+/// Read a key file made by `reel keygen` with `parse`, naming the file in any error.
+fn read_key<K>(path: &Path, parse: fn(&str) -> reel_format::Result<K>) -> anyhow::Result<K> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read key", path.display()))?;
+    parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+/// The secret key at `path` (for signing).
+pub fn secret_key(path: &Path) -> anyhow::Result<ed25519_dalek::SigningKey> {
+    read_key(path, reel_format::package::secret_key_from_text)
+}
+
+/// The public key at `path` (for verifying); a secret key file works too.
+pub fn public_key(path: &Path) -> anyhow::Result<ed25519_dalek::VerifyingKey> {
+    read_key(path, reel_format::package::public_key_from_text)
+}
+
+/// Total size of the input files (for progress bars); unreadable files count as 0.
+pub fn total_size(paths: &[std::path::PathBuf]) -> u64 {
+    paths
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum()
+}

@@ -1,6 +1,6 @@
 use crate::ui;
-use anyhow::{bail, Context};
-use reel_format::package::{secret_key_from_text, PackageWriter, Spool, WriterOptions};
+use anyhow::bail;
+use reel_format::package::{PackageWriter, Spool, WriterOptions};
 use std::io::BufWriter;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -53,22 +53,8 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     if !(0..=9).contains(&a.level) {
         bail!("--level {}: use 0-9", a.level);
     }
-    let key = match &a.sign {
-        Some(p) => Some(
-            secret_key_from_text(
-                &std::fs::read_to_string(p)
-                    .with_context(|| format!("{}: cannot read key", p.display()))?,
-            )
-            .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?,
-        ),
-        None => None,
-    };
-    let total: u64 = a
-        .inputs
-        .iter()
-        .filter_map(|p| std::fs::metadata(p).ok())
-        .map(|m| m.len())
-        .sum();
+    let key = a.sign.as_deref().map(super::secret_key).transpose()?;
+    let total = super::total_size(&a.inputs);
     let bar = ui::bytes_bar(total, "import");
     let mut spool = Spool::new()?;
     let mut warnings = Vec::new();

@@ -3,8 +3,7 @@
 use crate::ui;
 use anyhow::{anyhow, bail, Context};
 use reel_format::package::{
-    secret_key_from_text, PackageWriter, SessionInfo, Spool, SpoolFilter, WriterOptions,
-    REDACTION_REPORT,
+    PackageWriter, SessionInfo, Spool, SpoolFilter, WriterOptions, REDACTION_REPORT,
 };
 use reel_format::Event;
 use reel_redact::{Redactor, Report, SessionReport, WindowRedactor};
@@ -161,22 +160,8 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         (None, Some(name)) => Redactor::preset(name).map_err(|e| anyhow!("--preset: {e}"))?,
         (None, None) => bail!("give --rules FILE or --preset default|strict"),
     };
-    let key = match &a.sign {
-        Some(p) => Some(
-            secret_key_from_text(
-                &std::fs::read_to_string(p)
-                    .with_context(|| format!("{}: cannot read key", p.display()))?,
-            )
-            .map_err(|e| anyhow!("{}: {e}", p.display()))?,
-        ),
-        None => None,
-    };
-    let total: u64 = a
-        .inputs
-        .iter()
-        .filter_map(|p| std::fs::metadata(p).ok())
-        .map(|m| m.len())
-        .sum();
+    let key = a.sign.as_deref().map(super::secret_key).transpose()?;
+    let total = super::total_size(&a.inputs);
     let bar = ui::bytes_bar(total, "import");
     let mut spool = Spool::new()?;
     for p in &a.inputs {

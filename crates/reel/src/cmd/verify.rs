@@ -1,6 +1,6 @@
 use crate::ui;
 use anyhow::Context;
-use reel_format::package::{public_key_from_text, PackageReader};
+use reel_format::package::PackageReader;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -26,16 +26,7 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
-    let key = match &a.key {
-        Some(p) => Some(
-            public_key_from_text(
-                &std::fs::read_to_string(p)
-                    .with_context(|| format!("{}: cannot read key", p.display()))?,
-            )
-            .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?,
-        ),
-        None => None,
-    };
+    let key = a.key.as_deref().map(super::public_key).transpose()?;
     let f = std::fs::File::open(&a.file)
         .with_context(|| format!("{}: cannot open", a.file.display()))?;
     let size = f.metadata().map(|m| m.len()).unwrap_or(0);
