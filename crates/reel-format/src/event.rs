@@ -106,6 +106,98 @@ pub struct Header {
     pub packed: bool,
 }
 
+impl Header {
+    /// Append a compact binary form (for the package spool's temporary files).
+    pub(crate) fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.kind.0.to_le_bytes());
+        out.extend_from_slice(&self.timestamp.to_le_bytes());
+        match self.source {
+            Some(s) => {
+                out.push(1);
+                out.extend_from_slice(&s.0.to_le_bytes());
+            }
+            None => out.push(0),
+        }
+        out.push(self.packed as u8);
+        let text = |out: &mut Vec<u8>, tag: u8, t: &str| {
+            out.push(tag);
+            out.extend_from_slice(&(t.len() as u32).to_le_bytes());
+            out.extend_from_slice(t.as_bytes());
+        };
+        match &self.detail {
+            Detail::None => out.push(0),
+            Detail::Href(h) => text(out, 1, h),
+            Detail::Custom(c) => text(out, 2, c),
+            Detail::Interaction(i) => {
+                out.push(3);
+                out.extend_from_slice(&i.0.to_le_bytes());
+            }
+            Detail::Console(l) => {
+                out.push(4);
+                out.push(match l {
+                    ConsoleLevel::Log => 0,
+                    ConsoleLevel::Warn => 1,
+                    ConsoleLevel::Error => 2,
+                    ConsoleLevel::Other => 3,
+                });
+            }
+            Detail::Network(n) => {
+                out.push(5);
+                out.extend_from_slice(&n.to_le_bytes());
+            }
+        }
+    }
+
+    /// Read what [`Header::encode`] wrote at the start of `b`; returns the header and the rest.
+    pub(crate) fn decode(b: &[u8]) -> Option<(Header, &[u8])> {
+        fn take<'a>(b: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
+            let (h, t) = (b.get(..n)?, b.get(n..)?);
+            *b = t;
+            Some(h)
+        }
+        fn i64_of(b: &mut &[u8]) -> Option<i64> {
+            Some(i64::from_le_bytes(take(b, 8)?.try_into().ok()?))
+        }
+        fn u32_of(b: &mut &[u8]) -> Option<u32> {
+            Some(u32::from_le_bytes(take(b, 4)?.try_into().ok()?))
+        }
+        let mut b = b;
+        let kind = EventType(i64_of(&mut b)?);
+        let timestamp = i64_of(&mut b)?;
+        let source = match take(&mut b, 1)?[0] {
+            0 => None,
+            _ => Some(IncrementalSource(i64_of(&mut b)?)),
+        };
+        let packed = take(&mut b, 1)?[0] != 0;
+        let text = |b: &mut &[u8]| -> Option<String> {
+            let n = u32_of(b)? as usize;
+            String::from_utf8(take(b, n)?.to_vec()).ok()
+        };
+        let detail = match take(&mut b, 1)?[0] {
+            0 => Detail::None,
+            1 => Detail::Href(text(&mut b)?),
+            2 => Detail::Custom(text(&mut b)?),
+            3 => Detail::Interaction(MouseInteraction(i64_of(&mut b)?)),
+            4 => Detail::Console(match take(&mut b, 1)?[0] {
+                0 => ConsoleLevel::Log,
+                1 => ConsoleLevel::Warn,
+                2 => ConsoleLevel::Error,
+                _ => ConsoleLevel::Other,
+            }),
+            5 => Detail::Network(u32_of(&mut b)?),
+            _ => return None,
+        };
+        let h = Header {
+            kind,
+            timestamp,
+            source,
+            detail,
+            packed,
+        };
+        Some((h, b))
+    }
+}
+
 impl Event {
     /// The header of this event.
     pub fn header(&self) -> Header {
@@ -469,5 +561,39 @@ mod tests {
         assert!(Event::parse(r#"{"data":{},"timestamp":1}"#).is_err());
         assert!(Event::parse(r#"{"type":2,"data":{}}"#).is_err());
         assert!(Event::parse(r#"[1]"#).is_err());
+    }
+}
+
+#[cfg(test)]
+mod header_codec {
+    use super::*;
+
+    #[test]
+    fn every_detail_survives_the_spool_encoding() {
+        let details = [
+            Detail::None,
+            Detail::Href("https://example.com/é?q=1".into()),
+            Detail::Custom("$pageview".into()),
+            Detail::Interaction(MouseInteraction::Click),
+            Detail::Console(ConsoleLevel::Warn),
+            Detail::Network(7),
+        ];
+        for (i, detail) in details.into_iter().enumerate() {
+            let h = Header {
+                kind: EventType(40 + i as i64),
+                timestamp: -5 + i as i64 * 1_700_000_000_000,
+                source: (i % 2 == 0).then_some(IncrementalSource(i as i64)),
+                detail,
+                packed: i % 3 == 0,
+            };
+            let mut b = Vec::new();
+            h.encode(&mut b);
+            b.extend_from_slice(b"{\"rest\":1}");
+            let (back, rest) = Header::decode(&b).unwrap();
+            assert_eq!(back, h);
+            assert_eq!(rest, b"{\"rest\":1}");
+            // A cut record is refused, never misread.
+            assert!(Header::decode(&b[..b.len() - 11]).is_none());
+        }
     }
 }

@@ -27,7 +27,7 @@ pub use sign::{
 };
 pub use spool::{Spool, SpoolFilter};
 pub use unpack::unpack;
-pub use writer::{PackageWriter, SessionInfo, WriterOptions};
+pub use writer::{prepare_window, PackageWriter, PreparedWindow, SessionInfo, WriterOptions};
 
 /// Ids used in entry paths (session and window ids): 1–128 chars of `[A-Za-z0-9._-]`, not starting with `.`.
 pub fn valid_id(s: &str) -> bool {

@@ -1,7 +1,7 @@
 //! Packing many inputs with flat memory: events are appended to one temporary file per window as
 //! inputs are imported (sessions may span inputs: PostHog sends a session in many bodies), then
 //! each window is streamed into the package in time order. Memory holds 16 bytes per event.
-use super::writer::{PackageWriter, SessionInfo};
+use super::writer::{prepare_window, PackageWriter, PreparedWindow, SessionInfo};
 use crate::event::Header;
 use crate::recording::Recording;
 use crate::stats::StatsBuilder;
@@ -9,16 +9,22 @@ use crate::{Error, Event, Result};
 use std::borrow::Cow;
 use std::fs::File;
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex};
 
 struct SpoolWindow {
     id: String,
     /// The window's temporary file. Opened only while writing or reading it: memory and file
     /// descriptors stay flat however many windows the inputs hold.
     path: std::path::PathBuf,
-    /// (offset, length, header) of each event line in `path`: the header is kept so events are
-    /// not parsed a second time on their way into the package.
-    index: Vec<(u64, u32, Header)>,
+    /// (offset, length, timestamp) of each event record in `path`. A record is the event's
+    /// header in binary (so events are not parsed a second time on their way into the package)
+    /// followed by its JSON text; 24 bytes of memory per event.
+    index: Vec<(u64, u32, i64)>,
+    /// Event JSON bytes (what the package entry will hold, less newlines).
     bytes: u64,
+    /// Size of `path` (records).
+    offset: u64,
     sorted: bool,
 }
 
@@ -113,6 +119,7 @@ impl Spool {
                             path,
                             index: Vec::new(),
                             bytes: 0,
+                            offset: 0,
                             sorted: true,
                         });
                         self.sessions[idx].windows.len() - 1
@@ -124,14 +131,21 @@ impl Spool {
                     .open(&sw.path)
                     .map_err(|e| Error::io(&sw.path, e))?;
                 let mut file = BufWriter::with_capacity(256 << 10, f);
+                let mut record = Vec::new();
                 for e in w.events {
                     let text = e.json();
-                    if sw.index.last().is_some_and(|l| l.2.timestamp > e.timestamp) {
+                    if sw.index.last().is_some_and(|l| l.2 > e.timestamp) {
                         sw.sorted = false;
                     }
-                    sw.index.push((sw.bytes, text.len() as u32, e.header()));
-                    file.write_all(text.as_bytes())
+                    record.clear();
+                    e.header().encode(&mut record);
+                    record.extend_from_slice(text.as_bytes());
+                    let len = u32::try_from(record.len())
+                        .map_err(|_| Error::invalid("spool", "an event of 4 GB or more"))?;
+                    sw.index.push((sw.offset, len, e.timestamp));
+                    file.write_all(&record)
                         .map_err(|er| Error::io("spool", er))?;
+                    sw.offset += record.len() as u64;
                     sw.bytes += text.len() as u64;
                     self.bytes += text.len() as u64;
                     self.events += 1;
@@ -175,12 +189,140 @@ impl Spool {
 
     /// Stream everything into `w`. `progress` gets bytes of events written so far.
     /// Returns how many windows had to be re-ordered.
+    ///
+    /// Windows are read, checked, hashed and deflated on one thread per core, several at once,
+    /// and copied into the package in order: the package is the same as with one thread. At most
+    /// two windows per thread wait to be copied (large ones in temporary files), so memory stays
+    /// flat.
     pub fn write_into<W: Write + Seek>(
         self,
         w: &mut PackageWriter<W>,
         progress: &mut dyn FnMut(u64),
     ) -> Result<usize> {
-        self.write_filtered(w, progress, &mut NoFilter)
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .min(8);
+        if threads < 2 {
+            return self.write_filtered(w, progress, &mut NoFilter);
+        }
+        let level = w.level();
+        let mut infos = Vec::new();
+        let mut jobs = Vec::new();
+        for (si, s) in self.sessions.into_iter().enumerate() {
+            infos.push((s.info, s.windows.len()));
+            for sw in s.windows {
+                jobs.push(Mutex::new(Some((si, sw))));
+            }
+        }
+        let reordered = jobs
+            .iter()
+            .filter(|j| {
+                j.lock()
+                    .is_ok_and(|j| j.as_ref().is_some_and(|j| !j.1.sorted))
+            })
+            .count();
+        let ahead = 2 * threads;
+        let next = AtomicUsize::new(0);
+        let gate = (Mutex::new((0usize, false)), Condvar::new()); // (copied, aborted)
+        let (tx, rx) = std::sync::mpsc::channel::<(usize, Result<PreparedWindow>, u64)>();
+        let result = std::thread::scope(|scope| -> Result<()> {
+            for _ in 0..threads {
+                let tx = tx.clone();
+                let (jobs, next, gate, infos) = (&jobs, &next, &gate, &infos);
+                scope.spawn(move || loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= jobs.len() {
+                        return;
+                    }
+                    {
+                        let (lock, cv) = gate;
+                        let mut g = lock.lock().unwrap_or_else(|p| p.into_inner());
+                        while !g.1 && i >= g.0 + ahead {
+                            g = cv.wait(g).unwrap_or_else(|p| p.into_inner());
+                        }
+                        if g.1 {
+                            return;
+                        }
+                    }
+                    let job = jobs[i].lock().ok().and_then(|mut j| j.take());
+                    let Some((si, sw)) = job else { return };
+                    let session = infos[si].0.id.clone();
+                    let bytes = sw.bytes;
+                    let id = sw.id.clone();
+                    let r = sw.events(|_| {}).and_then(|events| {
+                        prepare_window(&session, &id, events, bytes, level, false)
+                    });
+                    if tx.send((i, r, bytes)).is_err() {
+                        return;
+                    }
+                });
+            }
+            drop(tx);
+            let abort = || {
+                let (lock, cv) = &gate;
+                lock.lock().unwrap_or_else(|p| p.into_inner()).1 = true;
+                cv.notify_all();
+            };
+            let r = (|| -> Result<()> {
+                let mut pending = std::collections::BTreeMap::new();
+                let mut copied = 0usize;
+                let mut done = 0u64;
+                // The session being assembled: its windows arrive in order.
+                let mut si = 0usize;
+                let mut metas = Vec::new();
+                let mut stats = StatsBuilder::default();
+                let finish = |w: &mut PackageWriter<W>,
+                              si: usize,
+                              metas: &mut Vec<_>,
+                              stats: &mut StatsBuilder|
+                 -> Result<()> {
+                    w.finish_session(
+                        infos[si].0.clone(),
+                        std::mem::take(metas),
+                        std::mem::take(stats),
+                    )?;
+                    Ok(())
+                };
+                let mut session_of = Vec::with_capacity(jobs.len());
+                for (k, (_, n)) in infos.iter().enumerate() {
+                    session_of.extend(std::iter::repeat_n(k, *n));
+                }
+                while copied < jobs.len() {
+                    let (i, r, bytes) = rx
+                        .recv()
+                        .map_err(|_| Error::invalid("package", "a compression thread stopped"))?;
+                    pending.insert(i, (r, bytes));
+                    while let Some((r, bytes)) = pending.remove(&copied) {
+                        let owner = session_of[copied];
+                        while si < owner {
+                            finish(w, si, &mut metas, &mut stats)?;
+                            si += 1;
+                        }
+                        let (m, st) = w.add_prepared(r?)?;
+                        metas.push(m);
+                        stats.merge(st);
+                        done += bytes;
+                        progress(done);
+                        copied += 1;
+                        let (lock, cv) = &gate;
+                        lock.lock().unwrap_or_else(|p| p.into_inner()).0 = copied;
+                        cv.notify_all();
+                    }
+                }
+                while si < infos.len() {
+                    finish(w, si, &mut metas, &mut stats)?;
+                    si += 1;
+                }
+                Ok(())
+            })();
+            if r.is_err() {
+                abort();
+            }
+            r
+        });
+        result?;
+        Ok(reordered)
     }
 
     /// [`Self::write_into`], passing every session's facts and every event (per window, in time
@@ -197,46 +339,24 @@ impl Spool {
             filter.session(&mut s.info)?;
             let mut metas = Vec::new();
             let mut stats = StatsBuilder::default();
-            for mut sw in s.windows {
+            for sw in s.windows {
                 filter.window(&s.info.id, &sw.id)?;
-                let mut f = File::open(&sw.path).map_err(|e| Error::io(&sw.path, e))?;
                 if !sw.sorted {
                     reordered += 1;
-                    sw.index.sort_by_key(|x| x.2.timestamp);
                 }
-                f.seek(SeekFrom::Start(0))
-                    .map_err(|e| Error::io("spool", e))?;
-                let mut reader = std::io::BufReader::with_capacity(1 << 20, f);
-                let sorted = sw.sorted;
-                let mut buf = Vec::new();
-                let mut pos = 0u64;
-                let index = sw.index;
                 let total = sw.bytes;
-                let events = index
-                    .into_iter()
-                    .map(|(off, len, head)| -> Result<Option<Cow<'static, Event>>> {
-                        if !sorted || off != pos {
-                            reader
-                                .seek(SeekFrom::Start(off))
-                                .map_err(|e| Error::io("spool", e))?;
+                let id = sw.id.clone();
+                let base = done;
+                let events = sw
+                    .events(|n| {
+                        if n % (4 << 20) < 64 << 10 {
+                            progress(base + n);
                         }
-                        buf.resize(len as usize, 0);
-                        reader
-                            .read_exact(&mut buf)
-                            .map_err(|e| Error::io("spool", e))?;
-                        pos = off + len as u64;
-                        done += len as u64;
-                        if done % (4 << 20) < len as u64 {
-                            progress(done);
-                        }
-                        let text = String::from_utf8(std::mem::take(&mut buf))
-                            .map_err(|_| Error::invalid("spool", "not UTF-8"))?;
-                        Ok(filter
-                            .event(Event::from_header(head, text))?
-                            .map(Cow::Owned))
-                    })
+                    })?
+                    .map(|r| r.and_then(|e| Ok(filter.event(e.into_owned())?.map(Cow::Owned))))
                     .filter_map(|r| r.transpose());
-                let (m, st) = w.write_window(&s.info.id, &sw.id, events, total)?;
+                let (m, st) = w.write_window(&s.info.id, &id, events, total)?;
+                done += total;
                 metas.push(m);
                 stats.merge(st);
             }
@@ -244,5 +364,60 @@ impl Spool {
         }
         progress(done);
         Ok(reordered)
+    }
+}
+
+impl SpoolWindow {
+    /// The window's events in time order, read back from its file; `progress` gets the bytes
+    /// read so far.
+    fn events(
+        mut self,
+        mut progress: impl FnMut(u64),
+    ) -> Result<impl Iterator<Item = Result<Cow<'static, Event>>>> {
+        let mut f = File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
+        let sorted = self.sorted;
+        if !sorted {
+            self.index.sort_by_key(|x| x.2);
+        }
+        // Out of order: read the events from memory if the window is of a sensible size (a seek
+        // per event would throw away the read buffer each time), else one positioned read each.
+        let whole = if !sorted && self.offset <= 64 << 20 {
+            let mut all = Vec::with_capacity(self.offset as usize);
+            f.read_to_end(&mut all).map_err(|e| Error::io("spool", e))?;
+            Some(all)
+        } else {
+            None
+        };
+        let cap = if sorted { 1 << 20 } else { 16 << 10 };
+        let mut reader = std::io::BufReader::with_capacity(cap, f);
+        let mut pos = 0u64;
+        let mut read = 0u64;
+        let mut buf = Vec::new();
+        Ok(self.index.into_iter().map(move |(off, len, _)| {
+            let bad = || Error::invalid("spool", "a damaged temporary file");
+            let record: &[u8] = match &whole {
+                Some(all) => all
+                    .get(off as usize..off as usize + len as usize)
+                    .ok_or_else(bad)?,
+                None => {
+                    if off != pos {
+                        reader
+                            .seek(SeekFrom::Start(off))
+                            .map_err(|e| Error::io("spool", e))?;
+                    }
+                    buf.resize(len as usize, 0);
+                    reader
+                        .read_exact(&mut buf)
+                        .map_err(|e| Error::io("spool", e))?;
+                    &buf
+                }
+            };
+            pos = off + len as u64;
+            let (head, json) = Header::decode(record).ok_or_else(bad)?;
+            read += json.len() as u64;
+            progress(read);
+            let text = String::from_utf8(json.to_vec()).map_err(|_| bad())?;
+            Ok(Cow::Owned(Event::from_header(head, text)))
+        }))
     }
 }

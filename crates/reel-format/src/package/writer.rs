@@ -50,17 +50,13 @@ impl<W: Write + Seek> PackageWriter<W> {
         }
     }
 
-    /// Deflate at the chosen level; level 0 means stored (no compression), which every reader takes.
+    /// The deflate level entries are written with.
+    pub fn level(&self) -> i64 {
+        self.opts.level
+    }
+
     fn entry_options(&self, large: bool) -> SimpleFileOptions {
-        let o = SimpleFileOptions::default()
-            .large_file(large)
-            .unix_permissions(0o644);
-        if self.opts.level <= 0 {
-            o.compression_method(CompressionMethod::Stored)
-        } else {
-            o.compression_method(CompressionMethod::Deflated)
-                .compression_level(Some(self.opts.level))
-        }
+        entry_options(self.opts.level, large)
     }
 
     fn start(&mut self, path: &str, large: bool) -> Result<()> {
@@ -89,10 +85,9 @@ impl<W: Write + Seek> PackageWriter<W> {
     /// Stream one window's events (already in time order) into its JSONL entry.
     /// `size_hint` is the expected uncompressed size, used to switch on zip64 for huge entries.
     ///
-    /// Deflate, the costliest step, runs on a helper thread into a one-entry temporary ZIP while
-    /// this thread reads, checks, counts and hashes the events; the compressed entry is then
-    /// copied into the package as it is. Memory stays bounded (at most four 1 MiB chunks in
-    /// flight).
+    /// Deflate, the costliest step, runs on a helper thread while this thread reads, checks,
+    /// counts and hashes the events (see [`prepare_window`]); the compressed entry is then copied
+    /// into the package as it is.
     pub fn write_window<'e, I>(
         &mut self,
         session: &str,
@@ -103,94 +98,27 @@ impl<W: Write + Seek> PackageWriter<W> {
     where
         I: IntoIterator<Item = Result<std::borrow::Cow<'e, Event>>>,
     {
-        // Large chunks: few hand-offs between the threads (each one may wait for a core).
-        const CHUNK: usize = 1 << 20;
-        check_ids(session, window)?;
         let path = window_path(session, window);
         if self.files.iter().any(|f| f.path == path) {
             return Err(Error::invalid(&path, "duplicate entry"));
         }
-        let options = self.entry_options(size_hint >= 0xF000_0000);
-        let tmp = tempfile::tempfile().map_err(|e| Error::io("temporary file", e))?;
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(2);
-        let (produced, zipped) = std::thread::scope(|scope| {
-            let name = path.as_str();
-            let deflater = scope.spawn(move || -> Result<std::fs::File> {
-                let mut z = ZipWriter::new(tmp);
-                z.start_file(name, options)
-                    .map_err(|e| Error::zip(name, e))?;
-                for chunk in rx {
-                    z.write_all(&chunk).map_err(|e| Error::io(name, e))?;
-                }
-                z.finish().map_err(|e| Error::zip(name, e))
-            });
-            let produced = (|| -> Result<_> {
-                let mut stats = StatsBuilder::default();
-                let mut hash = Sha256::new();
-                let mut bytes = 0u64;
-                let mut buf = Vec::with_capacity(CHUNK + 4096);
-                let mut last = i64::MIN;
-                let (mut first_ts, mut last_ts, mut count) = (None, None, 0u64);
-                let mut send = |buf: &mut Vec<u8>| -> Result<()> {
-                    hash.update(&buf[..]);
-                    bytes += buf.len() as u64;
-                    let full = std::mem::replace(buf, Vec::with_capacity(CHUNK + 4096));
-                    // A closed channel means the deflater failed; its error is reported below.
-                    tx.send(full)
-                        .map_err(|_| Error::invalid(name, "compression stopped"))
-                };
-                for e in events {
-                    let e = e?;
-                    if e.timestamp < last {
-                        return Err(Error::invalid(
-                            name,
-                            "events are not in time order (sort them first)",
-                        ));
-                    }
-                    last = e.timestamp;
-                    first_ts.get_or_insert(e.timestamp);
-                    last_ts = Some(e.timestamp);
-                    count += 1;
-                    stats.observe(&e);
-                    buf.extend_from_slice(e.json().as_bytes());
-                    buf.push(b'\n');
-                    if buf.len() >= CHUNK {
-                        send(&mut buf)?;
-                    }
-                }
-                if !buf.is_empty() {
-                    send(&mut buf)?;
-                }
-                Ok((stats, hash.finalize(), bytes, first_ts, last_ts, count))
-            })();
-            drop(tx);
-            let zipped = deflater
-                .join()
-                .unwrap_or_else(|_| Err(Error::invalid(name, "compression thread panicked")));
-            (produced, zipped)
-        });
-        let tmp = zipped?;
-        let (stats, hash, bytes, first_ts, last_ts, count) = produced?;
-        let mut one = zip::ZipArchive::new(tmp).map_err(|e| Error::zip(&path, e))?;
+        let p = prepare_window(session, window, events, size_hint, self.opts.level, true)?;
+        self.add_prepared(p)
+    }
+
+    /// Copy a window compressed by [`prepare_window`] (on any thread) into the package.
+    pub fn add_prepared(&mut self, p: PreparedWindow) -> Result<(WindowMeta, StatsBuilder)> {
+        let path = p.meta.path.clone();
+        if self.files.iter().any(|f| f.path == path) {
+            return Err(Error::invalid(&path, "duplicate entry"));
+        }
+        let mut one = zip::ZipArchive::new(p.zip).map_err(|e| Error::zip(&path, e))?;
         let entry = one.by_index_raw(0).map_err(|e| Error::zip(&path, e))?;
         self.zip
             .raw_copy_file(entry)
             .map_err(|e| Error::zip(&path, e))?;
-        self.files.push(FileEntry {
-            path: path.clone(),
-            bytes,
-            sha256: hex::encode(hash),
-            extra: Default::default(),
-        });
-        let meta = WindowMeta {
-            id: window.to_string(),
-            path,
-            event_count: count,
-            start_time: first_ts.map(iso_ms),
-            end_time: last_ts.map(iso_ms),
-            extra: Default::default(),
-        };
-        Ok((meta, stats))
+        self.files.push(p.file);
+        Ok((p.meta, p.stats))
     }
 
     /// Write `meta.json` for a session whose windows were written with [`Self::write_window`].
@@ -348,4 +276,207 @@ pub(crate) fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+/// Deflate at `level`; level 0 means stored (no compression), which every reader takes.
+fn entry_options(level: i64, large: bool) -> SimpleFileOptions {
+    let o = SimpleFileOptions::default()
+        .large_file(large)
+        .unix_permissions(0o644);
+    if level <= 0 {
+        o.compression_method(CompressionMethod::Stored)
+    } else {
+        o.compression_method(CompressionMethod::Deflated)
+            .compression_level(Some(level))
+    }
+}
+
+/// One window's JSONL entry, compressed and counted, ready for [`PackageWriter::add_prepared`].
+pub struct PreparedWindow {
+    zip: Scratch,
+    file: FileEntry,
+    meta: WindowMeta,
+    stats: StatsBuilder,
+}
+
+/// Where a prepared entry waits: memory for ordinary windows, a temporary file for large ones.
+enum Scratch {
+    Mem(std::io::Cursor<Vec<u8>>),
+    File(std::fs::File),
+}
+
+impl std::io::Read for Scratch {
+    fn read(&mut self, b: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Scratch::Mem(c) => c.read(b),
+            Scratch::File(f) => f.read(b),
+        }
+    }
+}
+impl Write for Scratch {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Scratch::Mem(c) => c.write(b),
+            Scratch::File(f) => f.write(b),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Scratch::Mem(c) => c.flush(),
+            Scratch::File(f) => f.flush(),
+        }
+    }
+}
+impl Seek for Scratch {
+    fn seek(&mut self, p: std::io::SeekFrom) -> std::io::Result<u64> {
+        match self {
+            Scratch::Mem(c) => c.seek(p),
+            Scratch::File(f) => f.seek(p),
+        }
+    }
+}
+
+/// Windows up to this size (uncompressed) are compressed in memory; larger ones go through a
+/// temporary file so memory stays bounded.
+const IN_MEMORY: u64 = 16 << 20;
+
+/// Read, check (time order), count, hash and deflate one window's events into a one-entry ZIP,
+/// independent of any package: several windows can be prepared at once on different threads and
+/// added in order with [`PackageWriter::add_prepared`]. With `threaded`, deflate runs on a helper
+/// thread while this one reads the events (bounded: at most four 1 MiB chunks in flight).
+pub fn prepare_window<'e, I>(
+    session: &str,
+    window: &str,
+    events: I,
+    size_hint: u64,
+    level: i64,
+    threaded: bool,
+) -> Result<PreparedWindow>
+where
+    I: IntoIterator<Item = Result<std::borrow::Cow<'e, Event>>>,
+{
+    // Large chunks: few hand-offs between the threads (each one may wait for a core).
+    const CHUNK: usize = 1 << 20;
+    check_ids(session, window)?;
+    let path = window_path(session, window);
+    let options = entry_options(level, size_hint >= 0xF000_0000);
+    let scratch = if size_hint <= IN_MEMORY {
+        Scratch::Mem(std::io::Cursor::new(Vec::with_capacity(
+            (size_hint / 6) as usize + 1024,
+        )))
+    } else {
+        Scratch::File(tempfile::tempfile().map_err(|e| Error::io("temporary file", e))?)
+    };
+    let name = path.as_str();
+    let start = |scratch| -> Result<ZipWriter<Scratch>> {
+        let mut z = ZipWriter::new(scratch);
+        z.start_file(name, options)
+            .map_err(|e| Error::zip(name, e))?;
+        Ok(z)
+    };
+    let (produced, zipped) = if threaded {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(2);
+        std::thread::scope(|scope| {
+            let deflater = scope.spawn(move || -> Result<Scratch> {
+                let mut z = start(scratch)?;
+                for chunk in rx {
+                    z.write_all(&chunk).map_err(|e| Error::io(name, e))?;
+                }
+                z.finish().map_err(|e| Error::zip(name, e))
+            });
+            // A closed channel means the deflater failed; its error is reported below.
+            let produced = produce(name, events, CHUNK, |chunk| {
+                tx.send(chunk)
+                    .map_err(|_| Error::invalid(name, "compression stopped"))
+            });
+            drop(tx);
+            let zipped = deflater
+                .join()
+                .unwrap_or_else(|_| Err(Error::invalid(name, "compression thread panicked")));
+            (produced, zipped)
+        })
+    } else {
+        let mut z = start(scratch)?;
+        let produced = produce(name, events, CHUNK, |chunk| {
+            z.write_all(&chunk).map_err(|e| Error::io(name, e))
+        });
+        (produced, z.finish().map_err(|e| Error::zip(name, e)))
+    };
+    let mut zip = zipped?;
+    let (stats, hash, bytes, first_ts, last_ts, count) = produced?;
+    zip.seek(std::io::SeekFrom::Start(0))
+        .map_err(|e| Error::io(&path, e))?;
+    Ok(PreparedWindow {
+        zip,
+        file: FileEntry {
+            path: path.clone(),
+            bytes,
+            sha256: hex::encode(hash),
+            extra: Default::default(),
+        },
+        meta: WindowMeta {
+            id: window.to_string(),
+            path,
+            event_count: count,
+            start_time: first_ts.map(iso_ms),
+            end_time: last_ts.map(iso_ms),
+            extra: Default::default(),
+        },
+        stats,
+    })
+}
+
+type Produced = (
+    StatsBuilder,
+    sha2::digest::Output<Sha256>,
+    u64,
+    Option<i64>,
+    Option<i64>,
+    u64,
+);
+
+/// The events as JSONL chunks handed to `sink`, checked for time order, counted and hashed.
+fn produce<'e, I>(
+    name: &str,
+    events: I,
+    chunk: usize,
+    mut sink: impl FnMut(Vec<u8>) -> Result<()>,
+) -> Result<Produced>
+where
+    I: IntoIterator<Item = Result<std::borrow::Cow<'e, Event>>>,
+{
+    let mut stats = StatsBuilder::default();
+    let mut hash = Sha256::new();
+    let mut bytes = 0u64;
+    let mut buf = Vec::with_capacity(chunk + 4096);
+    let mut last = i64::MIN;
+    let (mut first_ts, mut last_ts, mut count) = (None, None, 0u64);
+    let mut send = |buf: &mut Vec<u8>| -> Result<()> {
+        hash.update(&buf[..]);
+        bytes += buf.len() as u64;
+        sink(std::mem::replace(buf, Vec::with_capacity(chunk + 4096)))
+    };
+    for e in events {
+        let e = e?;
+        if e.timestamp < last {
+            return Err(Error::invalid(
+                name,
+                "events are not in time order (sort them first)",
+            ));
+        }
+        last = e.timestamp;
+        first_ts.get_or_insert(e.timestamp);
+        last_ts = Some(e.timestamp);
+        count += 1;
+        stats.observe(&e);
+        buf.extend_from_slice(e.json().as_bytes());
+        buf.push(b'\n');
+        if buf.len() >= chunk {
+            send(&mut buf)?;
+        }
+    }
+    if !buf.is_empty() {
+        send(&mut buf)?;
+    }
+    Ok((stats, hash.finalize(), bytes, first_ts, last_ts, count))
 }
