@@ -98,10 +98,15 @@ impl Store {
                 jsonl.push(b'\n');
             }
             let raw_len = jsonl.len();
-            let compressed =
+            // A typical batch (a few KB) compresses in microseconds: on this thread. Large ones
+            // go to the blocking pool so they do not hold up other requests.
+            let compressed = if raw_len <= 32 << 10 {
+                zstd::bulk::compress(&jsonl, INGEST_LEVEL)?
+            } else {
                 tokio::task::spawn_blocking(move || zstd::bulk::compress(&jsonl, INGEST_LEVEL))
                     .await
-                    .map_err(|e| Error::Config(e.to_string()))??;
+                    .map_err(|e| Error::Config(e.to_string()))??
+            };
             let first = events.first().map(|e| e.timestamp).unwrap_or(0);
             let last = events.last().map(|e| e.timestamp).unwrap_or(0);
             let id = uuid::Uuid::now_v7().to_string();
@@ -134,17 +139,26 @@ impl Store {
             puts.push((key, compressed));
             outcome.events += events.len();
         }
-        // Durable block writes, concurrently.
+        // Block writes, concurrently. With the SQLite group committer, local files are synced by
+        // the committer for its whole group just before the index commit (one flush for many
+        // batches); otherwise each put is durable when it returns.
+        let deferred = self.committer.is_some();
         let results = futures::future::join_all(puts.into_iter().map(|(k, b)| {
             let blobs = self.blobs.clone();
             async move {
                 let n = b.len();
-                blobs.put(&k, b).await.map(|_| n)
+                if deferred {
+                    blobs.put_deferred(&k, b).await.map(|f| (n, f))
+                } else {
+                    blobs.put(&k, b).await.map(|_| (n, None))
+                }
             }
         }))
         .await;
+        let mut sync = Vec::new();
         for r in results {
-            let n = r?;
+            let (n, file) = r?;
+            sync.extend(file);
             self.metrics.block_writes.fetch_add(1, Ordering::Relaxed);
             self.metrics
                 .block_bytes
@@ -161,6 +175,7 @@ impl Store {
             Some(tx) => {
                 let (reply, rx) = tokio::sync::oneshot::channel();
                 let work = Work {
+                    sync,
                     project: project.to_string(),
                     keys,
                     blocks: blocks.clone(),
@@ -328,6 +343,8 @@ async fn write_index(
 
 /// A batch's index work for the SQLite group committer.
 pub(crate) struct Work {
+    /// Block files to make durable before the commit that refers to them.
+    sync: Vec<std::path::PathBuf>,
     project: String,
     keys: Vec<(String, String)>,
     blocks: Vec<PendingBlock>,
@@ -350,6 +367,12 @@ pub(crate) fn spawn_committer(index: crate::Index) -> tokio::sync::mpsc::Unbound
             }
             let _w = index.writer().await;
             let result: Result<Vec<bool>> = async {
+                let files: Vec<_> = group.iter().flat_map(|w| w.sync.iter().cloned()).collect();
+                if !files.is_empty() {
+                    tokio::task::spawn_blocking(move || crate::blobs::sync_files(&files))
+                        .await
+                        .map_err(|e| Error::Config(e.to_string()))??;
+                }
                 let mut tx = index.pool.begin().await?;
                 let mut out = Vec::with_capacity(group.len());
                 for w in &group {
