@@ -2,9 +2,7 @@
 //!
 //! Local folders go through `object_store`'s file system store; after each put the file and its
 //! folder are fsynced, so an acknowledged block survives a crash of the machine, not only of the
-//! process. Ingest writes many small blocks at once: it uses [`Blobs::put_deferred`] and syncs a
-//! whole group with [`sync_files`] (one journal commit for many batches) before the index commit
-//! that makes them visible. S3 puts are durable when they return.
+//! process. S3 puts are durable when they return.
 use crate::{Error, Result};
 use bytes::Bytes;
 use object_store::path::Path as ObjPath;
@@ -17,8 +15,6 @@ pub struct Blobs {
     store: Arc<dyn ObjectStore>,
     /// Root folder for local stores (for fsync), `None` for S3.
     local_root: Option<PathBuf>,
-    /// The same store as `store` for local folders, to map keys to files.
-    local: Option<Arc<object_store::local::LocalFileSystem>>,
     prefix: String,
     /// Human description (`local:/data/blobs`, `s3://bucket/prefix`).
     pub describe: String,
@@ -56,7 +52,6 @@ impl Blobs {
             return Ok(Blobs {
                 store: Arc::new(store),
                 local_root: None,
-                local: None,
                 prefix: prefix.trim_matches('/').to_string(),
                 describe: url.to_string(),
             });
@@ -71,10 +66,8 @@ impl Blobs {
         let path = path.canonicalize()?;
         let store = object_store::local::LocalFileSystem::new_with_prefix(&path)
             .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
-        let store = Arc::new(store);
         Ok(Blobs {
-            store: store.clone(),
-            local: Some(store),
+            store: Arc::new(store),
             local_root: Some(path.clone()),
             prefix: String::new(),
             describe: format!("local:{}", path.display()),
@@ -111,30 +104,6 @@ impl Blobs {
         Ok(())
     }
 
-    /// Write `bytes` at `key` without waiting for the disk: returns the file the caller must pass
-    /// to [`sync_files`] before relying on it, or `None` when the put is already durable (S3).
-    /// Nothing refers to the block until the index commits it, so a crash before the sync leaves
-    /// only an unreferenced file.
-    pub async fn put_deferred(&self, key: &str, bytes: Vec<u8>) -> Result<Option<PathBuf>> {
-        let Some(local) = &self.local else {
-            self.put(key, bytes).await?;
-            return Ok(None);
-        };
-        let file = local.path_to_filesystem(&self.full(key))?;
-        tokio::task::spawn_blocking(move || -> std::io::Result<PathBuf> {
-            use std::io::Write;
-            if let Some(dir) = file.parent() {
-                std::fs::create_dir_all(dir)?;
-            }
-            std::fs::File::create(&file)?.write_all(&bytes)?;
-            Ok(file)
-        })
-        .await
-        .map_err(|e| Error::Config(e.to_string()))?
-        .map(Some)
-        .map_err(Into::into)
-    }
-
     pub async fn get(&self, key: &str) -> Result<Bytes> {
         Ok(self.store.get(&self.full(key)).await?.bytes().await?)
     }
@@ -145,21 +114,4 @@ impl Blobs {
             Err(e) => Err(e.into()),
         }
     }
-}
-
-/// Make files written by [`Blobs::put_deferred`] durable: fsync each, then each folder once. On
-/// journaling file systems the first fsync commits the metadata of the whole group, so the rest
-/// are cheap: one disk flush for many batches.
-pub fn sync_files(files: &[PathBuf]) -> std::io::Result<()> {
-    let mut dirs = std::collections::BTreeSet::new();
-    for f in files {
-        std::fs::File::open(f)?.sync_all()?;
-        if let Some(d) = f.parent() {
-            dirs.insert(d.to_path_buf());
-        }
-    }
-    for d in dirs {
-        std::fs::File::open(d)?.sync_all()?;
-    }
-    Ok(())
 }

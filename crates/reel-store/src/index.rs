@@ -7,7 +7,8 @@ use sqlx::{AnyPool, Row};
 use std::sync::Arc;
 
 /// Schema migrations, applied in order; `schema_version` records the last one applied.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE IF NOT EXISTS projects (
   id TEXT PRIMARY KEY, name TEXT NOT NULL, capture_token TEXT NOT NULL UNIQUE,
   admin_token_sha256 TEXT NOT NULL, settings TEXT NOT NULL, created_ms BIGINT NOT NULL);
@@ -42,7 +43,11 @@ CREATE TABLE IF NOT EXISTS shares (
 CREATE TABLE IF NOT EXISTS audit (
   id TEXT PRIMARY KEY, project_id TEXT NOT NULL, at_ms BIGINT NOT NULL, action TEXT NOT NULL,
   subject_sha256 TEXT, detail TEXT NOT NULL);
-"#];
+"#,
+    r#"
+CREATE TABLE IF NOT EXISTS block_data (id TEXT PRIMARY KEY, data BYTEA NOT NULL);
+"#,
+];
 
 #[derive(Clone)]
 pub struct Index {
@@ -441,16 +446,32 @@ impl Index {
             .collect()
     }
 
-    /// Delete a session's rows; returns the blob keys to delete.
+    /// The bytes of a block kept in the index (see [`crate::ingest`]), `None` if it is gone.
+    pub async fn block_data(&self, id: &str) -> Result<Option<Vec<u8>>> {
+        let row = sqlx::query("SELECT data FROM block_data WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("data")).transpose()?)
+    }
+
+    /// Delete a session's rows (with its blocks kept in the index); returns the blob keys to
+    /// delete from the blob store.
     pub async fn delete_session(&self, project: &str, session: &str) -> Result<Vec<String>> {
         let keys: Vec<String> = self
             .blocks(project, session)
             .await?
             .into_iter()
             .map(|b| b.blob_key)
+            .filter(|k| !crate::ingest::in_index(k))
             .collect();
         let _w = self.writer().await;
         let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM block_data WHERE id IN (SELECT id FROM blocks WHERE project_id = $1 AND session_id = $2)")
+            .bind(project)
+            .bind(session)
+            .execute(&mut *tx)
+            .await?;
         for t in ["blocks", "session_urls", "batches"] {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "DELETE FROM {t} WHERE project_id = $1 AND session_id = $2"

@@ -1,7 +1,10 @@
 //! Durable, idempotent ingest.
 //!
 //! 1. Drop units whose dedupe key (batch id, or a `$snapshot` uuid) is already indexed.
-//! 2. Write one zstd JSONL block per (session, window) to the blob store, durably.
+//! 2. Write one zstd JSONL block per (session, window) to the blob store, durably — except on
+//!    SQLite, where fresh blocks are rows of the index itself (`block_data`), written by the group
+//!    committer in the same transaction as the rest: one fsync for a whole group of batches and
+//!    no file per batch. Sealing later moves them into the blob store as one block per window.
 //! 3. In one index transaction: claim every key (`INSERT … ON CONFLICT DO NOTHING`), add the block
 //!    rows and fold the blocks' statistics into the session rows. If another server claimed a key
 //!    meanwhile, roll back and start again from 1 (our blocks become unreferenced garbage).
@@ -111,6 +114,12 @@ impl Store {
             let last = events.last().map(|e| e.timestamp).unwrap_or(0);
             let id = uuid::Uuid::now_v7().to_string();
             let key = block_key(project, sid, wid, first, &id);
+            let inline = self.committer.is_some();
+            let key = if inline {
+                format!("{IN_INDEX}{key}")
+            } else {
+                key
+            };
             let st = stats::of_events(events.iter().copied());
             let mut urls: BTreeMap<String, i64> = BTreeMap::new();
             for e in &events {
@@ -121,7 +130,15 @@ impl Store {
             }
             let first_unit = us[0];
             let distinct = us.iter().rev().find_map(|u| u.distinct_id.clone());
+            let stored_len = compressed.len() as i64;
+            let data = if inline {
+                Some(compressed)
+            } else {
+                puts.push((key.clone(), compressed));
+                None
+            };
             blocks.push(PendingBlock {
+                data,
                 id,
                 key: key.clone(),
                 session: sid.clone(),
@@ -129,36 +146,26 @@ impl Store {
                 first,
                 last,
                 raw_len: raw_len as i64,
-                stored_len: compressed.len() as i64,
+                stored_len,
                 stats: st,
                 urls,
                 distinct,
                 source: first_unit.source.clone(),
                 user_agent: us.iter().find_map(|u| u.user_agent.clone()),
             });
-            puts.push((key, compressed));
             outcome.events += events.len();
         }
-        // Block writes, concurrently. With the SQLite group committer, local files are synced by
-        // the committer for its whole group just before the index commit (one flush for many
-        // batches); otherwise each put is durable when it returns.
-        let deferred = self.committer.is_some();
+        // Blob store writes (PostgreSQL index), concurrently; durable when they return.
         let results = futures::future::join_all(puts.into_iter().map(|(k, b)| {
             let blobs = self.blobs.clone();
             async move {
                 let n = b.len();
-                if deferred {
-                    blobs.put_deferred(&k, b).await.map(|f| (n, f))
-                } else {
-                    blobs.put(&k, b).await.map(|_| (n, None))
-                }
+                blobs.put(&k, b).await.map(|_| n)
             }
         }))
         .await;
-        let mut sync = Vec::new();
         for r in results {
-            let (n, file) = r?;
-            sync.extend(file);
+            let n = r?;
             self.metrics.block_writes.fetch_add(1, Ordering::Relaxed);
             self.metrics
                 .block_bytes
@@ -175,7 +182,6 @@ impl Store {
             Some(tx) => {
                 let (reply, rx) = tokio::sync::oneshot::channel();
                 let work = Work {
-                    sync,
                     project: project.to_string(),
                     keys,
                     blocks: blocks.clone(),
@@ -200,10 +206,14 @@ impl Store {
             }
         };
         if !committed {
-            for b in &blocks {
+            for b in blocks.iter().filter(|b| b.data.is_none()) {
                 let _ = self.blobs.delete(&b.key).await;
             }
             return Ok(None);
+        }
+        if self.committer.is_some() {
+            let n: u64 = blocks.iter().map(|b| b.stored_len as u64).sum();
+            m_blocks(&self.metrics, blocks.len() as u64, n);
         }
         outcome.stored = fresh.len();
         let mut sessions: Vec<String> = blocks.iter().map(|b| b.session.clone()).collect();
@@ -300,6 +310,13 @@ async fn write_index(
                 .bind(&b.id).bind(project).bind(&b.session).bind(&b.window).bind(&b.key).bind(b.first).bind(b.last)
                 .bind(b.stats.event_count as i64).bind(b.raw_len).bind(b.stored_len).bind(now)
                 .execute(&mut *conn).await?;
+        if let Some(data) = &b.data {
+            sqlx::query("INSERT INTO block_data (id, data) VALUES ($1, $2)")
+                .bind(&b.id)
+                .bind(data.as_slice())
+                .execute(&mut *conn)
+                .await?;
+        }
         let s = &b.stats;
         sqlx::query(UPSERT_SESSION)
             .bind(project)
@@ -343,8 +360,6 @@ async fn write_index(
 
 /// A batch's index work for the SQLite group committer.
 pub(crate) struct Work {
-    /// Block files to make durable before the commit that refers to them.
-    sync: Vec<std::path::PathBuf>,
     project: String,
     keys: Vec<(String, String)>,
     blocks: Vec<PendingBlock>,
@@ -367,12 +382,6 @@ pub(crate) fn spawn_committer(index: crate::Index) -> tokio::sync::mpsc::Unbound
             }
             let _w = index.writer().await;
             let result: Result<Vec<bool>> = async {
-                let files: Vec<_> = group.iter().flat_map(|w| w.sync.iter().cloned()).collect();
-                if !files.is_empty() {
-                    tokio::task::spawn_blocking(move || crate::blobs::sync_files(&files))
-                        .await
-                        .map_err(|e| Error::Config(e.to_string()))??;
-                }
                 let mut tx = index.pool.begin().await?;
                 let mut out = Vec::with_capacity(group.len());
                 for w in &group {
@@ -416,6 +425,8 @@ pub(crate) fn spawn_committer(index: crate::Index) -> tokio::sync::mpsc::Unbound
 
 #[derive(Clone)]
 struct PendingBlock {
+    /// The compressed block when it is kept in the index (SQLite), else it is in the blob store.
+    data: Option<Vec<u8>>,
     id: String,
     key: String,
     session: String,
@@ -429,6 +440,19 @@ struct PendingBlock {
     distinct: Option<String>,
     source: Source,
     user_agent: Option<String>,
+}
+
+/// `blob_key` prefix of blocks whose bytes are rows of the index (`block_data`).
+pub(crate) const IN_INDEX: &str = "index:";
+
+/// Whether a block's bytes live in the index rather than the blob store.
+pub(crate) fn in_index(blob_key: &str) -> bool {
+    blob_key.starts_with(IN_INDEX)
+}
+
+fn m_blocks(m: &crate::Metrics, blocks: u64, bytes: u64) {
+    m.block_writes.fetch_add(blocks, Ordering::Relaxed);
+    m.block_bytes.fetch_add(bytes, Ordering::Relaxed);
 }
 
 pub(crate) fn block_key(

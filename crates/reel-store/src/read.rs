@@ -4,14 +4,27 @@ use reel_format::recording::{Session, Source};
 use reel_format::Event;
 
 impl Store {
+    /// A block's compressed bytes, from the index (fresh blocks on SQLite) or the blob store.
+    pub async fn block_bytes(&self, b: &crate::index::BlockRow) -> Result<bytes::Bytes> {
+        if crate::ingest::in_index(&b.blob_key) {
+            let data = self.index.block_data(&b.id).await?.ok_or_else(|| {
+                Error::Config(format!(
+                    "block {}: its data is missing from the index",
+                    b.id
+                ))
+            })?;
+            return Ok(data.into());
+        }
+        self.blobs.get(&b.blob_key).await
+    }
+
     /// The whole session in memory, windows sorted by time. `None` if it does not exist.
     pub async fn load_session(&self, project: &str, id: &str) -> Result<Option<Session>> {
         let Some(row) = self.index.session(project, id).await? else {
             return Ok(None);
         };
         let blocks = self.index.blocks(project, id).await?;
-        let fetched =
-            futures::future::join_all(blocks.iter().map(|b| self.blobs.get(&b.blob_key))).await;
+        let fetched = futures::future::join_all(blocks.iter().map(|b| self.block_bytes(b))).await;
         let mut s = Session::new(id);
         s.distinct_id = row.distinct_id.clone();
         s.user_agent = row.user_agent.clone();

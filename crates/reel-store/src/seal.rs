@@ -58,7 +58,7 @@ impl Store {
             }
             let mut events = Vec::new();
             for b in &bs {
-                let bytes = self.blobs.get(&b.blob_key).await?;
+                let bytes = self.block_bytes(b).await?;
                 events.extend(crate::read::decode_block(&bytes).map_err(crate::Error::Config)?);
             }
             events.sort_by_key(|e| e.timestamp);
@@ -103,10 +103,14 @@ impl Store {
                 .execute(&mut *tx).await?;
         }
         for (bid, _) in &replaced {
-            sqlx::query("DELETE FROM blocks WHERE id = $1")
+            for table in ["blocks", "block_data"] {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DELETE FROM {table} WHERE id = $1"
+                )))
                 .bind(bid)
                 .execute(&mut *tx)
                 .await?;
+            }
         }
         // Sealed unless blocks arrived meanwhile (ingest clears sealed_ms on every write).
         sqlx::query("UPDATE sessions SET sealed_ms = CASE WHEN updated_ms <= $1 THEN $2 ELSE NULL END, lease_until = NULL WHERE project_id = $3 AND id = $4")
@@ -119,7 +123,9 @@ impl Store {
         tx.commit().await?;
         drop(_w);
         for (_, key) in replaced {
-            self.blobs.delete(&key).await?;
+            if !crate::ingest::in_index(&key) {
+                self.blobs.delete(&key).await?;
+            }
         }
         self.metrics.sealed_sessions.fetch_add(1, Ordering::Relaxed);
         Ok(true)
