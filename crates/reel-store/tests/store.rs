@@ -186,10 +186,26 @@ async fn sealing_merges_blocks_and_keeps_every_event() {
         }
         let before = s.index.blocks(&p.id, "sess-3").await.unwrap();
         assert!(before.len() > 5);
+        let files = |dir: &str| walk(std::path::Path::new(dir));
+        if b.name == "sqlite+folder" {
+            // Fresh blocks live in the index (one fsync per group commit, no file per batch).
+            assert!(before.iter().all(|x| x.blob_key.starts_with("index:")));
+            assert_eq!(files(&b.blobs), 0, "no block file before sealing");
+        }
         assert!(s.seal(&p.id, "sess-3").await.unwrap());
         let after = s.index.blocks(&p.id, "sess-3").await.unwrap();
         assert_eq!(after.len(), 1, "{}", b.name);
         assert!(after[0].sealed);
+        assert!(
+            !after[0].blob_key.starts_with("index:"),
+            "sealed blocks go to the blob store"
+        );
+        for old in &before {
+            assert!(s.index.block_data(&old.id).await.unwrap().is_none());
+        }
+        if b.name == "sqlite+folder" {
+            assert_eq!(files(&b.blobs), 1, "one sealed block file");
+        }
         let stored_before: i64 = before.iter().map(|b| b.stored_bytes).sum();
         assert!(
             after[0].stored_bytes < stored_before,
@@ -372,4 +388,21 @@ async fn list_filters_pagination_delete_forget_retention_shares() {
         assert!(s.delete_session(&p.id, "s3").await.unwrap());
         assert!(!s.delete_session(&p.id, "s3").await.unwrap());
     }
+}
+
+/// Regular files under `dir` (0 if it does not exist).
+fn walk(dir: &std::path::Path) -> usize {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    rd.flatten()
+        .map(|e| {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p)
+            } else {
+                1
+            }
+        })
+        .sum()
 }
