@@ -6,6 +6,12 @@ mod ui;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+/// mimalloc instead of the system allocator: importing many recordings allocates and frees
+/// millions of strings across threads, and glibc's malloc kept up to 170 MB of that freed memory
+/// when packing 500 MB (mimalloc: flat; see bench/RESULTS.md).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Reel: portable session replay.
 ///
 /// Recordings (rrweb events) live in `.reel.zip` packages: a ZIP with a manifest, one JSONL file

@@ -1,6 +1,9 @@
 //! Packing many inputs with flat memory: events are appended to one temporary file per window as
 //! inputs are imported (sessions may span inputs: PostHog sends a session in many bodies), then
-//! each window is streamed into the package in time order. Memory holds 16 bytes per event.
+//! each window is streamed into the package in time order. Memory does not grow with the number of
+//! events: a window's file holds length-prefixed records (the event's header in binary, so events
+//! are not parsed again, then its JSON text); only a window that arrived out of order is indexed,
+//! when it is written, one window at a time.
 use super::writer::{prepare_window, PackageWriter, PreparedWindow, SessionInfo};
 use crate::event::Header;
 use crate::recording::Recording;
@@ -17,10 +20,10 @@ struct SpoolWindow {
     /// The window's temporary file. Opened only while writing or reading it: memory and file
     /// descriptors stay flat however many windows the inputs hold.
     path: std::path::PathBuf,
-    /// (offset, length, timestamp) of each event record in `path`. A record is the event's
-    /// header in binary (so events are not parsed a second time on their way into the package)
-    /// followed by its JSON text; 24 bytes of memory per event.
-    index: Vec<(u64, u32, i64)>,
+    /// Events in `path`.
+    count: u64,
+    /// Timestamp of the last event appended (to notice disorder).
+    last_ts: Option<i64>,
     /// Event JSON bytes (what the package entry will hold, less newlines).
     bytes: u64,
     /// Size of `path` (records).
@@ -117,7 +120,8 @@ impl Spool {
                         self.sessions[idx].windows.push(SpoolWindow {
                             id: w.id.clone(),
                             path,
-                            index: Vec::new(),
+                            count: 0,
+                            last_ts: None,
                             bytes: 0,
                             offset: 0,
                             sorted: true,
@@ -134,15 +138,18 @@ impl Spool {
                 let mut record = Vec::new();
                 for e in w.events {
                     let text = e.json();
-                    if sw.index.last().is_some_and(|l| l.2 > e.timestamp) {
+                    if sw.last_ts.is_some_and(|t| t > e.timestamp) {
                         sw.sorted = false;
                     }
+                    sw.last_ts = Some(e.timestamp);
                     record.clear();
+                    record.extend_from_slice(&[0; 4]);
                     e.header().encode(&mut record);
                     record.extend_from_slice(text.as_bytes());
-                    let len = u32::try_from(record.len())
+                    let len = u32::try_from(record.len() - 4)
                         .map_err(|_| Error::invalid("spool", "an event of 4 GB or more"))?;
-                    sw.index.push((sw.offset, len, e.timestamp));
+                    record[..4].copy_from_slice(&len.to_le_bytes());
+                    sw.count += 1;
                     file.write_all(&record)
                         .map_err(|er| Error::io("spool", er))?;
                     sw.offset += record.len() as u64;
@@ -371,53 +378,169 @@ impl SpoolWindow {
     /// The window's events in time order, read back from its file; `progress` gets the bytes
     /// read so far.
     fn events(
-        mut self,
-        mut progress: impl FnMut(u64),
+        self,
+        progress: impl FnMut(u64),
     ) -> Result<impl Iterator<Item = Result<Cow<'static, Event>>>> {
-        let mut f = File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
-        let sorted = self.sorted;
-        if !sorted {
-            self.index.sort_by_key(|x| x.2);
-        }
-        // Out of order: read the events from memory if the window is of a sensible size (a seek
-        // per event would throw away the read buffer each time), else one positioned read each.
-        let whole = if !sorted && self.offset <= 64 << 20 {
-            let mut all = Vec::with_capacity(self.offset as usize);
-            f.read_to_end(&mut all).map_err(|e| Error::io("spool", e))?;
-            Some(all)
-        } else {
-            None
-        };
-        let cap = if sorted { 1 << 20 } else { 16 << 10 };
-        let mut reader = std::io::BufReader::with_capacity(cap, f);
-        let mut pos = 0u64;
-        let mut read = 0u64;
-        let mut buf = Vec::new();
-        Ok(self.index.into_iter().map(move |(off, len, _)| {
-            let bad = || Error::invalid("spool", "a damaged temporary file");
-            let record: &[u8] = match &whole {
-                Some(all) => all
-                    .get(off as usize..off as usize + len as usize)
-                    .ok_or_else(bad)?,
-                None => {
-                    if off != pos {
-                        reader
-                            .seek(SeekFrom::Start(off))
-                            .map_err(|e| Error::io("spool", e))?;
-                    }
-                    buf.resize(len as usize, 0);
-                    reader
-                        .read_exact(&mut buf)
-                        .map_err(|e| Error::io("spool", e))?;
-                    &buf
+        self.events_with(progress, 64 << 20)
+    }
+
+    /// [`Self::events`]; an out-of-order window larger than `in_memory` bytes is read with one
+    /// positioned read per event instead of from memory.
+    fn events_with(
+        self,
+        mut progress: impl FnMut(u64),
+        in_memory: u64,
+    ) -> Result<impl Iterator<Item = Result<Cow<'static, Event>>>> {
+        let bad = || Error::invalid("spool", "a damaged temporary file");
+        let f = File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
+        let mut reader = std::io::BufReader::with_capacity(1 << 20, f);
+        // In order (the usual case): one sequential pass. Out of order: first index this window
+        // — (offset, length, timestamp) of each record, 24 bytes per event of this window only —
+        // then read the records in time order, from memory if the window is of a sensible size
+        // (a seek per event would throw away the read buffer each time).
+        let mut order = None;
+        let mut whole = None;
+        if !self.sorted {
+            let mut idx = Vec::with_capacity(self.count as usize);
+            if self.offset <= in_memory {
+                let mut all = Vec::with_capacity(self.offset as usize);
+                reader
+                    .read_to_end(&mut all)
+                    .map_err(|e| Error::io("spool", e))?;
+                let mut at = 0usize;
+                while at < all.len() {
+                    let head = all.get(at..at + 20).ok_or_else(bad)?;
+                    let (len, ts) = len_ts(head);
+                    idx.push((at as u64 + 4, len, ts));
+                    at += 4 + len as usize;
                 }
-            };
-            pos = off + len as u64;
-            let (head, json) = Header::decode(record).ok_or_else(bad)?;
-            read += json.len() as u64;
-            progress(read);
-            let text = String::from_utf8(json.to_vec()).map_err(|_| bad())?;
-            Ok(Cow::Owned(Event::from_header(head, text)))
+                whole = Some(all);
+            } else {
+                // A huge window: index it in one pass, then one positioned read per event.
+                let mut at = 0u64;
+                let mut head = [0u8; 20];
+                while at < self.offset {
+                    reader
+                        .read_exact(&mut head)
+                        .map_err(|e| Error::io("spool", e))?;
+                    let (len, ts) = len_ts(&head);
+                    reader
+                        .seek_relative(len as i64 - 16)
+                        .map_err(|e| Error::io("spool", e))?;
+                    idx.push((at + 4, len, ts));
+                    at += 4 + len as u64;
+                }
+            }
+            // Stable: events with the same timestamp keep their arrival order.
+            idx.sort_by_key(|x| x.2);
+            order = Some(idx.into_iter());
+        }
+        let mut buf = Vec::new();
+        let mut read = 0u64;
+        let mut left = self.count;
+        Ok(std::iter::from_fn(move || {
+            let next = (|| -> Result<Option<Event>> {
+                let record: &[u8] = match (&mut order, &whole) {
+                    (Some(order), whole) => {
+                        let Some((off, len, _)) = order.next() else {
+                            return Ok(None);
+                        };
+                        match whole {
+                            Some(all) => all
+                                .get(off as usize..off as usize + len as usize)
+                                .ok_or_else(bad)?,
+                            None => {
+                                reader
+                                    .seek(SeekFrom::Start(off))
+                                    .map_err(|e| Error::io("spool", e))?;
+                                buf.resize(len as usize, 0);
+                                reader
+                                    .read_exact(&mut buf)
+                                    .map_err(|e| Error::io("spool", e))?;
+                                &buf
+                            }
+                        }
+                    }
+                    (None, _) => {
+                        if left == 0 {
+                            return Ok(None);
+                        }
+                        left -= 1;
+                        let mut n = [0u8; 4];
+                        reader
+                            .read_exact(&mut n)
+                            .map_err(|e| Error::io("spool", e))?;
+                        buf.resize(u32::from_le_bytes(n) as usize, 0);
+                        reader
+                            .read_exact(&mut buf)
+                            .map_err(|e| Error::io("spool", e))?;
+                        &buf
+                    }
+                };
+                let (head, json) = Header::decode(record).ok_or_else(bad)?;
+                read += json.len() as u64;
+                progress(read);
+                let text = String::from_utf8(json.to_vec()).map_err(|_| bad())?;
+                Ok(Some(Event::from_header(head, text)))
+            })();
+            next.transpose().map(|r| r.map(Cow::Owned))
         }))
+    }
+}
+
+/// A record's length and its event's timestamp, from the record's first 20 bytes (4 bytes of
+/// length, then the header: 8 bytes of type, 8 of timestamp).
+fn len_ts(head: &[u8]) -> (u32, i64) {
+    let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
+    let mut ts = [0u8; 8];
+    ts.copy_from_slice(&head[12..20]);
+    (len, i64::from_le_bytes(ts))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recording::Session;
+
+    /// Events that arrive out of order (over several inputs) come back sorted, stably, whether
+    /// the window is re-ordered in memory or with positioned reads.
+    #[test]
+    fn out_of_order_windows_come_back_sorted_both_ways() {
+        let ev = |ts: i64, n: usize| {
+            Event::parse(format!(
+                r#"{{"type":3,"timestamp":{ts},"data":{{"source":1,"n":{n}}}}}"#
+            ))
+            .unwrap()
+        };
+        let input = [[5, 1, 9], [3, 1, 7]];
+        let mut want = Vec::new();
+        for (i, part) in input.iter().enumerate() {
+            for (j, ts) in part.iter().enumerate() {
+                want.push(ev(*ts, i * 10 + j));
+            }
+        }
+        want.sort_by_key(|e| e.timestamp);
+        for limit in [0, u64::MAX] {
+            let mut spool = Spool::new().unwrap();
+            for (i, part) in input.iter().enumerate() {
+                let mut s = Session::new("s");
+                for (j, ts) in part.iter().enumerate() {
+                    s.window_mut("w").events.push(ev(*ts, i * 10 + j));
+                }
+                let rec = Recording {
+                    sessions: vec![s],
+                    ..Default::default()
+                };
+                spool.add(rec).unwrap();
+            }
+            let win = spool.sessions[0].windows.remove(0);
+            assert!(!win.sorted);
+            let got: Vec<Event> = win
+                .events_with(|_| {}, limit)
+                .unwrap()
+                .map(|e| e.unwrap().into_owned())
+                .collect();
+            assert_eq!(got, want, "in-memory limit {limit}");
+        }
     }
 }
