@@ -71,7 +71,7 @@ for (const r of rest) {
 await restServer.stop(); restServer.cleanup();
 
 const kb = (b) => (b / 1024).toFixed(1);
-let md = `## Ingest (reel serve, embedded mode: SQLite + local folder, fsync on every batch)\n\n`;
+let md = `## Ingest (reel serve, embedded mode: SQLite index + local folder)\n\n`;
 md += `Command: \`cargo build --release -p reel -p reel-store --examples && node bench/ingest.mjs --sessions ${SESSIONS} --seconds ${SECONDS} --rate ${RATE}\` — 2-core machine, release build, client on the same machine.\n\n`;
 md += `| | batches/s | MB/s decoded JSON | p50 ms | p90 ms | p99 ms | max ms | errors |\n|---|---:|---:|---:|---:|---:|---:|---:|\n`;
 md += `| reel serve, ${SESSIONS} concurrent sessions, offered ${RATE}/s | ${served.batches_per_s} | ${served.mb_per_s} | ${served.p50_ms} | ${served.p90_ms} | ${served.p99_ms} | ${served.max_ms} | ${served.errors} |\n`;
