@@ -32,6 +32,9 @@ pub struct Session {
     pub source: Source,
     pub user_agent: Option<String>,
     pub windows: Vec<Window>,
+    /// Fields of a package's `meta.json` this version does not know (written by a newer minor
+    /// version): carried into any package written from this session.
+    pub extra: serde_json::Map<String, Value>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]

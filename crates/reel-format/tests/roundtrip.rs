@@ -288,3 +288,58 @@ fn all_len() -> u64 {
     let bytes = std::fs::read(fixtures().join("rrweb/checkout.json")).unwrap();
     serde_json::from_slice::<Vec<Value>>(&bytes).unwrap().len() as u64
 }
+
+/// A newer minor version may add fields to `meta.json`; packing that package again (the spool path
+/// `reel pack` takes) keeps them.
+#[test]
+fn unknown_meta_fields_survive_a_repack() {
+    use reel_format::package::Spool;
+    let bytes = std::fs::read(fixtures().join("rrweb/checkout.json")).unwrap();
+    let (_, mut rec) = import("checkout.json", &bytes, &opts()).unwrap();
+    let future = serde_json::json!({"score": 7, "tags": ["a"]});
+    rec.sessions[0]
+        .extra
+        .insert("future_field".into(), future.clone());
+    let first = pack(&rec);
+    let back =
+        reel_format::package::read_recording(Cursor::new(&first), &Default::default()).unwrap();
+    assert_eq!(back.sessions[0].extra.get("future_field"), Some(&future));
+    let mut spool = Spool::new().unwrap();
+    spool.add(back).unwrap();
+    let mut w = PackageWriter::new(Cursor::new(Vec::new()), WriterOptions::default());
+    spool.write_into(&mut w, &mut |_| {}).unwrap();
+    let second = w.finish(None).unwrap().0.into_inner();
+    let mut r = PackageReader::open(Cursor::new(&second), Default::default()).unwrap();
+    let id = r.manifest.sessions[0].id.clone();
+    let meta = r.session_meta(&id).unwrap();
+    assert_eq!(meta.extra.get("future_field"), Some(&future));
+}
+
+/// Windows expected to pass 4 GB take the large-entry path (zip64 allowed, deflated on a helper
+/// thread into a temporary file, then raw-copied, where the zip crate writes zip64 fields if the
+/// real sizes need them): the package must read back and verify like any other. The size hint makes
+/// a small window take that path; a real 4 GB entry is too slow for CI.
+#[test]
+fn zip64_window_entries_read_back_and_verify() {
+    use reel_format::package::prepare_window;
+    let bytes = std::fs::read(fixtures().join("rrweb/checkout.json")).unwrap();
+    let (_, rec) = import("checkout.json", &bytes, &opts()).unwrap();
+    let s = &rec.sessions[0];
+    let mut w = PackageWriter::new(Cursor::new(Vec::new()), WriterOptions::default());
+    let mut metas = Vec::new();
+    let mut stats = reel_format::stats::StatsBuilder::default();
+    for win in &s.windows {
+        let events = win.events.iter().map(|e| Ok(std::borrow::Cow::Borrowed(e)));
+        let p = prepare_window(&s.id, &win.id, events, 0xF000_0000, 5, true).unwrap();
+        let (m, st) = w.add_prepared(p).unwrap();
+        metas.push(m);
+        stats.merge(st);
+    }
+    w.finish_session(reel_format::package::SessionInfo::of(s), metas, stats)
+        .unwrap();
+    let pkg = w.finish(None).unwrap().0.into_inner();
+    let mut r = PackageReader::open(Cursor::new(&pkg), Default::default()).unwrap();
+    let report = r.verify(None, &mut |_| {}).unwrap();
+    assert_eq!(report.events as usize, s.event_count());
+    assert_eq!(rrweb_out(&pkg).len(), s.event_count());
+}

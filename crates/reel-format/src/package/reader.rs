@@ -167,6 +167,7 @@ impl<R: Read + Seek> PackageReader<R> {
         s.person = meta.person.clone();
         s.source = meta.source.clone();
         s.user_agent = meta.user_agent.clone();
+        s.extra = meta.extra.clone();
         for w in &meta.windows {
             let mut evs = Vec::new();
             self.for_each_event(&w.path, |e| {

@@ -105,6 +105,9 @@ impl Spool {
                 info.distinct_id = info.distinct_id.take().or(s.distinct_id.clone());
                 info.person = info.person.take().or(s.person.clone());
                 info.user_agent = info.user_agent.take().or(s.user_agent.clone());
+                for (k, v) in &s.extra {
+                    info.extra.entry(k.clone()).or_insert_with(|| v.clone());
+                }
             }
             for w in s.windows {
                 let widx = match self.sessions[idx].windows.iter().position(|x| x.id == w.id) {

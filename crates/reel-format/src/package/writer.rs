@@ -250,7 +250,7 @@ impl SessionInfo {
             person: s.person.clone(),
             user_agent: s.user_agent.clone(),
             source: s.source.clone(),
-            extra: Default::default(),
+            extra: s.extra.clone(),
         }
     }
 }
