@@ -8,8 +8,9 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::Router;
-use reel_format::import::{decode_body, parse_events, valid_posthog_id, wire_items, ImportOptions};
-use reel_format::package::valid_id;
+use reel_format::import::{
+    decode_body, parse_events, valid_posthog_id, wire_items, CheckedBatch, ImportOptions, ReelBatch,
+};
 use reel_store::IngestUnit;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -522,26 +523,6 @@ async fn static_file(
     }
 }
 
-#[derive(serde::Deserialize)]
-struct NativeBatch<'a> {
-    #[serde(default)]
-    batch_id: Option<String>,
-    #[serde(default)]
-    token: Option<String>,
-    #[serde(default)]
-    session_id: Option<String>,
-    #[serde(default)]
-    window_id: Option<String>,
-    #[serde(default)]
-    distinct_id: Option<String>,
-    #[serde(default)]
-    lib: Option<String>,
-    #[serde(default)]
-    lib_version: Option<String>,
-    #[serde(borrow, default)]
-    events: Option<Vec<&'a serde_json::value::RawValue>>,
-}
-
 /// `POST /api/v1/ingest`: Reel's recorder and any rrweb client. Gzip (magic bytes) or plain JSON:
 /// `{batch_id, session_id, window_id?, distinct_id?, events: [...]}`; token in `?token=`, the body
 /// or `Authorization: Bearer`.
@@ -566,7 +547,7 @@ async fn native_ingest(
             "body: JSON nested too deeply".into(),
         );
     }
-    let b: NativeBatch = match serde_json::from_slice(&plain) {
+    let mut b: ReelBatch = match serde_json::from_slice(&plain) {
         Ok(b) => b,
         Err(e) => {
             return bad(
@@ -600,11 +581,16 @@ async fn native_ingest(
             )
         }
     }
-    let (batch_id, session_id, window_id, raw_events) =
-        match required_fields(b.batch_id, b.session_id, b.window_id, b.events) {
-            Ok(x) => x,
-            Err(msg) => return bad(&st, StatusCode::BAD_REQUEST, msg),
-        };
+    let CheckedBatch {
+        batch_id,
+        session_id,
+        window_id,
+        events: raw_events,
+    } = match b.check(true) {
+        Ok(x) => x,
+        Err(msg) => return bad(&st, StatusCode::BAD_REQUEST, msg),
+    };
+    let batch_id = batch_id.unwrap_or_default();
     let opts = ImportOptions {
         limits: st.limits(),
         lenient: true,
@@ -660,29 +646,4 @@ async fn native_ingest(
             cors(&headers, error(StatusCode::SERVICE_UNAVAILABLE, "storage unavailable; retry"))
         }
     }
-}
-
-type Required<'a> = (String, String, String, Vec<&'a serde_json::value::RawValue>);
-
-/// The fields a native batch must carry, or the message naming the one that is missing or bad.
-fn required_fields<'a>(
-    batch_id: Option<String>,
-    session_id: Option<String>,
-    window_id: Option<String>,
-    events: Option<Vec<&'a serde_json::value::RawValue>>,
-) -> Result<Required<'a>, String> {
-    const IDS: &str = "use 1-128 chars of [A-Za-z0-9._-]";
-    let batch_id = batch_id
-        .filter(|x| !x.is_empty() && x.len() <= 128)
-        .ok_or("missing field \"batch_id\" (a unique id per batch, repeated on retries)")?;
-    let session_id = session_id.ok_or("missing field \"session_id\"")?;
-    if !valid_id(&session_id) {
-        return Err(format!("field \"session_id\": {IDS}"));
-    }
-    let window_id = window_id.unwrap_or_else(|| session_id.clone());
-    if !valid_id(&window_id) {
-        return Err(format!("field \"window_id\": {IDS}"));
-    }
-    let events = events.ok_or("missing field \"events\"")?;
-    Ok((batch_id, session_id, window_id, events))
 }

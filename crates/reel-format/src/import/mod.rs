@@ -325,49 +325,98 @@ fn rrweb_array(name: &str, bytes: &[u8], opts: &ImportOptions) -> Result<Recordi
     Ok(rec)
 }
 
-#[derive(serde::Deserialize)]
-struct ReelBatch<'a> {
-    session_id: String,
+/// A Reel ingest batch, as `POST /api/v1/ingest` takes it and as a saved batch file holds it:
+/// `{batch_id, session_id, window_id?, distinct_id?, lib?, lib_version?, token?, events: [...]}`.
+/// The server and the file importer read it through this one type.
+#[derive(serde::Deserialize, Default)]
+pub struct ReelBatch<'a> {
     #[serde(default)]
-    window_id: Option<String>,
+    pub batch_id: Option<String>,
+    /// A capture token may ride in the body (the server's concern; ignored by the importer).
     #[serde(default)]
-    distinct_id: Option<String>,
+    pub token: Option<String>,
     #[serde(default)]
-    lib: Option<String>,
+    pub session_id: Option<String>,
     #[serde(default)]
-    lib_version: Option<String>,
-    #[serde(borrow)]
-    events: Vec<&'a RawValue>,
+    pub window_id: Option<String>,
+    #[serde(default)]
+    pub distinct_id: Option<String>,
+    #[serde(default)]
+    pub lib: Option<String>,
+    #[serde(default)]
+    pub lib_version: Option<String>,
+    #[serde(borrow, default)]
+    pub events: Option<Vec<&'a RawValue>>,
+}
+
+/// A [`ReelBatch`] whose ids are checked.
+pub struct CheckedBatch<'a> {
+    /// Present when required (the server's dedupe key).
+    pub batch_id: Option<String>,
+    pub session_id: String,
+    /// The session id when the batch names no window.
+    pub window_id: String,
+    pub events: Vec<&'a RawValue>,
+}
+
+impl<'a> ReelBatch<'a> {
+    /// Check the ids; the message names the field that is missing or bad.
+    pub fn check(
+        &mut self,
+        require_batch_id: bool,
+    ) -> std::result::Result<CheckedBatch<'a>, String> {
+        const IDS: &str = "use 1-128 chars of [A-Za-z0-9._-], not starting with '.'";
+        let batch_id = self
+            .batch_id
+            .take()
+            .filter(|x| !x.is_empty() && x.len() <= 128);
+        if require_batch_id && batch_id.is_none() {
+            return Err(
+                "missing field \"batch_id\" (a unique id per batch, repeated on retries)".into(),
+            );
+        }
+        let session_id = self
+            .session_id
+            .take()
+            .ok_or("missing field \"session_id\"")?;
+        if !crate::package::valid_id(&session_id) {
+            return Err(format!("field \"session_id\": {IDS}"));
+        }
+        let window_id = self.window_id.take().unwrap_or_else(|| session_id.clone());
+        if !crate::package::valid_id(&window_id) {
+            return Err(format!("field \"window_id\": {IDS}"));
+        }
+        let events = self.events.take().ok_or("missing field \"events\"")?;
+        Ok(CheckedBatch {
+            batch_id,
+            session_id,
+            window_id,
+            events,
+        })
+    }
 }
 
 fn reel_batch(bytes: &[u8], opts: &ImportOptions) -> Result<Recording> {
-    let b: ReelBatch =
+    let mut b: ReelBatch =
         serde_json::from_slice(bytes).map_err(|e| Error::json("ingest batch", &e, 0))?;
-    if !crate::package::valid_id(&b.session_id) {
-        return Err(Error::invalid(
-            "ingest batch",
-            "session_id must be 1-128 chars of [A-Za-z0-9._:-]",
-        ));
-    }
+    let c = b
+        .check(false)
+        .map_err(|m| Error::invalid("ingest batch", m))?;
     let mut rec = Recording::default();
     let events = parse_events(
-        b.events.iter().map(|r| r.get().to_string()),
+        c.events.iter().map(|r| r.get().to_string()),
         "ingest batch",
         opts,
         &mut rec.warnings,
     )?;
-    let mut s = Session::new(b.session_id.clone());
+    let mut s = Session::new(c.session_id);
     s.distinct_id = b.distinct_id;
     s.source = Source {
         system: "reel".into(),
         lib: b.lib,
         lib_version: b.lib_version,
     };
-    let wid = b
-        .window_id
-        .filter(|w| crate::package::valid_id(w))
-        .unwrap_or(b.session_id);
-    s.window_mut(&wid).events = events;
+    s.window_mut(&c.window_id).events = events;
     rec.sessions.push(s);
     Ok(rec)
 }
