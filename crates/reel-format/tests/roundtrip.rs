@@ -213,49 +213,60 @@ fn invalid_json_names_the_line() {
 }
 
 /// `Spool::write_into` deflates windows on several threads at once; the package must hold the same
-/// entries, in the same order, with the same contents as the one-window-at-a-time path, including
-/// windows whose events arrived out of order across inputs.
+/// entries, in the same order, with the same contents as the one-session-at-a-time in-memory writer,
+/// including a window whose events arrived out of order across inputs.
 #[test]
 fn parallel_spool_writes_the_same_package_as_sequential() {
-    use reel_format::package::{Spool, SpoolFilter};
-    struct Pass;
-    impl SpoolFilter for Pass {
-        fn event(
-            &mut self,
-            e: reel_format::Event,
-        ) -> reel_format::Result<Option<reel_format::Event>> {
-            Ok(Some(e))
-        }
+    use reel_format::package::Spool;
+    let mut recs = Vec::new();
+    for name in ["checkout", "swagger", "shoelace"] {
+        let bytes = std::fs::read(fixtures().join(format!("rrweb/{name}.json"))).unwrap();
+        recs.push(import(&format!("{name}.json"), &bytes, &opts()).unwrap().1);
     }
-    let spool = || {
-        let mut spool = Spool::new().unwrap();
-        for name in ["checkout", "swagger", "shoelace"] {
-            let bytes = std::fs::read(fixtures().join(format!("rrweb/{name}.json"))).unwrap();
-            spool
-                .add(import(&format!("{name}.json"), &bytes, &opts()).unwrap().1)
-                .unwrap();
-        }
-        // The second half of the checkout recording first, then the first half, under one id:
-        // a window that has to be re-ordered.
-        let bytes = std::fs::read(fixtures().join("rrweb/checkout.json")).unwrap();
-        let all: Vec<Value> = serde_json::from_slice(&bytes).unwrap();
-        let (a, b) = all.split_at(all.len() / 2);
-        for half in [b, a] {
-            let (_, mut rec) =
-                import("x.json", &serde_json::to_vec(half).unwrap(), &opts()).unwrap();
-            rec.sessions[0].id = "merged".into();
-            spool.add(rec).unwrap();
-        }
-        spool
-    };
+    // The second half of the checkout recording first, then the first half, under one id:
+    // a window that has to be re-ordered.
+    let bytes = std::fs::read(fixtures().join("rrweb/checkout.json")).unwrap();
+    let all: Vec<Value> = serde_json::from_slice(&bytes).unwrap();
+    let (a, b) = all.split_at(all.len() / 2);
+    for half in [b, a] {
+        let (_, mut rec) = import("x.json", &serde_json::to_vec(half).unwrap(), &opts()).unwrap();
+        rec.sessions[0].id = "merged".into();
+        recs.push(rec);
+    }
     let write = |parallel: bool| {
         let mut w = PackageWriter::new(Cursor::new(Vec::new()), WriterOptions::default());
         let reordered = if parallel {
-            spool().write_into(&mut w, &mut |_| {}).unwrap()
+            let mut spool = Spool::new().unwrap();
+            for r in recs.clone() {
+                spool.add(r).unwrap();
+            }
+            spool.write_into(&mut w, &mut |_| {}).unwrap()
         } else {
-            spool()
-                .write_filtered(&mut w, &mut |_| {}, &mut Pass)
-                .unwrap()
+            // The reference: merge in memory, sort, write session by session on this thread.
+            let mut sessions: Vec<reel_format::recording::Session> = Vec::new();
+            for r in recs.clone() {
+                for s in r.sessions {
+                    match sessions.iter_mut().find(|x| x.id == s.id) {
+                        Some(x) => {
+                            for win in s.windows {
+                                x.window_mut(&win.id).events.extend(win.events);
+                            }
+                        }
+                        None => sessions.push(s),
+                    }
+                }
+            }
+            let mut reordered = 0;
+            for s in &mut sessions {
+                for win in &mut s.windows {
+                    if !win.events.is_sorted_by_key(|e| e.timestamp) {
+                        reordered += 1;
+                        win.events.sort_by_key(|e| e.timestamp);
+                    }
+                }
+                w.add_session(s).unwrap();
+            }
+            reordered
         };
         let (_, manifest) = w.finish(None).unwrap();
         (reordered, manifest)

@@ -1168,3 +1168,78 @@ fn level_zero_stores_entries_that_every_reader_takes() {
         );
     }
 }
+
+/// `reel redact` over several inputs (sessions and windows redacted on several threads at once):
+/// no canary survives in any entry, the embedded report counts every planted one per session, in
+/// input order, and `--report-only --json` reports the same counts without writing anything.
+#[test]
+fn redact_many_sessions_removes_every_canary_and_reports_per_session() {
+    let s = Scratch::new();
+    let base: Vec<Value> =
+        serde_json::from_slice(&std::fs::read(rrweb_fixture("checkout")).unwrap()).unwrap();
+    let mut inputs = Vec::new();
+    for i in 0..6i64 {
+        let mut evs = base.clone();
+        for e in &mut evs {
+            e["timestamp"] = json!(e["timestamp"].as_i64().unwrap() + i * 1000);
+        }
+        let ts = evs.last().unwrap()["timestamp"].as_i64().unwrap();
+        // i + 1 console lines, each with its own canary address.
+        for k in 0..=i {
+            evs.push(json!({"type": 6, "timestamp": ts + 1 + k, "data": {"plugin": "rrweb/console@1",
+                "payload": {"level": "log", "payload": [format!("\"mail canary{i}x{k}@example.org now\"")], "trace": []}}}));
+        }
+        inputs.push(s.write(&format!("rec{i}.json"), serde_json::to_vec(&evs).unwrap()));
+    }
+    let out = s.path("clean.reel.zip");
+    let mut args: Vec<OsString> = vec!["redact".into()];
+    args.extend(inputs.iter().map(|p| p.clone().into_os_string()));
+    args.extend(["--preset", "default", "-o"].map(OsString::from));
+    args.push(out.clone().into_os_string());
+    ok(&s.run(&args));
+    ok(&reel!(s, "verify", out));
+    let entries = read_entries(&out);
+    for (name, bytes) in &entries {
+        assert!(
+            !text(bytes).contains("@example.org"),
+            "{name}: a canary survived"
+        );
+    }
+    let report: Value = serde_json::from_slice(
+        &entries
+            .iter()
+            .find(|(n, _)| n == "redaction-report.json")
+            .unwrap()
+            .1,
+    )
+    .unwrap();
+    let emails = |r: &Value| -> Vec<u64> {
+        r["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| {
+                x["counts"]["by_rule"]["pattern email"]
+                    .as_u64()
+                    .unwrap_or(0)
+            })
+            .collect()
+    };
+    // Session i carries the recording's own addresses plus i + 1 planted ones, in input order.
+    let got = emails(&report);
+    assert_eq!(got.len(), 6, "{report:#}");
+    let own = got[0] - 1;
+    assert_eq!(
+        got,
+        (1..=6).map(|n| own + n).collect::<Vec<u64>>(),
+        "{report:#}"
+    );
+    // The same counts without writing anything.
+    let mut args: Vec<OsString> = vec!["redact".into()];
+    args.extend(inputs.iter().map(|p| p.clone().into_os_string()));
+    args.extend(["--preset", "default", "--report-only", "--json"].map(OsString::from));
+    let o = s.run(&args);
+    ok(&o);
+    let dry: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(emails(&dry), emails(&report));
+}

@@ -25,7 +25,7 @@ pub use reader::{read_recording, PackageReader, VerifyReport};
 pub use sign::{
     keygen, public_key_from_text, secret_key_from_text, sign_package, KeyPair, Signature,
 };
-pub use spool::{Spool, SpoolFilter};
+pub use spool::{Spool, WindowFilter};
 pub use unpack::unpack;
 pub use writer::{prepare_window, PackageWriter, PreparedWindow, SessionInfo, WriterOptions};
 

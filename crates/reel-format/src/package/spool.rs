@@ -36,22 +36,15 @@ struct SpoolSession {
     windows: Vec<SpoolWindow>,
 }
 
-/// What [`Spool::write_filtered`] does to sessions and events on their way into the package.
-pub trait SpoolFilter {
-    /// A session's facts (distinct id, person, …) before its windows are written.
-    fn session(&mut self, _info: &mut SessionInfo) -> Result<()> {
-        Ok(())
-    }
-    /// A window starts (its events follow, in time order).
-    fn window(&mut self, _session: &str, _window: &str) -> Result<()> {
-        Ok(())
-    }
-    /// One event; `None` leaves it out.
+/// What [`Spool::write_parallel`] does to one window's events on their way into the package. One
+/// filter is made per window, on the thread that compresses that window.
+pub trait WindowFilter: Send {
+    /// One event, in time order; `None` leaves it out.
     fn event(&mut self, e: Event) -> Result<Option<Event>>;
 }
 
-struct NoFilter;
-impl SpoolFilter for NoFilter {
+struct Pass;
+impl WindowFilter for Pass {
     fn event(&mut self, e: Event) -> Result<Option<Event>> {
         Ok(Some(e))
     }
@@ -199,23 +192,39 @@ impl Spool {
 
     /// Stream everything into `w`. `progress` gets bytes of events written so far.
     /// Returns how many windows had to be re-ordered.
-    ///
-    /// Windows are read, checked, hashed and deflated on one thread per core, several at once,
-    /// and copied into the package in order: the package is the same as with one thread. At most
-    /// two windows per thread wait to be copied (large ones in temporary files), so memory stays
-    /// flat.
     pub fn write_into<W: Write + Seek>(
         self,
         w: &mut PackageWriter<W>,
         progress: &mut dyn FnMut(u64),
     ) -> Result<usize> {
+        let (reordered, _) =
+            self.write_parallel(w, progress, &mut |_| Ok(()), &|_: &str, _: &str| Pass)?;
+        Ok(reordered)
+    }
+
+    /// [`Self::write_into`], passing every session's facts through `session` (in package order,
+    /// before any window is written) and every window's events through a filter from `make`
+    /// (session id, window id). Returns how many windows had to be re-ordered and each window's
+    /// filter, with its session id, in package order (redaction merges their counts).
+    ///
+    /// Windows are read, filtered, checked, hashed and deflated on one thread per core, several
+    /// at once, and copied into the package in order: the package is the same as with one thread.
+    /// At most two windows per thread wait to be copied (large ones in temporary files), so memory
+    /// stays flat.
+    pub fn write_parallel<W: Write + Seek, F: WindowFilter>(
+        mut self,
+        w: &mut PackageWriter<W>,
+        progress: &mut dyn FnMut(u64),
+        session: &mut dyn FnMut(&mut SessionInfo) -> Result<()>,
+        make: &(dyn Fn(&str, &str) -> F + Sync),
+    ) -> Result<(usize, Vec<(String, F)>)> {
+        for s in &mut self.sessions {
+            session(&mut s.info)?;
+        }
         let threads = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
             .min(8);
-        if threads < 2 {
-            return self.write_filtered(w, progress, &mut NoFilter);
-        }
         let level = w.level();
         let mut infos = Vec::new();
         let mut jobs = Vec::new();
@@ -235,7 +244,9 @@ impl Spool {
         let ahead = 2 * threads;
         let next = AtomicUsize::new(0);
         let gate = (Mutex::new((0usize, false)), Condvar::new()); // (copied, aborted)
-        let (tx, rx) = std::sync::mpsc::channel::<(usize, Result<PreparedWindow>, u64)>();
+        type Done<F> = (usize, Result<PreparedWindow>, u64, F);
+        let (tx, rx) = std::sync::mpsc::channel::<Done<F>>();
+        let mut filters = Vec::with_capacity(jobs.len());
         let result = std::thread::scope(|scope| -> Result<()> {
             for _ in 0..threads {
                 let tx = tx.clone();
@@ -260,10 +271,17 @@ impl Spool {
                     let session = infos[si].0.id.clone();
                     let bytes = sw.bytes;
                     let id = sw.id.clone();
+                    let mut filter = make(&session, &id);
                     let r = sw.events(|_| {}).and_then(|events| {
+                        let events = events
+                            .map(|r| {
+                                let e = r?.into_owned();
+                                Ok(filter.event(e)?.map(Cow::Owned))
+                            })
+                            .filter_map(|r| r.transpose());
                         prepare_window(&session, &id, events, bytes, level, false)
                     });
-                    if tx.send((i, r, bytes)).is_err() {
+                    if tx.send((i, r, bytes, filter)).is_err() {
                         return;
                     }
                 });
@@ -299,17 +317,18 @@ impl Spool {
                     session_of.extend(std::iter::repeat_n(k, *n));
                 }
                 while copied < jobs.len() {
-                    let (i, r, bytes) = rx
+                    let (i, r, bytes, filter) = rx
                         .recv()
                         .map_err(|_| Error::invalid("package", "a compression thread stopped"))?;
-                    pending.insert(i, (r, bytes));
-                    while let Some((r, bytes)) = pending.remove(&copied) {
+                    pending.insert(i, (r, bytes, filter));
+                    while let Some((r, bytes, filter)) = pending.remove(&copied) {
                         let owner = session_of[copied];
                         while si < owner {
                             finish(w, si, &mut metas, &mut stats)?;
                             si += 1;
                         }
                         let (m, st) = w.add_prepared(r?)?;
+                        filters.push((infos[owner].0.id.clone(), filter));
                         metas.push(m);
                         stats.merge(st);
                         done += bytes;
@@ -332,48 +351,7 @@ impl Spool {
             r
         });
         result?;
-        Ok(reordered)
-    }
-
-    /// [`Self::write_into`], passing every session's facts and every event (per window, in time
-    /// order) through `filter` on the way (used by redaction).
-    pub fn write_filtered<W: Write + Seek>(
-        self,
-        w: &mut PackageWriter<W>,
-        progress: &mut dyn FnMut(u64),
-        filter: &mut dyn SpoolFilter,
-    ) -> Result<usize> {
-        let mut done = 0u64;
-        let mut reordered = 0;
-        for mut s in self.sessions {
-            filter.session(&mut s.info)?;
-            let mut metas = Vec::new();
-            let mut stats = StatsBuilder::default();
-            for sw in s.windows {
-                filter.window(&s.info.id, &sw.id)?;
-                if !sw.sorted {
-                    reordered += 1;
-                }
-                let total = sw.bytes;
-                let id = sw.id.clone();
-                let base = done;
-                let events = sw
-                    .events(|n| {
-                        if n % (4 << 20) < 64 << 10 {
-                            progress(base + n);
-                        }
-                    })?
-                    .map(|r| r.and_then(|e| Ok(filter.event(e.into_owned())?.map(Cow::Owned))))
-                    .filter_map(|r| r.transpose());
-                let (m, st) = w.write_window(&s.info.id, &id, events, total)?;
-                done += total;
-                metas.push(m);
-                stats.merge(st);
-            }
-            w.finish_session(s.info, metas, stats)?;
-        }
-        progress(done);
-        Ok(reordered)
+        Ok((reordered, filters))
     }
 }
 

@@ -130,7 +130,7 @@ type Imported = anyhow::Result<(reel_format::import::InputKind, reel_format::Rec
 /// Import `inputs` on up to 4 threads (one per core) and hand each result to `f` in input order,
 /// so the package is the same as with one thread. Each worker holds at most one finished
 /// recording; on the first error the workers stop after their current file.
-fn import_in_order(
+pub(crate) fn import_in_order(
     inputs: &[PathBuf],
     limits: reel_format::Limits,
     mut f: impl FnMut(&std::path::Path, Imported) -> anyhow::Result<()>,

@@ -3,7 +3,7 @@
 use crate::ui;
 use anyhow::{anyhow, bail, Context};
 use reel_format::package::{
-    PackageWriter, SessionInfo, Spool, SpoolFilter, WriterOptions, REDACTION_REPORT,
+    PackageWriter, SessionInfo, Spool, WindowFilter, WriterOptions, REDACTION_REPORT,
 };
 use reel_format::Event;
 use reel_redact::{Redactor, Report, SessionReport, WindowRedactor};
@@ -56,58 +56,56 @@ pub struct Args {
     limits: ui::LimitArgs,
 }
 
-/// Sends sessions and events through the redactor, collecting the report.
-struct Filter {
-    r: Redactor,
-    report: Report,
-    session: Option<SessionReport>,
-    window: Option<WindowRedactor>,
-    done: u64,
-    bar: indicatif::ProgressBar,
-}
+/// One window's redactor, on the thread that compresses that window.
+struct Win(WindowRedactor);
 
-impl Filter {
-    fn end_window(&mut self) {
-        if let (Some(w), Some(s)) = (self.window.take(), self.session.as_mut()) {
-            s.counts.merge(&w.counts);
-            s.totals.merge(&w.totals);
-        }
-    }
-    fn end_session(&mut self) {
-        self.end_window();
-        if let Some(s) = self.session.take() {
-            self.report.add_session(s);
-        }
-    }
-}
-
-impl SpoolFilter for Filter {
-    fn session(&mut self, info: &mut SessionInfo) -> reel_format::Result<()> {
-        self.end_session();
-        let mut s = SessionReport {
-            id: info.id.clone(),
-            ..Default::default()
-        };
-        self.r
-            .session_facts(&mut info.distinct_id, &mut info.person, &mut s.counts);
-        self.session = Some(s);
-        Ok(())
-    }
-    fn window(&mut self, _session: &str, _window: &str) -> reel_format::Result<()> {
-        self.end_window();
-        self.window = Some(self.r.window());
-        Ok(())
-    }
+impl WindowFilter for Win {
     fn event(&mut self, e: Event) -> reel_format::Result<Option<Event>> {
-        self.done += e.json().len() as u64;
-        if self.done % (4 << 20) < e.json().len() as u64 {
-            self.bar.set_position(self.done);
-        }
-        let w = self.window.get_or_insert_with(|| self.r.window());
-        w.event(e).map_err(|er| match er {
+        self.0.event(e).map_err(|er| match er {
             reel_redact::RedactError::Format(f) => f,
         })
     }
+}
+
+/// Redact every session and window of `spool` into `w` (windows on one thread per core); returns
+/// the report, sessions in package order.
+fn redact_into<W: Write + Seek>(
+    spool: Spool,
+    w: &mut PackageWriter<W>,
+    r: &Redactor,
+    bar: &indicatif::ProgressBar,
+) -> anyhow::Result<Report> {
+    let mut sessions: Vec<SessionReport> = Vec::new();
+    let (_, windows) = spool.write_parallel(
+        w,
+        &mut |done| bar.set_position(done),
+        &mut |info: &mut SessionInfo| {
+            let mut s = SessionReport {
+                id: info.id.clone(),
+                ..Default::default()
+            };
+            r.session_facts(&mut info.distinct_id, &mut info.person, &mut s.counts);
+            sessions.push(s);
+            Ok(())
+        },
+        &|_, _| Win(r.window()),
+    )?;
+    let mut report = Report::new(r.info().clone());
+    let mut at = 0;
+    for (sid, Win(win)) in windows {
+        while sessions.get(at).is_some_and(|s| s.id != sid) {
+            at += 1;
+        }
+        let s = sessions
+            .get_mut(at)
+            .ok_or_else(|| anyhow!("window of an unknown session {sid}"))?;
+        s.counts.merge(&win.counts);
+        s.totals.merge(&win.totals);
+    }
+    for s in sessions {
+        report.add_session(s);
+    }
+    Ok(report)
 }
 
 /// A writer that keeps nothing (for --report-only).
@@ -164,26 +162,21 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let total = super::total_size(&a.inputs);
     let bar = ui::bytes_bar(total, "import");
     let mut spool = Spool::new()?;
-    for p in &a.inputs {
-        let (_kind, rec) = super::import(p, limits)?;
+    // Inputs are imported on several threads and added in input order.
+    super::pack::import_in_order(&a.inputs, limits, |p, imported| {
+        let (_kind, rec) = imported?;
         for w in &rec.warnings {
             ui::warn(&format!("{}: {w}", p.display()));
         }
         spool.add(rec)?;
         bar.inc(std::fs::metadata(p).map(|m| m.len()).unwrap_or(0));
-    }
+        Ok(())
+    })?;
     bar.finish_and_clear();
     if spool.session_ids().is_empty() {
         bail!("no recordings found in the inputs");
     }
-    let mut filter = Filter {
-        report: Report::new(redactor.info().clone()),
-        r: redactor.clone(),
-        session: None,
-        window: None,
-        done: 0,
-        bar: ui::bytes_bar(spool.bytes, "redact"),
-    };
+    let bar = ui::bytes_bar(spool.bytes, "redact");
     let opts = WriterOptions {
         level: a.level,
         producer: format!("reel {}", env!("CARGO_PKG_VERSION")),
@@ -192,14 +185,14 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     if a.report_only {
         // Nothing is kept: store, don't deflate.
         let mut w = PackageWriter::new(Nothing::default(), WriterOptions { level: 1, ..opts });
-        spool.write_filtered(&mut w, &mut |_| {}, &mut filter)?;
-        filter.end_session();
-        filter.bar.finish_and_clear();
-        print_report(&filter.report, a.json)?;
+        let report = redact_into(spool, &mut w, &redactor, &bar)?;
+        bar.finish_and_clear();
+        print_report(&report, a.json)?;
         return Ok(ExitCode::SUCCESS);
     }
     let out = a.output.clone().expect("clap requires -o");
-    let at = filter.report.redacted_at.clone();
+    let at = Report::new(redactor.info().clone()).redacted_at;
+    let mut report = None;
     ui::write_atomic(&out, |f| {
         let mut w = PackageWriter::new(
             BufWriter::with_capacity(1 << 20, f),
@@ -208,9 +201,10 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
                 ..opts
             },
         );
-        spool.write_filtered(&mut w, &mut |_| {}, &mut filter)?;
-        filter.end_session();
-        let bytes = serde_json::to_vec_pretty(&filter.report)?;
+        let mut rep = redact_into(spool, &mut w, &redactor, &bar)?;
+        rep.redacted_at = at.clone();
+        let bytes = serde_json::to_vec_pretty(&rep)?;
+        report = Some(rep);
         w.add_file(REDACTION_REPORT, &bytes)?;
         let (buf, _m) = w.finish(key.as_ref())?;
         buf.into_inner()
@@ -218,11 +212,12 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         Ok(())
     })
     .map_err(|e| anyhow!("{}: {e}", out.display()))?;
-    filter.bar.finish_and_clear();
+    bar.finish_and_clear();
+    let report = report.expect("written");
     if a.json {
-        print_report(&filter.report, true)?;
+        print_report(&report, true)?;
     } else {
-        eprint!("{}", filter.report.human());
+        eprint!("{}", report.human());
         eprintln!(
             "wrote {}{}",
             out.display(),
