@@ -911,9 +911,20 @@ impl WindowRedactor {
         // Removes: decided on the page *before* the event; nodes inside blocked elements are not
         // in the replay, so removing them there would only warn.
         let mut drop_removes = HashSet::new();
+        // Parents that lose a child: with sibling-dependent selectors (`:first-child`, `+`, `~`,
+        // `:nth-child`, …) their remaining children may match differently afterwards. Taken now:
+        // after the mutation a removed node has no parent.
+        let mut left_parents = Vec::new();
         if let Some(Value::Array(rs)) = d.get("removes") {
             for (i, r) in rs.iter().enumerate() {
                 if let Some(id) = r.get("id").and_then(num) {
+                    if c.sibling_sensitive {
+                        left_parents.extend(
+                            self.dom
+                                .parent(id)
+                                .or_else(|| r.get("parentId").and_then(num)),
+                        );
+                    }
                     if self.dom.contains(id) && self.eff(id).hidden {
                         drop_removes.insert(i);
                     }
@@ -942,6 +953,7 @@ impl WindowRedactor {
                     roots.push(p);
                 }
             }
+            roots.extend(left_parents.into_iter().filter(|p| self.dom.contains(*p)));
         }
         for r in roots {
             self.reevaluate(r, &added, &mut gained);

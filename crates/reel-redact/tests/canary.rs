@@ -420,3 +420,52 @@ fn presets_compile_and_strict_masks_all_text() {
     assert!(Redactor::preset("default").is_ok());
     assert!(Redactor::preset("lax").is_err());
 }
+
+/// Sibling-dependent selectors are checked again when a sibling goes: after the first `<li>` is
+/// removed, the second one is the first child, so its text (current and later) is masked.
+#[test]
+fn removing_a_sibling_makes_the_next_one_match() {
+    let ev = |v: Value| Event::parse(v.to_string()).unwrap();
+    let events = vec![
+        ev(
+            serde_json::json!({"type":4,"timestamp":1000,"data":{"href":"https://x.example/","width":800,"height":600}}),
+        ),
+        ev(
+            serde_json::json!({"type":2,"timestamp":1001,"data":{"initialOffset":{"top":0,"left":0},"node":
+            {"type":0,"id":1,"childNodes":[{"type":2,"id":2,"tagName":"html","attributes":{},"childNodes":[
+              {"type":2,"id":3,"tagName":"ul","attributes":{},"childNodes":[
+                {"type":2,"id":4,"tagName":"li","attributes":{},"childNodes":[{"type":3,"id":5,"textContent":"FIRSTCANARY"}]},
+                {"type":2,"id":6,"tagName":"li","attributes":{},"childNodes":[{"type":3,"id":7,"textContent":"visible second"}]}
+              ]}]}]}}}),
+        ),
+        ev(
+            serde_json::json!({"type":3,"timestamp":1002,"data":{"source":0,"texts":[],"attributes":[],"adds":[],
+            "removes":[{"parentId":3,"id":4}]}}),
+        ),
+        ev(
+            serde_json::json!({"type":3,"timestamp":1003,"data":{"source":0,"removes":[],"attributes":[],"adds":[],
+            "texts":[{"id":7,"value":"NOWFIRSTCANARY"}]}}),
+        ),
+    ];
+    let r = Redactor::from_toml("mask_text = [\"li:first-child\"]").unwrap();
+    let mut w = r.window();
+    let out: Vec<String> = events
+        .into_iter()
+        .filter_map(|e| w.event(e).unwrap())
+        .map(|e| e.json().to_string())
+        .collect();
+    let all = out.join("\n");
+    assert!(!all.contains("FIRSTCANARY"), "{all}");
+    // Before the removal the second item did not match: its text was shown as recorded.
+    assert!(out[1].contains("visible second"), "{}", out[1]);
+    // The removal masks its current text in the same mutation (same length, so layout holds).
+    let m: Value = serde_json::from_str(&out[2]).unwrap();
+    let texts = m["data"]["texts"].as_array().unwrap();
+    let t = texts
+        .iter()
+        .find(|t| t["id"] == 7)
+        .expect("a masking text for the new first child");
+    let v = t["value"].as_str().unwrap();
+    assert_eq!(v.chars().count(), "visible second".len());
+    assert!(v.chars().all(|c| c == '*' || c == ' '), "{v}");
+}
