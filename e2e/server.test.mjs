@@ -281,6 +281,33 @@ test('without --posthog-js-dist the lazy recorder route explains how to fix it',
   } finally { proc.kill('SIGTERM'); }
 });
 
+test('ingest policy after a restart: a window is warmed up from its stored events', async () => {
+  let server = await startReel({ mode: 'embedded' });
+  try {
+    const patch = (body) => fetch(`${server.url}/api/v1/project`, { method: 'PATCH', headers: { Authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    assert.equal((await patch({ ingest_redaction: { rules: 'block = [".vault"]' } })).status, 200);
+    const send = (batch, events) => fetch(`${server.url}/api/v1/ingest?token=${CAPTURE}`, { method: 'POST', body: JSON.stringify({ batch_id: batch, session_id: 'warm-1', window_id: 'w1', events }) });
+    const t = 1_790_000_000_000;
+    const first = [
+      { type: 4, timestamp: t, data: { href: 'https://shop.example/', width: 800, height: 600 } },
+      { type: 2, timestamp: t + 1, data: { initialOffset: { top: 0, left: 0 }, node: { type: 0, id: 1, childNodes: [
+        { type: 2, id: 2, tagName: 'html', attributes: {}, childNodes: [{ type: 2, id: 3, tagName: 'body', attributes: {}, childNodes: [
+          { type: 2, id: 5, tagName: 'div', attributes: { id: 'open' }, childNodes: [] },
+          { type: 2, id: 7, tagName: 'div', attributes: { class: 'vault' }, childNodes: [] }] }] }] } } },
+    ];
+    assert.equal((await send('warm-b1', first)).status, 200);
+    // A new process knows nothing of the page: it must rebuild it from what is stored.
+    server = await server.restart();
+    const second = [{ type: 3, timestamp: t + 2, data: { source: 0, texts: [], attributes: [], removes: [], adds: [
+      { parentId: 5, nextId: null, node: { type: 3, id: 20, textContent: 'OPENTEXT' } },
+      { parentId: 7, nextId: null, node: { type: 3, id: 21, textContent: 'VAULTCANARY' } }] } }];
+    assert.equal((await send('warm-b2', second)).status, 200);
+    const stored = JSON.stringify(await api(server, '/api/v1/sessions/warm-1/events'));
+    assert.ok(stored.includes('OPENTEXT'), 'content added under an ordinary element after the restart is kept');
+    assert.ok(!stored.includes('VAULTCANARY'), 'content added under a blocked element after the restart is not stored');
+  } finally { await server.stop(); server.cleanup(); }
+});
+
 test('redaction policies: on ingest (nothing stored) and on the way out (export, events, shares)', async () => {
   const server = await startReel({ mode: 'embedded' });
   try {

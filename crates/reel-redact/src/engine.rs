@@ -326,6 +326,12 @@ impl Redactor {
     }
 
     /// State for one window's events, fed in time order (keep it between batches of a window).
+    /// Whether the rules follow the page (selectors, inputs, media): then a window's redactor
+    /// keeps state from one event to the next.
+    pub fn needs_dom(&self) -> bool {
+        self.c.needs_dom
+    }
+
     pub fn window(&self) -> WindowRedactor {
         WindowRedactor {
             c: self.c.clone(),

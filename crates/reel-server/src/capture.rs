@@ -192,7 +192,7 @@ async fn snapshot(
         }
     }
     for u in &mut units {
-        if let Err(e) = st.redact_ingest(u) {
+        if let Err(e) = st.redact_ingest(&project.id, u).await {
             tracing::error!(error = %e, "ingest redaction failed");
             return cors(
                 &headers,
@@ -628,7 +628,7 @@ async fn native_ingest(
         user_agent: ua,
         events,
     };
-    if let Err(e) = st.redact_ingest(&mut unit) {
+    if let Err(e) = st.redact_ingest(&project.id, &mut unit).await {
         tracing::error!(error = %e, "ingest redaction failed");
         return cors(
             &headers,

@@ -169,24 +169,54 @@ impl AppState {
     }
 
     /// Apply the ingest policy to a unit's events (time order), keeping per-window DOM state.
-    pub fn redact_ingest(&self, unit: &mut reel_store::IngestUnit) -> Result<(), String> {
+    ///
+    /// A window this process has no state for (its first batch here: after a restart, or when
+    /// earlier batches went to another server sharing the storage) is first warmed up with the
+    /// window's stored events, so selectors keep matching elements recorded in earlier batches.
+    /// Stored events are already redacted, but they keep what selectors look at (tags, ids,
+    /// classes, structure); a selector on an attribute the rules themselves remove cannot match
+    /// again.
+    pub async fn redact_ingest(
+        &self,
+        project: &str,
+        unit: &mut reel_store::IngestUnit,
+    ) -> Result<(), String> {
         let Some(r) = self.policy("ingest_redaction") else {
             return Ok(());
         };
+        let key = (unit.session_id.clone(), unit.window_id.clone());
+        let poisoned = |_| "redactor state poisoned".to_string();
+        let known = self
+            .window_redactors
+            .lock()
+            .map_err(poisoned)?
+            .contains_key(&key);
+        if !known && r.needs_dom() {
+            let mut warm = r.window();
+            let stored = self
+                .store
+                .load_session(project, &unit.session_id)
+                .await
+                .map_err(|e| e.to_string())?;
+            if let Some(w) =
+                stored.and_then(|s| s.windows.into_iter().find(|w| w.id == unit.window_id))
+            {
+                for e in w.events {
+                    let _ = warm.event(e);
+                }
+            }
+            let mut map = self.window_redactors.lock().map_err(poisoned)?;
+            map.entry(key.clone()).or_insert(warm);
+        }
         let mut person = None;
         let mut counts = reel_redact::Counts::default();
         r.session_facts(&mut unit.distinct_id, &mut person, &mut counts);
         unit.events.sort_by_key(|e| e.timestamp);
-        let mut map = self
-            .window_redactors
-            .lock()
-            .map_err(|_| "redactor state poisoned".to_string())?;
+        let mut map = self.window_redactors.lock().map_err(poisoned)?;
         if map.len() > 20_000 {
-            map.clear(); // bounded memory; later batches of those windows restart from their next snapshot
+            map.clear(); // bounded memory; those windows are warmed up again from storage
         }
-        let wr = map
-            .entry((unit.session_id.clone(), unit.window_id.clone()))
-            .or_insert_with(|| r.window());
+        let wr = map.entry(key).or_insert_with(|| r.window());
         let mut out = Vec::with_capacity(unit.events.len());
         for e in std::mem::take(&mut unit.events) {
             if let Some(e) = wr.event(e).map_err(|e| e.to_string())? {
