@@ -524,4 +524,43 @@ mod tests {
             assert_eq!(got, want, "in-memory limit {limit}");
         }
     }
+
+    /// A filter that fails in one window stops the whole write with that error: no hang, even
+    /// with many windows still queued behind the failed one.
+    #[test]
+    fn a_failing_window_stops_the_write_with_its_error() {
+        struct Fail(bool);
+        impl WindowFilter for Fail {
+            fn event(&mut self, e: Event) -> Result<Option<Event>> {
+                if self.0 {
+                    return Err(Error::invalid("filter", "refused on purpose"));
+                }
+                Ok(Some(e))
+            }
+        }
+        let mut spool = Spool::new().unwrap();
+        for n in 0..40 {
+            let mut s = Session::new(format!("s{n}"));
+            s.window_mut("w").events.push(
+                Event::parse(format!(
+                    r#"{{"type":3,"timestamp":{n},"data":{{"source":1}}}}"#
+                ))
+                .unwrap(),
+            );
+            spool
+                .add(Recording {
+                    sessions: vec![s],
+                    ..Default::default()
+                })
+                .unwrap();
+        }
+        let mut w = PackageWriter::new(std::io::Cursor::new(Vec::new()), Default::default());
+        let err = spool
+            .write_parallel(&mut w, &mut |_| {}, &mut |_| Ok(()), &|s: &str, _: &str| {
+                Fail(s == "s3")
+            })
+            .err()
+            .expect("the write fails");
+        assert!(err.to_string().contains("refused on purpose"), "{err}");
+    }
 }
