@@ -24,6 +24,9 @@ pub use select::{Selector, SelectorError};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
+/// Node-id index hasher: foldhash (fast, seeded per process) instead of SipHash.
+type IdHasher = foldhash::fast::RandomState;
+
 /// rrweb's node id.
 pub type NodeId = i64;
 
@@ -120,7 +123,7 @@ pub struct Changes {
 pub struct Dom {
     slots: Vec<Option<Node>>,
     free: Vec<u32>,
-    index: HashMap<NodeId, u32>,
+    index: HashMap<NodeId, u32, IdHasher>,
     root: Option<u32>,
 }
 
