@@ -21,6 +21,65 @@ use std::fmt;
 pub struct Selector {
     source: String,
     list: SelectorList<Simple>,
+    /// For each selector of the list, what its rightmost compound plainly requires of the element
+    /// (tag, id, classes, attributes): a cheap necessary condition checked before the full match,
+    /// which most elements fail. `None` when some selector requires nothing checkable (`*`,
+    /// `:not(…)`, …): then every element gets the full match.
+    needs: Option<Vec<Needs>>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Needs {
+    /// (name as written, lower-cased)
+    tag: Option<(Atom, Atom)>,
+    id: Option<Atom>,
+    classes: Vec<Atom>,
+    /// (name as written, lower-cased)
+    attrs: Vec<(Atom, Atom)>,
+}
+
+impl Needs {
+    fn of(sel: &selectors::parser::Selector<Simple>) -> Needs {
+        use selectors::parser::Component;
+        let mut n = Needs::default();
+        for c in sel.iter() {
+            match c {
+                Component::LocalName(l) => n.tag = Some((l.name.clone(), l.lower_name.clone())),
+                Component::ID(a) => n.id = Some(a.clone()),
+                Component::Class(a) => n.classes.push(a.clone()),
+                Component::AttributeInNoNamespaceExists {
+                    local_name,
+                    local_name_lower,
+                } => n.attrs.push((local_name.clone(), local_name_lower.clone())),
+                Component::AttributeInNoNamespace { local_name, .. } => {
+                    n.attrs.push((local_name.clone(), local_name.clone()))
+                }
+                _ => {}
+            }
+        }
+        n
+    }
+
+    fn is_empty(&self) -> bool {
+        self.tag.is_none() && self.id.is_none() && self.classes.is_empty() && self.attrs.is_empty()
+    }
+
+    /// Whether `el` could match (uses the same element tests as the full match).
+    fn admits(&self, el: El<'_>) -> bool {
+        let cs = CaseSensitivity::CaseSensitive;
+        let has_attr = |a: &Atom| {
+            el.attr_matches(&NamespaceConstraint::Any, a, &AttrSelectorOperation::Exists)
+        };
+        self.tag
+            .as_ref()
+            .is_none_or(|(t, lower)| el.has_local_name(t) || el.has_local_name(lower))
+            && self.id.as_ref().is_none_or(|i| el.has_id(i, cs))
+            && self.classes.iter().all(|c| el.has_class(c, cs))
+            && self
+                .attrs
+                .iter()
+                .all(|(a, lower)| has_attr(a) || has_attr(lower))
+    }
 }
 
 /// A selector that does not parse: the message and the column (1-based) where it went wrong.
@@ -38,10 +97,15 @@ impl Selector {
         let res =
             parser.parse_entirely(|p| SelectorList::parse(&SimpleParser, p, ParseRelative::No));
         match res {
-            Ok(list) => Ok(Selector {
-                source: text.to_string(),
-                list,
-            }),
+            Ok(list) => {
+                let needs: Vec<Needs> = list.slice().iter().map(Needs::of).collect();
+                let needs = (!needs.iter().any(Needs::is_empty)).then_some(needs);
+                Ok(Selector {
+                    source: text.to_string(),
+                    list,
+                    needs,
+                })
+            }
             Err(e) => Err(error(text, e, parser.current_source_location().column)),
         }
     }
@@ -64,7 +128,21 @@ impl Selector {
             || s.contains(":has")
     }
 
+    /// The same selector without the cheap pre-check (tests compare both).
+    #[cfg(test)]
+    pub(crate) fn without_precheck(&self) -> Selector {
+        Selector {
+            needs: None,
+            ..self.clone()
+        }
+    }
+
     pub(crate) fn matches_slot(&self, dom: &Dom, slot: u32) -> bool {
+        if let Some(needs) = &self.needs {
+            if !needs.iter().any(|n| n.admits(El { dom, slot })) {
+                return false;
+            }
+        }
         let mut caches = SelectorCaches::default();
         let mut ctx = MatchingContext::new(
             MatchingMode::Normal,

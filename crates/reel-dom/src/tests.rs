@@ -132,3 +132,68 @@ fn duplicate_ids_never_panic() {
     dom.apply(&mutation(json!({"adds":[{"parentId":2,"nextId":null,"node":{"type":2,"id":5,"tagName":"i","attributes":{},"childNodes":[{"type":2,"id":2,"tagName":"u","attributes":{}}]}}]})));
     let _ = dom.html();
 }
+
+/// The cheap pre-check before a full selector match never turns a match away: on a page with
+/// HTML and SVG elements (mixed-case tag and attribute names), every selector matches exactly the
+/// elements the full match alone finds.
+#[test]
+fn selector_precheck_agrees_with_the_full_match() {
+    let mut dom = Dom::new();
+    dom.apply(&json!({"type":2,"timestamp":1,"data":{"initialOffset":{"top":0,"left":0},"node":
+    {"type":0,"id":1,"childNodes":[
+      {"type":2,"id":2,"tagName":"html","attributes":{},"childNodes":[
+        {"type":2,"id":3,"tagName":"body","attributes":{"id":"main","class":"a  b"},"childNodes":[
+          {"type":2,"id":4,"tagName":"div","attributes":{"class":"b","data-x":"1"},"childNodes":[
+            {"type":2,"id":5,"tagName":"p","attributes":{"class":"a"},"childNodes":[]},
+            {"type":2,"id":6,"tagName":"p","attributes":{},"childNodes":[]}]},
+          {"type":2,"id":7,"tagName":"svg","isSVG":true,"attributes":{"viewBox":"0 0 1 1"},"childNodes":[
+            {"type":2,"id":8,"tagName":"foreignObject","isSVG":true,"attributes":{"class":"A"},"childNodes":[]}]},
+          {"type":2,"id":9,"tagName":"a","attributes":{"href":"/x","DATA-Y":""},"childNodes":[]},
+          {"type":2,"id":10,"tagName":"INPUT","attributes":{"type":"email"},"childNodes":[]}
+        ]}]}]}}}));
+    let selectors = [
+        "div",
+        "DIV",
+        "p",
+        "input",
+        "INPUT",
+        "foreignObject",
+        "foreignobject",
+        "svg foreignObject",
+        "[viewBox]",
+        "[viewbox]",
+        "[data-x]",
+        "[data-x=\"1\"]",
+        "[DATA-X]",
+        "[data-y]",
+        "[DATA-Y]",
+        "#main",
+        "#MAIN",
+        ".a",
+        ".A",
+        ".a.b",
+        "body.a.b",
+        ".b > .a",
+        "p:not(.a)",
+        "*",
+        "a, #main",
+        "div p:first-child",
+        "p + p",
+        "input[type=email]",
+        ":is(.a, svg)",
+        "svg *",
+        "body > *",
+    ];
+    let elements: Vec<NodeId> = (1..=10).collect();
+    for text in selectors {
+        let quick = crate::Selector::parse(text).unwrap();
+        let full = quick.without_precheck();
+        for &id in &elements {
+            assert_eq!(
+                dom.matches(id, &quick),
+                dom.matches(id, &full),
+                "selector {text:?} on node {id}"
+            );
+        }
+    }
+}
