@@ -431,13 +431,13 @@ impl SpoolWindow {
                                 .get(off as usize..off as usize + len as usize)
                                 .ok_or_else(bad)?,
                             None => {
-                                reader
-                                    .seek(SeekFrom::Start(off))
+                                // Straight from the file: through the 1 MiB read buffer each
+                                // seek would throw the buffer away and refill it for one event.
+                                let f = reader.get_mut();
+                                f.seek(SeekFrom::Start(off))
                                     .map_err(|e| Error::io("spool", e))?;
                                 buf.resize(len as usize, 0);
-                                reader
-                                    .read_exact(&mut buf)
-                                    .map_err(|e| Error::io("spool", e))?;
+                                f.read_exact(&mut buf).map_err(|e| Error::io("spool", e))?;
                                 &buf
                             }
                         }
