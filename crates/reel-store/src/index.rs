@@ -455,6 +455,22 @@ impl Index {
         Ok(row.map(|r| r.try_get("data")).transpose()?)
     }
 
+    /// The bytes of every block of a session kept in the index, by block id (one query).
+    pub async fn session_block_data(
+        &self,
+        project: &str,
+        session: &str,
+    ) -> Result<std::collections::HashMap<String, Vec<u8>>> {
+        let rows = sqlx::query("SELECT id, data FROM block_data WHERE id IN (SELECT id FROM blocks WHERE project_id = $1 AND session_id = $2)")
+            .bind(project)
+            .bind(session)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("data")?)))
+            .collect()
+    }
+
     /// Delete a session's rows (with its blocks kept in the index); returns the blob keys to
     /// delete from the blob store.
     pub async fn delete_session(&self, project: &str, session: &str) -> Result<Vec<String>> {

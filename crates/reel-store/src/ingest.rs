@@ -166,10 +166,7 @@ impl Store {
         .await;
         for r in results {
             let n = r?;
-            self.metrics.block_writes.fetch_add(1, Ordering::Relaxed);
-            self.metrics
-                .block_bytes
-                .fetch_add(n as u64, Ordering::Relaxed);
+            m_blocks(&self.metrics, 1, n as u64);
         }
         // The index write: grouped with concurrent batches on SQLite (one commit, one fsync for
         // many batches), its own transaction on PostgreSQL (which groups commits itself).

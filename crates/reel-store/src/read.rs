@@ -4,18 +4,41 @@ use reel_format::recording::{Session, Source};
 use reel_format::Event;
 
 impl Store {
-    /// A block's compressed bytes, from the index (fresh blocks on SQLite) or the blob store.
-    pub async fn block_bytes(&self, b: &crate::index::BlockRow) -> Result<bytes::Bytes> {
-        if crate::ingest::in_index(&b.blob_key) {
-            let data = self.index.block_data(&b.id).await?.ok_or_else(|| {
-                Error::Config(format!(
-                    "block {}: its data is missing from the index",
-                    b.id
-                ))
-            })?;
-            return Ok(data.into());
-        }
-        self.blobs.get(&b.blob_key).await
+    /// The compressed bytes of some blocks of one session, in the same order: those kept in the
+    /// index (fresh blocks on SQLite) in one query, the others from the blob store concurrently.
+    pub async fn fetch_blocks(
+        &self,
+        project: &str,
+        session: &str,
+        blocks: &[&crate::index::BlockRow],
+    ) -> Result<Vec<bytes::Bytes>> {
+        let mut inline = if blocks.iter().any(|b| crate::ingest::in_index(&b.blob_key)) {
+            self.index.session_block_data(project, session).await?
+        } else {
+            Default::default()
+        };
+        let fetched = futures::future::join_all(blocks.iter().map(|b| async {
+            if crate::ingest::in_index(&b.blob_key) {
+                return Ok(bytes::Bytes::new());
+            }
+            self.blobs.get(&b.blob_key).await
+        }))
+        .await;
+        blocks
+            .iter()
+            .zip(fetched)
+            .map(|(b, f)| {
+                if !crate::ingest::in_index(&b.blob_key) {
+                    return f;
+                }
+                inline.remove(&b.id).map(Into::into).ok_or_else(|| {
+                    Error::Config(format!(
+                        "block {}: its data is missing from the index",
+                        b.id
+                    ))
+                })
+            })
+            .collect()
     }
 
     /// The whole session in memory, windows sorted by time. `None` if it does not exist.
@@ -24,7 +47,9 @@ impl Store {
             return Ok(None);
         };
         let blocks = self.index.blocks(project, id).await?;
-        let fetched = futures::future::join_all(blocks.iter().map(|b| self.block_bytes(b))).await;
+        let fetched = self
+            .fetch_blocks(project, id, &blocks.iter().collect::<Vec<_>>())
+            .await?;
         let mut s = Session::new(id);
         s.distinct_id = row.distinct_id.clone();
         s.user_agent = row.user_agent.clone();
@@ -34,7 +59,6 @@ impl Store {
             lib_version: row.lib_version.clone(),
         };
         for (b, bytes) in blocks.iter().zip(fetched) {
-            let bytes = bytes?;
             let events = tokio::task::block_in_place(|| decode_block(&bytes))
                 .map_err(|e| Error::Config(format!("block {}: {e}", b.blob_key)))?;
             s.window_mut(&b.window_id).events.extend(events);

@@ -50,15 +50,16 @@ impl Store {
         for b in &blocks {
             by_window.entry(b.window_id.clone()).or_default().push(b);
         }
+        // Windows already one sealed block stay as they are; the rest are fetched in one go.
+        by_window.retain(|_, bs| !(bs.len() == 1 && bs[0].sealed));
+        let todo: Vec<&crate::index::BlockRow> = by_window.values().flatten().copied().collect();
+        let mut fetched = self.fetch_blocks(project, id, &todo).await?.into_iter();
         let mut new_rows = Vec::new();
         let mut replaced = Vec::new();
         for (wid, bs) in by_window {
-            if bs.len() == 1 && bs[0].sealed {
-                continue;
-            }
             let mut events = Vec::new();
-            for b in &bs {
-                let bytes = self.block_bytes(b).await?;
+            for _ in &bs {
+                let bytes = fetched.next().unwrap_or_default();
                 events.extend(crate::read::decode_block(&bytes).map_err(crate::Error::Config)?);
             }
             events.sort_by_key(|e| e.timestamp);

@@ -228,23 +228,19 @@ impl Spool {
         let level = w.level();
         let mut infos = Vec::new();
         let mut jobs = Vec::new();
+        let mut reordered = 0;
         for (si, s) in self.sessions.into_iter().enumerate() {
-            infos.push((s.info, s.windows.len()));
+            infos.push(s.info);
             for sw in s.windows {
+                reordered += usize::from(!sw.sorted);
                 jobs.push(Mutex::new(Some((si, sw))));
             }
         }
-        let reordered = jobs
-            .iter()
-            .filter(|j| {
-                j.lock()
-                    .is_ok_and(|j| j.as_ref().is_some_and(|j| !j.1.sorted))
-            })
-            .count();
         let ahead = 2 * threads;
         let next = AtomicUsize::new(0);
         let gate = (Mutex::new((0usize, false)), Condvar::new()); // (copied, aborted)
-        type Done<F> = (usize, Result<PreparedWindow>, u64, F);
+                                                                  // (window index, session index, the prepared window, its event bytes, its filter)
+        type Done<F> = (usize, usize, Result<PreparedWindow>, u64, F);
         let (tx, rx) = std::sync::mpsc::channel::<Done<F>>();
         let mut filters = Vec::with_capacity(jobs.len());
         let result = std::thread::scope(|scope| -> Result<()> {
@@ -268,7 +264,7 @@ impl Spool {
                     }
                     let job = jobs[i].lock().ok().and_then(|mut j| j.take());
                     let Some((si, sw)) = job else { return };
-                    let session = infos[si].0.id.clone();
+                    let session = infos[si].id.clone();
                     let bytes = sw.bytes;
                     let id = sw.id.clone();
                     let mut filter = make(&session, &id);
@@ -281,7 +277,7 @@ impl Spool {
                             .filter_map(|r| r.transpose());
                         prepare_window(&session, &id, events, bytes, level, false)
                     });
-                    if tx.send((i, r, bytes, filter)).is_err() {
+                    if tx.send((i, si, r, bytes, filter)).is_err() {
                         return;
                     }
                 });
@@ -306,29 +302,24 @@ impl Spool {
                               stats: &mut StatsBuilder|
                  -> Result<()> {
                     w.finish_session(
-                        infos[si].0.clone(),
+                        infos[si].clone(),
                         std::mem::take(metas),
                         std::mem::take(stats),
                     )?;
                     Ok(())
                 };
-                let mut session_of = Vec::with_capacity(jobs.len());
-                for (k, (_, n)) in infos.iter().enumerate() {
-                    session_of.extend(std::iter::repeat_n(k, *n));
-                }
                 while copied < jobs.len() {
-                    let (i, r, bytes, filter) = rx
+                    let (i, owner, r, bytes, filter) = rx
                         .recv()
                         .map_err(|_| Error::invalid("package", "a compression thread stopped"))?;
-                    pending.insert(i, (r, bytes, filter));
-                    while let Some((r, bytes, filter)) = pending.remove(&copied) {
-                        let owner = session_of[copied];
+                    pending.insert(i, (owner, r, bytes, filter));
+                    while let Some((owner, r, bytes, filter)) = pending.remove(&copied) {
                         while si < owner {
                             finish(w, si, &mut metas, &mut stats)?;
                             si += 1;
                         }
                         let (m, st) = w.add_prepared(r?)?;
-                        filters.push((infos[owner].0.id.clone(), filter));
+                        filters.push((infos[owner].id.clone(), filter));
                         metas.push(m);
                         stats.merge(st);
                         done += bytes;

@@ -98,10 +98,6 @@ impl<W: Write + Seek> PackageWriter<W> {
     where
         I: IntoIterator<Item = Result<std::borrow::Cow<'e, Event>>>,
     {
-        let path = window_path(session, window);
-        if self.files.iter().any(|f| f.path == path) {
-            return Err(Error::invalid(&path, "duplicate entry"));
-        }
         let p = prepare_window(session, window, events, size_hint, self.opts.level, true)?;
         self.add_prepared(p)
     }

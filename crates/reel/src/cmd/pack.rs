@@ -54,20 +54,12 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         bail!("--level {}: use 0-9", a.level);
     }
     let key = a.sign.as_deref().map(super::secret_key).transpose()?;
-    let total = super::total_size(&a.inputs);
-    let bar = ui::bytes_bar(total, "import");
-    let mut spool = Spool::new()?;
     let mut warnings = Vec::new();
     let mut kinds = Vec::new();
-    import_in_order(&a.inputs, limits, |p, imported| {
-        let (kind, rec) = imported?;
+    let mut spool = spool_inputs(&a.inputs, limits, |p, kind, rec| {
         kinds.push(serde_json::json!({"file": p.display().to_string(), "kind": kind.name(), "sessions": rec.sessions.len()}));
         warnings.extend(rec.warnings.iter().map(|w| format!("{}: {w}", p.display())));
-        spool.add(rec)?;
-        bar.inc(std::fs::metadata(p).map(|m| m.len()).unwrap_or(0));
-        Ok(())
     })?;
-    bar.finish_and_clear();
     if spool.session_ids().is_empty() {
         bail!("no recordings found in the inputs (PostHog bodies need $snapshot events)");
     }
@@ -127,10 +119,30 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
 
 type Imported = anyhow::Result<(reel_format::import::InputKind, reel_format::Recording)>;
 
+/// Import `inputs` (several threads, input order) into a spool, with a progress bar; `seen` gets
+/// each input's kind and recording before it goes into the spool.
+pub(crate) fn spool_inputs(
+    inputs: &[PathBuf],
+    limits: reel_format::Limits,
+    mut seen: impl FnMut(&std::path::Path, reel_format::import::InputKind, &reel_format::Recording),
+) -> anyhow::Result<Spool> {
+    let bar = ui::bytes_bar(super::total_size(inputs), "import");
+    let mut spool = Spool::new()?;
+    import_in_order(inputs, limits, |p, imported| {
+        let (kind, rec) = imported?;
+        seen(p, kind, &rec);
+        spool.add(rec)?;
+        bar.inc(std::fs::metadata(p).map(|m| m.len()).unwrap_or(0));
+        Ok(())
+    })?;
+    bar.finish_and_clear();
+    Ok(spool)
+}
+
 /// Import `inputs` on up to 4 threads (one per core) and hand each result to `f` in input order,
 /// so the package is the same as with one thread. Each worker holds at most one finished
 /// recording; on the first error the workers stop after their current file.
-pub(crate) fn import_in_order(
+fn import_in_order(
     inputs: &[PathBuf],
     limits: reel_format::Limits,
     mut f: impl FnMut(&std::path::Path, Imported) -> anyhow::Result<()>,

@@ -159,20 +159,11 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         (None, None) => bail!("give --rules FILE or --preset default|strict"),
     };
     let key = a.sign.as_deref().map(super::secret_key).transpose()?;
-    let total = super::total_size(&a.inputs);
-    let bar = ui::bytes_bar(total, "import");
-    let mut spool = Spool::new()?;
-    // Inputs are imported on several threads and added in input order.
-    super::pack::import_in_order(&a.inputs, limits, |p, imported| {
-        let (_kind, rec) = imported?;
+    let spool = super::pack::spool_inputs(&a.inputs, limits, |p, _kind, rec| {
         for w in &rec.warnings {
             ui::warn(&format!("{}: {w}", p.display()));
         }
-        spool.add(rec)?;
-        bar.inc(std::fs::metadata(p).map(|m| m.len()).unwrap_or(0));
-        Ok(())
     })?;
-    bar.finish_and_clear();
     if spool.session_ids().is_empty() {
         bail!("no recordings found in the inputs");
     }
