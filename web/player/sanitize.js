@@ -1,5 +1,6 @@
 // Safety rules for hostile recorded DOM. The replay iframe is sandboxed without scripts;
-// these rules are the second wall: nothing executable, nothing that navigates, nothing that submits.
+// these rules are the second wall: nothing executable, nothing that navigates, nothing that submits,
+// no referrer policy of the recording (requests from the replay never carry the player page's URL).
 
 const URL_ATTRS = new Set(['href', 'src', 'action', 'formaction', 'xlink:href', 'background', 'poster', 'data',
   'codebase', 'cite', 'longdesc', 'lowsrc', 'dynsrc', 'manifest', 'icon', 'archive', 'classid', 'profile', 'usemap']);
@@ -60,6 +61,10 @@ export function safeAttr(tag, name, value, attrs) {
   }
   if (tag === 'base' && (n === 'href' || n === 'target')) return null;
   if (tag === 'meta' && n === 'content' && attrs && attrs['http-equiv']) return null;
+  // No recorded markup may loosen the referrer policy: the replay document's URL is the page
+  // hosting the player (a share link carries its token), so every request leaves with no Referer.
+  if (n === 'referrerpolicy') return 'no-referrer';
+  if (tag === 'meta' && n === 'name' && /referrer/i.test(v)) return null;
   if (tag === 'form' && (n === 'action' || n === 'method')) return null;
   if ((tag === 'button' || tag === 'input') && (n === 'formaction' || n === 'formmethod')) return null;
   if (tag === 'link' && n === 'href' && attrs && LINK_BLOCKED_RELS.test(String(attrs.rel || ''))) return null;

@@ -33,9 +33,18 @@ pub fn routes() -> Router<Arc<AppState>> {
 }
 
 async fn healthz(State(st): State<Arc<AppState>>) -> Response {
+    // Kinds only: no file path, bucket or host leaves the server on this unauthenticated route.
+    let blobs = if st.store.blobs.describe.starts_with("s3://") {
+        "s3"
+    } else {
+        "local"
+    };
     match sqlx_ping(&st).await {
-        Ok(()) => Json(serde_json::json!({"status": "ok", "index": format!("{:?}", st.store.index.kind), "blobs": st.store.blobs.describe})).into_response(),
-        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, &format!("index unavailable: {e}")),
+        Ok(()) => Json(serde_json::json!({"status": "ok", "index": format!("{:?}", st.store.index.kind), "blobs": blobs})).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "healthz: index unavailable");
+            error(StatusCode::SERVICE_UNAVAILABLE, "index unavailable (see the server log)")
+        }
     }
 }
 
@@ -43,7 +52,19 @@ async fn sqlx_ping(st: &AppState) -> reel_store::Result<()> {
     st.store.index.ping().await
 }
 
+/// `/metrics` on the main listener, unless `--metrics-listen` moved it to its own address.
 async fn metrics(State(st): State<Arc<AppState>>) -> Response {
+    if st.config.metrics_listen.is_some() {
+        return error(
+            StatusCode::NOT_FOUND,
+            "/metrics is served on the --metrics-listen address",
+        );
+    }
+    metrics_only(State(st)).await
+}
+
+/// The Prometheus text (the route of the `--metrics-listen` listener).
+pub async fn metrics_only(State(st): State<Arc<AppState>>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         st.metrics_text(),
@@ -337,7 +358,8 @@ async fn import(State(st): State<Arc<AppState>>, Admin(p): Admin, body: Bytes) -
 
 #[derive(Deserialize, Default)]
 struct ShareReq {
-    expires_in_seconds: Option<i64>,
+    /// Checked in the handler, so that any wrong value gets the same clear message.
+    expires_in_seconds: Option<serde_json::Value>,
 }
 
 async fn create_share(
@@ -359,9 +381,21 @@ async fn create_share(
         Ok(None) => return error(StatusCode::NOT_FOUND, "no such session"),
         Err(e) => return internal(e),
     }
-    let expires = req
-        .expires_in_seconds
-        .map(|s| reel_store::now_ms() + s.max(1) * 1000);
+    let expires = match req.expires_in_seconds.map(|v| v.as_i64().unwrap_or(0)) {
+        None => None,
+        Some(s) => match s
+            .checked_mul(1000)
+            .and_then(|ms| reel_store::now_ms().checked_add(ms))
+        {
+            Some(at) if s > 0 => Some(at),
+            _ => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "expires_in_seconds: a whole number of seconds greater than 0 (leave it out for a link that does not expire)",
+                )
+            }
+        },
+    };
     match st.store.index.create_share(&p.id, &id, expires).await {
         Ok((share_id, token)) => {
             let _ = st

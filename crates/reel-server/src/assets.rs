@@ -125,4 +125,11 @@ mod tests {
         assert!(html.contains("id=\"reel-recording\">W10=</script>"));
         assert!(!html.contains("./index.js") && !html.contains("./player.css"));
     }
+
+    #[test]
+    fn the_offline_player_sends_no_referrer() {
+        let html = super::offline_html(Some(b"[]")).unwrap();
+        let head = &html[..html.find("</head>").unwrap()];
+        assert!(head.contains("<meta name=\"referrer\" content=\"no-referrer\">"));
+    }
 }

@@ -444,6 +444,7 @@ async fn flags(
         .unwrap_or_else(|| st.project().capture_token);
     let mut v = remote_config(&st, &token);
     if let Some(o) = v.as_object_mut() {
+        o.remove("token"); // never echo a token: posthog-js does not read it here
         o.insert("flags".into(), serde_json::json!({}));
         o.insert("featureFlags".into(), serde_json::json!({}));
         o.insert("featureFlagPayloads".into(), serde_json::json!({}));
@@ -517,7 +518,7 @@ async fn static_file(
             &headers,
             error(
                 StatusCode::NOT_FOUND,
-                &format!("{name} is not in {}", dist.display()),
+                &format!("{name} is not in the posthog-js dist folder (--posthog-js-dist)"),
             ),
         ),
     }

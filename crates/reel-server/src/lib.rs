@@ -16,6 +16,7 @@ mod state;
 
 pub use state::{AppState, Config};
 
+use axum::response::Response;
 use axum::Router;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -36,6 +37,58 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
             Duration::from_secs(60),
         ))
+        .layer(axum::middleware::from_fn(json_errors))
+        .with_state(state)
+}
+
+/// Errors are JSON everywhere: a plain-text or empty error (axum's rejections of a bad query
+/// string, path or body, the body limit, an unknown route) becomes `{"error": "<message>"}`.
+/// Every response also gets `X-Content-Type-Options: nosniff` unless it set it already.
+async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    use axum::http::{header, HeaderValue};
+    let mut res = next.run(req).await;
+    res.headers_mut()
+        .entry(header::X_CONTENT_TYPE_OPTIONS)
+        .or_insert(HeaderValue::from_static("nosniff"));
+    let status = res.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return res;
+    }
+    let ct = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !(ct.is_empty() || ct.starts_with("text/plain")) {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    let text = axum::body::to_bytes(body, 16 << 10)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&text).trim().to_string();
+    let msg = if text.is_empty() {
+        status
+            .canonical_reason()
+            .unwrap_or("error")
+            .to_ascii_lowercase()
+    } else {
+        text
+    };
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    let body = serde_json::json!({ "error": msg }).to_string();
+    Response::from_parts(parts, axum::body::Body::from(body))
+}
+
+/// `/metrics` alone, for `--metrics-listen` (the main listener then does not serve it).
+pub fn metrics_router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/metrics", axum::routing::get(api::metrics_only))
+        .layer(axum::middleware::from_fn(json_errors))
         .with_state(state)
 }
 
@@ -54,14 +107,31 @@ pub async fn serve(
                 state.config.listen
             )
         })?;
+    let metrics_listener = match &state.config.metrics_listen {
+        Some(a) => Some(tokio::net::TcpListener::bind(a).await.map_err(|e| {
+            anyhow::anyhow!("cannot listen on {a} for /metrics: {e} (use another --metrics-listen)")
+        })?),
+        None => None,
+    };
     let addr = listener.local_addr()?;
     ready(&state, addr);
     let bg = state::spawn_background(state.clone());
+    let metrics = metrics_listener.map(|l| {
+        let app = metrics_router(state.clone());
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(l, app).await {
+                tracing::error!(error = %e, "the /metrics listener stopped");
+            }
+        })
+    });
     let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     bg.abort();
+    if let Some(m) = metrics {
+        m.abort();
+    }
     tracing::info!("stopped; every acknowledged batch is stored");
     Ok(())
 }
@@ -102,27 +172,24 @@ pub async fn play(
         )
         .route(
             "/player/{f}",
-            axum::routing::get(|uri: axum::http::Uri| async move {
-                match assets::get(uri.path()) {
-                    Some(b) => (
-                        [(header::CONTENT_TYPE, assets::content_type(uri.path()))],
-                        b,
-                    )
-                        .into_response(),
-                    None => axum::http::StatusCode::NOT_FOUND.into_response(),
-                }
-            }),
+            axum::routing::get(
+                |uri: axum::http::Uri| async move { pages::asset_response(uri.path()) },
+            ),
         )
         .route(
             &file,
             axum::routing::get(move || async move {
                 (
-                    [(header::CONTENT_TYPE, "application/octet-stream")],
+                    [
+                        (header::CONTENT_TYPE, "application/octet-stream"),
+                        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+                    ],
                     rec.as_ref().clone(),
                 )
                     .into_response()
             }),
-        );
+        )
+        .layer(axum::middleware::from_fn(json_errors));
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;

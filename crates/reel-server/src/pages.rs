@@ -25,9 +25,22 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsa
 
 fn page(html: String, frameable: bool) -> Response {
     let mut r = Html(html).into_response();
+    secure(&mut r, frameable, None);
+    r
+}
+
+/// The security headers of every page and of every file under `/player/` and `/ui/`: the CSP
+/// (`frame-ancestors` and `X-Frame-Options`: only embeds may be framed), `nosniff`, and
+/// `Referrer-Policy: no-referrer` (a page that hosts a player must never reveal its URL: a share
+/// link carries its token). `script_hash`: a `'sha256-…'` source for one inline script.
+pub fn secure(r: &mut Response, frameable: bool, script_hash: Option<&str>) {
     let h = r.headers_mut();
     let ancestors = if frameable { "*" } else { "'none'" };
-    if let Ok(v) = HeaderValue::from_str(&format!("{CSP}; frame-ancestors {ancestors}")) {
+    let csp = match script_hash {
+        Some(hash) => CSP.replacen("script-src 'self'", &format!("script-src 'self' {hash}"), 1),
+        None => CSP.to_string(),
+    };
+    if let Ok(v) = HeaderValue::from_str(&format!("{csp}; frame-ancestors {ancestors}")) {
         h.insert(header::CONTENT_SECURITY_POLICY, v);
     }
     if !frameable {
@@ -41,7 +54,51 @@ fn page(html: String, frameable: bool) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    r
+}
+
+/// `'sha256-…'` of the inline module script of `player.html` (the standalone player page), so its
+/// CSP can allow that script and nothing else inline.
+fn player_html_script_hash() -> Option<&'static str> {
+    static HASH: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| {
+        use base64::Engine;
+        use sha2::Digest;
+        let html = std::str::from_utf8(crate::assets::get("/player/player.html")?).ok()?;
+        let open = "<script type=\"module\">";
+        let start = html.find(open)? + open.len();
+        let end = start + html[start..].find("</script>")?;
+        let digest = sha2::Sha256::digest(&html.as_bytes()[start..end]);
+        Some(format!(
+            "'sha256-{}'",
+            base64::engine::general_purpose::STANDARD.encode(digest)
+        ))
+    })
+    .as_deref()
+}
+
+/// An embedded file of the player or the UI, with the pages' security headers (also used by
+/// `reel play`).
+pub fn asset_response(path: &str) -> Response {
+    match crate::assets::get(path) {
+        Some(b) => {
+            let mut r = (
+                [
+                    (header::CONTENT_TYPE, crate::assets::content_type(path)),
+                    (header::CACHE_CONTROL, "public, max-age=300"),
+                ],
+                b,
+            )
+                .into_response();
+            let hash = if path == "/player/player.html" {
+                player_html_script_hash()
+            } else {
+                None
+            };
+            secure(&mut r, false, hash);
+            r
+        }
+        None => error(StatusCode::NOT_FOUND, "no such file"),
+    }
 }
 
 fn shell(title: &str, body_attrs: &str, script: &str) -> String {
@@ -57,18 +114,7 @@ async fn index() -> Response {
 }
 
 async fn asset(uri: axum::http::Uri) -> Response {
-    let path = uri.path();
-    match crate::assets::get(path) {
-        Some(b) => (
-            [
-                (header::CONTENT_TYPE, crate::assets::content_type(path)),
-                (header::CACHE_CONTROL, "public, max-age=300"),
-            ],
-            b,
-        )
-            .into_response(),
-        None => error(StatusCode::NOT_FOUND, "no such file"),
-    }
+    asset_response(uri.path())
 }
 
 async fn resolve(st: &AppState, token: &str) -> Option<(String, String)> {
@@ -79,7 +125,9 @@ async fn resolve(st: &AppState, token: &str) -> Option<(String, String)> {
 }
 
 fn gone() -> Response {
-    (StatusCode::NOT_FOUND, Html("<!doctype html><title>Reel</title><p>This link does not exist, has expired or was revoked.</p>")).into_response()
+    let mut r = (StatusCode::NOT_FOUND, Html("<!doctype html><title>Reel</title><p>This link does not exist, has expired or was revoked.</p>")).into_response();
+    secure(&mut r, false, None);
+    r
 }
 
 async fn share_page(State(st): State<Arc<AppState>>, Path(token): Path<String>) -> Response {
@@ -121,10 +169,27 @@ async fn share_meta(State(st): State<Arc<AppState>>, Path(token): Path<String>) 
         return gone();
     };
     match st.store.index.session(&project, &session).await {
-        Ok(Some(r)) => axum::Json(serde_json::json!({
-            "id": r.id, "start_time": r.start_time, "recording_duration": r.recording_duration, "start_url": r.start_url,
-        }))
-        .into_response(),
+        Ok(Some(r)) => {
+            // The export policy applies here as on every way out of the server.
+            let start_url = match st.policy("export_redaction") {
+                Some(p) => r.start_url.as_deref().and_then(|u| redact_url(&p, u)),
+                None => r.start_url.clone(),
+            };
+            axum::Json(serde_json::json!({
+                "id": r.id, "start_time": r.start_time, "recording_duration": r.recording_duration, "start_url": start_url,
+            }))
+            .into_response()
+        }
         _ => gone(),
     }
+}
+
+/// A page URL through a redaction policy, the way the policy treats a recorded page URL (a Meta
+/// event's `href`). `None` when the policy cannot process it: nothing is shown then.
+fn redact_url(policy: &reel_redact::Redactor, url: &str) -> Option<String> {
+    let json = serde_json::json!({"type": 4, "timestamp": 1, "data": {"href": url}}).to_string();
+    let event = reel_format::Event::parse(json).ok()?;
+    let out = policy.window().event(event).ok()??;
+    let v = out.to_value().ok()?;
+    v.get("data")?.get("href")?.as_str().map(str::to_string)
 }

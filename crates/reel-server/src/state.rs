@@ -30,6 +30,8 @@ pub struct Config {
     pub seal_idle: Duration,
     /// How often the background sweep runs.
     pub sweep_every: Duration,
+    /// Serve `/metrics` on this address instead of the main listener (`--metrics-listen`).
+    pub metrics_listen: Option<String>,
 }
 
 impl Config {
@@ -47,6 +49,7 @@ impl Config {
             retention_days: None,
             seal_idle: Duration::from_secs(300),
             sweep_every: Duration::from_secs(30),
+            metrics_listen: None,
         }
     }
 }
@@ -312,20 +315,21 @@ impl AppState {
     }
 }
 
-/// Route group of a path, for metrics labels with bounded cardinality.
+/// Route group of a path, for metrics labels with bounded cardinality. Whole path segments are
+/// compared: `/share/…` is not `/s/`, `/embed/…` is not `/e/`, `/static/…` is not `/s/`.
 fn route_group(path: &str) -> &'static str {
+    let under = |p: &str, prefix: &str| {
+        p.strip_prefix(prefix)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    };
     match path {
-        p if p.starts_with("/s") => "capture_s",
-        p if p.starts_with("/e") || p.starts_with("/i/v0/e") || p.starts_with("/batch") => {
-            "capture_e"
-        }
-        p if p.starts_with("/api/v1/ingest") => "ingest",
-        p if p.starts_with("/api/") => "api",
-        p if p.starts_with("/array/") || p.starts_with("/flags") || p.starts_with("/decide") => {
-            "config"
-        }
-        p if p.starts_with("/static/") || p.starts_with("/player/") => "static",
-        p if p.starts_with("/share/") || p.starts_with("/embed/") => "share",
+        p if under(p, "/share") || under(p, "/embed") => "share",
+        p if under(p, "/static") || under(p, "/player") || under(p, "/ui") => "static",
+        p if under(p, "/s") => "capture_s",
+        p if under(p, "/e") || under(p, "/i/v0/e") || under(p, "/batch") => "capture_e",
+        p if under(p, "/api/v1/ingest") => "ingest",
+        p if under(p, "/api") => "api",
+        p if under(p, "/array") || under(p, "/flags") || under(p, "/decide") => "config",
         "/healthz" | "/metrics" => "ops",
         _ => "ui",
     }
@@ -383,4 +387,37 @@ pub fn spawn_background(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::route_group;
+
+    #[test]
+    fn route_groups_compare_whole_segments() {
+        for (path, group) in [
+            ("/s/", "capture_s"),
+            ("/s", "capture_s"),
+            ("/e/", "capture_e"),
+            ("/i/v0/e/", "capture_e"),
+            ("/batch/", "capture_e"),
+            ("/share/abc", "share"),
+            ("/share/abc/events", "share"),
+            ("/embed/abc", "share"),
+            ("/static/array.js", "static"),
+            ("/player/index.js", "static"),
+            ("/ui/app.js", "static"),
+            ("/api/v1/ingest", "ingest"),
+            ("/api/v1/sessions", "api"),
+            ("/flags/", "config"),
+            ("/decide/", "config"),
+            ("/array/phc/config.js", "config"),
+            ("/healthz", "ops"),
+            ("/", "ui"),
+            ("/settings", "ui"),
+            ("/sessions", "ui"),
+        ] {
+            assert_eq!(route_group(path), group, "{path}");
+        }
+    }
 }

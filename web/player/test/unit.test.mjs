@@ -31,6 +31,10 @@ test('sanitizer: URLs, handlers, tags', () => {
   assert.equal(safeAttr('img', 'srcset', 'a.png 1x, javascript:x 2x'), null);
   assert.equal(safeAttr('div', 'bad name', 'x'), null);
   assert.equal(safeAttr('input', 'checked', true), '');
+  for (const tag of ['img', 'link', 'a', 'area', 'iframe', 'script']) assert.equal(safeAttr(tag, 'referrerPolicy', 'unsafe-url'), 'no-referrer', tag);
+  assert.equal(safeAttr('meta', 'name', 'referrer'), null);
+  assert.equal(safeAttr('meta', 'name', ' Referrer '), null);
+  assert.equal(safeAttr('meta', 'name', 'description'), 'description');
   assert.equal(safeTagName('script', false), 'noscript');
   assert.equal(safeTagName('lineargradient', true), 'linearGradient');
   assert.equal(safeTagName('my-el', false), 'my-el');

@@ -45,15 +45,16 @@ fn agent() -> ureq::Agent {
 }
 
 fn fail(server: &str, status: u16, body: &str) -> anyhow::Error {
-    let msg = serde_json::from_str::<serde_json::Value>(body)
+    let explained = serde_json::from_str::<serde_json::Value>(body)
         .ok()
-        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string))
-        .unwrap_or_else(|| body.chars().take(200).collect());
-    let hint = match status {
-        401 => " (check --token: it must be the admin token)",
-        403 => " (that is the capture token; use the admin token)",
+        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string));
+    // The server's own message already says what to do; a hint only for bare answers.
+    let hint = match (status, &explained) {
+        (401, _) => " (check --token: it must be the admin token)",
+        (403, None) => " (that is the capture token; use the admin token)",
         _ => "",
     };
+    let msg = explained.unwrap_or_else(|| body.chars().take(200).collect());
     anyhow::anyhow!("{server}: HTTP {status}: {msg}{hint}")
 }
 

@@ -26,6 +26,9 @@ pub struct Args {
     /// Address to listen on.
     #[arg(long, env = "REEL_LISTEN")]
     listen: Option<String>,
+    /// Serve /metrics on this address only (e.g. 127.0.0.1:9100), not on --listen.
+    #[arg(long, env = "REEL_METRICS_LISTEN")]
+    metrics_listen: Option<String>,
     /// Data folder (SQLite index and blobs in the embedded default).
     #[arg(long, env = "REEL_DATA")]
     data: Option<PathBuf>,
@@ -72,6 +75,7 @@ pub struct Args {
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     listen: Option<String>,
+    metrics_listen: Option<String>,
     data: Option<PathBuf>,
     index: Option<String>,
     blobs: Option<String>,
@@ -100,6 +104,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     if let Some(l) = a.listen.or(file.listen) {
         cfg.listen = l;
     }
+    cfg.metrics_listen = a.metrics_listen.or(file.metrics_listen);
     if let Some(i) = a.index.or(file.index) {
         cfg.index_url = i;
     }
@@ -139,6 +144,9 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         let host = format!("http://{addr}");
         eprintln!("Reel is listening on {host}  (index: {:?}, blobs: {})", st.store.index.kind, st.store.blobs.describe);
         eprintln!("  web UI        {host}/");
+        if let Some(m) = &st.config.metrics_listen {
+            eprintln!("  metrics       http://{m}/metrics   (only there)");
+        }
         eprintln!("  capture token {}   (write-only; safe to put in pages)", p.capture_token);
         match &st.new_admin_token {
             Some(t) => eprintln!("  admin token   {t}   (shown once: keep it; it reads everything)"),
