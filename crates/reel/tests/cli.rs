@@ -1310,10 +1310,35 @@ fn a_package_verify_rejects_is_refused_by_export_play_and_every_reader() {
     let s = Scratch::new();
     let good = s.pack(&wire_bodies("checkout"), "good.reel.zip");
     let win = first_window(&read_entries(&good));
-    let (name, bad) = flip_inside(&std::fs::read(&good).unwrap(), &win);
+    let bytes = std::fs::read(&good).unwrap();
     std::fs::remove_file(&good).unwrap();
-    let p = s.write("bad.reel.zip", bad);
-    let needles = ["bad.reel.zip", name.as_str()];
+    // One flipped byte, and a deflate stream that is corrupt from its first block header.
+    let (name, flipped) = flip_inside(&bytes, &win);
+    assert_eq!(name, win);
+    for bad in [flipped, corrupt_deflate(&bytes, &win)] {
+        let p = s.write("bad.reel.zip", bad);
+        refused_by_every_reader(&s, &p, &win);
+        std::fs::remove_file(&p).unwrap();
+        s.assert_only(&[]);
+    }
+}
+
+/// Make the deflate stream of entry `name` invalid: its first block header gets the reserved
+/// block type 3.
+fn corrupt_deflate(pkg: &[u8], name: &str) -> Vec<u8> {
+    let mut z = zip::ZipArchive::new(Cursor::new(pkg)).unwrap();
+    let i = z.index_for_name(name).unwrap();
+    let f = z.by_index_raw(i).unwrap();
+    assert_eq!(f.compression(), zip::CompressionMethod::Deflated);
+    let start = f.data_start().expect("data start") as usize;
+    let mut out = pkg.to_vec();
+    out[start] = 0b111; // BFINAL = 1, BTYPE = 11 (reserved)
+    out
+}
+
+#[track_caller]
+fn refused_by_every_reader(s: &Scratch, p: &Path, entry: &str) {
+    let needles = ["bad.reel.zip", entry];
     fails(&reel!(s, "verify", p), &needles);
     fails(
         &reel!(s, "export", "--html", p, "-o", s.path("out.html")),
