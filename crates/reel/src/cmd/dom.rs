@@ -18,7 +18,7 @@ use std::process::ExitCode;
 #[command(verbatim_doc_comment)]
 pub struct Args {
     input: PathBuf,
-    /// Seconds from the first event.
+    /// Seconds from the first event (past the end: the page at its end, with a warning).
     #[arg(long, default_value_t = f64::INFINITY)]
     at: f64,
     /// Which session, when the input holds several.
@@ -27,7 +27,8 @@ pub struct Args {
     /// Which window (browser tab), when the session has several (default: the one with most events).
     #[arg(long)]
     window: Option<String>,
-    /// Print the outer HTML of each element matching this CSS selector, one per line.
+    /// Print the outer HTML of each element matching this CSS selector, one per line (exit 1 if
+    /// none matches).
     #[arg(long, value_name = "CSS")]
     select: Option<String>,
     #[command(flatten)]

@@ -13,7 +13,8 @@ use std::process::ExitCode;
 #[derive(clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
-    /// A package or any file `reel pack` accepts (non-packages are packed first).
+    /// A package or any file `reel pack` accepts (non-packages are packed first; packages are
+    /// checked whole, like `reel verify`, and refused if anything is wrong).
     input: Option<PathBuf>,
     /// Write HTML (the only export form today; the flag names it for scripts).
     #[arg(long, required = true)]
