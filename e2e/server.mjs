@@ -28,7 +28,9 @@ export function modes() {
 
 /** Make a fresh PostgreSQL database and S3 bucket; returns {index, blobs}. */
 export function scaleOutStorage() {
-  const name = `reel_e2e_${randomBytes(5).toString('hex')}`;
+  // reel_e2e_<run>_<random>: scripts/test sets REEL_TEST_RUN and drops only its own run's databases.
+  const run = /^[a-z0-9]{1,24}$/.test(process.env.REEL_TEST_RUN || '') ? `${process.env.REEL_TEST_RUN}_` : '';
+  const name = `reel_e2e_${run}${randomBytes(5).toString('hex')}`;
   const pg = process.env.REEL_TEST_POSTGRES;
   execFileSync('psql', [pg, '-qc', `create database ${name}`]);
   const ep = process.env.REEL_TEST_S3_ENDPOINT;

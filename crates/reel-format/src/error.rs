@@ -44,7 +44,7 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{context}: unrecognised input ({message}); expected a .reel.zip, an rrweb JSON array, a PostHog export, PostHog /s/ bodies or [windowId, event] JSONL")]
+    #[error("{context}: not a recognised recording ({message}); Reel reads rrweb JSON arrays, PostHog exports (V1, V2), PostHog /s/ bodies, PostHog snapshot JSONL, Reel ingest batches and .reel.zip packages")]
     UnknownInput { context: String, message: String },
 }
 

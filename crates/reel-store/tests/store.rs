@@ -28,6 +28,23 @@ fn rand_name() -> String {
     reel_store::index::random_token(10).to_lowercase()
 }
 
+/// A fresh database name, `reel_t_<run>_<random>`: scripts/test sets REEL_TEST_RUN and drops
+/// only its own run's databases when it ends.
+fn db_name() -> String {
+    match std::env::var("REEL_TEST_RUN") {
+        Ok(run)
+            if !run.is_empty()
+                && run.len() <= 24
+                && run
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) =>
+        {
+            format!("reel_t_{run}_{}", rand_name())
+        }
+        _ => format!("reel_t_{}", rand_name()),
+    }
+}
+
 /// Create a bucket on the local S3 server (moto accepts unsigned requests).
 fn create_bucket(endpoint: &str, bucket: &str) {
     let hostport = endpoint.trim_start_matches("http://").trim_end_matches('/');
@@ -51,7 +68,7 @@ async fn backends() -> Vec<Backend> {
     }];
     match (std::env::var("REEL_TEST_POSTGRES"), std::env::var("REEL_TEST_S3_ENDPOINT")) {
         (Ok(pg), Ok(s3)) => {
-            let db = format!("reel_t_{}", rand_name());
+            let db = db_name();
             sqlx::any::install_default_drivers();
             let pool = sqlx::AnyPool::connect(&pg).await.expect("PostgreSQL reachable");
             sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}"))).execute(&pool).await.unwrap();

@@ -49,7 +49,12 @@ enum Command {
     Dom(cmd::dom::Args),
 }
 
+/// Exit status when stdout was closed by its reader (`reel inspect x | head -1`): quiet, no
+/// message, the status a shell reports for a writer stopped by SIGPIPE (128 + 13).
+const CLOSED_STDOUT: u8 = 141;
+
 fn main() -> ExitCode {
+    quiet_on_closed_stdout();
     let cli = Cli::parse();
     let result = match cli.cmd {
         Command::Serve(a) => cmd::serve::run(a),
@@ -69,9 +74,30 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        Err(e) if ui::is_broken_pipe(&e) => ExitCode::from(CLOSED_STDOUT),
         Err(e) => {
             ui::error(&e);
             ExitCode::from(1)
         }
     }
+}
+
+/// Every command writes stdout through fallible writes whose broken-pipe error ends the command
+/// quietly (above). This hook is the safety net for a `print!` outside those paths (a library, a
+/// callback): std panics on a closed stdout, and that panic becomes the same quiet exit instead
+/// of a backtrace and exit 101.
+fn quiet_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.starts_with("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(CLOSED_STDOUT.into());
+        }
+        default(info);
+    }));
 }

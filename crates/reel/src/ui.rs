@@ -15,6 +15,24 @@ pub fn error(e: &anyhow::Error) {
     eprintln!("reel: error: {msg}");
 }
 
+/// Whether `e` comes from writing to a stdout whose reader has gone (`| head`): the command
+/// then ends quietly (see main).
+pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// `println!` that returns the write error instead of panicking on a closed stdout.
+#[macro_export]
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($t)*)
+    }};
+}
+
 pub fn warn(msg: &str) {
     eprintln!("reel: warning: {msg}");
 }

@@ -1243,3 +1243,248 @@ fn redact_many_sessions_removes_every_canary_and_reports_per_session() {
     let dry: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(emails(&dry), emails(&report));
 }
+
+// ---------------------------------------------------------------------------------------------
+// The CLI as a newcomer meets it (issue 10, section 5).
+
+/// Run reel with stdout going into a pipe whose reader has already exited, as in
+/// `reel inspect x | head -1` once head is done.
+#[cfg(unix)]
+fn run_into_closed_pipe(s: &Scratch, args: &[&std::ffi::OsStr]) -> Output {
+    let mut reader = Command::new("true")
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("run true");
+    let write_end = reader.stdin.take().unwrap();
+    reader.wait().unwrap();
+    Command::new(REEL)
+        .args(args)
+        .env("TMPDIR", s.path("tmp"))
+        .current_dir(s.dir.path())
+        .stdout(std::process::Stdio::from(write_end))
+        .output()
+        .expect("run reel")
+}
+
+#[cfg(unix)]
+#[test]
+fn a_closed_stdout_ends_every_command_quietly() {
+    let s = Scratch::new();
+    let pkg = s.pack(&[rrweb_fixture("checkout")], "a.reel.zip");
+    let p = pkg.as_os_str();
+    let o = |x: &'static str| std::ffi::OsStr::new(x);
+    let out = s.path("b.reel.zip");
+    let runs: Vec<Vec<&std::ffi::OsStr>> = vec![
+        vec![o("inspect"), p],
+        vec![o("inspect"), p, o("--json")],
+        vec![o("convert"), p, o("--to"), o("rrweb")],
+        vec![o("convert"), p, o("--to"), o("posthog")],
+        vec![o("dom"), p],
+        vec![o("dom"), p, o("--select"), o("div")],
+        vec![o("verify"), p],
+        vec![o("verify"), p, o("--json")],
+        vec![o("pack"), p, o("-o"), out.as_os_str(), o("--json")],
+        vec![
+            o("redact"),
+            p,
+            o("--preset"),
+            o("default"),
+            o("--report-only"),
+        ],
+        vec![o("--help")],
+    ];
+    for args in runs {
+        let r = run_into_closed_pipe(&s, &args);
+        assert!(
+            matches!(r.status.code(), Some(0) | Some(141)),
+            "{args:?}: exit {:?}\nstderr: {}",
+            r.status,
+            text(&r.stderr)
+        );
+        assert_eq!(text(&r.stderr), "", "{args:?}: not quiet");
+    }
+}
+
+#[test]
+fn a_package_verify_rejects_is_refused_by_export_play_and_every_reader() {
+    let s = Scratch::new();
+    let good = s.pack(&wire_bodies("checkout"), "good.reel.zip");
+    let win = first_window(&read_entries(&good));
+    let bytes = std::fs::read(&good).unwrap();
+    std::fs::remove_file(&good).unwrap();
+    // One flipped byte, and a deflate stream that is corrupt from its first block header.
+    let (name, flipped) = flip_inside(&bytes, &win);
+    assert_eq!(name, win);
+    for bad in [flipped, corrupt_deflate(&bytes, &win)] {
+        let p = s.write("bad.reel.zip", bad);
+        refused_by_every_reader(&s, &p, &win);
+        std::fs::remove_file(&p).unwrap();
+        s.assert_only(&[]);
+    }
+}
+
+/// Make the deflate stream of entry `name` invalid: its first block header gets the reserved
+/// block type 3.
+fn corrupt_deflate(pkg: &[u8], name: &str) -> Vec<u8> {
+    let mut z = zip::ZipArchive::new(Cursor::new(pkg)).unwrap();
+    let i = z.index_for_name(name).unwrap();
+    let f = z.by_index_raw(i).unwrap();
+    assert_eq!(f.compression(), zip::CompressionMethod::Deflated);
+    let start = f.data_start().expect("data start") as usize;
+    let mut out = pkg.to_vec();
+    out[start] = 0b111; // BFINAL = 1, BTYPE = 11 (reserved)
+    out
+}
+
+#[track_caller]
+fn refused_by_every_reader(s: &Scratch, p: &Path, entry: &str) {
+    let needles = ["bad.reel.zip", entry];
+    fails(&reel!(s, "verify", p), &needles);
+    fails(
+        &reel!(s, "export", "--html", p, "-o", s.path("out.html")),
+        &needles,
+    );
+    fails(
+        &reel!(s, "convert", p, "--to", "rrweb", "-o", s.path("out.json")),
+        &needles,
+    );
+    fails(&reel!(s, "dom", p), &needles);
+    fails(
+        &reel!(
+            s,
+            "redact",
+            p,
+            "--preset",
+            "default",
+            "-o",
+            s.path("clean.reel.zip")
+        ),
+        &needles,
+    );
+    fails(&reel!(s, "unpack", p, "-o", s.path("dir")), &needles);
+    fails(
+        &reel!(s, "pack", p, "-o", s.path("again.reel.zip")),
+        &needles,
+    );
+    // `play` must refuse before it serves: guard against it serving forever.
+    let mut child = Command::new(REEL)
+        .args([
+            "play".as_ref(),
+            p.as_os_str(),
+            "--listen".as_ref(),
+            "127.0.0.1:0".as_ref(),
+        ])
+        .env("TMPDIR", s.path("tmp"))
+        .current_dir(s.dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut waited = 0;
+    while child.try_wait().unwrap().is_none() {
+        if waited > 600 {
+            child.kill().unwrap();
+            let _ = child.wait();
+            panic!("reel play served a package that verify rejects");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        waited += 1;
+    }
+    fails(&child.wait_with_output().unwrap(), &needles);
+    s.assert_only(&["bad.reel.zip"]);
+}
+
+#[test]
+fn a_text_file_is_not_a_recognised_recording_and_the_error_says_what_is() {
+    let s = Scratch::new();
+    let t = s.write("notes.txt", "Meeting notes\nbring the recordings\n");
+    let needles = [
+        "notes.txt",
+        "not a recognised recording",
+        "rrweb JSON",
+        "PostHog export",
+        "PostHog /s/ bodies",
+        "snapshot JSONL",
+        "Reel ingest batches",
+        ".reel.zip",
+    ];
+    let runs = [
+        reel!(s, "pack", t, "-o", s.path("o.reel.zip")),
+        reel!(s, "export", "--html", t, "-o", s.path("o.html")),
+        reel!(s, "dom", t),
+        reel!(s, "convert", t, "--to", "rrweb"),
+        reel!(s, "inspect", t),
+        reel!(
+            s,
+            "redact",
+            t,
+            "--preset",
+            "default",
+            "-o",
+            s.path("c.reel.zip")
+        ),
+    ];
+    for o in &runs {
+        let line = fails(o, &needles);
+        assert!(!line.contains("lz-string"), "{line}");
+    }
+    let e = s.write("empty.json", "");
+    fails(
+        &reel!(s, "pack", e, "-o", s.path("o.reel.zip")),
+        &["empty.json", "empty", "not a recognised recording"],
+    );
+    s.assert_only(&["notes.txt", "empty.json"]);
+}
+
+#[test]
+fn empty_recordings_and_empty_results_are_said_not_silent() {
+    let s = Scratch::new();
+    let e = s.write("empty.json", "[]");
+    fails(
+        &reel!(s, "pack", e, "-o", s.path("o.reel.zip")),
+        &["empty.json", "no events"],
+    );
+    fails(
+        &reel!(s, "export", "--html", e, "-o", s.path("o.html")),
+        &["empty.json", "no events"],
+    );
+    fails(
+        &reel!(
+            s,
+            "redact",
+            e,
+            "--preset",
+            "default",
+            "-o",
+            s.path("c.reel.zip")
+        ),
+        &["empty.json", "no events"],
+    );
+    s.assert_only(&["empty.json"]);
+
+    let pkg = s.pack(&[rrweb_fixture("checkout")], "a.reel.zip");
+    // Past the end: the page at its end, and a warning saying so.
+    let o = reel!(s, "dom", pkg, "--at", "999999");
+    ok(&o);
+    assert!(text(&o.stdout).contains("<html"), "{}", text(&o.stdout));
+    assert!(
+        text(&o.stderr).contains("past the end of the recording"),
+        "{}",
+        text(&o.stderr)
+    );
+    // Within the recording: no warning.
+    let o = reel!(s, "dom", pkg, "--at", "1");
+    ok(&o);
+    assert_eq!(text(&o.stderr), "");
+    // A selector that matches nothing produced nothing: an error.
+    let o = reel!(s, "dom", pkg, "--select", ".no-such-class-anywhere");
+    fails(
+        &o,
+        &[
+            "a.reel.zip",
+            "no element matches",
+            ".no-such-class-anywhere",
+        ],
+    );
+    assert!(o.stdout.is_empty());
+}

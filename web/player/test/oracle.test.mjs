@@ -71,7 +71,8 @@ after(async () => {
     `(rrweb-*, autocomplete="off", rrweb-paused class, its injected <style>), empty style="". The harness gives rrweb's iframe the recorded ` +
     `viewport size at the moment (its fast-forward skips ViewportResize). "synthetic" is test/synthetic.mjs (CSSOM edits, adopted sheets, rr_* attributes, shadow DOM...).\n\n${lines.join('\n')}\n`;
   console.log('\n' + lines.join('\n'));
-  await writeFile(join(PLAYER_DIR_EXPORT, 'test', 'RESULTS-oracle.md'), md);
+  // scripts/test sends it elsewhere (REEL_ORACLE_RESULTS) so a full run rewrites no tracked file.
+  await writeFile(process.env.REEL_ORACLE_RESULTS || join(PLAYER_DIR_EXPORT, 'test', 'RESULTS-oracle.md'), md);
 });
 
 for (const fixture of FIXTURES) {

@@ -76,10 +76,14 @@ pub fn decode_body(bytes: &[u8], limits: &Limits) -> Result<(Vec<u8>, Encoding)>
     if matches!(first, Some(b'[') | Some(b'{') | None) {
         return Ok((bytes.to_vec(), Encoding::Plain));
     }
-    let text = std::str::from_utf8(bytes)
-        .map_err(|_| Error::invalid("body", "neither gzip, JSON nor text"))?;
+    let text = std::str::from_utf8(bytes).map_err(|_| Error::UnknownInput {
+        context: "input".into(),
+        message: "binary data that is neither gzip nor ZIP".into(),
+    })?;
     let text = text.trim();
-    let payload = form_field(text, "data").unwrap_or_else(|| text.to_string());
+    let form = form_field(text, "data");
+    let is_form = form.is_some();
+    let payload = form.unwrap_or_else(|| text.to_string());
     if let Some(decoded) = base64_json(&payload) {
         if decoded.len() as u64 > limits.max_entry_bytes {
             return Err(Error::Limit {
@@ -91,7 +95,22 @@ pub fn decode_body(bytes: &[u8], limits: &Limits) -> Result<(Vec<u8>, Encoding)>
         }
         return Ok((decoded, Encoding::Base64Form));
     }
-    let out = lz::decompress_from_base64(&payload, limits.max_entry_bytes as usize)?;
+    // lz64 is the last encoding tried: text that is not lz-string data either (a plain text file,
+    // a log) is not a recording at all, and is named as such rather than as a broken lz64 body.
+    let out = match lz::decompress_from_base64(&payload, limits.max_entry_bytes as usize) {
+        Ok(out) => out,
+        Err(e @ Error::Limit { .. }) => return Err(e),
+        Err(_) => {
+            return Err(Error::UnknownInput {
+                context: "input".into(),
+                message: if is_form {
+                    "a form body whose data= field is neither base64 JSON nor lz64".into()
+                } else {
+                    "text that is not JSON, base64 JSON or lz64".into()
+                },
+            })
+        }
+    };
     Ok((out.into_bytes(), Encoding::Lz64))
 }
 
@@ -191,6 +210,10 @@ pub fn detect(bytes: &[u8]) -> Result<InputKind> {
             Err(e) if e.is_syntax() && is_trailing(&e) => Ok(InputKind::SnapshotJsonl),
             Err(e) => Err(Error::json("input", &e, 0)),
         },
+        None => Err(Error::UnknownInput {
+            context: "input".into(),
+            message: "it is empty".into(),
+        }),
         _ => Err(Error::UnknownInput {
             context: "input".into(),
             message: "does not start with JSON, gzip or ZIP".into(),

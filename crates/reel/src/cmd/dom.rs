@@ -18,7 +18,7 @@ use std::process::ExitCode;
 #[command(verbatim_doc_comment)]
 pub struct Args {
     input: PathBuf,
-    /// Seconds from the first event.
+    /// Seconds from the first event (past the end: the page at its end, with a warning).
     #[arg(long, default_value_t = f64::INFINITY)]
     at: f64,
     /// Which session, when the input holds several.
@@ -27,7 +27,8 @@ pub struct Args {
     /// Which window (browser tab), when the session has several (default: the one with most events).
     #[arg(long)]
     window: Option<String>,
-    /// Print the outer HTML of each element matching this CSS selector, one per line.
+    /// Print the outer HTML of each element matching this CSS selector, one per line (exit 1 if
+    /// none matches).
     #[arg(long, value_name = "CSS")]
     select: Option<String>,
     #[command(flatten)]
@@ -80,6 +81,19 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         .filter_map(|w| w.events.first().map(|e| e.timestamp))
         .min()
         .unwrap_or(0);
+    let last = session
+        .windows
+        .iter()
+        .filter_map(|w| w.events.last().map(|e| e.timestamp))
+        .max()
+        .unwrap_or(first);
+    let length = last.saturating_sub(first) as f64 / 1000.0;
+    if a.at.is_finite() && a.at > length {
+        ui::warn(&format!(
+            "--at {}s is past the end of the recording (it lasts {length:.1}s); this is the page at its end",
+            a.at
+        ));
+    }
     let until = if a.at.is_finite() {
         first.saturating_add((a.at * 1000.0) as i64)
     } else {
@@ -104,11 +118,23 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     }
     match sel {
         Some(s) => {
-            for id in dom.select(&s) {
-                println!("{}", dom.outer_html(id));
+            let found = dom.select(&s);
+            if found.is_empty() {
+                bail!(
+                    "{name}: no element matches --select {:?} at {}",
+                    a.select.as_deref().unwrap_or_default(),
+                    if a.at.is_finite() {
+                        format!("{}s", a.at)
+                    } else {
+                        "the end".into()
+                    }
+                );
+            }
+            for id in found {
+                crate::outln!("{}", dom.outer_html(id))?;
             }
         }
-        None => println!("{}", dom.html()),
+        None => crate::outln!("{}", dom.html())?,
     }
     Ok(ExitCode::SUCCESS)
 }

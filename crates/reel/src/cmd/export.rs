@@ -13,7 +13,8 @@ use std::process::ExitCode;
 #[derive(clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
-    /// A package or any file `reel pack` accepts (non-packages are packed first).
+    /// A package or any file `reel pack` accepts (non-packages are packed first; packages are
+    /// checked whole, like `reel verify`, and refused if anything is wrong).
     input: Option<PathBuf>,
     /// Write HTML (the only export form today; the flag names it for scripts).
     #[arg(long, required = true)]
@@ -28,16 +29,26 @@ pub struct Args {
 pub fn as_package(path: &std::path::Path, limits: reel_format::Limits) -> anyhow::Result<Vec<u8>> {
     let bytes = super::read_input(path)?;
     if bytes.starts_with(b"PK") {
-        reel_format::package::PackageReader::open(std::io::Cursor::new(&bytes[..]), limits)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        // Checked whole, like `reel verify`: the page must not be written (or served) for a
+        // package whose entries the player then fails to read.
+        let rep =
+            reel_format::package::PackageReader::open(std::io::Cursor::new(&bytes[..]), limits)
+                .and_then(|mut r| r.verify(None, &mut |_| {}))
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        for w in &rep.warnings {
+            ui::warn(w);
+        }
+        if rep.events == 0 {
+            bail!("{}: holds no events; nothing to play", path.display());
+        }
         return Ok(bytes);
     }
     let (_, rec) = super::import(path, limits)?;
     for w in &rec.warnings {
         ui::warn(w);
     }
-    if rec.sessions.is_empty() {
-        bail!("{}: holds no recording", path.display());
+    if rec.sessions.is_empty() || rec.sessions.iter().all(|s| s.event_count() == 0) {
+        bail!("{}: holds no events; nothing to play", path.display());
     }
     let mut w = reel_format::package::PackageWriter::new(
         std::io::Cursor::new(Vec::new()),
@@ -97,7 +108,8 @@ pub fn play(a: PlayArgs) -> anyhow::Result<ExitCode> {
         "recording.reel.zip".into(),
         &a.listen,
         |addr| {
-            println!("http://{addr}/");
+            // A closed stdout only loses this line: the URL is on stderr too.
+            let _ = crate::outln!("http://{addr}/");
             eprintln!(
                 "playing {} at http://{addr}/ (Ctrl-C to stop)",
                 a.file.display()

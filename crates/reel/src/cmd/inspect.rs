@@ -54,17 +54,17 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         )
     };
     if a.json {
-        println!(
+        crate::outln!(
             "{}",
             serde_json::to_string_pretty(
                 &serde_json::json!({"file": name, "kind": kind, "sessions": metas})
             )?
-        );
+        )?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{name}: {kind}, {} session(s)", metas.len());
+    crate::outln!("{name}: {kind}, {} session(s)", metas.len())?;
     for m in &metas {
-        print_session(m);
+        print_session(m)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -78,69 +78,75 @@ fn meta_of(s: &reel_format::Session) -> anyhow::Result<SessionMeta> {
     w.add_session(s).context("computing session facts")
 }
 
-fn print_session(m: &SessionMeta) {
+fn print_session(m: &SessionMeta) -> std::io::Result<()> {
     let s: &SessionStats = &m.stats;
-    println!();
-    println!("session {}", m.id);
+    crate::outln!()?;
+    crate::outln!("session {}", m.id)?;
     let lib = match (&m.source.lib, &m.source.lib_version) {
         (Some(l), Some(v)) => format!(", {l} {v}"),
         (Some(l), None) => format!(", {l}"),
         _ => String::new(),
     };
-    println!(
+    crate::outln!(
         "  source      {}{lib}",
         if m.source.system.is_empty() {
             "unknown"
         } else {
             &m.source.system
         }
-    );
+    )?;
     if let Some(p) = &m.distinct_id {
-        println!("  person      {p}");
+        crate::outln!("  person      {p}")?;
     }
-    println!(
+    crate::outln!(
         "  time        {} → {}  ({:.1} s, active {:.1} s)",
         m.start_time.as_deref().unwrap_or("-"),
         m.end_time.as_deref().unwrap_or("-"),
         m.recording_duration,
         m.active_seconds
-    );
+    )?;
     let wins: Vec<String> = m
         .windows
         .iter()
         .map(|w| format!("{} ({} events)", w.id, w.event_count))
         .collect();
-    println!("  windows     {}: {}", m.windows.len(), wins.join(", "));
+    crate::outln!("  windows     {}: {}", m.windows.len(), wins.join(", "))?;
     for (i, u) in s.urls.iter().enumerate() {
-        println!(
+        crate::outln!(
             "  {}{u}",
             if i == 0 {
                 "pages       "
             } else {
                 "            "
             }
-        );
+        )?;
     }
     let types: Vec<String> = s
         .events_by_type
         .iter()
         .map(|(k, v)| format!("{k} {v}"))
         .collect();
-    println!("  events      {} ({})", s.event_count, types.join(", "));
+    crate::outln!("  events      {} ({})", s.event_count, types.join(", "))?;
     if !s.events_by_source.is_empty() {
         let srcs: Vec<String> = s
             .events_by_source
             .iter()
             .map(|(k, v)| format!("{k} {v}"))
             .collect();
-        println!("  incremental {}", srcs.join(", "));
+        crate::outln!("  incremental {}", srcs.join(", "))?;
     }
-    println!(
+    crate::outln!(
         "  activity    {} clicks, {} keypresses, {} mouse events",
-        s.click_count, s.keypress_count, s.mouse_activity_count
-    );
-    println!(
+        s.click_count,
+        s.keypress_count,
+        s.mouse_activity_count
+    )?;
+    crate::outln!(
         "  console     {} errors, {} warnings, {} logs; {} network requests",
-        s.console_error_count, s.console_warn_count, s.console_log_count, s.network_request_count
-    );
+        s.console_error_count,
+        s.console_warn_count,
+        s.console_log_count,
+        s.network_request_count
+    )?;
+    Ok(())
 }

@@ -65,3 +65,16 @@ pub fn total_size(paths: &[std::path::PathBuf]) -> u64 {
         .map(|m| m.len())
         .sum()
 }
+
+/// The input files for a message: up to three names, then a count.
+pub fn names(paths: &[std::path::PathBuf]) -> String {
+    let mut v: Vec<String> = paths
+        .iter()
+        .take(3)
+        .map(|p| p.display().to_string())
+        .collect();
+    if paths.len() > 3 {
+        v.push(format!("and {} more", paths.len() - 3));
+    }
+    v.join(", ")
+}

@@ -60,8 +60,11 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         kinds.push(serde_json::json!({"file": p.display().to_string(), "kind": kind.name(), "sessions": rec.sessions.len()}));
         warnings.extend(rec.warnings.iter().map(|w| format!("{}: {w}", p.display())));
     })?;
-    if spool.session_ids().is_empty() {
-        bail!("no recordings found in the inputs (PostHog bodies need $snapshot events)");
+    if spool.session_ids().is_empty() || spool.events == 0 {
+        bail!(
+            "{}: no events found (an empty recording, or PostHog bodies without $snapshot events); nothing to pack",
+            super::names(&a.inputs)
+        );
     }
     if let Some(id) = &a.session_id {
         spool.rename_all(id);
@@ -95,14 +98,14 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     bar.finish_and_clear();
     let out_bytes = std::fs::metadata(&a.output).map(|m| m.len()).unwrap_or(0);
     if a.json {
-        println!(
+        crate::outln!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "output": a.output.display().to_string(), "inputs": kinds, "sessions": sessions,
                 "events": events, "event_bytes": bytes, "package_bytes": out_bytes, "signed": key.is_some(),
                 "warnings": warnings, "files": manifest.map(|m| m.files.len()).unwrap_or(0),
             }))?
-        );
+        )?;
     } else {
         eprintln!(
             "packed {} session(s), {} events ({}) into {} ({}){}",

@@ -164,8 +164,11 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             ui::warn(&format!("{}: {w}", p.display()));
         }
     })?;
-    if spool.session_ids().is_empty() {
-        bail!("no recordings found in the inputs");
+    if spool.session_ids().is_empty() || spool.events == 0 {
+        bail!(
+            "{}: no events found; nothing to redact",
+            super::names(&a.inputs)
+        );
     }
     let bar = ui::bytes_bar(spool.bytes, "redact");
     let opts = WriterOptions {
@@ -220,9 +223,9 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
 
 fn print_report(r: &Report, json: bool) -> anyhow::Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(r)?);
+        crate::outln!("{}", serde_json::to_string_pretty(r)?)?;
     } else {
-        print!("{}", r.human());
+        std::io::stdout().lock().write_all(r.human().as_bytes())?;
     }
     Ok(())
 }

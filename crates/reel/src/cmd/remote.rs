@@ -74,7 +74,7 @@ pub fn push(a: PushArgs) -> anyhow::Result<ExitCode> {
         return Err(fail(&a.server, status, &body));
     }
     if a.json {
-        println!("{body}");
+        crate::outln!("{body}")?;
     } else {
         let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
         eprintln!(

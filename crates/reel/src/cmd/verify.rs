@@ -45,17 +45,17 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     match result {
         Ok(rep) => {
             if a.json {
-                println!(
+                crate::outln!(
                     "{}",
                     serde_json::to_string_pretty(
                         &serde_json::json!({"file": name, "ok": true, "report": rep})
                     )?
-                );
+                )?;
             } else {
                 for w in &rep.warnings {
                     ui::warn(w);
                 }
-                println!(
+                crate::outln!(
                     "{name}: OK ({} entries, {} sessions, {} events, {} of events; package {}){}",
                     rep.entries,
                     rep.sessions,
@@ -66,18 +66,18 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
                         Some(k) => format!(", signed by ed25519 key {}…", &k[..16]),
                         None => ", unsigned".into(),
                     }
-                );
+                )?;
             }
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
             if a.json {
-                println!(
+                crate::outln!(
                     "{}",
                     serde_json::to_string_pretty(
                         &serde_json::json!({"file": name, "ok": false, "error": e.to_string()})
                     )?
-                );
+                )?;
             }
             Err(anyhow::anyhow!("{name}: {e}"))
         }
