@@ -838,8 +838,20 @@ impl Index {
     }
 
     pub async fn audit_log(&self, project: &str, limit: i64) -> Result<Vec<serde_json::Value>> {
-        let rows = sqlx::query("SELECT id, at_ms, action, subject_hmac, detail FROM audit WHERE project_id = $1 ORDER BY at_ms DESC, id DESC LIMIT $2")
+        self.audit_log_of(project, None, limit).await
+    }
+
+    /// The audit log, newest first; with `subject`, only the entries about it (matched by its
+    /// keyed hash, see [`Index::subject_hash`]).
+    pub async fn audit_log_of(
+        &self,
+        project: &str,
+        subject: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<serde_json::Value>> {
+        let rows = sqlx::query("SELECT id, at_ms, action, subject_hmac, detail FROM audit WHERE project_id = $1 AND ($2 = '' OR subject_hmac = $2) ORDER BY at_ms DESC, id DESC LIMIT $3")
             .bind(project)
+            .bind(subject.map(|s| self.subject_hash(s)).unwrap_or_default())
             .bind(limit)
             .fetch_all(&self.pool)
             .await?;
