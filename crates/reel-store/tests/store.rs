@@ -944,3 +944,103 @@ async fn forget_covers_every_session_that_ever_carried_the_person() {
         assert_ne!(elsewhere.subject_hash(&anon), s.index.subject_hash(&anon));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn index_sqlite_gives_freed_pages_back_after_sealing() {
+    use sqlx::Row;
+    let b = backends().await.into_iter().next().unwrap();
+    let s = Store::open(&b.index, &b.blobs).await.unwrap();
+    let (p, _) = s.index.ensure_project(None, None).await.unwrap();
+    let now = reel_store::now_ms();
+    for i in 0..8 {
+        let m = Marked::new(&format!("bulk-{i}"));
+        for j in 0..4 {
+            s.ingest(&p.id, vec![m.batch(j, now)]).await.unwrap();
+        }
+    }
+    let file = b._tmp.path().join("index.sqlite");
+    let pragma = |q: &'static str| {
+        let pool = s.index.pool.clone();
+        async move {
+            sqlx::query(q)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+                .try_get::<i64, _>(0)
+                .unwrap()
+        }
+    };
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(&s.index.pool)
+        .await
+        .unwrap();
+    let full = std::fs::metadata(&file).unwrap().len();
+    for i in 0..8 {
+        assert!(s.seal(&p.id, &format!("bulk-{i}")).await.unwrap());
+    }
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(&s.index.pool)
+        .await
+        .unwrap();
+    let sealed = std::fs::metadata(&file).unwrap().len();
+    let free = pragma("PRAGMA freelist_count").await as u64;
+    let page = pragma("PRAGMA page_size").await as u64;
+    assert!(free > 0, "sealing frees the blocks' pages");
+    s.maintain(30).await.unwrap();
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(&s.index.pool)
+        .await
+        .unwrap();
+    assert_eq!(pragma("PRAGMA freelist_count").await, 0);
+    let after = std::fs::metadata(&file).unwrap().len();
+    eprintln!("index.sqlite: {full} bytes with 32 unsealed blocks; sealed: {sealed} ({free} free pages); after upkeep: {after}");
+    assert!(
+        after <= sealed - free * page,
+        "free pages go back to the file system: {sealed} -> {after}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_index_is_switched_to_incremental_auto_vacuum() {
+    use sqlx::Row;
+    let tmp = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        tmp.path().join("old.sqlite").display()
+    );
+    {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+        for q in [
+            "PRAGMA auto_vacuum=NONE",
+            "PRAGMA journal_mode=WAL",
+            "CREATE TABLE t (x TEXT)",
+            "INSERT INTO t VALUES ('old data')",
+        ] {
+            sqlx::query(q).execute(&pool).await.unwrap();
+        }
+        let mode: i64 = sqlx::query("PRAGMA auto_vacuum")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+            .try_get(0)
+            .unwrap();
+        assert_eq!(mode, 0);
+        pool.close().await;
+    }
+    let idx = reel_store::Index::connect(&url).await.unwrap();
+    let mode: i64 = sqlx::query("PRAGMA auto_vacuum")
+        .fetch_one(&idx.pool)
+        .await
+        .unwrap()
+        .try_get(0)
+        .unwrap();
+    assert_eq!(mode, 2, "switched by a one-time VACUUM");
+    let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM t")
+        .fetch_one(&idx.pool)
+        .await
+        .unwrap()
+        .try_get("n")
+        .unwrap();
+    assert_eq!(n, 1, "data kept");
+}
