@@ -295,23 +295,28 @@ impl Store {
         urls: &[(String, i64)],
     ) -> Result<()> {
         let _w = self.index.writer().await;
-        let mut conn = self.index.pool.acquire().await?;
-        if !crate::index::tombstoned(&mut conn, project, &[session])
+        let mut tx = self.index.pool.begin().await?;
+        self.index
+            .lock_session(&mut tx, project, session, false)
+            .await?;
+        // A deleted session's page views are dropped (checked before anything is written;
+        // writers of this process queue on the lock above, other servers on the session lock).
+        if !crate::index::tombstoned(&mut tx, project, &[session])
             .await?
             .is_empty()
         {
             return Ok(());
         }
-        drop(conn);
         for (u, ms) in urls {
             sqlx::query(UPSERT_URL)
                 .bind(project)
                 .bind(session)
                 .bind(u)
                 .bind(*ms)
-                .execute(&self.index.pool)
+                .execute(&mut *tx)
                 .await?;
         }
+        tx.commit().await?;
         Ok(())
     }
 
