@@ -585,9 +585,7 @@ impl Index {
         if self.kind != Engine::Postgres {
             return Ok(());
         }
-        use sha2::Digest;
-        let h = sha2::Sha256::digest(format!("reel-session\n{project}\n{session}").as_bytes());
-        let key = i64::from_be_bytes(h[..8].try_into().unwrap_or_default());
+        let key = session_lock_key(project, session);
         let sql = if exclusive {
             "SELECT pg_advisory_xact_lock($1)"
         } else {
@@ -956,6 +954,14 @@ pub(crate) async fn tombstoned(
         }
     }
     Ok(out)
+}
+
+/// The PostgreSQL advisory lock key of a session (see [`Index::lock_session`]).
+#[doc(hidden)]
+pub fn session_lock_key(project: &str, session: &str) -> i64 {
+    use sha2::Digest;
+    let h = sha2::Sha256::digest(format!("reel-session\n{project}\n{session}").as_bytes());
+    i64::from_be_bytes(h[..8].try_into().unwrap_or_default())
 }
 
 /// One text column of every row.

@@ -1044,3 +1044,79 @@ async fn an_older_index_is_switched_to_incremental_auto_vacuum() {
         .unwrap();
     assert_eq!(n, 1, "data kept");
 }
+
+/// PostgreSQL: a batch whose session is being deleted by another server waits for the deletion
+/// and is then dropped (it checked the tombstone before the deletion committed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_racing_a_deletion_on_postgres_is_dropped() {
+    use sqlx::Row;
+    let now = reel_store::now_ms();
+    for b in backends().await {
+        if b.name != "postgres+s3" {
+            continue;
+        }
+        let s = Store::open(&b.index, &b.blobs).await.unwrap();
+        let (p, _) = s.index.ensure_project(None, None).await.unwrap();
+        let m = Marked::new("race-1");
+        s.ingest(&p.id, vec![m.batch(0, now)]).await.unwrap();
+        // Another server's deletion, stopped half-way: lock taken, tombstone written, not committed.
+        let mut del = s.index.pool.begin().await.unwrap();
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(reel_store::index::session_lock_key(&p.id, &m.id))
+            .execute(&mut *del)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO tombstones (project_id, session_id, deleted_ms) VALUES ($1, $2, $3)",
+        )
+        .bind(&p.id)
+        .bind(&m.id)
+        .bind(now)
+        .execute(&mut *del)
+        .await
+        .unwrap();
+        let late = {
+            let (s, pid, u) = (s.clone(), p.id.clone(), m.batch(1, now));
+            tokio::spawn(async move { s.ingest(&pid, vec![u]).await })
+        };
+        // The batch passed the tombstone check and now waits for the session lock.
+        let waiting = || async {
+            sqlx::query(
+                "SELECT COUNT(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            )
+            .fetch_one(&s.index.pool)
+            .await
+            .unwrap()
+            .try_get::<i64, _>("n")
+            .unwrap()
+        };
+        while waiting().await == 0 {
+            assert!(!late.is_finished(), "the batch must wait for the deletion");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        for t in ["blocks", "session_urls", "batches", "session_people"] {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM {t} WHERE project_id = $1 AND session_id = $2"
+            )))
+            .bind(&p.id)
+            .bind(&m.id)
+            .execute(&mut *del)
+            .await
+            .unwrap();
+        }
+        sqlx::query("DELETE FROM sessions WHERE project_id = $1 AND id = $2")
+            .bind(&p.id)
+            .bind(&m.id)
+            .execute(&mut *del)
+            .await
+            .unwrap();
+        del.commit().await.unwrap();
+        let o = late.await.unwrap().unwrap();
+        assert_eq!((o.stored, o.dropped), (0, 1));
+        assert!(
+            s.index.session(&p.id, &m.id).await.unwrap().is_none(),
+            "the session stays deleted"
+        );
+        assert!(s.index.blocks(&p.id, &m.id).await.unwrap().is_empty());
+    }
+}
