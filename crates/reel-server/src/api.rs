@@ -505,8 +505,23 @@ async fn update_settings(
     Json(serde_json::json!({"settings": p.settings})).into_response()
 }
 
-async fn audit(State(st): State<Arc<AppState>>, Admin(p): Admin) -> Response {
-    match st.store.index.audit_log(&p.id, 200).await {
+#[derive(Deserialize, Default)]
+struct AuditQuery {
+    /// A person's id or a session id: only the entries about it (by its keyed hash).
+    subject: Option<String>,
+}
+
+async fn audit(
+    State(st): State<Arc<AppState>>,
+    Admin(p): Admin,
+    Query(q): Query<AuditQuery>,
+) -> Response {
+    match st
+        .store
+        .index
+        .audit_log_of(&p.id, q.subject.as_deref(), 200)
+        .await
+    {
         Ok(v) => Json(serde_json::json!({"results": v})).into_response(),
         Err(e) => internal(e),
     }

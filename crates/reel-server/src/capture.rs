@@ -259,6 +259,8 @@ async fn analytics(
     };
     let project = st.project();
     let mut urls: HashMap<String, Vec<(String, i64)>> = HashMap::new();
+    // Who each session's URLs belong to, so that forgetting a person removes them.
+    let mut people: Vec<(String, String)> = Vec::new();
     for e in &events {
         let props = e.get("properties");
         let tok = e
@@ -302,7 +304,19 @@ async fn analytics(
             urls.entry(sid.to_string())
                 .or_default()
                 .push((url.to_string(), ms));
+            if let Some(d) = e
+                .get("distinct_id")
+                .or_else(|| props.and_then(|p| p.get("distinct_id")))
+                .and_then(|d| d.as_str())
+            {
+                people.push((sid.to_string(), d.to_string()));
+            }
         }
+    }
+    people.sort();
+    people.dedup();
+    if let Err(e) = st.store.index.link_people(&project.id, &people).await {
+        tracing::warn!(error = %e, "keeping $pageview persons failed");
     }
     for (sid, u) in urls {
         if let Err(e) = st.store.add_urls(&project.id, &sid, &u).await {

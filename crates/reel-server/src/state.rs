@@ -26,6 +26,8 @@ pub struct Config {
     /// Largest decompressed body, bytes.
     pub decompressed_limit: u64,
     pub retention_days: Option<u64>,
+    /// How long a deleted session id stays tombstoned (late batches dropped), days.
+    pub tombstone_days: u64,
     /// Seal a session after it has been quiet this long.
     pub seal_idle: Duration,
     /// How often the background sweep runs.
@@ -47,6 +49,7 @@ impl Config {
             body_limit: 25 << 20,
             decompressed_limit: 200 << 20,
             retention_days: None,
+            tombstone_days: 30,
             seal_idle: Duration::from_secs(300),
             sweep_every: Duration::from_secs(30),
             metrics_listen: None,
@@ -377,6 +380,9 @@ pub fn spawn_background(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "listing sessions to seal failed"),
+            }
+            if let Err(e) = state.store.maintain(state.config.tombstone_days).await {
+                tracing::warn!(error = %e, "index upkeep (tombstones, free pages) failed");
             }
             if let Some(days) = state.config.retention_days {
                 match state.store.enforce_retention(&project, days).await {

@@ -114,4 +114,63 @@ impl Blobs {
             Err(e) => Err(e.into()),
         }
     }
+
+    /// The keys of every object under `prefix` (relative to the store's own prefix).
+    pub async fn list(&self, prefix: &str) -> Result<Vec<String>> {
+        use futures::TryStreamExt;
+        let full = self.full(prefix.trim_end_matches('/'));
+        let metas: Vec<object_store::ObjectMeta> =
+            self.store.list(Some(&full)).try_collect().await?;
+        let skip = if self.prefix.is_empty() {
+            0
+        } else {
+            self.prefix.len() + 1
+        };
+        Ok(metas
+            .into_iter()
+            .map(|m| {
+                m.location
+                    .as_ref()
+                    .get(skip..)
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect())
+    }
+
+    /// Delete every object under `prefix` (a folder-like key ending in `/`) and, in a local
+    /// folder, the folders left empty under it and the prefix's own folder.
+    pub async fn delete_prefix(&self, prefix: &str) -> Result<()> {
+        use futures::TryStreamExt;
+        let full = self.full(prefix.trim_end_matches('/'));
+        let metas: Vec<object_store::ObjectMeta> =
+            self.store.list(Some(&full)).try_collect().await?;
+        for m in metas {
+            match self.store.delete(&m.location).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if let Some(root) = &self.local_root {
+            let dir = root.join(prefix.trim_end_matches('/'));
+            tokio::task::spawn_blocking(move || remove_empty_dirs(&dir))
+                .await
+                .map_err(|e| Error::Config(e.to_string()))?;
+        }
+        Ok(())
+    }
+}
+
+/// Remove `dir` and the folders under it, bottom-up, as far as they are empty (a folder a
+/// concurrent writer has just put a file in stays).
+fn remove_empty_dirs(dir: &std::path::Path) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            remove_empty_dirs(&e.path());
+        }
+    }
+    let _ = std::fs::remove_dir(dir);
 }

@@ -47,6 +47,23 @@ CREATE TABLE IF NOT EXISTS audit (
     r#"
 CREATE TABLE IF NOT EXISTS block_data (id TEXT PRIMARY KEY, data BYTEA NOT NULL);
 "#,
+    // Deletion that lasts: every person a session ever carried (filled at ingest and by `/e/`),
+    // tombstones of deleted session ids, the server secret that keys audit hashes. Audit subjects
+    // stored before as plain SHA-256 (reversible by guessing) are erased.
+    r#"
+CREATE TABLE IF NOT EXISTS session_people (
+  project_id TEXT NOT NULL, session_id TEXT NOT NULL, distinct_id TEXT NOT NULL,
+  PRIMARY KEY (project_id, session_id, distinct_id));
+CREATE INDEX IF NOT EXISTS session_people_person ON session_people (project_id, distinct_id);
+INSERT INTO session_people (project_id, session_id, distinct_id) SELECT project_id, id, distinct_id FROM sessions WHERE distinct_id IS NOT NULL;
+CREATE TABLE IF NOT EXISTS tombstones (
+  project_id TEXT NOT NULL, session_id TEXT NOT NULL, deleted_ms BIGINT NOT NULL,
+  PRIMARY KEY (project_id, session_id));
+CREATE INDEX IF NOT EXISTS tombstones_age ON tombstones (deleted_ms);
+CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+ALTER TABLE audit ADD COLUMN subject_hmac TEXT;
+UPDATE audit SET subject_sha256 = NULL
+"#,
 ];
 
 #[derive(Clone)]
@@ -55,6 +72,11 @@ pub struct Index {
     pub kind: Engine,
     /// SQLite allows one writer: writes queue here instead of failing with SQLITE_BUSY.
     write_lock: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// The server secret (random, kept in the `secrets` table) that keys audit subject hashes.
+    secret: Arc<Vec<u8>>,
+    /// A deletion's WAL checkpoint could not finish (readers were active): retried by
+    /// [`Index::reclaim`] on the next maintenance run.
+    checkpoint_pending: Arc<std::sync::atomic::AtomicBool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,6 +157,24 @@ pub enum Arg {
     S(String),
 }
 
+/// HMAC-SHA256 (RFC 2104) as hex.
+pub fn hmac_sha256_hex(key: &[u8], msg: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut k = [0u8; 64];
+    if key.len() > 64 {
+        k[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        k[..key.len()].copy_from_slice(key);
+    }
+    let mut inner = Sha256::new();
+    inner.update(k.map(|b| b ^ 0x36));
+    inner.update(msg);
+    let mut outer = Sha256::new();
+    outer.update(k.map(|b| b ^ 0x5c));
+    outer.update(inner.finalize());
+    hex::encode(outer.finalize())
+}
+
 pub fn sha256_hex(s: &str) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(s.as_bytes()))
@@ -164,7 +204,10 @@ impl Index {
             opts = opts.after_connect(|conn, _| {
                 Box::pin(async move {
                     use sqlx::Executor;
-                    conn.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;").await?;
+                    // auto_vacuum first: it only takes effect before the database's first table
+                    // (older databases are switched once by `connect`). secure_delete: deleted
+                    // rows are overwritten with zeros, not left in free space.
+                    conn.execute("PRAGMA auto_vacuum=INCREMENTAL; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON;").await?;
                     Ok(())
                 })
             });
@@ -172,13 +215,63 @@ impl Index {
         let pool = opts.connect(&url).await.map_err(|e| {
             Error::Config(format!("cannot open the index {}: {e}", redact_url(&url)))
         })?;
-        let idx = Index {
+        let mut idx = Index {
             pool,
             kind,
             write_lock: (kind == Engine::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(()))),
+            secret: Arc::new(Vec::new()),
+            checkpoint_pending: Default::default(),
         };
         idx.migrate().await?;
+        if kind == Engine::Sqlite {
+            idx.ensure_incremental_vacuum().await?;
+        }
+        idx.secret = Arc::new(idx.load_secret().await?);
         Ok(idx)
+    }
+
+    /// Databases created before auto_vacuum was set: switch them with a one-time VACUUM (it
+    /// rewrites the file; needs as much free disk as the file's size).
+    async fn ensure_incremental_vacuum(&self) -> Result<()> {
+        let _w = self.writer().await;
+        let mut conn = self.pool.acquire().await?;
+        let mode: i64 = sqlx::query("PRAGMA auto_vacuum")
+            .fetch_one(&mut *conn)
+            .await?
+            .try_get(0)?;
+        if mode != 2 {
+            tracing::info!("index: switching to incremental auto-vacuum (one-time VACUUM)");
+            sqlx::query("PRAGMA auto_vacuum=INCREMENTAL")
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query("VACUUM").execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+
+    /// The server secret, made on first start and shared by every server of the index.
+    async fn load_secret(&self) -> Result<Vec<u8>> {
+        let _w = self.writer().await;
+        sqlx::query(
+            "INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind("audit_hmac")
+        .bind(random_token(43))
+        .execute(&self.pool)
+        .await?;
+        let v: String = sqlx::query("SELECT value FROM secrets WHERE name = $1")
+            .bind("audit_hmac")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("value")?;
+        Ok(v.into_bytes())
+    }
+
+    /// The keyed hash (HMAC-SHA256 with the server secret, hex) under which the audit log
+    /// records a subject (a person's id, a session id): not reversible by guessing without the
+    /// secret, yet the same subject always gives the same hash.
+    pub fn subject_hash(&self, subject: &str) -> String {
+        hmac_sha256_hex(&self.secret, subject.as_bytes())
     }
 
     /// Hold this while writing (a no-op guard on PostgreSQL).
@@ -208,13 +301,17 @@ impl Index {
                 .try_get("v")?;
             let cur = cur.unwrap_or(0) as usize;
             for (i, m) in MIGRATIONS.iter().enumerate().skip(cur) {
+                // One transaction per migration (both engines have transactional DDL): a
+                // migration that fails half-way leaves nothing behind.
+                let mut tx = sqlx::Connection::begin(&mut *conn).await?;
                 for stmt in m.split(';').map(str::trim).filter(|s| !s.is_empty()) {
-                    sqlx::query(stmt).execute(&mut *conn).await?;
+                    sqlx::query(stmt).execute(&mut *tx).await?;
                 }
                 sqlx::query("INSERT INTO schema_version (version) VALUES ($1)")
                     .bind((i + 1) as i64)
-                    .execute(&mut *conn)
+                    .execute(&mut *tx)
                     .await?;
+                tx.commit().await?;
             }
             Ok::<(), sqlx::Error>(())
         }
@@ -471,84 +568,251 @@ impl Index {
             .collect()
     }
 
-    /// Delete a session's rows (with its blocks kept in the index); returns the blob keys to
-    /// delete from the blob store.
-    pub async fn delete_session(&self, project: &str, session: &str) -> Result<Vec<String>> {
-        let keys: Vec<String> = self
-            .blocks(project, session)
-            .await?
-            .into_iter()
-            .map(|b| b.blob_key)
-            .filter(|k| !crate::ingest::in_index(k))
-            .collect();
+    // ---- deletion ----
+
+    /// On PostgreSQL, a lock on one session for the rest of the transaction: shared for those
+    /// that add to a session (ingest, sealing), exclusive for its deletion. Whoever comes second
+    /// waits, then sees what the first committed: a deletion sees the rows a concurrent batch or
+    /// seal added; a batch or seal sees the deletion (tombstone, no session row). SQLite needs
+    /// none: its writers queue on [`Index::writer`].
+    pub(crate) async fn lock_session(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        project: &str,
+        session: &str,
+        exclusive: bool,
+    ) -> Result<()> {
+        if self.kind != Engine::Postgres {
+            return Ok(());
+        }
+        let key = session_lock_key(project, session);
+        let sql = if exclusive {
+            "SELECT pg_advisory_xact_lock($1)"
+        } else {
+            "SELECT pg_advisory_xact_lock_shared($1)"
+        };
+        sqlx::query(sql).bind(key).execute(&mut *conn).await?;
+        Ok(())
+    }
+
+    /// Record that these sessions carried these persons' ids (`/e/` events; recordings do it at
+    /// ingest), so that forgetting a person finds them. Tombstoned sessions are skipped.
+    pub async fn link_people(&self, project: &str, links: &[(String, String)]) -> Result<()> {
+        if links.is_empty() {
+            return Ok(());
+        }
         let _w = self.writer().await;
         let mut tx = self.pool.begin().await?;
+        for (session, distinct_id) in links {
+            self.lock_session(&mut tx, project, session, false).await?;
+            sqlx::query("INSERT INTO session_people (project_id, session_id, distinct_id) SELECT $1, $2, $3 WHERE NOT EXISTS (SELECT 1 FROM tombstones WHERE project_id = $1 AND session_id = $2) ON CONFLICT (project_id, session_id, distinct_id) DO NOTHING")
+                .bind(project)
+                .bind(session)
+                .bind(distinct_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Delete every trace of a session in one transaction: its blocks (with the bytes kept in
+    /// the index), URL rows (also those of a session known only from `/e/`), person links,
+    /// shares, batch keys, the session row, and the `people` row of each person left with no
+    /// session; then tombstone its id so that late batches are dropped. `None` if the index
+    /// knew nothing of it, else the blob keys to delete from the blob store.
+    pub async fn delete_session(
+        &self,
+        project: &str,
+        session: &str,
+    ) -> Result<Option<Vec<String>>> {
+        let _w = self.writer().await;
+        let mut tx = self.pool.begin().await?;
+        self.lock_session(&mut tx, project, session, true).await?;
+        // A write first: SQLite takes the write lock here (waiting for another process's
+        // writer) instead of failing later when upgrading a read.
+        sqlx::query("INSERT INTO tombstones (project_id, session_id, deleted_ms) VALUES ($1, $2, $3) ON CONFLICT (project_id, session_id) DO UPDATE SET deleted_ms = excluded.deleted_ms")
+            .bind(project)
+            .bind(session)
+            .bind(crate::now_ms())
+            .execute(&mut *tx)
+            .await?;
+        let keys: Vec<String> = strings(
+            &sqlx::query("SELECT blob_key FROM blocks WHERE project_id = $1 AND session_id = $2")
+                .bind(project)
+                .bind(session)
+                .fetch_all(&mut *tx)
+                .await?,
+            "blob_key",
+        )?;
+        let mut people = strings(
+            &sqlx::query("SELECT distinct_id FROM session_people WHERE project_id = $1 AND session_id = $2 UNION SELECT distinct_id FROM sessions WHERE project_id = $1 AND id = $2 AND distinct_id IS NOT NULL")
+                .bind(project)
+                .bind(session)
+                .fetch_all(&mut *tx)
+                .await?,
+            "distinct_id",
+        )?;
+        people.sort();
+        people.dedup();
         sqlx::query("DELETE FROM block_data WHERE id IN (SELECT id FROM blocks WHERE project_id = $1 AND session_id = $2)")
             .bind(project)
             .bind(session)
             .execute(&mut *tx)
             .await?;
-        for t in ["blocks", "session_urls", "batches"] {
-            sqlx::query(sqlx::AssertSqlSafe(format!(
+        let mut n = 0;
+        for t in [
+            "blocks",
+            "session_urls",
+            "batches",
+            "shares",
+            "session_people",
+        ] {
+            n += sqlx::query(sqlx::AssertSqlSafe(format!(
                 "DELETE FROM {t} WHERE project_id = $1 AND session_id = $2"
             )))
             .bind(project)
             .bind(session)
             .execute(&mut *tx)
-            .await?;
+            .await?
+            .rows_affected();
         }
-        sqlx::query("DELETE FROM shares WHERE project_id = $1 AND session_id = $2")
+        n += sqlx::query("DELETE FROM sessions WHERE project_id = $1 AND id = $2")
             .bind(project)
             .bind(session)
             .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM sessions WHERE project_id = $1 AND id = $2")
-            .bind(project)
-            .bind(session)
-            .execute(&mut *tx)
-            .await?;
+            .await?
+            .rows_affected();
+        if n == 0 {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        for d in &people {
+            sqlx::query("DELETE FROM people WHERE project_id = $1 AND distinct_id = $2 AND NOT EXISTS (SELECT 1 FROM session_people WHERE project_id = $1 AND distinct_id = $2) AND NOT EXISTS (SELECT 1 FROM sessions WHERE project_id = $1 AND distinct_id = $2)")
+                .bind(project)
+                .bind(d)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
-        Ok(keys)
+        self.checkpoint_pending
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        Ok(Some(keys))
     }
 
+    /// Every session that ever carried this person's id: recordings (whatever id the session
+    /// row holds now) and sessions known only from `/e/` page views.
     pub async fn sessions_of_person(
         &self,
         project: &str,
         distinct_id: &str,
     ) -> Result<Vec<String>> {
-        let rows =
-            sqlx::query("SELECT id FROM sessions WHERE project_id = $1 AND distinct_id = $2")
-                .bind(project)
-                .bind(distinct_id)
-                .fetch_all(&self.pool)
-                .await?;
-        strings(&rows, "id")
-    }
-
-    pub async fn delete_person(&self, project: &str, distinct_id: &str) -> Result<()> {
-        let _w = self.writer().await;
-        sqlx::query("DELETE FROM people WHERE project_id = $1 AND distinct_id = $2")
+        let rows = sqlx::query("SELECT session_id AS id FROM session_people WHERE project_id = $1 AND distinct_id = $2 UNION SELECT id FROM sessions WHERE project_id = $1 AND distinct_id = $2")
             .bind(project)
             .bind(distinct_id)
-            .execute(&self.pool)
+            .fetch_all(&self.pool)
             .await?;
+        let mut ids = strings(&rows, "id")?;
+        ids.sort();
+        ids.dedup();
+        Ok(ids)
+    }
+
+    /// The person's row and remaining links.
+    pub async fn delete_person(&self, project: &str, distinct_id: &str) -> Result<()> {
+        let _w = self.writer().await;
+        let mut tx = self.pool.begin().await?;
+        for t in ["people", "session_people"] {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM {t} WHERE project_id = $1 AND distinct_id = $2"
+            )))
+            .bind(project)
+            .bind(distinct_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        self.checkpoint_pending
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         Ok(())
     }
 
-    /// Sessions whose last event is older than `before_ms` (retention).
+    /// Sessions whose last event is older than `before_ms` (retention), and sessions known only
+    /// from `/e/` page views whose last URL is older.
     pub async fn sessions_ended_before(
         &self,
         project: &str,
         before_ms: i64,
         limit: i64,
     ) -> Result<Vec<String>> {
-        let rows = sqlx::query("SELECT id FROM sessions WHERE project_id = $1 AND end_ms < $2 ORDER BY end_ms LIMIT $3")
-            .bind(project)
+        let mut ids = strings(
+            &sqlx::query("SELECT id FROM sessions WHERE project_id = $1 AND end_ms < $2 ORDER BY end_ms LIMIT $3")
+                .bind(project)
+                .bind(before_ms)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?,
+            "id",
+        )?;
+        ids.extend(strings(
+            &sqlx::query("SELECT session_id FROM session_urls u WHERE project_id = $1 AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.project_id = u.project_id AND s.id = u.session_id) GROUP BY session_id HAVING MAX(first_ms) < $2 ORDER BY session_id LIMIT $3")
+                .bind(project)
+                .bind(before_ms)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?,
+            "session_id",
+        )?);
+        Ok(ids)
+    }
+
+    /// Forget tombstones older than `before_ms`: from then on a batch with that session id
+    /// starts a new session.
+    pub async fn purge_tombstones(&self, before_ms: i64) -> Result<u64> {
+        let _w = self.writer().await;
+        Ok(sqlx::query("DELETE FROM tombstones WHERE deleted_ms < $1")
             .bind(before_ms)
-            .bind(limit)
-            .fetch_all(&self.pool)
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
+    }
+
+    /// Give freed space back (SQLite): free pages go back to the file system (incremental
+    /// vacuum) and, after a deletion, the WAL is checkpointed and truncated so that no old copy
+    /// of a deleted row stays in `index.sqlite-wal`. Retried on the next call while readers keep
+    /// the checkpoint from finishing. A no-op on PostgreSQL (its own VACUUM reclaims space).
+    pub async fn reclaim(&self) -> Result<()> {
+        if self.kind != Engine::Sqlite {
+            return Ok(());
+        }
+        let _w = self.writer().await;
+        let mut conn = self.pool.acquire().await?;
+        sqlx::query("PRAGMA incremental_vacuum")
+            .execute(&mut *conn)
             .await?;
-        strings(&rows, "id")
+        if !self
+            .checkpoint_pending
+            .swap(false, std::sync::atomic::Ordering::Relaxed)
+        {
+            return Ok(());
+        }
+        for attempt in 0..40 {
+            let busy: i64 = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .fetch_one(&mut *conn)
+                .await?
+                .try_get(0)?;
+            if busy == 0 {
+                return Ok(());
+            }
+            tracing::debug!(attempt, "WAL checkpoint blocked by readers; retrying");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        tracing::warn!(
+            "WAL checkpoint after a deletion blocked by readers; retried on the next sweep"
+        );
+        self.checkpoint_pending
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
     }
 
     pub async fn audit(
@@ -559,12 +823,12 @@ impl Index {
         detail: serde_json::Value,
     ) -> Result<()> {
         let _w = self.writer().await;
-        sqlx::query("INSERT INTO audit (id, project_id, at_ms, action, subject_sha256, detail) VALUES ($1, $2, $3, $4, $5, $6)")
+        sqlx::query("INSERT INTO audit (id, project_id, at_ms, action, subject_hmac, detail) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(uuid::Uuid::now_v7().to_string())
             .bind(project)
             .bind(crate::now_ms())
             .bind(action)
-            .bind(subject.map(sha256_hex))
+            .bind(subject.map(|s| self.subject_hash(s)))
             .bind(detail.to_string())
             .execute(&self.pool)
             .await?;
@@ -572,8 +836,20 @@ impl Index {
     }
 
     pub async fn audit_log(&self, project: &str, limit: i64) -> Result<Vec<serde_json::Value>> {
-        let rows = sqlx::query("SELECT id, at_ms, action, subject_sha256, detail FROM audit WHERE project_id = $1 ORDER BY at_ms DESC, id DESC LIMIT $2")
+        self.audit_log_of(project, None, limit).await
+    }
+
+    /// The audit log, newest first; with `subject`, only the entries about it (matched by its
+    /// keyed hash, see [`Index::subject_hash`]).
+    pub async fn audit_log_of(
+        &self,
+        project: &str,
+        subject: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<serde_json::Value>> {
+        let rows = sqlx::query("SELECT id, at_ms, action, subject_hmac, detail FROM audit WHERE project_id = $1 AND ($2 = '' OR subject_hmac = $2) ORDER BY at_ms DESC, id DESC LIMIT $3")
             .bind(project)
+            .bind(subject.map(|s| self.subject_hash(s)).unwrap_or_default())
             .bind(limit)
             .fetch_all(&self.pool)
             .await?;
@@ -581,7 +857,7 @@ impl Index {
             .map(|r| {
                 Ok(serde_json::json!({
                     "id": r.try_get::<String, _>("id")?, "at_ms": r.try_get::<i64, _>("at_ms")?,
-                    "action": r.try_get::<String, _>("action")?, "subject_sha256": r.try_get::<Option<String>, _>("subject_sha256")?,
+                    "action": r.try_get::<String, _>("action")?, "subject_hmac": r.try_get::<Option<String>, _>("subject_hmac")?,
                     "detail": serde_json::from_str::<serde_json::Value>(&r.try_get::<String, _>("detail")?).unwrap_or_default(),
                 }))
             })
@@ -653,6 +929,39 @@ impl Index {
             .rows_affected();
         Ok(n > 0)
     }
+}
+
+/// The sessions among `sessions` whose id is tombstoned (deleted, see [`Index::delete_session`]).
+pub(crate) async fn tombstoned(
+    conn: &mut sqlx::AnyConnection,
+    project: &str,
+    sessions: &[&str],
+) -> Result<std::collections::HashSet<String>> {
+    let mut out = std::collections::HashSet::new();
+    for chunk in sessions.chunks(200) {
+        let ph: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "SELECT session_id FROM tombstones WHERE project_id = $1 AND session_id IN ({})",
+            ph.join(", ")
+        );
+        // Audited: only $N placeholders are interpolated; values are bound.
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(project);
+        for s in chunk {
+            q = q.bind(*s);
+        }
+        for r in q.fetch_all(&mut *conn).await? {
+            out.insert(r.try_get::<String, _>("session_id")?);
+        }
+    }
+    Ok(out)
+}
+
+/// The PostgreSQL advisory lock key of a session (see [`Index::lock_session`]).
+#[doc(hidden)]
+pub fn session_lock_key(project: &str, session: &str) -> i64 {
+    use sha2::Digest;
+    let h = sha2::Sha256::digest(format!("reel-session\n{project}\n{session}").as_bytes());
+    i64::from_be_bytes(h[..8].try_into().unwrap_or_default())
 }
 
 /// One text column of every row.
@@ -743,5 +1052,24 @@ fn redact_url(u: &str) -> String {
     match (u.find("://"), u.rfind('@')) {
         (Some(a), Some(b)) if b > a => format!("{}://…@{}", &u[..a], &u[b + 1..]),
         _ => u.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hmac_matches_rfc_4231() {
+        // RFC 4231, test cases 2 and 6 (a key longer than the block).
+        assert_eq!(
+            super::hmac_sha256_hex(b"Jefe", b"what do ya want for nothing?"),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        assert_eq!(
+            super::hmac_sha256_hex(
+                &[0xaa; 131],
+                b"Test Using Larger Than Block-Size Key - Hash Key First"
+            ),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
+        );
     }
 }

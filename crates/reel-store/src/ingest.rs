@@ -38,6 +38,8 @@ pub struct IngestOutcome {
     pub duplicates: usize,
     pub events: usize,
     pub sessions: Vec<String>,
+    /// Units for deleted (tombstoned) session ids: acknowledged, not stored.
+    pub dropped: usize,
 }
 
 /// zstd level for fresh ingest blocks: fast; sealing recompresses hard later.
@@ -64,13 +66,31 @@ impl Store {
         let known = self
             .known_keys(project, units.iter().map(|u| u.key.as_str()))
             .await?;
+        // Late batches of a deleted session are dropped (see `Index::delete_session`).
+        let dead = {
+            let mut ids: Vec<&str> = units.iter().map(|u| u.session_id.as_str()).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            let mut conn = self.index.pool.acquire().await?;
+            crate::index::tombstoned(&mut conn, project, &ids).await?
+        };
+        let dropped = units
+            .iter()
+            .filter(|u| dead.contains(&u.session_id))
+            .count();
+        let units: Vec<&IngestUnit> = units
+            .iter()
+            .filter(|u| !dead.contains(&u.session_id))
+            .collect();
         let mut seen = HashSet::new();
         let fresh: Vec<&IngestUnit> = units
             .iter()
+            .copied()
             .filter(|u| !known.contains(&u.key) && seen.insert(u.key.clone()))
             .collect();
         let mut outcome = IngestOutcome {
             duplicates: units.len() - fresh.len(),
+            dropped,
             ..Default::default()
         };
         if fresh.is_empty() {
@@ -130,6 +150,9 @@ impl Store {
             }
             let first_unit = us[0];
             let distinct = us.iter().rev().find_map(|u| u.distinct_id.clone());
+            let mut people: Vec<String> = us.iter().filter_map(|u| u.distinct_id.clone()).collect();
+            people.sort();
+            people.dedup();
             let stored_len = compressed.len() as i64;
             let data = if inline {
                 Some(compressed)
@@ -150,6 +173,7 @@ impl Store {
                 stats: st,
                 urls,
                 distinct,
+                people,
                 source: first_unit.source.clone(),
                 user_agent: us.iter().find_map(|u| u.user_agent.clone()),
             });
@@ -193,6 +217,14 @@ impl Store {
             }
             None => {
                 let mut tx = self.index.pool.begin().await?;
+                let mut ids: Vec<&str> = keys.iter().map(|(_, s)| s.as_str()).collect();
+                ids.sort_unstable();
+                ids.dedup();
+                for sid in ids {
+                    self.index
+                        .lock_session(&mut tx, project, sid, false)
+                        .await?;
+                }
                 if write_index(&mut tx, project, &keys, &blocks, now).await? {
                     tx.commit().await?;
                     true
@@ -263,15 +295,28 @@ impl Store {
         urls: &[(String, i64)],
     ) -> Result<()> {
         let _w = self.index.writer().await;
+        let mut tx = self.index.pool.begin().await?;
+        self.index
+            .lock_session(&mut tx, project, session, false)
+            .await?;
+        // A deleted session's page views are dropped (checked before anything is written;
+        // writers of this process queue on the lock above, other servers on the session lock).
+        if !crate::index::tombstoned(&mut tx, project, &[session])
+            .await?
+            .is_empty()
+        {
+            return Ok(());
+        }
         for (u, ms) in urls {
             sqlx::query(UPSERT_URL)
                 .bind(project)
                 .bind(session)
                 .bind(u)
                 .bind(*ms)
-                .execute(&self.index.pool)
+                .execute(&mut *tx)
                 .await?;
         }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -301,6 +346,17 @@ async fn write_index(
         if n == 0 {
             return Ok(false);
         }
+    }
+    // A session deleted since the batch was checked: roll back; the retry drops it. (After
+    // the first write, so that SQLite holds its write lock already.)
+    let mut ids: Vec<&str> = keys.iter().map(|(_, s)| s.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    if !crate::index::tombstoned(conn, project, &ids)
+        .await?
+        .is_empty()
+    {
+        return Ok(false);
     }
     for b in blocks {
         sqlx::query("INSERT INTO blocks (id, project_id, session_id, window_id, blob_key, first_ms, last_ms, event_count, bytes, stored_bytes, sealed, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11)")
@@ -346,6 +402,10 @@ async fn write_index(
                 .bind(*ms)
                 .execute(&mut *conn)
                 .await?;
+        }
+        for d in &b.people {
+            sqlx::query("INSERT INTO session_people (project_id, session_id, distinct_id) VALUES ($1, $2, $3) ON CONFLICT (project_id, session_id, distinct_id) DO NOTHING")
+                .bind(project).bind(&b.session).bind(d).execute(&mut *conn).await?;
         }
         if let Some(d) = &b.distinct {
             sqlx::query("INSERT INTO people (project_id, distinct_id, first_ms, last_ms) VALUES ($1, $2, $3, $4) ON CONFLICT (project_id, distinct_id) DO UPDATE SET last_ms = CASE WHEN excluded.last_ms > people.last_ms THEN excluded.last_ms ELSE people.last_ms END")
@@ -435,6 +495,8 @@ struct PendingBlock {
     stats: stats::SessionStats,
     urls: BTreeMap<String, i64>,
     distinct: Option<String>,
+    /// Every person id the batch carried for this session (for forget-a-person).
+    people: Vec<String>,
     source: Source,
     user_agent: Option<String>,
 }

@@ -54,6 +54,9 @@ pub struct Store {
     pub metrics: Arc<Metrics>,
     /// SQLite's group committer for ingest (None on PostgreSQL).
     committer: Option<tokio::sync::mpsc::UnboundedSender<ingest::Work>>,
+    /// Test hook: a pause in [`Store::seal`] before its index transaction (see [`seal::SealPause`]).
+    #[doc(hidden)]
+    pub seal_pause: Arc<std::sync::Mutex<Option<seal::SealPause>>>,
 }
 
 impl Store {
@@ -69,6 +72,7 @@ impl Store {
             index,
             metrics: Arc::new(Metrics::default()),
             committer,
+            seal_pause: Default::default(),
         })
     }
 }

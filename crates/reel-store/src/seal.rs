@@ -96,8 +96,16 @@ impl Store {
             ));
             replaced.extend(bs.iter().map(|b| (b.id.clone(), b.blob_key.clone())));
         }
+        let new_keys: Vec<String> = new_rows.iter().map(|r| r.2.clone()).collect();
+        self.pause_for_test().await;
         let _w = self.index.writer().await;
         let mut tx = self.index.pool.begin().await?;
+        if !self.still_there(&mut tx, project, id).await? {
+            tx.rollback().await?;
+            drop(_w);
+            self.discard_sealed(project, id, &new_keys).await?;
+            return Ok(false);
+        }
         for (bid, wid, key, first, last, count, raw, stored) in &new_rows {
             sqlx::query("INSERT INTO blocks (id, project_id, session_id, window_id, blob_key, first_ms, last_ms, event_count, bytes, stored_bytes, sealed, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11)")
                 .bind(bid).bind(project).bind(id).bind(wid).bind(key).bind(*first).bind(*last).bind(*count).bind(*raw).bind(*stored).bind(now_ms())
@@ -132,23 +140,100 @@ impl Store {
         Ok(true)
     }
 
-    /// Delete a session everywhere (index rows first, then blobs).
-    pub async fn delete_session(&self, project: &str, id: &str) -> Result<bool> {
-        if self.index.session(project, id).await?.is_none() {
-            return Ok(false);
-        }
-        let keys = self.index.delete_session(project, id).await?;
+    // ---- deletion, forget, retention: one path ----
+
+    /// Sealing and deletion exclude each other: inside the transaction that records a seal, the
+    /// session must still exist (a deletion removes the row and tombstones the id; on
+    /// PostgreSQL the session lock orders the two transactions).
+    async fn still_there(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        project: &str,
+        id: &str,
+    ) -> Result<bool> {
+        self.index.lock_session(tx, project, id, false).await?;
+        // A write (a no-op update), so that SQLite takes its write lock here.
+        let n = sqlx::query(
+            "UPDATE sessions SET lease_until = lease_until WHERE project_id = $1 AND id = $2",
+        )
+        .bind(project)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// The session was deleted while it was being sealed: remove what the seal wrote.
+    async fn discard_sealed(&self, project: &str, id: &str, keys: &[String]) -> Result<()> {
+        tracing::info!(session = %id, "session deleted while sealing; sealed blocks discarded");
         for k in keys {
-            self.blobs.delete(&k).await?;
+            self.blobs.delete(k).await?;
         }
+        self.delete_session_blobs(project, id).await
+    }
+
+    async fn pause_for_test(&self) {
+        let pause = self.seal_pause.lock().ok().and_then(|mut p| p.take());
+        if let Some(p) = pause {
+            let _ = p.reached.send(());
+            let _ = p.resume.await;
+        }
+    }
+
+    /// Delete a session everywhere, for good: see [`Store::delete_session_no_reclaim`], then
+    /// give the space back so that no copy stays in the index files.
+    pub async fn delete_session(&self, project: &str, id: &str) -> Result<bool> {
+        let found = self.delete_session_no_reclaim(project, id).await?;
+        if found {
+            self.index.reclaim().await?;
+        }
+        Ok(found)
+    }
+
+    /// Index rows first (one transaction that also tombstones the id), then the blobs: those
+    /// the index names and anything else under the session's key prefix, and the session's
+    /// folders in a local blob store. False if nothing of the session was stored.
+    async fn delete_session_no_reclaim(&self, project: &str, id: &str) -> Result<bool> {
+        let Some(keys) = self.index.delete_session(project, id).await? else {
+            return Ok(false);
+        };
+        for k in keys.iter().filter(|k| !crate::ingest::in_index(k)) {
+            self.blobs.delete(k).await?;
+        }
+        self.delete_session_blobs(project, id).await?;
         Ok(true)
     }
 
-    /// Delete every session of a person and the person; returns how many sessions went.
+    /// Everything under `p/{project}/s/{session}/` (leftovers of lost races or crashes
+    /// included) — only for ids that are one plain path segment, so that no other session's
+    /// prefix can be named.
+    async fn delete_session_blobs(&self, project: &str, id: &str) -> Result<()> {
+        let plain = |s: &str| {
+            !s.is_empty()
+                && s != "."
+                && s != ".."
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        };
+        if plain(project) && plain(id) {
+            self.blobs
+                .delete_prefix(&format!("p/{project}/s/{id}/"))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Delete every session that ever carried the person's id (see
+    /// [`crate::Index::sessions_of_person`]), the person's row and links; the audit entry keeps
+    /// only a keyed hash. Returns how many sessions went.
     pub async fn forget_person(&self, project: &str, distinct_id: &str) -> Result<usize> {
         let ids = self.index.sessions_of_person(project, distinct_id).await?;
+        let mut n = 0;
         for id in &ids {
-            self.delete_session(project, id).await?;
+            if self.delete_session_no_reclaim(project, id).await? {
+                n += 1;
+            }
         }
         self.index.delete_person(project, distinct_id).await?;
         self.index
@@ -156,13 +241,15 @@ impl Store {
                 project,
                 "person.forget",
                 Some(distinct_id),
-                serde_json::json!({"sessions_deleted": ids.len()}),
+                serde_json::json!({"sessions_deleted": n}),
             )
             .await?;
-        Ok(ids.len())
+        self.index.reclaim().await?;
+        Ok(n)
     }
 
-    /// Delete sessions whose last event is older than `days`; returns how many.
+    /// Delete sessions whose last event is older than `days` (and sessions known only from
+    /// `/e/` page views that old), through the same path as a deletion; returns how many.
     pub async fn enforce_retention(&self, project: &str, days: u64) -> Result<usize> {
         let before = now_ms() - (days as i64) * 86_400_000;
         let mut n = 0;
@@ -175,8 +262,9 @@ impl Store {
                 break;
             }
             for id in &ids {
-                self.delete_session(project, id).await?;
-                n += 1;
+                if self.delete_session_no_reclaim(project, id).await? {
+                    n += 1;
+                }
             }
         }
         if n > 0 {
@@ -188,7 +276,24 @@ impl Store {
                     serde_json::json!({"sessions_deleted": n, "days": days}),
                 )
                 .await?;
+            self.index.reclaim().await?;
         }
         Ok(n)
     }
+
+    /// Periodic upkeep: forget tombstones older than `tombstone_days` and give free index pages
+    /// back (finishing a checkpoint a deletion could not).
+    pub async fn maintain(&self, tombstone_days: u64) -> Result<()> {
+        self.index
+            .purge_tombstones(now_ms() - (tombstone_days as i64) * 86_400_000)
+            .await?;
+        self.index.reclaim().await
+    }
+}
+
+/// A test hook: once its sealed blocks are written, [`Store::seal`] sends on `reached` and
+/// waits for `resume` before its index transaction, so a test can run a deletion exactly there.
+pub struct SealPause {
+    pub reached: tokio::sync::oneshot::Sender<()>,
+    pub resume: tokio::sync::oneshot::Receiver<()>,
 }

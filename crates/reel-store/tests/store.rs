@@ -423,3 +423,717 @@ fn walk(dir: &std::path::Path) -> usize {
         })
         .sum()
 }
+
+// ---- deletion that lasts (issue 10, section 2) ----
+
+/// A session with recognisable strings everywhere: page URL (in an event and from `/e/`), user
+/// agent, person id and event content.
+struct Marked {
+    id: String,
+    url: String,
+    ua: String,
+    person: String,
+    content: String,
+}
+
+impl Marked {
+    fn new(id: &str) -> Marked {
+        let r = rand_name();
+        Marked {
+            id: id.into(),
+            url: format!("https://page-{r}.example/cart"),
+            ua: format!("MarkedAgent/{r}"),
+            person: format!("person-{r}@example.com"),
+            content: format!("typed-secret-{r}"),
+        }
+    }
+
+    fn strings(&self) -> [&str; 4] {
+        [&self.url, &self.ua, &self.person, &self.content]
+    }
+
+    /// Batch `i` of the session: fixture events plus a page view and a custom event carrying
+    /// the content, at `base_ms`.
+    fn batch(&self, i: usize, base_ms: i64) -> IngestUnit {
+        let mut events: Vec<Event> = fixture_events()
+            .into_iter()
+            .skip(3)
+            .take(60)
+            .map(|e| {
+                Event::parse(e.json().replacen(
+                    &format!("\"timestamp\":{}", e.timestamp),
+                    &format!("\"timestamp\":{}", base_ms + i as i64),
+                    1,
+                ))
+                .unwrap()
+            })
+            .collect();
+        let t = base_ms + 10 + i as i64;
+        events.push(
+            Event::parse(format!(
+                r#"{{"type":4,"data":{{"href":"{}","width":1280,"height":800}},"timestamp":{t}}}"#,
+                self.url
+            ))
+            .unwrap(),
+        );
+        events.push(
+            Event::parse(format!(
+                r#"{{"type":5,"data":{{"tag":"note","payload":{{"text":"{} {i}"}}}},"timestamp":{t}}}"#,
+                self.content
+            ))
+            .unwrap(),
+        );
+        let mut u = unit(&format!("{}-b{i}", self.id), &self.id, "win-1", events);
+        u.distinct_id = Some(self.person.clone());
+        u.user_agent = Some(self.ua.clone());
+        u
+    }
+
+    /// Two batches, sealed (a blob), then a third (kept in the index on SQLite), and an `/e/`
+    /// page view.
+    async fn store(&self, s: &Store, project: &str, base_ms: i64) {
+        for i in 0..2 {
+            s.ingest(project, vec![self.batch(i, base_ms)])
+                .await
+                .unwrap();
+        }
+        assert!(s.seal(project, &self.id).await.unwrap());
+        s.ingest(project, vec![self.batch(2, base_ms)])
+            .await
+            .unwrap();
+        s.add_urls(
+            project,
+            &self.id,
+            &[(format!("{}?from=e", self.url), base_ms)],
+        )
+        .await
+        .unwrap();
+    }
+}
+
+/// Every file under `dir`, with its path.
+fn files_under(dir: &Path, out: &mut Vec<(std::path::PathBuf, Vec<u8>)>) {
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            files_under(&p, out);
+        } else {
+            out.push((p.clone(), std::fs::read(&p).unwrap()));
+        }
+    }
+}
+
+/// The files of the data folder holding `needle`.
+fn holders(dir: &Path, needle: &[u8]) -> Vec<String> {
+    let mut files = Vec::new();
+    files_under(dir, &mut files);
+    files
+        .into_iter()
+        .filter(|(_, bytes)| bytes.windows(needle.len()).any(|w| w == needle))
+        .map(|(p, _)| p.display().to_string())
+        .collect()
+}
+
+/// Every row of every table of the PostgreSQL index, as text.
+async fn pg_rows(s: &Store) -> Vec<String> {
+    use sqlx::Row;
+    let tables: Vec<String> = sqlx::query(
+        "SELECT table_name::text AS t FROM information_schema.tables WHERE table_schema = current_schema()",
+    )
+    .fetch_all(&s.index.pool)
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| r.try_get("t").unwrap())
+    .collect();
+    assert!(tables.contains(&"sessions".to_string()));
+    let mut out = Vec::new();
+    for t in tables {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT CAST(x AS TEXT) AS r FROM \"{t}\" x"
+        )))
+        .fetch_all(&s.index.pool)
+        .await
+        .unwrap();
+        out.extend(
+            rows.iter()
+                .map(|r| format!("{t}: {}", r.try_get::<String, _>("r").unwrap())),
+        );
+    }
+    out
+}
+
+/// Where the strings of `m` (and the bytes in `chunks`) are still found: the whole data folder
+/// (index.sqlite, -wal, -shm, blobs/) on SQLite; every table and the bucket in scale-out mode.
+async fn traces(
+    b: &Backend,
+    s: &Store,
+    project: &str,
+    m: &Marked,
+    chunks: &[Vec<u8>],
+) -> Vec<String> {
+    let mut found = Vec::new();
+    if b.name == "sqlite+folder" {
+        let root = b._tmp.path();
+        for x in m.strings() {
+            found.extend(
+                holders(root, x.as_bytes())
+                    .into_iter()
+                    .map(|f| format!("{x} in {f}")),
+            );
+        }
+        for (i, c) in chunks.iter().enumerate() {
+            found.extend(
+                holders(root, c)
+                    .into_iter()
+                    .map(|f| format!("block bytes #{i} in {f}")),
+            );
+        }
+        let folder = Path::new(&b.blobs).join(format!("p/{project}/s/{}", m.id));
+        if folder.exists() {
+            found.push(format!("folder {}", folder.display()));
+        }
+    } else {
+        for row in pg_rows(s).await {
+            for x in m.strings() {
+                if row.contains(x) {
+                    found.push(format!("{x} in {row}"));
+                }
+            }
+        }
+    }
+    for k in s
+        .blobs
+        .list(&format!("p/{project}/s/{}", m.id))
+        .await
+        .unwrap()
+    {
+        found.push(format!("blob {k}"));
+    }
+    found
+}
+
+async fn block_bytes(s: &Store, project: &str, id: &str) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for blk in s.index.blocks(project, id).await.unwrap() {
+        out.push(match s.index.block_data(&blk.id).await.unwrap() {
+            Some(d) => d,
+            None => s.blobs.get(&blk.blob_key).await.unwrap().to_vec(),
+        });
+    }
+    out
+}
+
+/// 48 bytes out of each block of a session (index rows and blobs) found in no block of
+/// `other` (similar sessions compress to partly equal bytes).
+async fn block_chunks(s: &Store, project: &str, id: &str, other: &str) -> Vec<Vec<u8>> {
+    let others = block_bytes(s, project, other).await;
+    let mut out = Vec::new();
+    for bytes in block_bytes(s, project, id).await {
+        let chunk = (0..bytes.len().saturating_sub(48))
+            .step_by(48)
+            .map(|i| &bytes[i..i + 48])
+            .find(|c| !others.iter().any(|o| o.windows(48).any(|w| w == *c)))
+            .expect("a chunk of the block unique to the session");
+        out.push(chunk.to_vec());
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_leaves_no_trace_in_the_data_folder_index_or_bucket() {
+    let now = reel_store::now_ms();
+    for b in backends().await {
+        let s = Store::open(&b.index, &b.blobs).await.unwrap();
+        let (p, _) = s.index.ensure_project(None, None).await.unwrap();
+        let victim = Marked::new("victim-1");
+        let keeper = Marked::new("keeper-1");
+        victim.store(&s, &p.id, now - 60_000).await;
+        keeper.store(&s, &p.id, now - 60_000).await;
+        let chunks = block_chunks(&s, &p.id, &victim.id, &keeper.id).await;
+        assert!(
+            chunks.len() >= 2,
+            "{}: a sealed and an unsealed block",
+            b.name
+        );
+        // The search can fail: before the deletion it finds everything.
+        let before = traces(&b, &s, &p.id, &victim, &chunks).await;
+        for x in [&victim.url, &victim.ua, &victim.person] {
+            assert!(
+                before.iter().any(|t| t.starts_with(x.as_str())),
+                "{}: {x} not found before deleting: {before:?}",
+                b.name
+            );
+        }
+        assert!(s.delete_session(&p.id, &victim.id).await.unwrap());
+        let after = traces(&b, &s, &p.id, &victim, &chunks).await;
+        assert!(after.is_empty(), "{}: left after DELETE: {after:?}", b.name);
+        // The other session is intact (and still found by the same search).
+        let kept = traces(&b, &s, &p.id, &keeper, &[]).await;
+        assert!(
+            kept.iter().any(|t| t.starts_with(keeper.url.as_str())),
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            s.load_session(&p.id, &keeper.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .event_count(),
+            3 * 62,
+            "{}",
+            b.name
+        );
+        if b.name == "sqlite+folder" {
+            use sqlx::Row;
+            let mode: i64 = sqlx::query("PRAGMA auto_vacuum")
+                .fetch_one(&s.index.pool)
+                .await
+                .unwrap()
+                .try_get(0)
+                .unwrap();
+            assert_eq!(mode, 2, "index.sqlite is in incremental auto-vacuum mode");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_leaves_no_trace_either() {
+    let now = reel_store::now_ms();
+    for b in backends().await {
+        let s = Store::open(&b.index, &b.blobs).await.unwrap();
+        let (p, _) = s.index.ensure_project(None, None).await.unwrap();
+        let old = Marked::new("old-1");
+        let recent = Marked::new("recent-1");
+        old.store(&s, &p.id, now - 40 * 86_400_000).await;
+        recent.store(&s, &p.id, now - 60_000).await;
+        // A session known only from `/e/` page views, as old.
+        let pv = Marked::new("pageviews-only");
+        s.add_urls(&p.id, &pv.id, &[(pv.url.clone(), now - 40 * 86_400_000)])
+            .await
+            .unwrap();
+        let chunks = block_chunks(&s, &p.id, &old.id, &recent.id).await;
+        assert!(!traces(&b, &s, &p.id, &pv, &[]).await.is_empty());
+        assert_eq!(
+            s.enforce_retention(&p.id, 30).await.unwrap(),
+            2,
+            "{}",
+            b.name
+        );
+        let after = traces(&b, &s, &p.id, &old, &chunks).await;
+        assert!(
+            after.is_empty(),
+            "{}: left after retention: {after:?}",
+            b.name
+        );
+        let after = traces(&b, &s, &p.id, &pv, &[]).await;
+        assert!(
+            after.is_empty(),
+            "{}: page views left after retention: {after:?}",
+            b.name
+        );
+        assert!(s.index.session(&p.id, &recent.id).await.unwrap().is_some());
+        // Retention tombstones like a deletion.
+        assert_eq!(
+            s.ingest(&p.id, vec![old.batch(7, now)])
+                .await
+                .unwrap()
+                .dropped,
+            1
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_during_sealing_wins() {
+    let now = reel_store::now_ms();
+    for b in backends().await {
+        let s = Store::open(&b.index, &b.blobs).await.unwrap();
+        let (p, _) = s.index.ensure_project(None, None).await.unwrap();
+        let m = Marked::new("sealing-1");
+        for i in 0..3 {
+            s.ingest(&p.id, vec![m.batch(i, now - 60_000)])
+                .await
+                .unwrap();
+        }
+        // The sealer stops once its sealed block is written, before its index transaction;
+        // the deletion runs exactly there.
+        let (reached_tx, reached) = tokio::sync::oneshot::channel();
+        let (resume, resume_rx) = tokio::sync::oneshot::channel();
+        *s.seal_pause.lock().unwrap() = Some(reel_store::seal::SealPause {
+            reached: reached_tx,
+            resume: resume_rx,
+        });
+        let sealer = {
+            let (s, pid, id) = (s.clone(), p.id.clone(), m.id.clone());
+            tokio::spawn(async move { s.seal(&pid, &id).await })
+        };
+        let in_blobs = s
+            .index
+            .blocks(&p.id, &m.id)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|b| !b.blob_key.starts_with("index:"))
+            .count();
+        reached.await.unwrap();
+        assert_eq!(
+            s.blobs
+                .list(&format!("p/{}/s/{}", p.id, m.id))
+                .await
+                .unwrap()
+                .len(),
+            in_blobs + 1,
+            "{}: the sealed block is written",
+            b.name
+        );
+        assert!(s.delete_session(&p.id, &m.id).await.unwrap());
+        resume.send(()).unwrap();
+        assert!(
+            !sealer.await.unwrap().unwrap(),
+            "{}: the seal gives up",
+            b.name
+        );
+        assert!(s.index.session(&p.id, &m.id).await.unwrap().is_none());
+        assert!(
+            s.index.blocks(&p.id, &m.id).await.unwrap().is_empty(),
+            "{}: no block row",
+            b.name
+        );
+        let left = traces(&b, &s, &p.id, &m, &[]).await;
+        assert!(left.is_empty(), "{}: left: {left:?}", b.name);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn late_batches_of_a_deleted_session_are_dropped_until_the_tombstone_expires() {
+    let now = reel_store::now_ms();
+    for b in backends().await {
+        let s = Store::open(&b.index, &b.blobs).await.unwrap();
+        let (p, _) = s.index.ensure_project(None, None).await.unwrap();
+        let m = Marked::new("late-1");
+        s.ingest(&p.id, vec![m.batch(0, now)]).await.unwrap();
+        assert!(s.delete_session(&p.id, &m.id).await.unwrap());
+        // A retry of the acknowledged batch and a new one: acknowledged, not stored.
+        for i in [0, 1] {
+            let o = s.ingest(&p.id, vec![m.batch(i, now)]).await.unwrap();
+            assert_eq!((o.stored, o.dropped), (0, 1), "{}", b.name);
+        }
+        s.add_urls(&p.id, &m.id, &[(m.url.clone(), now)])
+            .await
+            .unwrap();
+        s.index
+            .link_people(&p.id, &[(m.id.clone(), m.person.clone())])
+            .await
+            .unwrap();
+        assert!(
+            s.index.session(&p.id, &m.id).await.unwrap().is_none(),
+            "{}",
+            b.name
+        );
+        assert!(s
+            .index
+            .sessions_of_person(&p.id, &m.person)
+            .await
+            .unwrap()
+            .is_empty());
+        assert!(
+            traces(&b, &s, &p.id, &m, &[]).await.is_empty(),
+            "{}",
+            b.name
+        );
+        // Other sessions in the same request are stored.
+        let other = Marked::new("late-2");
+        let o = s
+            .ingest(&p.id, vec![m.batch(2, now), other.batch(0, now)])
+            .await
+            .unwrap();
+        assert_eq!((o.stored, o.dropped), (1, 1), "{}", b.name);
+        // Once the tombstone is gone the id starts a new session.
+        s.maintain(30).await.unwrap();
+        assert_eq!(
+            s.ingest(&p.id, vec![m.batch(3, now)])
+                .await
+                .unwrap()
+                .dropped,
+            1
+        );
+        assert!(
+            s.index
+                .purge_tombstones(reel_store::now_ms() + 1000)
+                .await
+                .unwrap()
+                >= 1
+        );
+        let o = s.ingest(&p.id, vec![m.batch(3, now)]).await.unwrap();
+        assert_eq!((o.stored, o.dropped), (1, 0), "{}", b.name);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forget_covers_every_session_that_ever_carried_the_person() {
+    use sqlx::Row;
+    let now = reel_store::now_ms();
+    for b in backends().await {
+        let s = Store::open(&b.index, &b.blobs).await.unwrap();
+        let (p, _) = s.index.ensure_project(None, None).await.unwrap();
+        let anon = format!("anon-{}", rand_name());
+        // Anonymous, then identified: the session row ends up with the e-mail.
+        let a = Marked::new("ident-1");
+        let mut first = a.batch(0, now);
+        first.distinct_id = Some(anon.clone());
+        s.ingest(&p.id, vec![first]).await.unwrap();
+        s.ingest(&p.id, vec![a.batch(1, now)]).await.unwrap();
+        assert_eq!(
+            s.index
+                .session(&p.id, &a.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .distinct_id
+                .as_deref(),
+            Some(a.person.as_str())
+        );
+        // Page views of a session without a recording, from the anonymous id.
+        let pv = Marked::new("pv-only-1");
+        s.add_urls(&p.id, &pv.id, &[(pv.url.clone(), now)])
+            .await
+            .unwrap();
+        s.index
+            .link_people(&p.id, &[(pv.id.clone(), anon.clone())])
+            .await
+            .unwrap();
+        // Someone else's session stays.
+        let other = Marked::new("other-1");
+        s.ingest(&p.id, vec![other.batch(0, now)]).await.unwrap();
+
+        assert_eq!(
+            s.forget_person(&p.id, &anon).await.unwrap(),
+            2,
+            "{}",
+            b.name
+        );
+        assert!(
+            s.index.session(&p.id, &a.id).await.unwrap().is_none(),
+            "{}",
+            b.name
+        );
+        for (m, name) in [(&a, "identified session"), (&pv, "page views")] {
+            let left = traces(&b, &s, &p.id, m, &[]).await;
+            assert!(left.is_empty(), "{}: {name} left: {left:?}", b.name);
+        }
+        for person in [&anon, &a.person] {
+            let n: i64 = sqlx::query(
+                "SELECT COUNT(*) AS n FROM people WHERE project_id = $1 AND distinct_id = $2",
+            )
+            .bind(&p.id)
+            .bind(person)
+            .fetch_one(&s.index.pool)
+            .await
+            .unwrap()
+            .try_get("n")
+            .unwrap();
+            assert_eq!(n, 0, "{}: people row of {person} gone", b.name);
+        }
+        assert!(s.index.session(&p.id, &other.id).await.unwrap().is_some());
+        // The audit names the person only by a keyed hash.
+        let audit = s.index.audit_log(&p.id, 10).await.unwrap();
+        let entry = audit
+            .iter()
+            .find(|e| e["action"] == "person.forget")
+            .unwrap();
+        assert_eq!(entry["subject_hmac"], s.index.subject_hash(&anon));
+        let text = serde_json::to_string(&audit).unwrap();
+        assert!(!text.contains(&anon));
+        assert!(
+            !text.contains(&reel_store::index::sha256_hex(&anon)),
+            "not a plain SHA-256"
+        );
+        // The key is the server's: another index gives another hash.
+        let tmp = tempfile::tempdir().unwrap();
+        let elsewhere = reel_store::Index::connect(&format!(
+            "sqlite://{}",
+            tmp.path().join("i.sqlite").display()
+        ))
+        .await
+        .unwrap();
+        assert_ne!(elsewhere.subject_hash(&anon), s.index.subject_hash(&anon));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn index_sqlite_gives_freed_pages_back_after_sealing() {
+    use sqlx::Row;
+    let b = backends().await.into_iter().next().unwrap();
+    let s = Store::open(&b.index, &b.blobs).await.unwrap();
+    let (p, _) = s.index.ensure_project(None, None).await.unwrap();
+    let now = reel_store::now_ms();
+    for i in 0..8 {
+        let m = Marked::new(&format!("bulk-{i}"));
+        for j in 0..4 {
+            s.ingest(&p.id, vec![m.batch(j, now)]).await.unwrap();
+        }
+    }
+    let file = b._tmp.path().join("index.sqlite");
+    let pragma = |q: &'static str| {
+        let pool = s.index.pool.clone();
+        async move {
+            sqlx::query(q)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+                .try_get::<i64, _>(0)
+                .unwrap()
+        }
+    };
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(&s.index.pool)
+        .await
+        .unwrap();
+    let full = std::fs::metadata(&file).unwrap().len();
+    for i in 0..8 {
+        assert!(s.seal(&p.id, &format!("bulk-{i}")).await.unwrap());
+    }
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(&s.index.pool)
+        .await
+        .unwrap();
+    let sealed = std::fs::metadata(&file).unwrap().len();
+    let free = pragma("PRAGMA freelist_count").await as u64;
+    let page = pragma("PRAGMA page_size").await as u64;
+    assert!(free > 0, "sealing frees the blocks' pages");
+    s.maintain(30).await.unwrap();
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(&s.index.pool)
+        .await
+        .unwrap();
+    assert_eq!(pragma("PRAGMA freelist_count").await, 0);
+    let after = std::fs::metadata(&file).unwrap().len();
+    eprintln!("index.sqlite: {full} bytes with 32 unsealed blocks; sealed: {sealed} ({free} free pages); after upkeep: {after}");
+    assert!(
+        after <= sealed - free * page,
+        "free pages go back to the file system: {sealed} -> {after}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_index_is_switched_to_incremental_auto_vacuum() {
+    use sqlx::Row;
+    let tmp = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        tmp.path().join("old.sqlite").display()
+    );
+    {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+        for q in [
+            "PRAGMA auto_vacuum=NONE",
+            "PRAGMA journal_mode=WAL",
+            "CREATE TABLE t (x TEXT)",
+            "INSERT INTO t VALUES ('old data')",
+        ] {
+            sqlx::query(q).execute(&pool).await.unwrap();
+        }
+        let mode: i64 = sqlx::query("PRAGMA auto_vacuum")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+            .try_get(0)
+            .unwrap();
+        assert_eq!(mode, 0);
+        pool.close().await;
+    }
+    let idx = reel_store::Index::connect(&url).await.unwrap();
+    let mode: i64 = sqlx::query("PRAGMA auto_vacuum")
+        .fetch_one(&idx.pool)
+        .await
+        .unwrap()
+        .try_get(0)
+        .unwrap();
+    assert_eq!(mode, 2, "switched by a one-time VACUUM");
+    let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM t")
+        .fetch_one(&idx.pool)
+        .await
+        .unwrap()
+        .try_get("n")
+        .unwrap();
+    assert_eq!(n, 1, "data kept");
+}
+
+/// PostgreSQL: a batch whose session is being deleted by another server waits for the deletion
+/// and is then dropped (it checked the tombstone before the deletion committed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_racing_a_deletion_on_postgres_is_dropped() {
+    use sqlx::Row;
+    let now = reel_store::now_ms();
+    for b in backends().await {
+        if b.name != "postgres+s3" {
+            continue;
+        }
+        let s = Store::open(&b.index, &b.blobs).await.unwrap();
+        let (p, _) = s.index.ensure_project(None, None).await.unwrap();
+        let m = Marked::new("race-1");
+        s.ingest(&p.id, vec![m.batch(0, now)]).await.unwrap();
+        // Another server's deletion, stopped half-way: lock taken, tombstone written, not committed.
+        let mut del = s.index.pool.begin().await.unwrap();
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(reel_store::index::session_lock_key(&p.id, &m.id))
+            .execute(&mut *del)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO tombstones (project_id, session_id, deleted_ms) VALUES ($1, $2, $3)",
+        )
+        .bind(&p.id)
+        .bind(&m.id)
+        .bind(now)
+        .execute(&mut *del)
+        .await
+        .unwrap();
+        let late = {
+            let (s, pid, u) = (s.clone(), p.id.clone(), m.batch(1, now));
+            tokio::spawn(async move { s.ingest(&pid, vec![u]).await })
+        };
+        // The batch passed the tombstone check and now waits for the session lock.
+        let waiting = || async {
+            sqlx::query(
+                "SELECT COUNT(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            )
+            .fetch_one(&s.index.pool)
+            .await
+            .unwrap()
+            .try_get::<i64, _>("n")
+            .unwrap()
+        };
+        while waiting().await == 0 {
+            assert!(!late.is_finished(), "the batch must wait for the deletion");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        for t in ["blocks", "session_urls", "batches", "session_people"] {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM {t} WHERE project_id = $1 AND session_id = $2"
+            )))
+            .bind(&p.id)
+            .bind(&m.id)
+            .execute(&mut *del)
+            .await
+            .unwrap();
+        }
+        sqlx::query("DELETE FROM sessions WHERE project_id = $1 AND id = $2")
+            .bind(&p.id)
+            .bind(&m.id)
+            .execute(&mut *del)
+            .await
+            .unwrap();
+        del.commit().await.unwrap();
+        let o = late.await.unwrap().unwrap();
+        assert_eq!((o.stored, o.dropped), (0, 1));
+        assert!(
+            s.index.session(&p.id, &m.id).await.unwrap().is_none(),
+            "the session stays deleted"
+        );
+        assert!(s.index.blocks(&p.id, &m.id).await.unwrap().is_empty());
+    }
+}

@@ -47,6 +47,10 @@ pub struct Args {
     /// Delete sessions whose last event is older than this many days.
     #[arg(long, env = "REEL_RETENTION_DAYS")]
     retention_days: Option<u64>,
+    /// Days a deleted session id stays tombstoned: batches that arrive for it meanwhile are
+    /// acknowledged and dropped (default 30).
+    #[arg(long, env = "REEL_TOMBSTONE_DAYS")]
+    tombstone_days: Option<u64>,
     /// Largest request body in bytes (default 25 MB, like PostHog).
     #[arg(long, env = "REEL_BODY_LIMIT")]
     body_limit: Option<usize>,
@@ -81,6 +85,7 @@ struct FileConfig {
     blobs: Option<String>,
     posthog_js_dist: Option<PathBuf>,
     retention_days: Option<u64>,
+    tombstone_days: Option<u64>,
     body_limit: Option<usize>,
     decompressed_limit: Option<u64>,
     seal_idle_seconds: Option<u64>,
@@ -118,6 +123,9 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         }
     }
     cfg.retention_days = a.retention_days.or(file.retention_days);
+    if let Some(d) = a.tombstone_days.or(file.tombstone_days) {
+        cfg.tombstone_days = d;
+    }
     if let Some(b) = a.body_limit.or(file.body_limit) {
         cfg.body_limit = b;
     }
