@@ -257,7 +257,12 @@ pub fn parse_events(
 ) -> Result<Vec<Event>> {
     let mut out = Vec::new();
     let mut bad = 0usize;
-    for (i, text) in items.into_iter().enumerate() {
+    for (i, mut text) in items.into_iter().enumerate() {
+        if text.contains(['\n', '\r']) {
+            // Pretty-printed input: a raw line break can only be whitespace between tokens (JSON
+            // strings escape theirs); stored events are one line each (JSONL blocks, packages).
+            text = text.replace(['\n', '\r'], " ");
+        }
         match Event::parse(text).and_then(|e| cv::unpack(e, &opts.limits)) {
             Ok(e) => out.push(e),
             Err(e) if opts.lenient => {
