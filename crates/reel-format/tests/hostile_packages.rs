@@ -538,3 +538,44 @@ fn hostile_ids_in_posthog_exports_batches_and_jsonl_are_refused_naming_the_field
         assert!(err.contains("line 1: window id"), "{err}");
     }
 }
+
+#[test]
+fn cv_fields_inflating_past_the_budget_are_refused() {
+    // One event whose cv-packed FullSnapshot data gunzips to 30 MB, in a ~60 KB package.
+    let mut entries = entries_of(&package("cv-bomb", 1, 1));
+    let data = json!({"node": {"type": 3, "textContent": "a".repeat(30 << 20), "id": 1},
+        "initialOffset": {"top": 0, "left": 0}});
+    let ev = json!({"type": 2, "data": reel_format::cv::pack_field(&data),
+        "timestamp": 1_700_000_000_000i64, "cv": "2024-10"});
+    for (n, b) in entries.iter_mut() {
+        if n.ends_with(".jsonl") {
+            *b = format!("{ev}\n").into_bytes();
+        }
+    }
+    reseal(&mut entries);
+    let pkg = plain_zip(&entries);
+    assert!(pkg.len() < 200_000, "{}", pkg.len());
+    for err in [
+        read_recording(Cursor::new(&pkg), &Limits::default())
+            .map(|_| ())
+            .unwrap_err()
+            .to_string(),
+        import("x.reel.zip", &pkg, &ImportOptions::default())
+            .map(|_| ())
+            .unwrap_err()
+            .to_string(),
+    ] {
+        assert!(
+            err.contains("zip bomb") && err.contains("--max-ratio"),
+            "{err}"
+        );
+    }
+    let raised = Limits {
+        max_ratio: 100_000,
+        ..Limits::default()
+    };
+    assert_eq!(
+        read_recording(Cursor::new(&pkg), &raised).unwrap().sessions[0].event_count(),
+        1
+    );
+}

@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 use std::cell::Cell;
 use std::collections::{BTreeMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::rc::Rc;
 use zip::ZipArchive;
 
 pub struct PackageReader<R: Read + Seek> {
@@ -27,7 +28,7 @@ pub struct PackageReader<R: Read + Seek> {
     /// Bytes this reader may inflate in all ([`expansion_budget`] of `size`).
     budget: u64,
     /// Bytes inflated so far, over every entry read (a second read of an entry counts again).
-    expanded: Cell<u64>,
+    expanded: Rc<Cell<u64>>,
 }
 
 /// How many bytes a package of `size` bytes may expand to, all entries together:
@@ -84,7 +85,7 @@ impl<R: Read + Seek> PackageReader<R> {
             });
         }
         check_structure(&mut zip, size, budget, &limits)?;
-        let expanded = Cell::new(0u64);
+        let expanded = Rc::new(Cell::new(0u64));
         let manifest_bytes = {
             let f = zip.by_name(MANIFEST).map_err(|_| {
                 Error::invalid("package", "missing manifest.json: not a Reel package")
@@ -97,7 +98,7 @@ impl<R: Read + Seek> PackageReader<R> {
                 cap: limits.max_entry_bytes.min(64 << 20),
                 compressed,
                 limits,
-                expanded: &expanded,
+                expanded: expanded.clone(),
                 budget,
                 size,
             };
@@ -170,7 +171,7 @@ impl<R: Read + Seek> PackageReader<R> {
                 cap: limits.max_entry_bytes,
                 compressed,
                 limits,
-                expanded: &self.expanded,
+                expanded: self.expanded.clone(),
                 budget: self.budget,
                 size: self.size,
             }),
@@ -218,6 +219,7 @@ impl<R: Read + Seek> PackageReader<R> {
         mut f: impl FnMut(Event) -> Result<()>,
     ) -> Result<()> {
         let limits = self.limits;
+        let (expanded, budget, size) = (self.expanded.clone(), self.budget, self.size);
         let (r, _) = self.entry_reader(path)?;
         let bytes = Cell::new(0u64);
         let mut hr = HashingReader {
@@ -242,7 +244,26 @@ impl<R: Read + Seek> PackageReader<R> {
                 }
                 let e = Event::parse(text)
                     .map_err(|e| Error::invalid(format!("{path}: line {n}"), e.to_string()))?;
-                let e = cv::unpack(e, &limits)?;
+                let e = if e.packed {
+                    // `cv` fields inflate too: within what is left of the budget.
+                    let mut l = limits;
+                    l.max_entry_bytes =
+                        l.max_entry_bytes.min(budget.saturating_sub(expanded.get()));
+                    let e = cv::unpack(e, &l).map_err(|e| match e {
+                        Error::Limit { .. } if l.max_entry_bytes < limits.max_entry_bytes => {
+                            budget_error(path, size, budget, &limits)
+                        }
+                        e => Error::invalid(format!("{path}: line {n}"), e.to_string()),
+                    })?;
+                    let total = expanded.get().saturating_add(e.json().len() as u64);
+                    expanded.set(total);
+                    if total > budget {
+                        return Err(budget_error(path, size, budget, &limits));
+                    }
+                    e
+                } else {
+                    e
+                };
                 f(e)?;
             }
         }
@@ -528,19 +549,19 @@ impl<R: Read> Read for HashingReader<'_, R> {
 
 /// Enforces the per-entry size cap, the compression-ratio cap and the reader's total budget
 /// while decompressing.
-struct Capped<'a, R: Read> {
+struct Capped<R: Read> {
     inner: R,
     name: String,
     read: u64,
     cap: u64,
     compressed: u64,
     limits: Limits,
-    expanded: &'a Cell<u64>,
+    expanded: Rc<Cell<u64>>,
     budget: u64,
     size: u64,
 }
 
-impl<R: Read> Read for Capped<'_, R> {
+impl<R: Read> Read for Capped<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.read += n as u64;
