@@ -10,9 +10,10 @@
 //! no window of that id (forms disagree on window ids: an rrweb array has none, so it gets `1`),
 //! with every window of the session, and the new events go to the window that matched most.
 //!
-//! Memory: stored blocks are read one at a time and streamed line by line; only blocks whose time
+//! Cost: stored blocks are read one at a time and streamed line by line; only blocks whose time
 //! range overlaps an imported window are read, only events at a timestamp the import also has are
-//! hashed, and what is kept is one entry per matching imported event.
+//! hashed — by their bytes first (a copy in the same form matches there), by canonical content
+//! only when the bytes differ — and what is kept is a few digests per imported event.
 use crate::index::BlockRow;
 use crate::{Error, IngestUnit, Result, Store};
 use reel_format::{Limits, Recording};
@@ -38,19 +39,89 @@ static IMPORTS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 type Key = (i64, [u8; 32]);
 
-/// What one imported window looks for in the stored blocks.
+/// What one imported window looks for in the stored blocks. Events are first compared by their
+/// exact text (a SHA-256 of the bytes: the common case, a copy of the same form); only a stored
+/// event at one of the import's timestamps whose text matches none is compared by canonical
+/// content, and only then are the canonical digests of the imported events at that timestamp
+/// computed.
 struct Want {
     unit: usize,
     /// The session has a window with this unit's id: compare with that window only.
     own_window: bool,
     lo: i64,
     hi: i64,
-    times: HashSet<i64>,
-    digests: Vec<[u8; 32]>,
-    /// Imported (timestamp, digest) → stored copies found.
-    found: HashMap<Key, u32>,
+    /// Imported event indices by timestamp.
+    at: HashMap<i64, Vec<usize>>,
+    /// Per imported event: digest of its text, and (once needed) of its canonical content.
+    raw: Vec<[u8; 32]>,
+    canon: Vec<Option<[u8; 32]>>,
+    raw_keys: HashSet<Key>,
+    canon_keys: HashSet<Key>,
+    /// Timestamps whose imported canonical digests are computed.
+    canon_done: HashSet<i64>,
+    /// Stored copies found, by text and by canonical content.
+    found_raw: HashMap<Key, u32>,
+    found_canon: HashMap<Key, u32>,
     /// Stored window → matches found in it.
     by_window: HashMap<String, usize>,
+}
+
+impl Want {
+    /// Account for one stored event of window `window`. `canon` gives its canonical digest.
+    fn stored(
+        &mut self,
+        events: &[reel_format::Event],
+        limits: &Limits,
+        window: &str,
+        ts: i64,
+        raw: [u8; 32],
+        canon: &mut dyn FnMut() -> Option<[u8; 32]>,
+    ) {
+        let Some(idx) = self.at.get(&ts) else { return };
+        if self.raw_keys.contains(&(ts, raw)) {
+            *self.found_raw.entry((ts, raw)).or_default() += 1;
+        } else {
+            if self.canon_done.insert(ts) {
+                for &i in idx {
+                    self.canon[i] = digest_of(&events[i], limits).ok();
+                    if let Some(c) = self.canon[i] {
+                        self.canon_keys.insert((ts, c));
+                    }
+                }
+            }
+            match canon() {
+                Some(c) if self.canon_keys.contains(&(ts, c)) => {
+                    *self.found_canon.entry((ts, c)).or_default() += 1;
+                }
+                _ => return,
+            }
+        }
+        *self.by_window.entry(window.to_string()).or_default() += 1;
+    }
+
+    /// Whether imported event `i` is one of the stored copies found (each copy is used once).
+    fn take(&mut self, i: usize, ts: i64) -> bool {
+        if let Some(n) = self
+            .found_raw
+            .get_mut(&(ts, self.raw[i]))
+            .filter(|n| **n > 0)
+        {
+            *n -= 1;
+            return true;
+        }
+        if let Some(c) = self.canon[i] {
+            if let Some(n) = self.found_canon.get_mut(&(ts, c)).filter(|n| **n > 0) {
+                *n -= 1;
+                return true;
+            }
+        }
+        false
+    }
+}
+
+fn sha256(b: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(b).into()
 }
 
 impl Store {
@@ -160,25 +231,34 @@ impl Store {
             if u.session_id != sid || u.events.is_empty() {
                 continue;
             }
-            let digests = tokio::task::block_in_place(|| {
+            let raw: Vec<[u8; 32]> = tokio::task::block_in_place(|| {
                 u.events
                     .iter()
-                    .map(|e| digest_of(e, limits))
-                    .collect::<reel_format::Result<Vec<_>>>()
-            })?;
+                    .map(|e| sha256(e.json().as_bytes()))
+                    .collect()
+            });
+            let mut at: HashMap<i64, Vec<usize>> = HashMap::new();
+            for (k, e) in u.events.iter().enumerate() {
+                at.entry(e.timestamp).or_default().push(k);
+            }
             wants.push(Want {
                 unit: i,
                 own_window: windows.contains(u.window_id.as_str()),
                 lo: u.events.iter().map(|e| e.timestamp).min().unwrap_or(0),
                 hi: u.events.iter().map(|e| e.timestamp).max().unwrap_or(0),
-                times: u.events.iter().map(|e| e.timestamp).collect(),
-                found: u
+                at,
+                raw_keys: u
                     .events
                     .iter()
-                    .zip(&digests)
-                    .map(|(e, d)| ((e.timestamp, *d), 0))
+                    .zip(&raw)
+                    .map(|(e, r)| (e.timestamp, *r))
                     .collect(),
-                digests,
+                canon: vec![None; raw.len()],
+                raw,
+                canon_keys: HashSet::new(),
+                canon_done: HashSet::new(),
+                found_raw: HashMap::new(),
+                found_canon: HashMap::new(),
                 by_window: HashMap::new(),
             });
         }
@@ -200,17 +280,15 @@ impl Store {
                 return Ok(None);
             };
             tokio::task::block_in_place(|| {
-                scan_block(&bytes, b, limits, |ts, digest| {
+                scan_block(&bytes, b, limits, |ts, text, canon| {
+                    if !needed.iter().any(|&k| wants[k].at.contains_key(&ts)) {
+                        return;
+                    }
+                    let raw = sha256(text.as_bytes());
                     for &k in &needed {
                         let w = &mut wants[k];
-                        if !w.times.contains(&ts) {
-                            continue;
-                        }
-                        let Some(digest) = digest() else { return };
-                        if let Some(n) = w.found.get_mut(&(ts, digest)) {
-                            *n += 1;
-                            *w.by_window.entry(b.window_id.clone()).or_default() += 1;
-                        }
+                        let events = &units[w.unit].events;
+                        w.stored(events, limits, &b.window_id, ts, raw, canon);
                     }
                 })
             })?;
@@ -219,16 +297,11 @@ impl Store {
         for mut w in wants {
             let u = &mut units[w.unit];
             let before = u.events.len();
-            let mut digests = w.digests.iter();
+            let mut i = 0;
             u.events.retain(|e| {
-                let d = *digests.next().expect("one digest per event");
-                match w.found.get_mut(&(e.timestamp, d)) {
-                    Some(n) if *n > 0 => {
-                        *n -= 1;
-                        false
-                    }
-                    _ => true,
-                }
+                let keep = !w.take(i, e.timestamp);
+                i += 1;
+                keep
             });
             dropped += before - u.events.len();
             if !w.own_window {
@@ -309,14 +382,14 @@ fn alias_key(sid: &str, from: &str, to: &str) -> String {
     format!("window-alias:{sid}:{from}:{to}")
 }
 
-/// Stream a zstd JSONL block line by line, calling `f(timestamp, digest)` per event; `digest`
-/// computes the event's canonical digest on demand (`None` if it cannot: such an event matches
-/// nothing).
+/// Stream a zstd JSONL block line by line, calling `f(timestamp, text, canonical)` per event;
+/// `canonical` computes the event's canonical digest on demand (`None` if it cannot: such an
+/// event matches only by text).
 fn scan_block(
     bytes: &[u8],
     b: &BlockRow,
     limits: &Limits,
-    mut f: impl FnMut(i64, &mut dyn FnMut() -> Option<[u8; 32]>),
+    mut f: impl FnMut(i64, &str, &mut dyn FnMut() -> Option<[u8; 32]>),
 ) -> Result<()> {
     let err = |e: String| Error::Config(format!("block {}: {e}", b.blob_key));
     let dec = zstd::stream::read::Decoder::with_buffer(bytes).map_err(|e| err(e.to_string()))?;
@@ -339,8 +412,8 @@ fn scan_block(
             continue;
         };
         let mut cached: Option<Option<[u8; 32]>> = None;
-        let mut digest = || *cached.get_or_insert_with(|| digest_of(&e, limits).ok());
-        f(e.timestamp, &mut digest);
+        let mut canon = || *cached.get_or_insert_with(|| digest_of(&e, limits).ok());
+        f(e.timestamp, text, &mut canon);
     }
 }
 
