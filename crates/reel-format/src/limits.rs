@@ -8,9 +8,12 @@ pub struct Limits {
     pub max_entry_bytes: u64,
     /// Largest decompressed size of a whole package.
     pub max_total_bytes: u64,
-    /// Largest decompressed/compressed ratio of a ZIP entry whose size exceeds `ratio_floor_bytes`.
+    /// Largest decompressed/compressed ratio of a ZIP entry whose size exceeds `ratio_floor_bytes`;
+    /// also of a whole package: one reader inflates at most `max_ratio` × the package's size plus
+    /// `ratio_floor_bytes`, all entries (and `cv` fields) together.
     pub max_ratio: u64,
-    /// Entries smaller than this are not checked for ratio (tiny files compress absurdly well).
+    /// Entries smaller than this are not checked for ratio on their own (tiny files compress
+    /// absurdly well); the same allowance is added to a package's expansion budget.
     pub ratio_floor_bytes: u64,
     /// Most entries in a package.
     pub max_entries: u64,

@@ -9,7 +9,7 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use reel_format::package::{PackageWriter, WriterOptions};
 use reel_format::Session;
-use reel_store::{IngestUnit, SessionFilter};
+use reel_store::SessionFilter;
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -334,24 +334,15 @@ async fn import(State(st): State<Arc<AppState>>, Admin(p): Admin, body: Bytes) -
         Ok(Err(e)) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
         Err(e) => return internal(e),
     };
-    let mut units = Vec::new();
-    let mut ids = Vec::new();
-    for s in rec.sessions {
-        ids.push(s.id.clone());
-        for w in s.windows {
-            units.push(IngestUnit {
-                key: format!("import:{key_base}:{}:{}", s.id, w.id),
-                session_id: s.id.clone(),
-                window_id: w.id,
-                distinct_id: s.distinct_id.clone(),
-                source: s.source.clone(),
-                user_agent: s.user_agent.clone(),
-                events: w.events,
-            });
-        }
-    }
-    match st.store.ingest(&p.id, units).await {
-        Ok(o) => Json(serde_json::json!({"kind": kind.name(), "sessions": ids, "events": o.events, "duplicate": o.stored == 0 && o.duplicates > 0, "warnings": rec.warnings})).into_response(),
+    // The same recording in any form, in any order, is stored once: events the session already
+    // holds are left out (reel_store::dedupe).
+    let warnings = rec.warnings.clone();
+    match st
+        .store
+        .import_recording(&p.id, &key_base, rec, &limits)
+        .await
+    {
+        Ok(o) => Json(serde_json::json!({"kind": kind.name(), "sessions": o.sessions, "events": o.events, "already_stored": o.already_stored, "duplicate": o.duplicate, "warnings": warnings})).into_response(),
         Err(e) => internal(e),
     }
 }

@@ -12,17 +12,20 @@
 //! * [`seal`]: background compaction of a session's small ingest blocks into one block per
 //!   window at a high compression level.
 //! * [`read`]: a session's events in time order, `cv` decoded.
+//! * [`dedupe`]: idempotent imports: events a session already holds are not stored again.
 //!
 //! This crate knows nothing about HTTP.
 #![forbid(unsafe_code)]
 
 pub mod blobs;
+pub mod dedupe;
 pub mod index;
 pub mod ingest;
 pub mod read;
 pub mod seal;
 
 pub use blobs::Blobs;
+pub use dedupe::ImportOutcome;
 pub use index::{Index, SessionFilter, SessionRow};
 pub use ingest::{IngestOutcome, IngestUnit};
 

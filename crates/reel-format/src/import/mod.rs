@@ -10,6 +10,7 @@
 //! | [`InputKind::PosthogWire`] | a `/s/` body: `$snapshot` events, raw gzip, `data=<base64>` form, lz64 or plain JSON |
 //! | [`InputKind::SnapshotJsonl`] | PostHog's snapshot API: `[windowId, event]` per line (or `{"window_id", "data"}`) |
 //! | [`InputKind::ReelBatch`] | a Reel ingest batch `{"batch_id", "session_id", "events"}` |
+mod canon;
 mod lz;
 pub mod posthog;
 pub mod raw;
@@ -19,6 +20,7 @@ use crate::recording::{Recording, Session, Source};
 use crate::{cv, json, Error, Limits, Result};
 use serde_json::value::RawValue;
 
+pub use canon::canonical_digest;
 pub use lz::decompress_from_base64 as lz64_decode;
 pub use posthog::{valid_posthog_id, wire_items, WireItem};
 
@@ -278,7 +280,12 @@ pub fn parse_events(
 ) -> Result<Vec<Event>> {
     let mut out = Vec::new();
     let mut bad = 0usize;
-    for (i, text) in items.into_iter().enumerate() {
+    for (i, mut text) in items.into_iter().enumerate() {
+        if text.contains(['\n', '\r']) {
+            // Pretty-printed input: a raw line break can only be whitespace between tokens (JSON
+            // strings escape theirs); stored events are one line each (JSONL blocks, packages).
+            text = text.replace(['\n', '\r'], " ");
+        }
         match Event::parse(text).and_then(|e| cv::unpack(e, &opts.limits)) {
             Ok(e) => out.push(e),
             Err(e) if opts.lenient => {

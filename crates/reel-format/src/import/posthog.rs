@@ -17,11 +17,19 @@ pub(super) fn export_file(name: &str, bytes: &[u8], opts: &ImportOptions) -> Res
         .and_then(|d| serde_json::from_str(d.get()).ok())
         .ok_or_else(|| Error::invalid("PostHog export", "missing \"data\" object"))?;
     let mut rec = Recording::default();
-    let id = data
-        .get_as::<String>("id")
-        .or_else(|| data.get_as::<String>("session_id"))
-        .filter(|i| package::valid_id(i))
-        .unwrap_or_else(|| derive_session_id(name, bytes));
+    let named = match data.get_as::<String>("id") {
+        Some(id) => Some(("data.id", id)),
+        None => data
+            .get_as::<String>("session_id")
+            .map(|id| ("data.session_id", id)),
+    };
+    let id = match named {
+        Some((field, id)) => {
+            package::check_id(&format!("PostHog export: {field}"), &id)?;
+            id
+        }
+        None => derive_session_id(name, bytes),
+    };
     let mut s = Session::new(id);
     s.person = data
         .get("person")
@@ -54,7 +62,7 @@ pub(super) fn export_file(name: &str, bytes: &[u8], opts: &ImportOptions) -> Res
         for (wid, events) in &by_window.0 {
             let items: Vec<&RawValue> = serde_json::from_str(events.get())
                 .map_err(|e| Error::invalid("PostHog export V1", format!("window {wid}: {e}")))?;
-            let wid = window_id_string(wid);
+            let wid = window_id_string(wid, "PostHog export V1: data.snapshotsByWindowId key")?;
             let evs = parse_events(
                 items.iter().map(|r| r.get().to_string()),
                 &format!("window {wid}"),
@@ -80,10 +88,13 @@ pub(super) fn export_file(name: &str, bytes: &[u8], opts: &ImportOptions) -> Res
                     format!("snapshot {i} is not an object"),
                 )
             })?;
-            let wid = o
-                .get("windowId")
-                .map(|w| raw_id(w.get()))
-                .unwrap_or_else(|| "1".into());
+            let wid = match o.get("windowId") {
+                Some(w) => raw_id(
+                    w.get(),
+                    &format!("PostHog export V2: data.snapshots[{i}].windowId"),
+                )?,
+                None => "1".into(),
+            };
             let text = o.to_json_without(&["windowId"]);
             match grouped.iter_mut().find(|(w, _)| *w == wid) {
                 Some((_, v)) => v.push(text),
@@ -99,40 +110,18 @@ pub(super) fn export_file(name: &str, bytes: &[u8], opts: &ImportOptions) -> Res
     Ok(rec)
 }
 
-fn window_id_string(s: &str) -> String {
-    if package::valid_id(s) {
-        s.to_string()
-    } else {
-        sanitize_id(s)
-    }
+/// A window id given as a string: refused unless it is a valid id (see [`package::valid_id`]).
+fn window_id_string(s: &str, field: &str) -> Result<String> {
+    package::check_id(field, s)?;
+    Ok(s.to_string())
 }
 
-/// A window id from raw JSON: strings are unquoted, numbers kept as text.
-fn raw_id(raw: &str) -> String {
+/// A window id from raw JSON: strings must be valid ids, numbers are kept as text.
+fn raw_id(raw: &str, field: &str) -> Result<String> {
     match serde_json::from_str::<Value>(raw) {
-        Ok(Value::String(s)) => window_id_string(&s),
-        Ok(Value::Number(n)) => n.to_string(),
-        _ => "1".into(),
-    }
-}
-
-/// Make an arbitrary string usable as an id in paths: keep safe chars, hash the rest.
-pub(crate) fn sanitize_id(s: &str) -> String {
-    let kept: String = s
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        .take(64)
-        .collect();
-    let kept = kept.trim_start_matches('.').to_string();
-    if !kept.is_empty() && kept == s {
-        return kept;
-    }
-    use sha2::Digest;
-    let h = hex::encode(&sha2::Sha256::digest(s.as_bytes())[..6]);
-    if kept.is_empty() {
-        h
-    } else {
-        format!("{kept}-{h}")
+        Ok(Value::String(s)) => window_id_string(&s, field),
+        Ok(Value::Number(n)) => Ok(n.to_string()),
+        _ => Err(Error::invalid(field, "a window id is a string or a number")),
     }
 }
 
@@ -309,14 +298,16 @@ pub(super) fn snapshot_jsonl(name: &str, bytes: &[u8], opts: &ImportOptions) -> 
             if pair.len() != 2 {
                 return Err(Error::invalid(ctx, "expected [windowId, event]"));
             }
-            push(raw_id(pair[0].get()), pair[1].get().to_string());
+            push(
+                raw_id(pair[0].get(), &format!("{ctx}: window id"))?,
+                pair[1].get().to_string(),
+            );
         } else {
             let o: RawObject = serde_json::from_str(line).map_err(|e| Error::json(&ctx, &e, n))?;
-            let w = o
-                .get("window_id")
-                .or_else(|| o.get("windowId"))
-                .map(|w| raw_id(w.get()))
-                .unwrap_or_else(|| "1".into());
+            let w = match o.get("window_id").or_else(|| o.get("windowId")) {
+                Some(w) => raw_id(w.get(), &format!("{ctx}: window_id"))?,
+                None => "1".into(),
+            };
             let data = o
                 .get("data")
                 .ok_or_else(|| Error::invalid(&ctx, "missing \"data\""))?;

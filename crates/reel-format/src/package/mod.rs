@@ -21,7 +21,7 @@ pub use manifest::{
     iso_ms, FileEntry, Manifest, ManifestSession, SessionMeta, WindowMeta, FORMAT, FORMAT_VERSION,
     SUPPORTED_MAJOR,
 };
-pub use reader::{read_recording, PackageReader, VerifyReport};
+pub use reader::{expansion_budget, read_recording, PackageReader, VerifyReport};
 pub use sign::{
     keygen, public_key_from_text, secret_key_from_text, sign_package, KeyPair, Signature,
 };
@@ -36,6 +36,33 @@ pub fn valid_id(s: &str) -> bool {
         && !s.starts_with('.')
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// Refuse an id that [`valid_id`] rejects, naming the field it came from (`manifest.json:
+/// sessions[2].id`, `window_id`, …). The id is shown escaped and shortened: it is hostile input.
+pub fn check_id(field: &str, id: &str) -> crate::Result<()> {
+    if valid_id(id) {
+        return Ok(());
+    }
+    Err(crate::Error::invalid(
+        field,
+        format!(
+            "{} is not a valid id: use 1-128 chars of [A-Za-z0-9._-], not starting with '.'",
+            shown_id(id)
+        ),
+    ))
+}
+
+/// An untrusted id for a message: escaped (no control characters reach a terminal or a log)
+/// and cut to 40 characters.
+pub fn shown_id(id: &str) -> String {
+    let n = id.chars().count();
+    if n <= 40 {
+        format!("{id:?}")
+    } else {
+        let head: String = id.chars().take(40).collect();
+        format!("{head:?}… ({n} chars)")
+    }
 }
 
 /// Entry paths, relative to the package root.

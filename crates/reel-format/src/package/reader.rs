@@ -1,5 +1,11 @@
 //! Reading and verifying packages. Every entry is read through caps (size, ratio, total) so a zip
 //! bomb fails cleanly; every byte is hashed and compared with the manifest.
+//!
+//! Whatever a reader does with one open package (verify, read sessions, inspect metadata), all the
+//! bytes it inflates count against one budget derived from the package's real size on disk
+//! ([`expansion_budget`]), counted while inflating: ZIP headers are never trusted for it. Archives
+//! with two entries of one name, or entries sharing or overlapping their data (many entries
+//! pointing at one compressed stream), are refused when opened.
 use super::manifest::{major, Manifest, SessionMeta, FORMAT, SUPPORTED_MAJOR};
 use super::sign::Signature;
 use super::{MANIFEST, SHA256SUMS, SIGNATURE};
@@ -8,7 +14,8 @@ use crate::{cv, Error, Event, Limits, Result};
 use sha2::{Digest, Sha256};
 use std::cell::Cell;
 use std::collections::{BTreeMap, HashSet};
-use std::io::{BufRead, BufReader, Read, Seek};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::rc::Rc;
 use zip::ZipArchive;
 
 pub struct PackageReader<R: Read + Seek> {
@@ -16,6 +23,34 @@ pub struct PackageReader<R: Read + Seek> {
     pub manifest: Manifest,
     manifest_bytes: Vec<u8>,
     limits: Limits,
+    /// The package's size in bytes (the reader's length, not anything the ZIP claims).
+    size: u64,
+    /// Bytes this reader may inflate in all ([`expansion_budget`] of `size`).
+    budget: u64,
+    /// Bytes inflated so far, over every entry read (a second read of an entry counts again).
+    expanded: Rc<Cell<u64>>,
+}
+
+/// How many bytes a package of `size` bytes may expand to, all entries together:
+/// `max_ratio × size + ratio_floor_bytes` (the allowance lets tiny packages hold small, very
+/// compressible files), never more than `max_total_bytes`.
+pub fn expansion_budget(size: u64, limits: &Limits) -> u64 {
+    size.saturating_mul(limits.max_ratio)
+        .saturating_add(limits.ratio_floor_bytes)
+        .min(limits.max_total_bytes)
+}
+
+/// Why a package is refused when it inflates (or declares it would) past its budget; `entry` is
+/// the entry being read (or the largest one).
+pub(crate) fn budget_message(entry: &str, size: u64, budget: u64, limits: &Limits) -> String {
+    format!(
+        "{entry}: the package inflates to more than {budget} bytes, more than a compression ratio of {}:1 allows for its {size} bytes (plus {} bytes) (zip bomb?); raise it with --max-ratio",
+        limits.max_ratio, limits.ratio_floor_bytes
+    )
+}
+
+pub(crate) fn budget_error(entry: &str, size: u64, budget: u64, limits: &Limits) -> Error {
+    Error::invalid("package", budget_message(entry, size, budget, limits))
 }
 
 /// What `verify` checked.
@@ -31,8 +66,15 @@ pub struct VerifyReport {
 }
 
 impl<R: Read + Seek> PackageReader<R> {
-    /// Open a package: read and check the manifest (format, major version).
-    pub fn open(r: R, limits: Limits) -> Result<Self> {
+    /// Open a package: check the archive's structure (entry count, no duplicate names, no
+    /// entries sharing data, declared sizes within the budget), read and check the manifest
+    /// (format, major version, ids, no path listed twice).
+    pub fn open(mut r: R, limits: Limits) -> Result<Self> {
+        let size = r
+            .seek(SeekFrom::End(0))
+            .and_then(|n| r.seek(SeekFrom::Start(0)).map(|_| n))
+            .map_err(|e| Error::zip("package", e))?;
+        let budget = expansion_budget(size, &limits);
         let mut zip = ZipArchive::new(r).map_err(|e| Error::zip("package", e))?;
         if zip.len() as u64 > limits.max_entries {
             return Err(Error::Limit {
@@ -42,24 +84,49 @@ impl<R: Read + Seek> PackageReader<R> {
                 hint: "--max-entries",
             });
         }
+        check_structure(&mut zip, size, budget, &limits)?;
+        let expanded = Rc::new(Cell::new(0u64));
         let manifest_bytes = {
-            let mut f = zip.by_name(MANIFEST).map_err(|_| {
+            let f = zip.by_name(MANIFEST).map_err(|_| {
                 Error::invalid("package", "missing manifest.json: not a Reel package")
             })?;
+            let compressed = f.compressed_size();
+            let mut c = Capped {
+                inner: f,
+                name: MANIFEST.to_string(),
+                read: 0,
+                cap: limits.max_entry_bytes.min(64 << 20),
+                compressed,
+                limits,
+                expanded: expanded.clone(),
+                budget,
+                size,
+            };
             let mut v = Vec::new();
-            (&mut f)
-                .take(64 << 20)
-                .read_to_end(&mut v)
-                .map_err(|e| Error::zip(MANIFEST, e))?;
+            c.read_to_end(&mut v).map_err(|e| io_err(MANIFEST, e))?;
             v
         };
         let manifest = parse_manifest(&manifest_bytes)?;
+        check_manifest(&manifest)?;
         Ok(PackageReader {
             zip,
             manifest,
             manifest_bytes,
             limits,
+            size,
+            budget,
+            expanded,
         })
+    }
+
+    /// Bytes inflated so far by this reader, and the most it may inflate.
+    pub fn expanded(&self) -> (u64, u64) {
+        (self.expanded.get(), self.budget)
+    }
+
+    /// The package's size in bytes (what the budget is derived from).
+    pub fn size(&self) -> u64 {
+        self.size
     }
 
     pub fn manifest_bytes(&self) -> &[u8] {
@@ -104,6 +171,9 @@ impl<R: Read + Seek> PackageReader<R> {
                 cap: limits.max_entry_bytes,
                 compressed,
                 limits,
+                expanded: self.expanded.clone(),
+                budget: self.budget,
+                size: self.size,
             }),
             compressed,
         ))
@@ -117,6 +187,8 @@ impl<R: Read + Seek> PackageReader<R> {
         Ok(v)
     }
 
+    /// A session's `meta.json`, checked: its id is the manifest's, window ids are valid and
+    /// unique, and every window's file is one the manifest lists for this session.
     pub fn session_meta(&mut self, id: &str) -> Result<SessionMeta> {
         let s = self
             .manifest
@@ -125,42 +197,101 @@ impl<R: Read + Seek> PackageReader<R> {
             .find(|s| s.id == id)
             .ok_or_else(|| Error::invalid(id, "no such session in the package"))?;
         let path = s.meta.clone();
+        let listed: HashSet<String> = s.windows.iter().cloned().collect();
         let bytes = self.read_entry(&path)?;
-        serde_json::from_slice(&bytes).map_err(|e| Error::json(&path, &e, 0))
+        let meta: SessionMeta =
+            serde_json::from_slice(&bytes).map_err(|e| Error::json(&path, &e, 0))?;
+        check_meta(&path, id, &meta, &listed)?;
+        Ok(meta)
     }
 
     /// Stream the events of one window entry, calling `f` for each.
-    pub fn for_each_event(
+    pub fn for_each_event(&mut self, path: &str, f: impl FnMut(Event) -> Result<()>) -> Result<()> {
+        self.stream_events(path, None, f)
+    }
+
+    /// [`Self::for_each_event`], also checking the entry's SHA-256 against `sha256` when given
+    /// (after the last event: callers keep nothing from a window that fails).
+    fn stream_events(
         &mut self,
         path: &str,
+        sha256: Option<&str>,
         mut f: impl FnMut(Event) -> Result<()>,
     ) -> Result<()> {
         let limits = self.limits;
+        let (expanded, budget, size) = (self.expanded.clone(), self.budget, self.size);
         let (r, _) = self.entry_reader(path)?;
-        let mut br = BufReader::with_capacity(256 << 10, r);
-        let mut line = String::new();
-        let mut n = 0usize;
-        loop {
-            line.clear();
-            let got = br.read_line(&mut line).map_err(|e| io_err(path, e))?;
-            if got == 0 {
-                break;
+        let bytes = Cell::new(0u64);
+        let mut hr = HashingReader {
+            inner: r,
+            hash: Sha256::new(),
+            bytes: &bytes,
+        };
+        {
+            let mut br = BufReader::with_capacity(256 << 10, &mut hr);
+            let mut line = String::new();
+            let mut n = 0usize;
+            loop {
+                line.clear();
+                let got = br.read_line(&mut line).map_err(|e| io_err(path, e))?;
+                if got == 0 {
+                    break;
+                }
+                n += 1;
+                let text = line.trim_end_matches(['\n', '\r']);
+                if text.is_empty() {
+                    continue;
+                }
+                let e = Event::parse(text)
+                    .map_err(|e| Error::invalid(format!("{path}: line {n}"), e.to_string()))?;
+                let e = if e.packed {
+                    // `cv` fields inflate too: within what is left of the budget.
+                    let mut l = limits;
+                    l.max_entry_bytes =
+                        l.max_entry_bytes.min(budget.saturating_sub(expanded.get()));
+                    let e = cv::unpack(e, &l).map_err(|e| match e {
+                        Error::Limit { .. } if l.max_entry_bytes < limits.max_entry_bytes => {
+                            budget_error(path, size, budget, &limits)
+                        }
+                        e => Error::invalid(format!("{path}: line {n}"), e.to_string()),
+                    })?;
+                    let total = expanded.get().saturating_add(e.json().len() as u64);
+                    expanded.set(total);
+                    if total > budget {
+                        return Err(budget_error(path, size, budget, &limits));
+                    }
+                    e
+                } else {
+                    e
+                };
+                f(e)?;
             }
-            n += 1;
-            let text = line.trim_end_matches(['\n', '\r']);
-            if text.is_empty() {
-                continue;
+        }
+        if let Some(expected) = sha256 {
+            let actual = hex::encode(hr.hash.finalize());
+            if actual != expected {
+                return Err(Error::Checksum {
+                    entry: path.to_string(),
+                    expected: expected.to_string(),
+                    actual,
+                });
             }
-            let e = Event::parse(text)
-                .map_err(|e| Error::invalid(format!("{path}: line {n}"), e.to_string()))?;
-            let e = cv::unpack(e, &limits)?;
-            f(e)?;
         }
         Ok(())
     }
 
     /// Load one session fully into memory.
     pub fn read_session(&mut self, id: &str) -> Result<Session> {
+        self.read_session_checked(id, None)
+    }
+
+    /// [`Self::read_session`], checking each window's SHA-256 against `sums` (path → hex) while
+    /// reading it (each window is inflated once).
+    fn read_session_checked(
+        &mut self,
+        id: &str,
+        sums: Option<&BTreeMap<String, String>>,
+    ) -> Result<Session> {
         let meta = self.session_meta(id)?;
         let mut s = Session::new(meta.id.clone());
         s.distinct_id = meta.distinct_id.clone();
@@ -170,7 +301,13 @@ impl<R: Read + Seek> PackageReader<R> {
         s.extra = meta.extra.clone();
         for w in &meta.windows {
             let mut evs = Vec::new();
-            self.for_each_event(&w.path, |e| {
+            let sum = match sums {
+                Some(sums) => Some(sums.get(&w.path).map(String::as_str).ok_or_else(|| {
+                    Error::invalid(&w.path, "window file is not listed in manifest files")
+                })?),
+                None => None,
+            };
+            self.stream_events(&w.path, sum, |e| {
                 evs.push(e);
                 Ok(())
             })?;
@@ -223,6 +360,7 @@ impl<R: Read + Seek> PackageReader<R> {
             super::unpack::check_entry_path(&f.path)?;
             let is_window = window_paths.contains(&f.path);
             let done = Cell::new(0u64);
+            let mut meta_bytes = Vec::new();
             let limits_total = self.limits.max_total_bytes;
             let actual = {
                 let (r, _) = self.entry_reader(&f.path)?;
@@ -270,6 +408,9 @@ impl<R: Read + Seek> PackageReader<R> {
                             progress(total + done.get());
                         }
                     }
+                } else if f.path.ends_with("/meta.json") {
+                    hr.read_to_end(&mut meta_bytes)
+                        .map_err(|e| io_err(&f.path, e))?;
                 } else {
                     std::io::copy(&mut hr, &mut std::io::sink()).map_err(|e| io_err(&f.path, e))?;
                 }
@@ -301,9 +442,12 @@ impl<R: Read + Seek> PackageReader<R> {
             report.entries += 1;
             progress(total);
             if f.path.ends_with("/meta.json") {
-                let bytes = self.read_entry(&f.path)?;
-                serde_json::from_slice::<SessionMeta>(&bytes)
+                let meta = serde_json::from_slice::<SessionMeta>(&meta_bytes)
                     .map_err(|e| Error::json(&f.path, &e, 0))?;
+                if let Some(s) = self.manifest.sessions.iter().find(|s| s.meta == f.path) {
+                    let listed: HashSet<String> = s.windows.iter().cloned().collect();
+                    check_meta(&f.path, &s.id, &meta, &listed)?;
+                }
             }
         }
         report.bytes = total;
@@ -403,7 +547,8 @@ impl<R: Read> Read for HashingReader<'_, R> {
     }
 }
 
-/// Enforces the per-entry size cap and the compression-ratio cap while decompressing.
+/// Enforces the per-entry size cap, the compression-ratio cap and the reader's total budget
+/// while decompressing.
 struct Capped<R: Read> {
     inner: R,
     name: String,
@@ -411,12 +556,17 @@ struct Capped<R: Read> {
     cap: u64,
     compressed: u64,
     limits: Limits,
+    expanded: Rc<Cell<u64>>,
+    budget: u64,
+    size: u64,
 }
 
 impl<R: Read> Read for Capped<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.read += n as u64;
+        let total = self.expanded.get().saturating_add(n as u64);
+        self.expanded.set(total);
         if self.read > self.cap {
             return Err(std::io::Error::other(format!("{}: decompressed size exceeds the limit of {} bytes (zip bomb?); raise it with --max-bytes", self.name, self.cap)));
         }
@@ -428,8 +578,142 @@ impl<R: Read> Read for Capped<R> {
                 self.name, self.limits.max_ratio
             )));
         }
+        if total > self.budget {
+            return Err(std::io::Error::other(budget_message(
+                &self.name,
+                self.size,
+                self.budget,
+                &self.limits,
+            )));
+        }
         Ok(n)
     }
+}
+
+/// Refuse archives built to multiply their data: two entries with one name (readers disagree on
+/// which one counts), entries whose bytes share or overlap (one compressed stream listed under
+/// many names), and declared sizes past the budget (a cheap early refusal; the budget is also
+/// enforced while inflating, since headers can lie).
+fn check_structure<R: Read + Seek>(
+    zip: &mut ZipArchive<R>,
+    size: u64,
+    budget: u64,
+    limits: &Limits,
+) -> Result<()> {
+    if zip.has_duplicate_names() {
+        return Err(Error::invalid(
+            "package",
+            "two ZIP entries have the same name; a package holds each file once (damaged or tampered with)",
+        ));
+    }
+    match zip.has_overlapping_entries() {
+        Ok(false) => {}
+        Ok(true) => {
+            return Err(Error::invalid(
+                "package",
+                "ZIP entries share or overlap their data (one compressed stream listed under several names: a zip bomb); refusing to read it",
+            ))
+        }
+        Err(e) => return Err(Error::zip("package", e)),
+    }
+    let (mut declared, mut largest) = (0u64, (0u64, String::new()));
+    for i in 0..zip.len() {
+        let f = zip.by_index_raw(i).map_err(|e| Error::zip("package", e))?;
+        declared = declared.saturating_add(f.size());
+        if f.size() >= largest.0 {
+            largest = (
+                f.size(),
+                f.name().map(|n| n.into_owned()).unwrap_or_default(),
+            );
+        }
+    }
+    if declared > budget {
+        return Err(budget_error(&largest.1, size, budget, limits));
+    }
+    Ok(())
+}
+
+/// Manifest ids and paths: session ids valid and unique, no path listed twice (as a file, a
+/// session's meta or a window — two windows sharing one file would multiply it).
+fn check_manifest(m: &Manifest) -> Result<()> {
+    let mut ids = HashSet::new();
+    let mut windows = HashSet::new();
+    for (i, s) in m.sessions.iter().enumerate() {
+        super::check_id(&format!("{MANIFEST}: sessions[{i}].id"), &s.id)?;
+        if !ids.insert(s.id.as_str()) {
+            return Err(Error::invalid(
+                MANIFEST,
+                format!("session {} is listed twice", super::shown_id(&s.id)),
+            ));
+        }
+        for w in &s.windows {
+            super::unpack::check_entry_path(w)?;
+            if !windows.insert(w.as_str()) || *w == s.meta {
+                return Err(Error::invalid(
+                    MANIFEST,
+                    format!("window file {w:?} is listed twice; each window has its own file"),
+                ));
+            }
+        }
+    }
+    let mut files = HashSet::new();
+    for f in &m.files {
+        if !files.insert(f.path.as_str()) {
+            return Err(Error::invalid(
+                MANIFEST,
+                format!("file {:?} is listed twice", f.path),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A session's `meta.json` against the manifest: same session id, valid and unique window ids,
+/// each window's file one of those the manifest lists for the session, none used twice.
+pub(crate) fn check_meta(
+    path: &str,
+    id: &str,
+    meta: &SessionMeta,
+    listed: &HashSet<String>,
+) -> Result<()> {
+    super::check_id(&format!("{path}: id"), &meta.id)?;
+    if meta.id != id {
+        return Err(Error::invalid(
+            path,
+            format!(
+                "id {} differs from the manifest's {}",
+                super::shown_id(&meta.id),
+                super::shown_id(id)
+            ),
+        ));
+    }
+    let mut ids = HashSet::new();
+    let mut paths = HashSet::new();
+    for (i, w) in meta.windows.iter().enumerate() {
+        super::check_id(&format!("{path}: windows[{i}].id"), &w.id)?;
+        if !ids.insert(w.id.as_str()) {
+            return Err(Error::invalid(
+                path,
+                format!("window {} is listed twice", super::shown_id(&w.id)),
+            ));
+        }
+        if !listed.contains(&w.path) {
+            return Err(Error::invalid(
+                path,
+                format!(
+                    "windows[{i}].path {:?} is not one of this session's windows in manifest.json",
+                    w.path
+                ),
+            ));
+        }
+        if !paths.insert(w.path.as_str()) {
+            return Err(Error::invalid(
+                path,
+                format!("window file {:?} is used by two windows", w.path),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn io_err(name: &str, e: std::io::Error) -> Error {
@@ -473,7 +757,8 @@ pub(crate) fn parse_manifest(bytes: &[u8]) -> Result<Manifest> {
     serde_json::from_value(v).map_err(|e| Error::invalid(MANIFEST, e.to_string()))
 }
 
-/// Read a whole package into memory as a [`Recording`], checking each entry's checksum.
+/// Read a whole package into memory as a [`Recording`], checking each window's checksum while
+/// inflating it (once).
 pub fn read_recording<R: Read + Seek>(r: R, limits: &Limits) -> Result<Recording> {
     let mut p = PackageReader::open(r, *limits)?;
     let sums: BTreeMap<String, String> = p
@@ -485,19 +770,7 @@ pub fn read_recording<R: Read + Seek>(r: R, limits: &Limits) -> Result<Recording
     let mut rec = Recording::default();
     let ids: Vec<String> = p.manifest.sessions.iter().map(|s| s.id.clone()).collect();
     for id in ids {
-        let meta = p.session_meta(&id)?;
-        for w in &meta.windows {
-            let bytes = p.read_entry(&w.path)?;
-            let actual = hex::encode(Sha256::digest(&bytes));
-            if sums.get(&w.path) != Some(&actual) {
-                return Err(Error::Checksum {
-                    entry: w.path.clone(),
-                    expected: sums.get(&w.path).cloned().unwrap_or_default(),
-                    actual,
-                });
-            }
-        }
-        rec.sessions.push(p.read_session(&id)?);
+        rec.sessions.push(p.read_session_checked(&id, Some(&sums))?);
     }
     Ok(rec)
 }

@@ -50,6 +50,8 @@ pub fn unpack<R: Read + Seek>(input: R, dir: &Path, limits: Limits) -> Result<u6
     }
     let reader = PackageReader::open(input, limits)?;
     let manifest = reader.manifest.clone();
+    // Everything written counts against the package's expansion budget (see `reader`).
+    let (size, (mut total, budget)) = (reader.size(), reader.expanded());
     let mut zip =
         zip::ZipArchive::new(reader.into_inner()).map_err(|e| Error::zip("package", e))?;
     let parent = dir
@@ -66,7 +68,6 @@ pub fn unpack<R: Read + Seek>(input: R, dir: &Path, limits: Limits) -> Result<u6
         .iter()
         .map(|f| (f.path.as_str(), f.sha256.as_str()))
         .collect();
-    let mut total = 0u64;
     let mut count = 0u64;
     for i in 0..zip.len() {
         let mut f = zip.by_index(i).map_err(|e| Error::zip("package", e))?;
@@ -106,6 +107,9 @@ pub fn unpack<R: Read + Seek>(input: R, dir: &Path, limits: Limits) -> Result<u6
                     hint: "--max-bytes",
                 });
             }
+            if total > budget {
+                return Err(super::reader::budget_error(&name, size, budget, &limits));
+            }
             if written > limits.ratio_floor_bytes
                 && written > compressed.saturating_mul(limits.max_ratio)
             {
@@ -119,6 +123,14 @@ pub fn unpack<R: Read + Seek>(input: R, dir: &Path, limits: Limits) -> Result<u6
             hash.update(&buf[..n]);
             out.write_all(&buf[..n])
                 .map_err(|e| Error::io(&out_path, e))?;
+        }
+        if let Some(s) = manifest.sessions.iter().find(|s| s.meta == name) {
+            // meta.json is checked like every reader checks it (ids, window files).
+            let bytes = std::fs::read(&out_path).map_err(|e| Error::io(&out_path, e))?;
+            let meta: super::SessionMeta =
+                serde_json::from_slice(&bytes).map_err(|e| Error::json(&name, &e, 0))?;
+            let listed = s.windows.iter().cloned().collect();
+            super::reader::check_meta(&name, &s.id, &meta, &listed)?;
         }
         if let Some(exp) = expected.get(name.as_str()) {
             let actual = hex::encode(hash.finalize());
