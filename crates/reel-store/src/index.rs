@@ -47,6 +47,11 @@ CREATE TABLE IF NOT EXISTS audit (
     r#"
 CREATE TABLE IF NOT EXISTS block_data (id TEXT PRIMARY KEY, data BYTEA NOT NULL);
 "#,
+    // Sealing back-off: failed attempts and when to try again (see reel_store::seal).
+    r#"
+ALTER TABLE sessions ADD COLUMN seal_failures BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE sessions ADD COLUMN seal_retry_ms BIGINT;
+"#,
 ];
 
 #[derive(Clone)]
