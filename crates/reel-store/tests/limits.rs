@@ -131,3 +131,94 @@ async fn a_session_that_fails_to_seal_is_backed_off_and_does_not_block_others() 
         "the second failure waits longer (doubled): {wait} ms"
     );
 }
+
+/// SQLite + folder, and PostgreSQL + S3 when the test services are configured.
+async fn backends() -> Vec<(String, String, tempfile::TempDir)> {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut v = vec![(
+        format!("sqlite://{}", tmp.path().join("index.sqlite").display()),
+        tmp.path().join("blobs").display().to_string(),
+        tmp,
+    )];
+    if let (Ok(pg), Ok(s3)) = (
+        std::env::var("REEL_TEST_POSTGRES"),
+        std::env::var("REEL_TEST_S3_ENDPOINT"),
+    ) {
+        let name = format!(
+            "reel_t_{}",
+            reel_store::index::random_token(10).to_lowercase()
+        );
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&pg).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&pool)
+            .await
+            .unwrap();
+        let bucket = name.replace('_', "-");
+        let hostport = s3.trim_start_matches("http://").trim_end_matches('/');
+        let mut s = std::net::TcpStream::connect(hostport).unwrap();
+        use std::io::{Read, Write};
+        write!(s, "PUT /{bucket} HTTP/1.1\r\nHost: {hostport}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").unwrap();
+        let mut resp = String::new();
+        s.read_to_string(&mut resp).unwrap();
+        assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+        std::env::set_var("AWS_ENDPOINT_URL", &s3);
+        let base = pg.rsplit_once('/').unwrap().0.to_string();
+        v.push((
+            format!("{base}/{name}"),
+            format!("s3://{bucket}/reel"),
+            tempfile::tempdir().unwrap(),
+        ));
+    } else if std::env::var("REEL_TEST_REQUIRE_SERVICES").is_ok() {
+        panic!("REEL_TEST_POSTGRES and REEL_TEST_S3_ENDPOINT must be set");
+    }
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sealed_block_larger_than_8_mb_is_uploaded_in_parts_and_read_back() {
+    // Barely compressible events: the sealed block is over 8 MB, so it is uploaded from its
+    // temporary file in parts and fetched back through a temporary file.
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let events: Vec<Event> = (0..12)
+        .map(|i| {
+            let text: String = (0..(1 << 20))
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    alphabet[(x & 63) as usize] as char
+                })
+                .collect();
+            Event::parse(format!(
+                r#"{{"type":5,"timestamp":{},"data":{{"tag":"r","payload":"{text}"}}}}"#,
+                1000 + (i * 7) % 12
+            ))
+            .unwrap()
+        })
+        .collect();
+    for (index, blobs, _tmp) in backends().await {
+        let store = Store::open(&index, &blobs).await.unwrap();
+        let (p, _) = store.index.ensure_project(None, None).await.unwrap();
+        for (k, chunk) in events.chunks(4).enumerate() {
+            store
+                .ingest(&p.id, vec![unit(&k.to_string(), "r", chunk.to_vec())])
+                .await
+                .unwrap();
+        }
+        assert!(store.seal(&p.id, "r").await.unwrap());
+        let blocks = store.index.blocks(&p.id, "r").await.unwrap();
+        assert_eq!(blocks.len(), 1);
+        assert!(
+            blocks[0].stored_bytes > 8 << 20,
+            "{}",
+            blocks[0].stored_bytes
+        );
+        let got = store.load_session(&p.id, "r").await.unwrap().unwrap();
+        let mut want = events.clone();
+        want.sort_by_key(|e| e.timestamp);
+        assert_eq!(got.windows.len(), 1);
+        assert!(got.windows[0].events == want, "{index}: events differ");
+    }
+}
