@@ -21,7 +21,7 @@ use std::collections::BinaryHeap;
 use std::io::{BufRead, BufReader, Read, Seek, Write};
 
 /// Events (JSON bytes) sorted in memory at once; larger out-of-order reads spill sorted runs.
-pub const SORT_IN_MEMORY: u64 = 32 << 20;
+pub const SORT_IN_MEMORY: u64 = 16 << 20;
 /// Compressed blocks up to this size are fetched into memory; larger ones into a temporary file.
 const FETCH_IN_MEMORY: i64 = 8 << 20;
 
@@ -249,6 +249,10 @@ impl Iterator for BlockEvents {
             }
             if line.is_empty() {
                 continue;
+            }
+            // Lines grow by doubling: do not keep up to twice a large event's size.
+            if line.capacity() > line.len() + line.len() / 8 + 64 {
+                line.shrink_to_fit();
             }
             let parsed = String::from_utf8(line)
                 .map_err(|_| "not UTF-8".to_string())
