@@ -22,6 +22,9 @@ use std::io::{BufRead, BufReader, Read, Seek, Write};
 
 /// Events (JSON bytes) sorted in memory at once; larger out-of-order reads spill sorted runs.
 pub const SORT_IN_MEMORY: u64 = 16 << 20;
+/// Most sorted runs merged at once (each holds its next event and a decoder); more runs are
+/// first merged in groups into longer runs.
+const MAX_FAN_IN: usize = 12;
 /// Compressed blocks up to this size are fetched into memory; larger ones into a temporary file.
 const FETCH_IN_MEMORY: i64 = 8 << 20;
 
@@ -145,7 +148,7 @@ impl Store {
                 chunk.push((*w, e));
                 if chunk_bytes >= SORT_IN_MEMORY {
                     chunk.sort_by_key(|(_, e)| e.timestamp);
-                    runs.push(Run::spill(std::mem::take(&mut chunk))?);
+                    runs.push(Run::spill(std::mem::take(&mut chunk).into_iter().map(Ok))?);
                     chunk_bytes = 0;
                 }
             }
@@ -155,6 +158,20 @@ impl Store {
             return Ok(Box::new(chunk.into_iter().map(Ok)));
         }
         runs.push(Run::Mem(chunk.into_iter()));
+        // Consecutive runs merged into one keep the merge stable.
+        while runs.len() > MAX_FAN_IN {
+            let mut merged = Vec::new();
+            let mut rest = runs.into_iter().peekable();
+            while rest.peek().is_some() {
+                let group: Vec<Run> = rest.by_ref().take(MAX_FAN_IN).collect();
+                merged.push(if group.len() == 1 {
+                    group.into_iter().next().expect("one run")
+                } else {
+                    Run::spill(Merge::new(group)?)?
+                });
+            }
+            runs = merged;
+        }
         Merge::new(runs).map(|m| Box::new(m) as Events)
     }
 
@@ -277,11 +294,14 @@ enum Run {
 }
 
 impl Run {
-    /// Write a sorted chunk to a temporary file (`window\tjson` lines, zstd level 1).
-    fn spill(chunk: Vec<(usize, Event)>) -> Result<Run> {
+    /// Write sorted events to a temporary file (`window\tjson` lines, zstd level 1 with a small
+    /// window: cheap to read back many at once).
+    fn spill(items: impl Iterator<Item = Item>) -> Result<Run> {
         let file = tempfile::tempfile()?;
         let mut enc = zstd::stream::write::Encoder::new(std::io::BufWriter::new(file), 1)?;
-        for (w, e) in chunk {
+        enc.window_log(17)?;
+        for item in items {
+            let (w, e) = item?;
             write!(enc, "{w}\t")?;
             enc.write_all(e.json().as_bytes())?;
             enc.write_all(b"\n")?;
