@@ -148,6 +148,35 @@ impl Dom {
         Dom::default()
     }
 
+    /// An estimate of the heap memory this DOM holds, bytes (for memory budgets; walks every node).
+    pub fn approx_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let mut n = self.slots.capacity() * size_of::<Option<Node>>()
+            + self.free.capacity() * 4
+            + self.index.capacity() * (size_of::<NodeId>() + 4 + 8);
+        for node in self.slots.iter().flatten() {
+            n += node.children.capacity() * 4;
+            n += match &node.data {
+                NodeData::Document | NodeData::CData => 0,
+                NodeData::Doctype {
+                    name,
+                    public_id,
+                    system_id,
+                } => name.capacity() + public_id.capacity() + system_id.capacity(),
+                NodeData::Element { tag, attrs, .. } => {
+                    tag.capacity()
+                        + attrs.capacity() * size_of::<(String, String)>()
+                        + attrs
+                            .iter()
+                            .map(|(k, v)| k.capacity() + v.capacity())
+                            .sum::<usize>()
+                }
+                NodeData::Text { text, .. } | NodeData::Comment { text } => text.capacity(),
+            };
+        }
+        n
+    }
+
     /// Number of live nodes.
     pub fn len(&self) -> usize {
         self.index.len()

@@ -476,6 +476,13 @@ impl WindowRedactor {
         &self.dom
     }
 
+    /// An estimate of the memory this window's state holds, bytes (for memory budgets).
+    pub fn approx_bytes(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self.dom.approx_bytes()
+            + self.own.capacity() * (std::mem::size_of::<(NodeId, Own)>() + 8)
+    }
+
     /// Redact one event. `None`: the event must be dropped.
     pub fn event(&mut self, e: Event) -> Result<Option<Event>, RedactError> {
         let len = e.json().len() as u64;

@@ -8,7 +8,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use reel_format::package::{PackageWriter, WriterOptions};
-use reel_format::Session;
 use reel_store::SessionFilter;
 use serde::Deserialize;
 use std::sync::Arc;
@@ -155,78 +154,120 @@ async fn one(State(st): State<Arc<AppState>>, Admin(p): Admin, Path(id): Path<St
     Json(v).into_response()
 }
 
-/// A session as it may leave the server: with the project's export policy applied.
-pub async fn load(st: &AppState, project: &str, id: &str) -> Result<Session, Response> {
-    match st.store.load_session(project, id).await {
-        Ok(Some(mut s)) => {
-            if let Some(r) = st.policy("export_redaction") {
-                r.session(&mut s).map_err(internal)?;
-            }
-            Ok(s)
-        }
-        Ok(None) => Err(error(StatusCode::NOT_FOUND, "no such session")),
-        Err(e) => Err(internal(e)),
-    }
-}
-
 #[derive(Deserialize, Default)]
 pub struct EventsQuery {
     pub format: Option<String>,
     pub window: Option<String>,
 }
 
-/// Stream a session's events in time order: a JSON array of rrweb events (default; `window`
-/// picks one window) or `format=jsonl`: `[windowId, event]` per line (PostHog's snapshot form).
-pub fn events_response(s: Session, q: &EventsQuery) -> Response {
+/// The session row and the blocks to read, or the error response (404 when it does not exist).
+async fn plan_of(
+    st: &AppState,
+    project: &str,
+    id: &str,
+) -> Result<(reel_store::SessionRow, reel_store::read::Plan), Response> {
+    let row = match st.store.index.session(project, id).await {
+        Ok(Some(r)) => r,
+        Ok(None) => return Err(error(StatusCode::NOT_FOUND, "no such session")),
+        Err(e) => return Err(internal(e)),
+    };
+    match st.store.plan(project, id).await {
+        Ok(p) => Ok((row, p)),
+        Err(e) => Err(internal(e)),
+    }
+}
+
+/// A body fed by a blocking producer through a small channel: memory stays at a few chunks
+/// whatever the size, and the producer stops when the client goes away.
+fn channel_body(
+    produce: impl FnOnce(&tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>) -> Result<(), String>
+        + Send
+        + 'static,
+) -> Body {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = produce(&tx) {
+            tracing::error!(error = %e, "streaming a response failed");
+            let _ = tx.blocking_send(Err(std::io::Error::other(e)));
+        }
+    });
+    Body::from_stream(futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|x| (x, rx))
+    }))
+}
+
+/// Stream a session's events in time order, as they may leave the server (the project's export
+/// policy applied): a JSON array of rrweb events (default; `window` picks one window) or
+/// `format=jsonl`: `[windowId, event]` per line (PostHog's snapshot form). Blocks are read one
+/// at a time (see `reel_store::read`): memory does not grow with the session.
+pub async fn events_response(st: &AppState, project: &str, id: &str, q: &EventsQuery) -> Response {
+    let (_, mut plan) = match plan_of(st, project, id).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if let Some(w) = &q.window {
+        plan = match plan.windows.iter().position(|x| x == w) {
+            Some(i) => plan.window(i),
+            None => reel_store::read::Plan::default(),
+        };
+    }
     let jsonl = q.format.as_deref() == Some("jsonl");
-    let window = q.window.clone();
-    let all: Vec<(String, String)> = s
-        .events_in_time_order()
-        .into_iter()
-        .filter(|(w, _)| window.as_deref().is_none_or(|x| x == *w))
-        .map(|(w, e)| (w.to_string(), e.json().to_string()))
-        .collect();
-    let stream = async_stream(all, jsonl);
+    let policy = st.policy("export_redaction");
+    let store = st.store.clone();
+    let body = channel_body(move |tx| {
+        let windows = plan.windows.clone();
+        let mut redactors: std::collections::HashMap<usize, reel_redact::WindowRedactor> =
+            Default::default();
+        let mut buf = Vec::with_capacity(72 << 10);
+        let mut first = true;
+        if !jsonl {
+            buf.push(b'[');
+        }
+        for item in store.events(plan).map_err(|e| e.to_string())? {
+            let (w, e) = item.map_err(|e| e.to_string())?;
+            let e = match &policy {
+                Some(r) => {
+                    let wr = redactors.entry(w).or_insert_with(|| r.window());
+                    match wr.event(e).map_err(|e| e.to_string())? {
+                        Some(e) => e,
+                        None => continue,
+                    }
+                }
+                None => e,
+            };
+            if jsonl {
+                buf.push(b'[');
+                serde_json::to_writer(&mut buf, &windows[w]).map_err(|e| e.to_string())?;
+                buf.push(b',');
+                buf.extend_from_slice(e.json().as_bytes());
+                buf.extend_from_slice(b"]\n");
+            } else {
+                if !first {
+                    buf.push(b',');
+                }
+                buf.extend_from_slice(e.json().as_bytes());
+            }
+            first = false;
+            if buf.len() >= 64 << 10
+                && tx
+                    .blocking_send(Ok(Bytes::from(std::mem::take(&mut buf))))
+                    .is_err()
+            {
+                return Ok(()); // the client went away
+            }
+        }
+        if !jsonl {
+            buf.push(b']');
+        }
+        let _ = tx.blocking_send(Ok(Bytes::from(buf)));
+        Ok(())
+    });
     let ct = if jsonl {
         "application/jsonl"
     } else {
         "application/json"
     };
-    ([(header::CONTENT_TYPE, ct)], Body::from_stream(stream)).into_response()
-}
-
-fn async_stream(
-    all: Vec<(String, String)>,
-    jsonl: bool,
-) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> {
-    let n = all.len();
-    let mut chunks: Vec<Result<Bytes, std::io::Error>> = Vec::new();
-    let mut buf = String::with_capacity(64 << 10);
-    if !jsonl {
-        buf.push('[');
-    }
-    for (i, (w, e)) in all.into_iter().enumerate() {
-        if jsonl {
-            buf.push('[');
-            buf.push_str(&serde_json::to_string(&w).unwrap_or_default());
-            buf.push(',');
-            buf.push_str(&e);
-            buf.push_str("]\n");
-        } else {
-            buf.push_str(&e);
-            if i + 1 < n {
-                buf.push(',');
-            }
-        }
-        if buf.len() > 60_000 {
-            chunks.push(Ok(Bytes::from(std::mem::take(&mut buf))));
-        }
-    }
-    if !jsonl {
-        buf.push(']');
-    }
-    chunks.push(Ok(Bytes::from(buf)));
-    futures::stream::iter(chunks)
+    ([(header::CONTENT_TYPE, ct)], body).into_response()
 }
 
 async fn events(
@@ -235,23 +276,103 @@ async fn events(
     Path(id): Path<String>,
     Query(q): Query<EventsQuery>,
 ) -> Response {
-    match load(&st, &p.id, &id).await {
-        Ok(s) => events_response(s, &q),
-        Err(r) => r,
-    }
+    events_response(&st, &p.id, &id, &q).await
 }
 
-/// A session as a `.reel.zip` package, written by reel-format's package writer.
-pub fn package_of(s: &Session) -> Result<Vec<u8>, reel_format::Error> {
+/// Write a session as a `.reel.zip` package into a temporary file, window by window, events
+/// streamed from the store through the export policy (blocking).
+fn write_package(
+    store: &reel_store::Store,
+    row: reel_store::SessionRow,
+    plan: reel_store::read::Plan,
+    policy: Option<Arc<reel_redact::Redactor>>,
+) -> Result<std::fs::File, reel_format::Error> {
+    use reel_format::package::SessionInfo;
+    use std::io::Seek;
+    let tmp = tempfile::tempfile().map_err(|e| reel_format::Error::io("temporary file", e))?;
     let mut w = PackageWriter::new(
-        std::io::Cursor::new(Vec::new()),
+        std::io::BufWriter::with_capacity(256 << 10, tmp),
         WriterOptions {
             producer: format!("reel-server {}", env!("CARGO_PKG_VERSION")),
             ..Default::default()
         },
     );
-    w.add_session(s)?;
-    Ok(w.finish(None)?.0.into_inner())
+    let mut info = SessionInfo {
+        id: row.id.clone(),
+        distinct_id: row.distinct_id.clone(),
+        user_agent: row.user_agent.clone(),
+        source: reel_format::recording::Source {
+            system: row.source.clone().unwrap_or_default(),
+            lib: row.lib.clone(),
+            lib_version: row.lib_version.clone(),
+        },
+        ..Default::default()
+    };
+    if let Some(r) = &policy {
+        let mut counts = reel_redact::Counts::default();
+        r.session_facts(&mut info.distinct_id, &mut info.person, &mut counts);
+    }
+    let store_err = |e: reel_store::Error| reel_format::Error::invalid("store", e.to_string());
+    let mut metas = Vec::new();
+    let mut all = reel_format::stats::StatsBuilder::default();
+    for i in 0..plan.windows.len() {
+        let wp = plan.window(i);
+        let size = wp.raw_bytes();
+        let mut wr = policy.as_ref().map(|r| r.window());
+        let events = store
+            .events(wp)
+            .map_err(store_err)?
+            .filter_map(move |item| {
+                let e = match item {
+                    Ok((_, e)) => e,
+                    Err(e) => return Some(Err(store_err(e))),
+                };
+                let e = match &mut wr {
+                    Some(wr) => match wr.event(e) {
+                        Ok(Some(e)) => e,
+                        Ok(None) => return None,
+                        Err(e) => {
+                            return Some(Err(reel_format::Error::invalid(
+                                "redaction",
+                                e.to_string(),
+                            )))
+                        }
+                    },
+                    None => e,
+                };
+                Some(Ok(std::borrow::Cow::Owned(e)))
+            });
+        let (m, st) = w.write_window(&row.id, &plan.windows[i], events, size)?;
+        metas.push(m);
+        all.merge(st);
+    }
+    w.finish_session(info, metas, all)?;
+    let (bw, _) = w.finish(None)?;
+    let mut file = bw
+        .into_inner()
+        .map_err(|e| reel_format::Error::io("temporary file", e.into_error()))?;
+    file.rewind()
+        .map_err(|e| reel_format::Error::io("temporary file", e))?;
+    Ok(file)
+}
+
+/// A file as a response body, read in chunks.
+fn file_body(file: std::fs::File) -> Body {
+    channel_body(move |tx| {
+        use std::io::Read;
+        let mut file = file;
+        loop {
+            let mut buf = vec![0u8; 64 << 10];
+            let n = file.read(&mut buf).map_err(|e| e.to_string())?;
+            if n == 0 {
+                return Ok(());
+            }
+            buf.truncate(n);
+            if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
+                return Ok(());
+            }
+        }
+    })
 }
 
 async fn export(
@@ -259,22 +380,28 @@ async fn export(
     Admin(p): Admin,
     Path(id): Path<String>,
 ) -> Response {
-    let s = match load(&st, &p.id, &id).await {
-        Ok(s) => s,
+    let (row, plan) = match plan_of(&st, &p.id, &id).await {
+        Ok(x) => x,
         Err(r) => return r,
     };
-    match tokio::task::spawn_blocking(move || package_of(&s)).await {
-        Ok(Ok(bytes)) => (
-            [
-                (header::CONTENT_TYPE, "application/zip".to_string()),
-                (
-                    header::CONTENT_DISPOSITION,
-                    format!("attachment; filename=\"{id}.reel.zip\""),
-                ),
-            ],
-            bytes,
-        )
-            .into_response(),
+    let policy = st.policy("export_redaction");
+    let store = st.store.clone();
+    match tokio::task::spawn_blocking(move || write_package(&store, row, plan, policy)).await {
+        Ok(Ok(file)) => {
+            let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+            (
+                [
+                    (header::CONTENT_TYPE, "application/zip".to_string()),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"{id}.reel.zip\""),
+                    ),
+                    (header::CONTENT_LENGTH, len.to_string()),
+                ],
+                file_body(file),
+            )
+                .into_response()
+        }
         Ok(Err(e)) => internal(e),
         Err(e) => internal(e),
     }
@@ -342,6 +469,9 @@ async fn import(State(st): State<Arc<AppState>>, Admin(p): Admin, body: Bytes) -
         .import_recording(&p.id, &key_base, rec, &limits)
         .await
     {
+        Err(e) if crate::state::refused_batch(&e).is_some() => {
+            crate::state::refused_batch(&e).unwrap_or_default()
+        }
         Ok(o) => Json(serde_json::json!({"kind": kind.name(), "sessions": o.sessions, "events": o.events, "already_stored": o.already_stored, "duplicate": o.duplicate, "warnings": warnings})).into_response(),
         Err(e) => internal(e),
     }

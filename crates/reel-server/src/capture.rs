@@ -202,6 +202,13 @@ async fn snapshot(
     }
     match st.store.ingest(&project.id, units).await {
         Ok(_) => ok_reply(&headers, &q),
+        Err(e) if crate::state::refused_batch(&e).is_some() => {
+            st.reject();
+            cors(
+                &headers,
+                crate::state::refused_batch(&e).unwrap_or_default(),
+            )
+        }
         Err(e) => {
             tracing::error!(error = %e, "storing a /s/ batch failed");
             cors(
@@ -656,6 +663,10 @@ async fn native_ingest(
             axum::Json(serde_json::json!({"status": "ok", "batch_id": batch_id, "duplicate": o.duplicates > 0, "events": o.events, "rejected_events": rejected}))
                 .into_response(),
         ),
+        Err(e) if crate::state::refused_batch(&e).is_some() => {
+            st.reject();
+            cors(&headers, crate::state::refused_batch(&e).unwrap_or_default())
+        }
         Err(e) => {
             tracing::error!(error = %e, "storing an ingest batch failed");
             cors(&headers, error(StatusCode::SERVICE_UNAVAILABLE, "storage unavailable; retry"))

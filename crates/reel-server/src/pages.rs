@@ -158,10 +158,7 @@ async fn share_events(
     let Some((project, session)) = resolve(&st, &token).await else {
         return gone();
     };
-    match crate::api::load(&st, &project, &session).await {
-        Ok(s) => events_response(s, &q),
-        Err(r) => r,
-    }
+    events_response(&st, &project, &session, &q).await
 }
 
 async fn share_meta(State(st): State<Arc<AppState>>, Path(token): Path<String>) -> Response {

@@ -34,6 +34,11 @@ pub struct Config {
     pub sweep_every: Duration,
     /// Serve `/metrics` on this address instead of the main listener (`--metrics-listen`).
     pub metrics_listen: Option<String>,
+    /// Per-session cap on stored event bytes (uncompressed JSON; 0: none). `--max-session-bytes`.
+    pub max_session_bytes: u64,
+    /// Memory budget of the ingest policy's per-window DOM state, bytes (least recently used
+    /// windows are dropped past it). `--redaction-state-bytes`.
+    pub redaction_state_bytes: usize,
 }
 
 impl Config {
@@ -53,6 +58,8 @@ impl Config {
             seal_idle: Duration::from_secs(300),
             sweep_every: Duration::from_secs(30),
             metrics_listen: None,
+            max_session_bytes: reel_store::DEFAULT_SESSION_CAP,
+            redaction_state_bytes: DEFAULT_REDACTION_STATE_BYTES,
         }
     }
 }
@@ -70,9 +77,116 @@ pub struct AppState {
     /// Compiled redaction policies, keyed by their settings JSON.
     redactors: Mutex<BTreeMap<String, Arc<reel_redact::Redactor>>>,
     /// Ingest-policy state per (session, window): the DOM of the page so far, so that rules by
-    /// selector apply to later batches of the same window.
-    window_redactors:
-        Mutex<std::collections::HashMap<(String, String), reel_redact::WindowRedactor>>,
+    /// selector apply to later batches of the same window. Bounded by a byte budget.
+    window_redactors: Mutex<RedactorCache>,
+}
+
+/// Default of [`Config::redaction_state_bytes`]: 64 MiB.
+pub const DEFAULT_REDACTION_STATE_BYTES: usize = 64 << 20;
+
+type WindowKey = (String, String);
+
+/// Ingest-policy window states, least recently used dropped once their estimated size passes a
+/// budget (a dropped window is warmed up again from storage on its next batch), all dropped
+/// when the policy changes.
+pub struct RedactorCache {
+    budget: usize,
+    /// The policy (settings JSON) the states were built with.
+    policy: String,
+    map: std::collections::HashMap<WindowKey, (reel_redact::WindowRedactor, usize, u64)>,
+    /// Last use → window, oldest first.
+    order: BTreeMap<u64, WindowKey>,
+    bytes: usize,
+    tick: u64,
+}
+
+impl RedactorCache {
+    pub fn new(budget: usize) -> RedactorCache {
+        RedactorCache {
+            budget,
+            policy: String::new(),
+            map: Default::default(),
+            order: BTreeMap::new(),
+            bytes: 0,
+            tick: 0,
+        }
+    }
+
+    /// Drop every state unless they were built with `policy`.
+    pub fn use_policy(&mut self, policy: &str) {
+        if self.policy != policy {
+            self.clear();
+            self.policy = policy.to_string();
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.map.clear();
+        self.order.clear();
+        self.bytes = 0;
+    }
+
+    pub fn contains(&self, k: &WindowKey) -> bool {
+        self.map.contains_key(k)
+    }
+
+    /// Windows held and their estimated bytes.
+    pub fn usage(&self) -> (usize, usize) {
+        (self.map.len(), self.bytes)
+    }
+
+    /// Run `f` on the state of window `k` (made with `make` when absent), then account for its
+    /// new size and evict least recently used windows past the budget (`k` itself too if it
+    /// alone is larger than the budget).
+    pub fn with<T>(
+        &mut self,
+        k: WindowKey,
+        make: impl FnOnce() -> reel_redact::WindowRedactor,
+        f: impl FnOnce(&mut reel_redact::WindowRedactor) -> T,
+    ) -> T {
+        let (mut wr, old_bytes, old_tick) = match self.map.remove(&k) {
+            Some(x) => x,
+            None => (make(), 0, u64::MAX),
+        };
+        self.order.remove(&old_tick);
+        self.bytes -= old_bytes;
+        let out = f(&mut wr);
+        let size = wr.approx_bytes();
+        if size <= self.budget {
+            self.tick += 1;
+            self.order.insert(self.tick, k.clone());
+            self.map.insert(k, (wr, size, self.tick));
+            self.bytes += size;
+        }
+        while self.bytes > self.budget {
+            let Some((_, old)) = self.order.pop_first() else {
+                break;
+            };
+            if let Some((_, b, _)) = self.map.remove(&old) {
+                self.bytes -= b;
+            }
+        }
+        out
+    }
+
+    /// Keep `wr` as window `k`'s state unless one is there already.
+    pub fn insert_if_absent(&mut self, k: WindowKey, wr: reel_redact::WindowRedactor) {
+        if !self.map.contains_key(&k) {
+            self.with(k, || wr, |_| ());
+        }
+    }
+}
+
+/// A store error as the HTTP answer for a refused batch, when it is one: the per-session cap
+/// (413 naming the cap and the flag that sets it).
+pub fn refused_batch(e: &reel_store::Error) -> Option<Response> {
+    match e {
+        reel_store::Error::SessionCap { .. } => Some(crate::auth::error(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("{e}; start a new session, or raise the cap with reel serve --max-session-bytes (REEL_MAX_SESSION_BYTES)"),
+        )),
+        _ => None,
+    }
 }
 
 /// Compile a redaction policy value: `null`, `{"preset": "default"|"strict"}` or `{"rules": "<TOML>"}`.
@@ -101,7 +215,8 @@ impl AppState {
                 config.data_dir.display()
             )
         })?;
-        let store = Store::open(&config.index_url, &config.blobs_url).await?;
+        let mut store = Store::open(&config.index_url, &config.blobs_url).await?;
+        store.set_session_cap(config.max_session_bytes);
         let (project, new_admin_token) = store
             .index
             .ensure_project(
@@ -110,7 +225,6 @@ impl AppState {
             )
             .await?;
         Ok(AppState {
-            config,
             store,
             project: RwLock::new(project),
             new_admin_token,
@@ -119,7 +233,8 @@ impl AppState {
             bad_events: AtomicU64::new(0),
             started: std::time::Instant::now(),
             redactors: Mutex::new(BTreeMap::new()),
-            window_redactors: Mutex::new(Default::default()),
+            window_redactors: Mutex::new(RedactorCache::new(config.redaction_state_bytes)),
+            config,
         })
     }
 
@@ -132,8 +247,23 @@ impl AppState {
 
     pub fn set_project(&self, p: Project) {
         if let Ok(mut g) = self.project.write() {
+            let before = g.settings.get("ingest_redaction").cloned();
+            if p.settings.get("ingest_redaction").cloned() != before {
+                // States built under another policy must not be reused (and free their memory).
+                if let Ok(mut c) = self.window_redactors.lock() {
+                    c.clear();
+                }
+            }
             *g = p;
         }
+    }
+
+    /// Ingest-policy window states held: (windows, estimated bytes).
+    pub fn redaction_state_usage(&self) -> (usize, usize) {
+        self.window_redactors
+            .lock()
+            .map(|c| c.usage())
+            .unwrap_or_default()
     }
 
     /// The project's redaction policy `which` (`ingest_redaction` or `export_redaction`), compiled.
@@ -187,49 +317,68 @@ impl AppState {
         project: &str,
         unit: &mut reel_store::IngestUnit,
     ) -> Result<(), String> {
+        let poisoned = |_| "redactor state poisoned".to_string();
         let Some(r) = self.policy("ingest_redaction") else {
+            self.window_redactors.lock().map_err(poisoned)?.clear();
             return Ok(());
         };
+        let policy = self
+            .project()
+            .settings
+            .get("ingest_redaction")
+            .map(|v| v.to_string())
+            .unwrap_or_default();
         let key = (unit.session_id.clone(), unit.window_id.clone());
-        let poisoned = |_| "redactor state poisoned".to_string();
-        let known = self
-            .window_redactors
-            .lock()
-            .map_err(poisoned)?
-            .contains_key(&key);
+        let known = {
+            let mut c = self.window_redactors.lock().map_err(poisoned)?;
+            c.use_policy(&policy);
+            c.contains(&key)
+        };
         if !known && r.needs_dom() {
-            let mut warm = r.window();
-            let stored = self
+            // Replay only this window's stored events, streamed block by block.
+            let plan = self
                 .store
-                .load_session(project, &unit.session_id)
+                .plan(project, &unit.session_id)
                 .await
                 .map_err(|e| e.to_string())?;
-            if let Some(w) =
-                stored.and_then(|s| s.windows.into_iter().find(|w| w.id == unit.window_id))
-            {
-                for e in w.events {
+            let (store, r2, wid) = (self.store.clone(), r.clone(), unit.window_id.clone());
+            let warm = tokio::task::spawn_blocking(move || -> Result<_, String> {
+                let mut warm = r2.window();
+                for item in store
+                    .window_events(&plan, &wid)
+                    .map_err(|e| e.to_string())?
+                {
+                    let (_, e) = item.map_err(|e| e.to_string())?;
                     let _ = warm.event(e);
                 }
-            }
-            let mut map = self.window_redactors.lock().map_err(poisoned)?;
-            map.entry(key.clone()).or_insert(warm);
+                Ok(warm)
+            })
+            .await
+            .map_err(|e| e.to_string())??;
+            let mut c = self.window_redactors.lock().map_err(poisoned)?;
+            c.use_policy(&policy);
+            c.insert_if_absent(key.clone(), warm);
         }
         let mut person = None;
         let mut counts = reel_redact::Counts::default();
         r.session_facts(&mut unit.distinct_id, &mut person, &mut counts);
         unit.events.sort_by_key(|e| e.timestamp);
-        let mut map = self.window_redactors.lock().map_err(poisoned)?;
-        if map.len() > 20_000 {
-            map.clear(); // bounded memory; those windows are warmed up again from storage
-        }
-        let wr = map.entry(key).or_insert_with(|| r.window());
-        let mut out = Vec::with_capacity(unit.events.len());
-        for e in std::mem::take(&mut unit.events) {
-            if let Some(e) = wr.event(e).map_err(|e| e.to_string())? {
-                out.push(e);
-            }
-        }
-        unit.events = out;
+        let mut c = self.window_redactors.lock().map_err(poisoned)?;
+        c.use_policy(&policy);
+        let events = std::mem::take(&mut unit.events);
+        unit.events = c.with(
+            key,
+            || r.window(),
+            |wr| -> Result<Vec<reel_format::Event>, String> {
+                let mut out = Vec::with_capacity(events.len());
+                for e in events {
+                    if let Some(e) = wr.event(e).map_err(|e| e.to_string())? {
+                        out.push(e);
+                    }
+                }
+                Ok(out)
+            },
+        )?;
         Ok(())
     }
 
@@ -304,6 +453,11 @@ impl AppState {
                 "Sessions sealed (blocks compacted).",
                 m.sealed_sessions.load(Ordering::Relaxed),
             ),
+            (
+                "reel_seal_failures_total",
+                "Seal attempts that failed (the session is retried later, backing off).",
+                m.seal_failures.load(Ordering::Relaxed),
+            ),
         ];
         for (name, help, v) in counters {
             let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
@@ -312,6 +466,16 @@ impl AppState {
             s,
             "# HELP reel_ingest_lag_ms Now minus the newest event time of the last stored batch.\n# TYPE reel_ingest_lag_ms gauge\nreel_ingest_lag_ms {}",
             m.ingest_lag_ms.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            s,
+            "# HELP reel_sessions_seal_backed_off Sessions waiting to retry sealing after a failure.\n# TYPE reel_sessions_seal_backed_off gauge\nreel_sessions_seal_backed_off {}",
+            m.sessions_backed_off.load(Ordering::Relaxed)
+        );
+        let (windows, bytes) = self.redaction_state_usage();
+        let _ = writeln!(
+            s,
+            "# HELP reel_redaction_state_windows Windows whose ingest-policy DOM state is held in memory.\n# TYPE reel_redaction_state_windows gauge\nreel_redaction_state_windows {windows}\n# HELP reel_redaction_state_bytes Estimated memory of that state.\n# TYPE reel_redaction_state_bytes gauge\nreel_redaction_state_bytes {bytes}"
         );
         let _ = writeln!(s, "# HELP reel_uptime_seconds Seconds since start.\n# TYPE reel_uptime_seconds gauge\nreel_uptime_seconds {}", self.started.elapsed().as_secs());
         s
@@ -375,7 +539,7 @@ pub fn spawn_background(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
                 Ok(ids) => {
                     for id in ids {
                         if let Err(e) = state.store.seal(&project, &id).await {
-                            tracing::warn!(session = %id, error = %e, "sealing failed; will retry");
+                            tracing::warn!(session = %id, error = %e, "sealing failed; will retry later (backing off)");
                         }
                     }
                 }
@@ -383,6 +547,13 @@ pub fn spawn_background(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
             }
             if let Err(e) = state.store.maintain(state.config.tombstone_days).await {
                 tracing::warn!(error = %e, "index upkeep (tombstones, free pages) failed");
+            }
+            if let Ok(n) = state.store.sessions_backed_off(&project).await {
+                state
+                    .store
+                    .metrics
+                    .sessions_backed_off
+                    .store(n, Ordering::Relaxed);
             }
             if let Some(days) = state.config.retention_days {
                 match state.store.enforce_retention(&project, days).await {
@@ -397,7 +568,6 @@ pub fn spawn_background(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::route_group;
 
     #[test]
     fn route_groups_compare_whole_segments() {
@@ -425,5 +595,95 @@ mod tests {
         ] {
             assert_eq!(route_group(path), group, "{path}");
         }
+    }
+
+    use super::*;
+
+    /// A full snapshot whose body holds one text node of `text_len` bytes.
+    fn snapshot(ts: i64, text_len: usize) -> reel_format::Event {
+        let text = "x".repeat(text_len);
+        reel_format::Event::parse(format!(
+            r#"{{"type":2,"timestamp":{ts},"data":{{"node":{{"type":0,"id":1,"childNodes":[{{"type":2,"id":2,"tagName":"html","attributes":{{}},"childNodes":[{{"type":2,"id":3,"tagName":"body","attributes":{{"class":"page"}},"childNodes":[{{"type":3,"id":4,"textContent":"{text}"}}]}}]}}]}},"initialOffset":{{"left":0,"top":0}}}}}}"#
+        ))
+        .unwrap()
+    }
+
+    const RULES: &str = "block = [\".private\"]\n";
+
+    #[test]
+    fn window_states_are_evicted_least_recently_used_past_the_budget() {
+        let r = reel_redact::Redactor::from_toml(RULES).unwrap();
+        assert!(r.needs_dom());
+        let one = {
+            let mut w = r.window();
+            w.event(snapshot(1, 100_000)).unwrap();
+            w.approx_bytes()
+        };
+        assert!(one >= 100_000, "the estimate counts the page's text: {one}");
+        let mut c = RedactorCache::new(one * 3 + one / 2);
+        for i in 0..5 {
+            let k = ("s".to_string(), format!("w{i}"));
+            c.with(k, || r.window(), |w| w.event(snapshot(1, 100_000)).unwrap());
+            // Touch w0 so that it stays among the most recently used.
+            c.with(("s".into(), "w0".into()), || r.window(), |_| ());
+        }
+        let (n, bytes) = c.usage();
+        assert_eq!(n, 3, "three windows fit the budget");
+        assert!(bytes <= one * 3 + one / 2);
+        assert!(
+            c.contains(&("s".into(), "w0".into())),
+            "recently used stays"
+        );
+        assert!(c.contains(&("s".into(), "w4".into())));
+        assert!(
+            !c.contains(&("s".into(), "w1".into())),
+            "least recently used goes"
+        );
+        // One window larger than the whole budget is not kept at all.
+        let mut small = RedactorCache::new(one / 2);
+        small.with(
+            ("s".into(), "big".into()),
+            || r.window(),
+            |w| w.event(snapshot(1, 100_000)).unwrap(),
+        );
+        assert_eq!(small.usage(), (0, 0));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn ingest_redaction_state_is_freed_when_the_policy_changes_or_goes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let st = AppState::open(Config::embedded(tmp.path().to_path_buf()))
+            .await
+            .unwrap();
+        let set = |policy: serde_json::Value| {
+            let mut p = st.project();
+            p.settings["ingest_redaction"] = policy;
+            st.set_project(p);
+        };
+        let unit = |w: &str| reel_store::IngestUnit {
+            key: format!("k-{w}"),
+            session_id: "s".into(),
+            window_id: w.into(),
+            distinct_id: None,
+            source: Default::default(),
+            user_agent: None,
+            events: vec![snapshot(1, 50_000)],
+        };
+        let project = st.project().id;
+        set(serde_json::json!({"rules": RULES}));
+        for w in ["a", "b"] {
+            st.redact_ingest(&project, &mut unit(w)).await.unwrap();
+        }
+        let (n, bytes) = st.redaction_state_usage();
+        assert_eq!(n, 2);
+        assert!(bytes >= 100_000);
+        // Another policy: the old states go.
+        set(serde_json::json!({"rules": "block = [\".other\"]\n"}));
+        assert_eq!(st.redaction_state_usage(), (0, 0));
+        st.redact_ingest(&project, &mut unit("c")).await.unwrap();
+        assert_eq!(st.redaction_state_usage().0, 1);
+        // Switched off: everything goes.
+        set(serde_json::Value::Null);
+        assert_eq!(st.redaction_state_usage(), (0, 0));
     }
 }

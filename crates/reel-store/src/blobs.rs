@@ -88,6 +88,11 @@ impl Blobs {
         self.store
             .put(&path, PutPayload::from(Bytes::from(bytes)))
             .await?;
+        self.sync_local(key).await
+    }
+
+    /// fsync a local file and its folder (a no-op for S3).
+    async fn sync_local(&self, key: &str) -> Result<()> {
         if let Some(root) = &self.local_root {
             let file = root.join(key);
             let dir = file.parent().map(|p| p.to_path_buf());
@@ -102,6 +107,57 @@ impl Blobs {
             .map_err(|e| Error::Config(e.to_string()))??;
         }
         Ok(())
+    }
+
+    /// Store the file's contents at `key` durably without reading it whole into memory
+    /// (a multipart upload in parts of 8 MB when it is larger than that).
+    pub async fn put_file(&self, key: &str, file: std::fs::File) -> Result<()> {
+        use std::io::{Read, Seek};
+        const PART: usize = 8 << 20;
+        let mut file = file;
+        file.rewind()?;
+        let len = file.metadata()?.len();
+        if len as usize <= PART {
+            let mut buf = Vec::with_capacity(len as usize);
+            file.read_to_end(&mut buf)?;
+            return self.put(key, buf).await;
+        }
+        let upload = self.store.put_multipart(&self.full(key)).await?;
+        let mut w = object_store::WriteMultipart::new_with_chunk_size(upload, PART);
+        let mut file = std::io::BufReader::with_capacity(1 << 20, file);
+        loop {
+            w.wait_for_capacity(2).await?;
+            let mut buf = vec![0u8; PART];
+            let mut n = 0;
+            while n < PART {
+                let k = file.read(&mut buf[n..])?;
+                if k == 0 {
+                    break;
+                }
+                n += k;
+            }
+            if n == 0 {
+                break;
+            }
+            buf.truncate(n);
+            w.put(Bytes::from(buf));
+        }
+        w.finish().await?;
+        self.sync_local(key).await
+    }
+
+    /// Fetch `key` into an anonymous temporary file (for blocks too large to hold in memory).
+    pub async fn get_to_file(&self, key: &str) -> Result<std::fs::File> {
+        use futures::StreamExt;
+        use std::io::{Seek, Write};
+        let mut stream = self.store.get(&self.full(key)).await?.into_stream();
+        let mut file = std::io::BufWriter::new(tempfile::tempfile()?);
+        while let Some(chunk) = stream.next().await {
+            file.write_all(&chunk?)?;
+        }
+        let mut file = file.into_inner().map_err(|e| Error::Io(e.into_error()))?;
+        file.rewind()?;
+        Ok(file)
     }
 
     pub async fn get(&self, key: &str) -> Result<Bytes> {

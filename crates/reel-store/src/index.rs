@@ -64,6 +64,11 @@ CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 ALTER TABLE audit ADD COLUMN subject_hmac TEXT;
 UPDATE audit SET subject_sha256 = NULL
 "#,
+    // Sealing back-off: failed attempts and when to try again (see reel_store::seal).
+    r#"
+ALTER TABLE sessions ADD COLUMN seal_failures BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE sessions ADD COLUMN seal_retry_ms BIGINT;
+"#,
 ];
 
 #[derive(Clone)]

@@ -99,6 +99,7 @@ impl Store {
                 .fetch_add(1, Ordering::Relaxed);
             return Ok(Some(outcome));
         }
+        self.check_session_cap(project, &fresh).await?;
         // Group by (session, window).
         let mut groups: BTreeMap<(String, String), Vec<&IngestUnit>> = BTreeMap::new();
         for u in &fresh {
@@ -259,6 +260,41 @@ impl Store {
             m.ingest_lag_ms.store(now - last, Ordering::Relaxed);
         }
         Ok(Some(outcome))
+    }
+
+    /// Refuse the batch if it would take a session past the per-session cap (the session row's
+    /// `size` is the running total of stored event JSON).
+    async fn check_session_cap(&self, project: &str, fresh: &[&IngestUnit]) -> Result<()> {
+        if self.session_cap == 0 {
+            return Ok(());
+        }
+        let mut adding: BTreeMap<&str, u64> = BTreeMap::new();
+        for u in fresh {
+            *adding.entry(&u.session_id).or_default() +=
+                u.events.iter().map(|e| e.json().len() as u64).sum::<u64>();
+        }
+        for (session, adding) in adding {
+            use sqlx::Row;
+            let stored: i64 =
+                sqlx::query("SELECT size FROM sessions WHERE project_id = $1 AND id = $2")
+                    .bind(project)
+                    .bind(session)
+                    .fetch_optional(&self.index.pool)
+                    .await?
+                    .map(|r| r.try_get("size"))
+                    .transpose()?
+                    .unwrap_or(0);
+            let stored = stored.max(0) as u64;
+            if adding > 0 && stored + adding > self.session_cap {
+                return Err(Error::SessionCap {
+                    session: session.to_string(),
+                    stored,
+                    adding,
+                    cap: self.session_cap,
+                });
+            }
+        }
+        Ok(())
     }
 
     async fn known_keys<'a>(

@@ -45,6 +45,14 @@ pub enum Error {
     NotFound(String),
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
+    /// A batch would take a session past the per-session cap on stored event bytes.
+    #[error("session {session} already holds {stored} bytes of events; this batch of {adding} bytes would pass the per-session cap of {cap} bytes")]
+    SessionCap {
+        session: String,
+        stored: u64,
+        adding: u64,
+        cap: u64,
+    },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -60,7 +68,12 @@ pub struct Store {
     /// Test hook: a pause in [`Store::seal`] before its index transaction (see [`seal::SealPause`]).
     #[doc(hidden)]
     pub seal_pause: Arc<std::sync::Mutex<Option<seal::SealPause>>>,
+    /// Largest amount of event JSON one session may hold, bytes (0: no cap).
+    session_cap: u64,
 }
+
+/// Default per-session cap on stored event bytes (uncompressed JSON): 1 GiB.
+pub const DEFAULT_SESSION_CAP: u64 = 1 << 30;
 
 impl Store {
     /// Open (and migrate) the store. `index_url`: `sqlite://PATH` or `postgres://…`;
@@ -76,7 +89,17 @@ impl Store {
             metrics: Arc::new(Metrics::default()),
             committer,
             seal_pause: Default::default(),
+            session_cap: DEFAULT_SESSION_CAP,
         })
+    }
+
+    /// Set the per-session cap on stored event bytes (0: no cap); see [`Error::SessionCap`].
+    pub fn set_session_cap(&mut self, bytes: u64) {
+        self.session_cap = bytes;
+    }
+
+    pub fn session_cap(&self) -> u64 {
+        self.session_cap
     }
 }
 
@@ -90,6 +113,10 @@ pub struct Metrics {
     pub block_writes: std::sync::atomic::AtomicU64,
     pub block_bytes: std::sync::atomic::AtomicU64,
     pub sealed_sessions: std::sync::atomic::AtomicU64,
+    /// Seal attempts that failed (each backs its session off).
+    pub seal_failures: std::sync::atomic::AtomicU64,
+    /// Sessions waiting for a retry after a failed seal (refreshed by the server's sweep).
+    pub sessions_backed_off: std::sync::atomic::AtomicI64,
     /// Last ingest lag: now − newest event timestamp of the batch, ms.
     pub ingest_lag_ms: std::sync::atomic::AtomicI64,
 }

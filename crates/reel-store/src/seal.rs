@@ -3,21 +3,40 @@
 //! are untouched (they stay as separate blocks until the next seal). A lease in the session row
 //! keeps two servers from sealing the same session at once.
 use crate::{now_ms, Result, Store};
+use std::io::Write;
 use std::sync::atomic::Ordering;
 
 /// zstd level of sealed blocks (≈ xz -9 on rrweb JSON).
 pub const SEAL_LEVEL: i32 = 19;
+/// Largest zstd window of a sealed block (2^23 = 8 MiB): bounds the memory of sealing and of
+/// every later read, whatever the window's size.
+pub const SEAL_WINDOW_LOG: u32 = 23;
 const LEASE_MS: i64 = 120_000;
+/// A session that failed to seal is retried after this long, doubled per further failure …
+pub const SEAL_BACKOFF_MS: i64 = 60_000;
+/// … up to this.
+pub const SEAL_BACKOFF_MAX_MS: i64 = 6 * 3_600_000;
+
+/// One window merged into a sealed block (in a temporary file until it is uploaded).
+struct SealedWindow {
+    window: String,
+    file: std::fs::File,
+    first: i64,
+    last: i64,
+    count: i64,
+    raw: i64,
+}
 
 impl Store {
-    /// Sessions idle for `idle_ms` with unsealed blocks.
+    /// Sessions idle for `idle_ms` with unsealed blocks, oldest first; sessions backed off after
+    /// a failed seal are left out until their retry time.
     pub async fn sessions_to_seal(
         &self,
         project: &str,
         idle_ms: i64,
         limit: i64,
     ) -> Result<Vec<String>> {
-        let rows = sqlx::query("SELECT id FROM sessions WHERE project_id = $1 AND sealed_ms IS NULL AND updated_ms < $2 AND (lease_until IS NULL OR lease_until < $3) ORDER BY updated_ms LIMIT $4")
+        let rows = sqlx::query("SELECT id FROM sessions WHERE project_id = $1 AND sealed_ms IS NULL AND updated_ms < $2 AND (lease_until IS NULL OR lease_until < $3) AND (seal_retry_ms IS NULL OR seal_retry_ms <= $3) ORDER BY updated_ms LIMIT $4")
             .bind(project)
             .bind(now_ms() - idle_ms)
             .bind(now_ms())
@@ -27,7 +46,21 @@ impl Store {
         crate::index::strings(&rows, "id")
     }
 
-    /// Seal one session. Returns false if another server holds the lease.
+    /// How many sessions wait for a retry after a failed seal.
+    pub async fn sessions_backed_off(&self, project: &str) -> Result<i64> {
+        use sqlx::Row;
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM sessions WHERE project_id = $1 AND seal_retry_ms > $2",
+        )
+        .bind(project)
+        .bind(now_ms())
+        .fetch_one(&self.index.pool)
+        .await?;
+        Ok(row.try_get::<i64, _>("n")?)
+    }
+
+    /// Seal one session. Returns false if another server holds the lease. A failure backs the
+    /// session off (see [`SEAL_BACKOFF_MS`]) and is counted in [`crate::Metrics`].
     pub async fn seal(&self, project: &str, id: &str) -> Result<bool> {
         let now = now_ms();
         {
@@ -44,57 +77,122 @@ impl Store {
                 return Ok(false);
             }
         }
-        let blocks = self.index.blocks(project, id).await?;
-        let mut by_window: std::collections::BTreeMap<String, Vec<&crate::index::BlockRow>> =
-            Default::default();
-        for b in &blocks {
-            by_window.entry(b.window_id.clone()).or_default().push(b);
+        match self.seal_leased(project, id, now).await {
+            Ok(sealed) => {
+                if sealed {
+                    self.metrics.sealed_sessions.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok(sealed)
+            }
+            Err(e) => {
+                self.metrics.seal_failures.fetch_add(1, Ordering::Relaxed);
+                if let Err(e2) = self.back_off_seal(project, id).await {
+                    tracing::warn!(session = %id, error = %e2, "recording a failed seal failed");
+                }
+                Err(e)
+            }
         }
-        // Windows already one sealed block stay as they are; the rest are fetched in one go.
-        by_window.retain(|_, bs| !(bs.len() == 1 && bs[0].sealed));
-        let todo: Vec<&crate::index::BlockRow> = by_window.values().flatten().copied().collect();
-        let mut fetched = self.fetch_blocks(project, id, &todo).await?.into_iter();
-        let mut new_rows = Vec::new();
+    }
+
+    /// Release the lease and schedule the next attempt: SEAL_BACKOFF_MS × 2^(failures − 1).
+    async fn back_off_seal(&self, project: &str, id: &str) -> Result<()> {
+        use sqlx::Row;
+        let _w = self.index.writer().await;
+        let failures: i64 =
+            sqlx::query("SELECT seal_failures FROM sessions WHERE project_id = $1 AND id = $2")
+                .bind(project)
+                .bind(id)
+                .fetch_optional(&self.index.pool)
+                .await?
+                .map(|r| r.try_get("seal_failures"))
+                .transpose()?
+                .unwrap_or(0);
+        let delay = SEAL_BACKOFF_MS
+            .saturating_mul(1i64 << failures.clamp(0, 20))
+            .min(SEAL_BACKOFF_MAX_MS);
+        sqlx::query("UPDATE sessions SET seal_failures = seal_failures + 1, seal_retry_ms = $1, lease_until = NULL WHERE project_id = $2 AND id = $3")
+            .bind(now_ms() + delay)
+            .bind(project)
+            .bind(id)
+            .execute(&self.index.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Merge one window's blocks (streamed in time order) into a zstd block in a temporary file.
+    /// Blocking.
+    fn seal_window(&self, plan: crate::read::Plan) -> Result<SealedWindow> {
+        let window = plan.windows.first().cloned().unwrap_or_default();
+        let wlog = (64 - plan.raw_bytes().max(1).leading_zeros()).clamp(10, SEAL_WINDOW_LOG);
+        let file = tempfile::tempfile()?;
+        let mut enc = zstd::stream::write::Encoder::new(
+            std::io::BufWriter::with_capacity(256 << 10, file),
+            SEAL_LEVEL,
+        )?;
+        enc.long_distance_matching(true)?;
+        enc.window_log(wlog)?;
+        enc.set_parameter(zstd::zstd_safe::CParameter::ChainLog((wlog + 1).min(23)))?;
+        enc.set_parameter(zstd::zstd_safe::CParameter::HashLog((wlog + 1).min(22)))?;
+        let (mut first, mut last, mut count, mut raw) = (None, 0, 0i64, 0i64);
+        for item in self.events(plan)? {
+            let (_, e) = item?;
+            first.get_or_insert(e.timestamp);
+            last = e.timestamp;
+            count += 1;
+            raw += e.json().len() as i64 + 1;
+            enc.write_all(e.json().as_bytes())?;
+            enc.write_all(b"\n")?;
+        }
+        let file = enc
+            .finish()?
+            .into_inner()
+            .map_err(|e| crate::Error::Io(e.into_error()))?;
+        Ok(SealedWindow {
+            window,
+            file,
+            first: first.unwrap_or(0),
+            last,
+            count,
+            raw,
+        })
+    }
+
+    /// The work of [`Store::seal`] once the lease is held: every window with more than one block
+    /// (or an unsealed one) is merged, one window at a time, into a sealed block in the blob
+    /// store; then one transaction swaps the block rows and marks the session sealed.
+    async fn seal_leased(&self, project: &str, id: &str, now: i64) -> Result<bool> {
+        let plan = self.plan(project, id).await?;
+        #[allow(clippy::type_complexity)]
+        let mut new_rows: Vec<(String, String, String, i64, i64, i64, i64, i64)> = Vec::new();
         let mut replaced = Vec::new();
-        for (wid, bs) in by_window {
-            let mut events = Vec::new();
-            for _ in &bs {
-                let bytes = fetched.next().unwrap_or_default();
-                events.extend(crate::read::decode_block(&bytes).map_err(crate::Error::Config)?);
+        for w in 0..plan.windows.len() {
+            let wp = plan.window(w);
+            // Windows already one sealed block stay as they are.
+            if wp.blocks.len() == 1 && wp.blocks[0].1.sealed {
+                continue;
             }
-            events.sort_by_key(|e| e.timestamp);
-            let (first, last) = (
-                events.first().map(|e| e.timestamp).unwrap_or(0),
-                events.last().map(|e| e.timestamp).unwrap_or(0),
+            replaced.extend(
+                wp.blocks
+                    .iter()
+                    .map(|(_, b)| (b.id.clone(), b.blob_key.clone())),
             );
-            let mut jsonl = Vec::new();
-            for e in &events {
-                jsonl.extend_from_slice(e.json().as_bytes());
-                jsonl.push(b'\n');
-            }
-            let raw_len = jsonl.len() as i64;
-            let compressed = tokio::task::spawn_blocking(move || {
-                let mut c = zstd::bulk::Compressor::new(SEAL_LEVEL)?;
-                c.long_distance_matching(true)?;
-                c.compress(&jsonl)
-            })
-            .await
-            .map_err(|e| crate::Error::Config(e.to_string()))??;
+            let store = self.clone();
+            let sw = tokio::task::spawn_blocking(move || store.seal_window(wp))
+                .await
+                .map_err(|e| crate::Error::Config(e.to_string()))??;
             let bid = uuid::Uuid::now_v7().to_string();
-            let key = crate::ingest::block_key(project, id, &wid, first, &bid);
-            let stored = compressed.len() as i64;
-            self.blobs.put(&key, compressed).await?;
+            let key = crate::ingest::block_key(project, id, &sw.window, sw.first, &bid);
+            let stored = sw.file.metadata()?.len() as i64;
+            if let Err(e) = self.blobs.put_file(&key, sw.file).await {
+                // Nothing refers to the blocks uploaded so far: remove them.
+                for (_, _, k, ..) in &new_rows {
+                    let _ = self.blobs.delete(k).await;
+                }
+                return Err(e);
+            }
             new_rows.push((
-                bid,
-                wid.clone(),
-                key,
-                first,
-                last,
-                events.len() as i64,
-                raw_len,
-                stored,
+                bid, sw.window, key, sw.first, sw.last, sw.count, sw.raw, stored,
             ));
-            replaced.extend(bs.iter().map(|b| (b.id.clone(), b.blob_key.clone())));
         }
         let new_keys: Vec<String> = new_rows.iter().map(|r| r.2.clone()).collect();
         self.pause_for_test().await;
@@ -122,7 +220,7 @@ impl Store {
             }
         }
         // Sealed unless blocks arrived meanwhile (ingest clears sealed_ms on every write).
-        sqlx::query("UPDATE sessions SET sealed_ms = CASE WHEN updated_ms <= $1 THEN $2 ELSE NULL END, lease_until = NULL WHERE project_id = $3 AND id = $4")
+        sqlx::query("UPDATE sessions SET sealed_ms = CASE WHEN updated_ms <= $1 THEN $2 ELSE NULL END, lease_until = NULL, seal_failures = 0, seal_retry_ms = NULL WHERE project_id = $3 AND id = $4")
             .bind(now)
             .bind(now_ms())
             .bind(project)
@@ -136,7 +234,6 @@ impl Store {
                 self.blobs.delete(&key).await?;
             }
         }
-        self.metrics.sealed_sessions.fetch_add(1, Ordering::Relaxed);
         Ok(true)
     }
 

@@ -60,6 +60,14 @@ pub struct Args {
     /// Seal (compact) a session after it has been quiet this many seconds (default 300).
     #[arg(long, env = "REEL_SEAL_IDLE_SECONDS")]
     seal_idle_seconds: Option<u64>,
+    /// Per-session cap on stored event bytes (uncompressed JSON; default 1 GiB, 0 = none):
+    /// batches that would pass it are refused with 413.
+    #[arg(long, env = "REEL_MAX_SESSION_BYTES")]
+    max_session_bytes: Option<u64>,
+    /// Memory budget of the ingest redaction policy's per-window DOM state, bytes (default
+    /// 64 MiB; least recently used windows are dropped and warmed up again from storage).
+    #[arg(long, env = "REEL_REDACTION_STATE_BYTES")]
+    redaction_state_bytes: Option<usize>,
     /// Log format: text or json.
     #[arg(long, env = "REEL_LOG_FORMAT", default_value = "text")]
     log_format: String,
@@ -90,6 +98,8 @@ struct FileConfig {
     decompressed_limit: Option<u64>,
     seal_idle_seconds: Option<u64>,
     sweep_seconds: Option<u64>,
+    max_session_bytes: Option<u64>,
+    redaction_state_bytes: Option<usize>,
 }
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
@@ -134,6 +144,12 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     }
     if let Some(s) = a.seal_idle_seconds.or(file.seal_idle_seconds) {
         cfg.seal_idle = Duration::from_secs(s);
+    }
+    if let Some(b) = a.max_session_bytes.or(file.max_session_bytes) {
+        cfg.max_session_bytes = b;
+    }
+    if let Some(b) = a.redaction_state_bytes.or(file.redaction_state_bytes) {
+        cfg.redaction_state_bytes = b;
     }
     if let Some(s) = file.sweep_seconds {
         cfg.sweep_every = Duration::from_secs(s.max(1));
