@@ -329,6 +329,9 @@ async fn import(State(st): State<Arc<AppState>>, Admin(p): Admin, body: Bytes) -
             });
         }
     }
+    if let Err(m) = crate::capture::check_unit_times(&units) {
+        return error(StatusCode::BAD_REQUEST, &m);
+    }
     match st.store.ingest(&p.id, units).await {
         Ok(o) => Json(serde_json::json!({"kind": kind.name(), "sessions": ids, "events": o.events, "duplicate": o.stored == 0 && o.duplicates > 0, "warnings": rec.warnings})).into_response(),
         Err(e) => internal(e),
