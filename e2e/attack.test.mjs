@@ -180,3 +180,25 @@ test('$pageview URLs: many in one request are stored, bounded, and go through th
     assert.ok(!after.includes('zelda.canary@example.com'), 'its e-mail address is redacted');
   } finally { await server.stop(); server.cleanup(); }
 });
+
+test('a cv bomb with a valid token: refused past the per-request cv cap, in bounded memory', async () => {
+  const server = await startReel({ mode: 'embedded' });
+  try {
+    const data = zeros(60).toString('latin1');
+    const ev = { type: 2, data, timestamp: T, cv: '2024-10' };
+    const body = zlib.gzipSync(JSON.stringify([{ event: '$snapshot', properties: { token: CAPTURE, $session_id: 'cv-bomb', $snapshot_data: [ev, ev, ev, ev] } }]));
+    const idle = mem(server.proc.pid).rss;
+    const r = await post(server, '/s/', body);
+    assert.equal(r.status, 413);
+    assert.match(await r.text(), /--cv-limit/);
+    const m = mem(server.proc.pid);
+    assert.ok(m.hwm - idle < 256 * MB, `peak RSS ${(m.hwm / MB).toFixed(0)} MB over an idle ${(idle / MB).toFixed(0)} MB`);
+    // A packed snapshot of a real size still unpacks.
+    const node = { type: 0, id: 1, childNodes: [{ type: 2, id: 2, tagName: 'html', attributes: {}, childNodes: [] }] };
+    const small = { type: 2, data: zlib.gzipSync(JSON.stringify({ node, initialOffset: { top: 0, left: 0 } })).toString('latin1'), timestamp: T, cv: '2024-10' };
+    const ok = await post(server, '/s/', JSON.stringify([{ event: '$snapshot', properties: { token: CAPTURE, $session_id: 'cv-ok', $snapshot_data: [small] } }]));
+    assert.equal(ok.status, 200, await ok.text());
+    const evs = JSON.stringify(await api(server, '/api/v1/sessions/cv-ok/events'));
+    assert.ok(evs.includes('"tagName":"html"'), 'the snapshot was unpacked');
+  } finally { await server.stop(); server.cleanup(); }
+});
