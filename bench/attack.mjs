@@ -3,8 +3,11 @@
 // Usage: REEL_BIN=target/release/reel node bench/attack.mjs [kind…]
 // Each kind runs against a fresh server (embedded SQLite mode, loopback): idle RSS is read from
 // /proc/<pid>/status, the request(s) sent, then VmHWM (the peak) read. Prints a Markdown table.
+// REEL_BENCH_AS_LIMIT=<bytes> caps the server's address space (prlimit) so that a server without
+// the bounds dies instead of taking the machine's memory.
 import { readFileSync } from 'node:fs';
 import zlib from 'node:zlib';
+import { execFileSync } from 'node:child_process';
 import { startReel, CAPTURE } from '../e2e/server.mjs';
 
 const MB = 1 << 20;
@@ -35,9 +38,9 @@ function cvBomb(mb) {
   return zlib.gzipSync(JSON.stringify([{ event: '$snapshot', properties: { token: CAPTURE, $session_id: 'cvbomb', $snapshot_data: [ev, ev, ev, ev] } }]));
 }
 
-function pageviews(n) {
+function pageviews(n, distinct = n) {
   const t = Date.now() - 60_000;
-  const batch = Array.from({ length: n }, (_, i) => ({ event: '$pageview', timestamp: new Date(t + i).toISOString(), properties: { $session_id: 'pv-1', $current_url: `https://shop.example/p/${i}` } }));
+  const batch = Array.from({ length: n }, (_, i) => ({ event: '$pageview', timestamp: new Date(t + i).toISOString(), properties: { $session_id: 'pv-1', $current_url: `https://shop.example/p/${i % distinct}` } }));
   return zlib.gzipSync(JSON.stringify({ api_key: CAPTURE, batch }));
 }
 
@@ -53,6 +56,7 @@ const kinds = {
   '20 × 50 MB in parallel (/s/, /e/, /flags/, ingest)': { body: () => zeros(50), paths: Array.from({ length: 20 }, (_, i) => ['/s/', '/e/', '/flags/?v=2', '/api/v1/ingest'][i % 4]), parallel: true },
   'cv bomb: 4 FullSnapshots × 60 MB → /s/ (token)': { body: () => cvBomb(60), paths: ['/s/'] },
   '100k $pageview URLs → /e/ (token)': { body: () => pageviews(100_000), paths: ['/e/'] },
+  '50k $pageviews of 1000 URLs → /e/ (token)': { body: () => pageviews(50_000, 1000), paths: ['/e/'] },
 };
 
 const only = process.argv.slice(2);
@@ -60,9 +64,10 @@ console.log(`| hostile request | compressed | answers | peak RSS over idle | tim
 console.log(`|---|---|---|---|---|`);
 for (const [name, k] of Object.entries(kinds)) {
   if (only.length && !only.some((o) => name.includes(o))) continue;
-  const server = await startReel({ mode: 'embedded', args: ['--quota-bytes-per-second', '0'] });
+  const server = await startReel({ mode: 'embedded', env: { REEL_QUOTA_BYTES_PER_SECOND: '0' } });
   try {
     const body = k.body();
+    if (process.env.REEL_BENCH_AS_LIMIT) execFileSync('prlimit', ['--pid', String(server.proc.pid), `--as=${process.env.REEL_BENCH_AS_LIMIT}`]);
     await new Promise((r) => setTimeout(r, 300));
     const idle = mem(server.proc.pid).rss;
     const t0 = Date.now();

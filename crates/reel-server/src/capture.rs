@@ -962,10 +962,9 @@ fn parse_ingest(
             Err(e @ reel_format::Error::Limit { .. }) => return Err(e),
             Err(e) => {
                 rejected += 1;
-                reel_format::import::push_warning(
-                    &mut warnings,
-                    format!("events: event {i} skipped: {e}"),
-                );
+                reel_format::import::push_warning_with(&mut warnings, || {
+                    format!("events: event {i} skipped: {e}")
+                });
             }
         }
         Ok(())

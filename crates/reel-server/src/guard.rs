@@ -1,7 +1,7 @@
 //! Bounds for capture requests: a memory budget for the bodies being decoded at once, and per
 //! capture token quotas (bytes per second, new sessions per minute, sessions per request).
 //!
-//! The budget is a semaphore of MiB permits. A request takes permits as its decoded body grows
+//! The budget is a semaphore of 64 KiB permits. A request takes permits as its decoded body grows
 //! (twice the body's size: the parsed events are about as big again) and keeps them until it is
 //! answered; when the budget is spent the request is answered 503 with `Retry-After` instead of
 //! waiting in an unbounded queue.
@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-const MIB: u64 = 1 << 20;
+/// One permit of the budget: 64 KiB (a small batch takes one).
+const UNIT: u64 = 64 << 10;
 
 pub struct Guard {
     budget: Arc<Semaphore>,
@@ -25,21 +26,21 @@ pub struct Guard {
 pub struct Reservation {
     sem: Arc<Semaphore>,
     held: Vec<OwnedSemaphorePermit>,
-    mib: u64,
+    units: u64,
 }
 
 impl Reservation {
     /// Account for a decoded body now taking `bytes`; false when the server's budget is spent.
     pub fn grow(&mut self, bytes: u64) -> bool {
-        let want = (bytes.saturating_mul(2)).div_ceil(MIB).max(1);
-        if want <= self.mib {
+        let want = (bytes.saturating_mul(2)).div_ceil(UNIT).max(1);
+        if want <= self.units {
             return true;
         }
-        let more = (want - self.mib).min(u32::MAX as u64) as u32;
+        let more = (want - self.units).min(u32::MAX as u64) as u32;
         match self.sem.clone().try_acquire_many_owned(more) {
             Ok(p) => {
                 self.held.push(p);
-                self.mib = want;
+                self.units = want;
                 true
             }
             Err(_) => false,
@@ -72,13 +73,13 @@ impl Guard {
             .decompressed_limit
             .max(c.analytics_limit)
             .max(c.flags_limit);
-        let mib = c
+        let units = c
             .inflight_limit
             .max(largest.saturating_mul(2))
-            .div_ceil(MIB)
+            .div_ceil(UNIT)
             .min(Semaphore::MAX_PERMITS as u64);
         Guard {
-            budget: Arc::new(Semaphore::new(mib as usize)),
+            budget: Arc::new(Semaphore::new(units as usize)),
             quotas: Mutex::new(HashMap::new()),
             bytes_per_second: c.quota_bytes_per_second,
             new_sessions_per_minute: c.quota_new_sessions_per_minute,
@@ -90,7 +91,7 @@ impl Guard {
         Reservation {
             sem: self.budget.clone(),
             held: Vec::new(),
-            mib: 0,
+            units: 0,
         }
     }
 

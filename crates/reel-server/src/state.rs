@@ -65,7 +65,7 @@ impl Config {
             flags_limit: 1 << 20,
             cv_limit: 64 << 20,
             inflight_limit: 512 << 20,
-            quota_bytes_per_second: 64 << 20,
+            quota_bytes_per_second: 128 << 20,
             quota_new_sessions_per_minute: 6000,
             quota_sessions_per_request: 100,
             max_urls_per_request: 1000,

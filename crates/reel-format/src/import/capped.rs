@@ -17,8 +17,14 @@ const MORE: &str = " more warnings not shown";
 
 /// Add a warning, keeping at most [`MAX_WARNINGS`] lines plus one line counting the rest.
 pub fn push_warning(w: &mut Vec<String>, msg: String) {
+    push_warning_with(w, || msg)
+}
+
+/// [`push_warning`], building the message only when it is kept (hostile bodies can hold
+/// millions of bad items).
+pub fn push_warning_with(w: &mut Vec<String>, msg: impl FnOnce() -> String) {
     if w.len() < MAX_WARNINGS {
-        w.push(msg);
+        w.push(msg());
         return;
     }
     let extra = w
@@ -255,7 +261,7 @@ pub fn parse_raw_events<'a>(
             Ok(e) => out.push(e),
             Err(e @ Error::Limit { .. }) => return Err(e),
             Err(e) if opts.lenient => {
-                push_warning(warnings, format!("{what}: event {i} skipped: {e}"))
+                push_warning_with(warnings, || format!("{what}: event {i} skipped: {e}"))
             }
             Err(e) => return Err(Error::invalid(what, format!("event {i}: {e}"))),
         }

@@ -22,7 +22,7 @@ use serde_json::value::RawValue;
 
 pub use capped::{
     decode_body_capped, for_each_item, parse_event_budgeted, parse_raw_events, push_warning,
-    warning_count, BodyCap, CvBudget, BUSY, MAX_WARNINGS,
+    push_warning_with, warning_count, BodyCap, CvBudget, BUSY, MAX_WARNINGS,
 };
 pub use lz::decompress_from_base64 as lz64_decode;
 pub use posthog::{

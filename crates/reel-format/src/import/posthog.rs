@@ -265,13 +265,26 @@ pub fn wire_items_checked(
         };
     let mut out = Vec::new();
     let mut each = |i: usize, item: &RawValue| -> Result<()> {
+        if !item.get().starts_with('{') {
+            // Cheap for bodies of millions of non-objects: no serde error, no message kept.
+            if !opts.lenient {
+                return Err(Error::invalid(
+                    "wire body",
+                    format!("event {i}: not an object"),
+                ));
+            }
+            super::push_warning_with(warnings, || {
+                format!("wire event {i} skipped: wire event: not an object")
+            });
+            return Ok(());
+        }
         match wire_item(item, &envelope_token, opts, warnings, ctl) {
             Ok(Some(w)) => out.push(w),
             Ok(None) => {}
             Err(e @ Error::Limit { .. }) => return Err(e),
             Err(e) if is_refused(&e) => return Err(e),
             Err(e) if opts.lenient => {
-                super::push_warning(warnings, format!("wire event {i} skipped: {e}"))
+                super::push_warning_with(warnings, || format!("wire event {i} skipped: {e}"))
             }
             Err(e) => return Err(Error::invalid("wire body", format!("event {i}: {e}"))),
         }
@@ -356,10 +369,9 @@ fn wire_item(
                 match super::capped::parse_event_budgeted(raw.get(), &opts.limits, &mut budget) {
                     Ok(e) => evs.push(e),
                     Err(e @ Error::Limit { .. }) => return Err(e),
-                    Err(e) if opts.lenient => super::push_warning(
-                        warnings,
-                        format!("$snapshot_data: event {i} skipped: {e}"),
-                    ),
+                    Err(e) if opts.lenient => super::push_warning_with(warnings, || {
+                        format!("$snapshot_data: event {i} skipped: {e}")
+                    }),
                     Err(e) => {
                         return Err(Error::invalid("$snapshot_data", format!("event {i}: {e}")))
                     }

@@ -66,7 +66,7 @@ pub struct Args {
     #[arg(long, env = "REEL_INFLIGHT_LIMIT")]
     inflight_limit: Option<u64>,
     /// Per capture token: decoded body bytes per second, else 429 with Retry-After
-    /// (default 64 MiB; 0 turns it off).
+    /// (default 128 MiB; 0 turns it off).
     #[arg(long, env = "REEL_QUOTA_BYTES_PER_SECOND")]
     quota_bytes_per_second: Option<u64>,
     /// Per capture token: sessions new to this server per minute, else 429 with Retry-After
