@@ -14,7 +14,7 @@ const MB = 1 << 20;
 
 function mem(pid) {
   const s = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (k) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(s)[1]) * 1024;
+  const kb = (k) => { const m = new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(s); return m ? Number(m[1]) * 1024 : NaN; };
   return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
 }
 
@@ -85,8 +85,9 @@ for (const [name, k] of Object.entries(kinds)) {
       for (const p of k.paths) statuses.push(await send(p));
     }
     const ms = Date.now() - t0;
-    const alive = server.proc.exitCode == null;
-    const m = alive ? mem(server.proc.pid) : { hwm: NaN };
+    let m = server.proc.exitCode == null ? mem(server.proc.pid) : { hwm: NaN };
+    const alive = !Number.isNaN(m.hwm);
+    if (!alive) m = { hwm: NaN };
     const counts = {};
     for (const s of statuses) counts[s] = (counts[s] || 0) + 1;
     const answers = Object.entries(counts).map(([s, n]) => (n > 1 ? `${n}× ${s}` : `${s}`)).join(', ') + health;
