@@ -135,7 +135,7 @@ test('tokens, bad input and abuse', async () => {
   const server = await startReel({ mode: 'embedded' });
   try {
     const post = (path, body, headers = {}) => fetch(server.url + path, { method: 'POST', body, headers });
-    const ev = JSON.stringify([{ type: 4, data: { href: 'http://x/' }, timestamp: 1 }]);
+    const ev = JSON.stringify([{ type: 4, data: { href: 'http://x/' }, timestamp: 1_790_000_000_000 }]);
     // Capture token on a read route: 403. Unknown token: 401. No token: 401.
     assert.equal((await fetch(`${server.url}/api/v1/sessions`, { headers: { Authorization: `Bearer ${CAPTURE}` } })).status, 403);
     assert.equal((await fetch(`${server.url}/api/v1/sessions`, { headers: { Authorization: 'Bearer nope' } })).status, 401);
@@ -157,13 +157,13 @@ test('tokens, bad input and abuse', async () => {
       assert.equal((await post(`/api/v1/ingest?token=${CAPTURE}`, JSON.stringify({ batch_id: 'y', session_id: bad, events: JSON.parse(ev) }))).status, 400, bad);
       assert.equal((await post('/s/', snap({ $session_id: bad }))).status, 400, bad);
     }
-    // Malformed JSON and a gzip bomb: 400, nothing stored.
+    // Malformed JSON: 400; a gzip bomb: 413 (over the decompressed cap); nothing stored.
     assert.equal((await post(`/api/v1/ingest?token=${CAPTURE}`, '{"batch_id": ')).status, 400);
     const zlib = await import('node:zlib');
     const bomb = zlib.gzipSync(Buffer.alloc(300 << 20, 32));
-    assert.equal((await post('/s/', bomb)).status, 400);
+    assert.equal((await post('/s/', bomb)).status, 413);
     // A malformed event inside a good batch: the good ones are kept.
-    const mixed = await post(`/api/v1/ingest?token=${CAPTURE}`, JSON.stringify({ batch_id: 'm1', session_id: 'mixed', events: [JSON.parse(ev)[0], { nope: true }, { type: 3, data: { source: 2, type: 2, id: 1 }, timestamp: 2 }] }));
+    const mixed = await post(`/api/v1/ingest?token=${CAPTURE}`, JSON.stringify({ batch_id: 'm1', session_id: 'mixed', events: [JSON.parse(ev)[0], { nope: true }, { type: 3, data: { source: 2, type: 2, id: 1 }, timestamp: 1_790_000_000_001 }] }));
     assert.equal(mixed.status, 200);
     assert.equal((await mixed.json()).rejected_events, 1);
     assert.equal((await api(server, '/api/v1/sessions/mixed')).event_count, 2);

@@ -8,7 +8,7 @@ secs="${1:-60}"
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(package import decode_body cv)
+  targets=(package import decode_body cv capture_body)
 fi
 if ! cargo fuzz --version >/dev/null 2>&1; then
   echo "installing cargo-fuzz…" >&2

@@ -11,7 +11,7 @@ reel="$target_dir/debug/reel"
 if [ ! -x "$reel" ]; then
   (cd "$root" && cargo build -q -p reel)
 fi
-mkdir -p "$corpus"/{package,import,decode_body,cv}
+mkdir -p "$corpus"/{package,import,decode_body,cv,capture_body}
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
@@ -61,4 +61,7 @@ done
 printf '[{"parentId":1,"nextId":null,"node":{"type":3,"textContent":"hi","id":9}}]' | gzip -c > "$corpus/cv/adds.gz"
 printf '{"node":{"type":0,"childNodes":[],"id":1},"initialOffset":{"top":0,"left":0}}' | gzip -c > "$corpus/cv/full.gz"
 printf '[]' | gzip -c > "$corpus/cv/empty.gz"
+# Capture bodies: every decode_body seed, plus the /s/ bodies and ingest batches of the import corpus.
+cp "$corpus/decode_body/"* "$corpus/capture_body/"
+cp "$corpus/import/batch.json" "$corpus/capture_body/"
 echo "seeded: $(find "$corpus" -type f | wc -l) files in $corpus"

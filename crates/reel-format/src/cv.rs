@@ -4,7 +4,9 @@
 //! `adds` (StyleSheetRule `adds`/`removes` too), and stores the bytes as a latin1 string (each char
 //! code one byte). [`unpack`] undoes that and removes the `cv` marker, giving a plain rrweb event.
 use crate::event::{EventType, IncrementalSource};
+use crate::import::raw::RawObject;
 use crate::{json, Error, Event, Limits, Result};
+use serde_json::value::RawValue;
 use serde_json::Value;
 use std::io::Read;
 
@@ -13,15 +15,26 @@ pub const CV_2024_10: &str = "2024-10";
 
 /// Return the plain form of `event`: unchanged if it is not packed, decoded if it is.
 /// An unknown `cv` version is kept as is (open data), with the event still packed.
+///
+/// The event is never materialised as a tree: its fields stay raw JSON text, each packed field
+/// is replaced by its decoded JSON text (validated, depth-checked), and the `cv` marker dropped.
+/// Memory is a few times the decoded size, whatever its shape (a field of `[0,0,…]` would be
+/// 30 times bigger as a `Value`).
 pub fn unpack(event: Event, limits: &Limits) -> Result<Event> {
     if !event.packed {
         return Ok(event);
     }
-    let mut v = json::parse_value("event", event.json().as_bytes(), limits.max_depth)?;
-    let obj = v
-        .as_object_mut()
-        .ok_or_else(|| Error::invalid("event", "not an object"))?;
-    if obj.get("cv").and_then(Value::as_str) != Some(CV_2024_10) {
+    if event.json().len() > limits.max_depth
+        && json::depth_exceeds(event.json().as_bytes(), limits.max_depth)
+    {
+        return Err(Error::invalid(
+            "event",
+            format!("JSON nested deeper than {} levels", limits.max_depth),
+        ));
+    }
+    let o: RawObject =
+        serde_json::from_str(event.json()).map_err(|_| Error::invalid("event", "not an object"))?;
+    if o.get_as::<String>("cv").as_deref() != Some(CV_2024_10) {
         return Ok(event);
     }
     let fields: &[&str] = match (event.kind, event.source) {
@@ -34,21 +47,94 @@ pub fn unpack(event: Event, limits: &Limits) -> Result<Event> {
         }
         _ => &[],
     };
-    if event.kind == EventType::FullSnapshot {
-        if let Some(Value::String(s)) = obj.get("data") {
-            let decoded = decode_field(s, limits).map_err(|e| e.within("FullSnapshot data"))?;
-            obj.insert("data".into(), decoded);
+    let mut out = String::with_capacity(event.json().len() + 64);
+    out.push('{');
+    let mut first = true;
+    for (k, v) in &o.0 {
+        if k == "cv" {
+            continue;
         }
-    } else if let Some(Value::Object(data)) = obj.get_mut("data") {
-        for f in fields {
-            if let Some(Value::String(s)) = data.get(*f) {
-                let decoded = decode_field(s, limits).map_err(|e| e.within(f))?;
-                data.insert((*f).to_string(), decoded);
+        if !first {
+            out.push(',');
+        }
+        first = false;
+        push_key(&mut out, k);
+        if k != "data" {
+            out.push_str(v.get());
+        } else if event.kind == EventType::FullSnapshot {
+            match serde_json::from_str::<String>(v.get()) {
+                Ok(packed) => out.push_str(
+                    &decode_field_text(&packed, limits)
+                        .map_err(|e| e.within("FullSnapshot data"))?,
+                ),
+                Err(_) => out.push_str(v.get()),
+            }
+        } else {
+            match serde_json::from_str::<RawObject>(v.get()) {
+                Ok(data) if !fields.is_empty() => {
+                    out.push('{');
+                    for (i, (dk, dv)) in data.0.iter().enumerate() {
+                        if i > 0 {
+                            out.push(',');
+                        }
+                        push_key(&mut out, dk);
+                        let packed = fields
+                            .contains(&dk.as_str())
+                            .then(|| serde_json::from_str::<String>(dv.get()).ok())
+                            .flatten();
+                        match packed {
+                            Some(p) => out.push_str(
+                                &decode_field_text(&p, limits).map_err(|e| e.within(dk))?,
+                            ),
+                            None => out.push_str(dv.get()),
+                        }
+                    }
+                    out.push('}');
+                }
+                _ => out.push_str(v.get()),
             }
         }
     }
-    obj.remove("cv");
-    Event::parse(json::to_string(&v))
+    out.push('}');
+    Event::parse(out)
+}
+
+fn push_key(out: &mut String, k: &str) {
+    out.push_str(&serde_json::to_string(k).unwrap_or_else(|_| "\"\"".into()));
+    out.push(':');
+}
+
+/// Decode one packed field to JSON text: latin1 string → bytes → gunzip (capped) → checked to
+/// be one JSON value no deeper than `limits.max_depth` (without building it).
+pub fn decode_field_text(s: &str, limits: &Limits) -> Result<String> {
+    let mut bytes = Vec::with_capacity(s.len());
+    for c in s.chars() {
+        let code = c as u32;
+        if code > 0xff {
+            return Err(Error::invalid(
+                "cv field",
+                format!("character U+{code:04X} is not a byte"),
+            ));
+        }
+        bytes.push(code as u8);
+    }
+    let out = gunzip_capped(&bytes, limits.max_entry_bytes, "cv field")?;
+    drop(bytes);
+    let text = String::from_utf8(out).map_err(|_| Error::invalid("cv field", "not UTF-8 JSON"))?;
+    if json::depth_exceeds(text.as_bytes(), limits.max_depth) {
+        return Err(Error::invalid(
+            "cv field",
+            format!("JSON nested deeper than {} levels", limits.max_depth),
+        ));
+    }
+    // serde_json skips nested values without recursing: no tree, no stack growth.
+    let raw: &RawValue = serde_json::from_str(&text).map_err(|e| Error::json("cv field", &e, 0))?;
+    let trimmed = raw.get();
+    if trimmed.len() == text.len() {
+        Ok(text)
+    } else {
+        Ok(trimmed.to_string())
+    }
 }
 
 /// Decode one packed field: latin1 string → bytes → gunzip (capped) → JSON.

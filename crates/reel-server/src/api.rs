@@ -463,6 +463,9 @@ async fn import(State(st): State<Arc<AppState>>, Admin(p): Admin, body: Bytes) -
     };
     // The same recording in any form, in any order, is stored once: events the session already
     // holds are left out (reel_store::dedupe).
+    if let Err(m) = crate::capture::check_recording_times(&rec) {
+        return error(StatusCode::BAD_REQUEST, &m);
+    }
     let warnings = rec.warnings.clone();
     match st
         .store

@@ -1,6 +1,7 @@
 //! Capture: PostHog's protocol for unmodified posthog-js (remote config, flags, `/s/`, `/e/`,
 //! the lazy recorder bundle) and Reel's native `/api/v1/ingest`.
 use crate::auth::{error, same};
+use crate::guard::{Refusal, Reservation};
 use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -9,9 +10,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::Router;
 use reel_format::import::{
-    decode_body, parse_events, valid_posthog_id, wire_items, CheckedBatch, ImportOptions, ReelBatch,
+    decode_body_capped, is_refused, valid_posthog_id, warning_count, wire_items_checked, BodyCap,
+    CheckedBatch, CvBudget, ImportOptions, ReelBatch, WireControl, WireItem, BUSY,
 };
+use reel_format::Event;
 use reel_store::IngestUnit;
+use serde_json::value::RawValue;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -81,6 +86,207 @@ fn ok_reply(headers: &HeaderMap, q: &HashMap<String, String>) -> Response {
     )
 }
 
+/// 1990-01-01T00:00:00Z in ms: the earliest event time accepted at capture.
+pub(crate) const MIN_EVENT_MS: i64 = 631_152_000_000;
+/// How far in the future (ms, from the server's clock) an event time may be at capture.
+pub(crate) const MAX_FUTURE_MS: i64 = 86_400_000;
+
+/// Refuse an event time far outside a sane range (one event could otherwise keep a session
+/// out of retention or overflow a duration); the message names `field`.
+pub(crate) fn check_time(field: &str, ms: i64, now: i64) -> Result<(), String> {
+    if (MIN_EVENT_MS..=now.saturating_add(MAX_FUTURE_MS)).contains(&ms) {
+        return Ok(());
+    }
+    Err(format!(
+        "{field}: {ms} is not a time between 1990-01-01 and one day from now (milliseconds since 1970-01-01 UTC); check the client's clock"
+    ))
+}
+
+/// [`check_time`] for every event of every unit.
+pub(crate) fn check_unit_times(units: &[IngestUnit]) -> Result<(), String> {
+    let now = reel_store::now_ms();
+    for u in units {
+        for (i, e) in u.events.iter().enumerate() {
+            check_time(
+                &format!(
+                    "session {} window {} event {i}: field \"timestamp\"",
+                    u.session_id, u.window_id
+                ),
+                e.timestamp,
+                now,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// [`check_unit_times`] for an imported recording (`POST /api/v1/import`).
+pub(crate) fn check_recording_times(rec: &reel_format::Recording) -> Result<(), String> {
+    let now = reel_store::now_ms();
+    for s in &rec.sessions {
+        for w in &s.windows {
+            for (i, e) in w.events.iter().enumerate() {
+                check_time(
+                    &format!(
+                        "session {} window {} event {i}: field \"timestamp\"",
+                        s.id, w.id
+                    ),
+                    e.timestamp,
+                    now,
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A refused request before anything is stored.
+struct Fail(StatusCode, String);
+
+impl Fail {
+    fn bad(msg: impl Into<String>) -> Fail {
+        Fail(StatusCode::BAD_REQUEST, msg.into())
+    }
+    fn into_response(self, st: &AppState, headers: &HeaderMap) -> Response {
+        st.reject();
+        let mut r = error(self.0, &self.1);
+        if self.0 == StatusCode::SERVICE_UNAVAILABLE {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        cors(headers, r)
+    }
+}
+
+/// 429 with `Retry-After` for a quota.
+fn refused(st: &AppState, headers: &HeaderMap, r: Refusal) -> Response {
+    st.reject();
+    let mut res = error(StatusCode::TOO_MANY_REQUESTS, &r.message);
+    if let Ok(v) = HeaderValue::from_str(&r.retry_after_secs.to_string()) {
+        res.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    cors(headers, res)
+}
+
+/// Decode a body's transport encoding under `cap` (flag `hint`), charging `res`.
+fn decode<'b>(
+    body: &'b [u8],
+    cap: u64,
+    hint: &'static str,
+    res: &mut Reservation,
+) -> Result<Cow<'b, [u8]>, Fail> {
+    let mut grow = |n: u64| res.grow(n);
+    match decode_body_capped(
+        body,
+        &mut BodyCap {
+            cap,
+            hint,
+            grow: &mut grow,
+        },
+    ) {
+        Ok((p, _)) => Ok(p),
+        Err(e) => Err(decode_fail(e)),
+    }
+}
+
+fn decode_fail(e: reel_format::Error) -> Fail {
+    match e {
+        reel_format::Error::Limit { .. } => {
+            Fail(StatusCode::PAYLOAD_TOO_LARGE, format!("body: {e}"))
+        }
+        e if e.to_string().ends_with(BUSY) => Fail(StatusCode::SERVICE_UNAVAILABLE, BUSY.into()),
+        e => Fail::bad(format!("body: {e}")),
+    }
+}
+
+/// Run CPU-heavy decoding off the async workers (the budget bounds how many run at once).
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, Fail> + Send + 'static,
+) -> Result<T, Fail> {
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
+        Err(Fail(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("decoding failed: {e}"),
+        ))
+    })
+}
+
+fn cv_budget(st: &AppState) -> CvBudget {
+    CvBudget {
+        left: st.config.cv_limit,
+        total: st.config.cv_limit,
+        hint: "--cv-limit",
+    }
+}
+
+/// The token a request names in its query string, refused before its body is decoded when it
+/// is not the capture token.
+fn query_token(q: &HashMap<String, String>, names: &[&str]) -> Option<String> {
+    names.iter().find_map(|n| q.get(*n)).cloned()
+}
+
+struct SnapshotBody {
+    _res: Reservation,
+    items: Vec<WireItem>,
+    warnings: Vec<String>,
+    bytes: u64,
+}
+
+fn parse_snapshot(
+    st: &AppState,
+    body: &[u8],
+    query_token: Option<&str>,
+    capture_token: &str,
+) -> Result<SnapshotBody, Fail> {
+    let mut res = st.guard.reserve();
+    let plain = decode(
+        body,
+        st.config.decompressed_limit,
+        "--decompressed-limit",
+        &mut res,
+    )?;
+    let opts = ImportOptions {
+        limits: st.limits(),
+        lenient: true,
+    };
+    let mut warnings = Vec::new();
+    let mut missing = false;
+    let mut token_ok = |t: Option<&str>| match t.or(query_token) {
+        Some(t) => same(t, capture_token),
+        None => {
+            missing = true;
+            false
+        }
+    };
+    let mut ctl = WireControl {
+        token_ok: &mut token_ok,
+        cv: cv_budget(st),
+    };
+    let items = match wire_items_checked(&plain, &opts, &mut warnings, &mut ctl) {
+        Ok(i) => i,
+        Err(e) if is_refused(&e) => {
+            return Err(Fail(
+                StatusCode::UNAUTHORIZED,
+                if missing {
+                    "missing project token (token / api_key)".into()
+                } else {
+                    "unknown project token".into()
+                },
+            ))
+        }
+        Err(e @ reel_format::Error::Limit { .. }) => {
+            return Err(Fail(StatusCode::PAYLOAD_TOO_LARGE, e.to_string()))
+        }
+        Err(e) => return Err(Fail::bad(e.to_string())),
+    };
+    Ok(SnapshotBody {
+        _res: res,
+        items,
+        warnings,
+        bytes: plain.len() as u64,
+    })
+}
+
 /// `/s/`: recording batches. Gzip (magic bytes), base64 form, lz64 and plain JSON bodies.
 async fn snapshot(
     State(st): State<Arc<AppState>>,
@@ -95,65 +301,42 @@ async fn snapshot(
     if method == Method::GET && body.is_empty() {
         return ok_reply(&headers, &q);
     }
-    let limits = st.limits();
-    let plain = match decode_body(&body, &limits) {
-        Ok((p, _)) => p,
-        Err(e) => {
-            st.reject();
-            return cors(
-                &headers,
-                error(StatusCode::BAD_REQUEST, &format!("body: {e}")),
-            );
-        }
-    };
-    let opts = ImportOptions {
-        limits,
-        lenient: true,
-    };
-    let mut warnings = Vec::new();
-    let items = match wire_items(&plain, &opts, &mut warnings) {
-        Ok(i) => i,
-        Err(e) => {
-            st.reject();
-            return cors(&headers, error(StatusCode::BAD_REQUEST, &e.to_string()));
-        }
-    };
     let project = st.project();
-    let query_token = q.get("token").or_else(|| q.get("api_key"));
-    for it in &items {
-        let tok = it.token.as_ref().or(query_token);
-        match tok {
-            Some(t) if same(t, &project.capture_token) => {}
-            Some(_) => {
-                st.reject();
-                return cors(
-                    &headers,
-                    error(StatusCode::UNAUTHORIZED, "unknown project token"),
-                );
-            }
-            None => {
-                st.reject();
-                return cors(
-                    &headers,
-                    error(
-                        StatusCode::UNAUTHORIZED,
-                        "missing project token (token / api_key)",
-                    ),
-                );
-            }
-        }
+    let qt = query_token(&q, &["token", "api_key"]);
+    if qt
+        .as_deref()
+        .is_some_and(|t| !same(t, &project.capture_token))
+    {
+        return Fail(StatusCode::UNAUTHORIZED, "unknown project token".into())
+            .into_response(&st, &headers);
     }
+    let parsed = {
+        let st = st.clone();
+        let tok = project.capture_token.clone();
+        blocking(move || parse_snapshot(&st, &body, qt.as_deref(), &tok)).await
+    };
+    let SnapshotBody {
+        _res,
+        items,
+        warnings,
+        bytes,
+    } = match parsed {
+        Ok(p) => p,
+        Err(f) => return f.into_response(&st, &headers),
+    };
     if items.is_empty() {
         if let Some(w) = warnings.first() {
-            st.reject();
-            return cors(&headers, error(StatusCode::BAD_REQUEST, w));
+            return Fail::bad(w.clone()).into_response(&st, &headers);
         }
         return ok_reply(&headers, &q);
     }
+    if let Err(r) = st.guard.charge_bytes(&project.capture_token, bytes) {
+        return refused(&st, &headers, r);
+    }
     if !warnings.is_empty() {
         st.bad_events
-            .fetch_add(warnings.len() as u64, Ordering::Relaxed);
-        tracing::warn!(count = warnings.len(), first = %warnings[0], "skipped malformed events in a /s/ batch");
+            .fetch_add(warning_count(&warnings) as u64, Ordering::Relaxed);
+        tracing::warn!(count = warning_count(&warnings), first = %warnings[0], "skipped malformed events in a /s/ batch");
     }
     let ua = headers
         .get(header::USER_AGENT)
@@ -191,6 +374,15 @@ async fn snapshot(
             });
         }
     }
+    if let Err(m) = check_unit_times(&units) {
+        return Fail::bad(m).into_response(&st, &headers);
+    }
+    if let Err(r) = st.guard.charge_sessions(
+        &project.capture_token,
+        units.iter().map(|u| u.session_id.as_str()),
+    ) {
+        return refused(&st, &headers, r);
+    }
     for u in &mut units {
         if let Err(e) = st.redact_ingest(&project.id, u).await {
             tracing::error!(error = %e, "ingest redaction failed");
@@ -222,6 +414,210 @@ async fn snapshot(
     }
 }
 
+/// A JSON string, unquoted (`None` for any other value).
+fn string_of(v: Option<&RawValue>) -> Option<String> {
+    v.and_then(|v| serde_json::from_str::<String>(v.get()).ok())
+}
+
+/// The envelope of an analytics or flags body: `{"api_key"|"token", "batch": [...]}`.
+#[derive(serde::Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow, default)]
+    batch: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    api_key: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    token: Option<&'a RawValue>,
+}
+
+/// The fields of an analytics event that are read; the rest is skipped without allocating.
+#[derive(serde::Deserialize)]
+struct AnalyticsEvent<'a> {
+    #[serde(borrow, default)]
+    event: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    api_key: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    token: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    timestamp: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    distinct_id: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    properties: Option<&'a RawValue>,
+}
+
+#[derive(serde::Deserialize)]
+struct AnalyticsProps<'a> {
+    #[serde(borrow, default)]
+    token: Option<&'a RawValue>,
+    #[serde(borrow, default, rename = "$session_id")]
+    session_id: Option<&'a RawValue>,
+    #[serde(borrow, default, rename = "$current_url")]
+    current_url: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    distinct_id: Option<&'a RawValue>,
+}
+
+/// Longest `$pageview` URL kept (longer ones are skipped).
+const MAX_URL_BYTES: usize = 8192;
+
+struct AnalyticsBody {
+    _res: Reservation,
+    /// (session, url) → first time seen.
+    urls: HashMap<(String, String), i64>,
+    /// (session, distinct id) of each `$pageview`, so that forgetting a person removes the URLs.
+    people: std::collections::BTreeSet<(String, String)>,
+    bytes: u64,
+}
+
+fn parse_analytics(
+    st: &AppState,
+    body: &[u8],
+    query_token: Option<&str>,
+    capture_token: &str,
+) -> Result<AnalyticsBody, Fail> {
+    let mut res = st.guard.reserve();
+    let plain = decode(
+        body,
+        st.config.analytics_limit,
+        "--analytics-limit",
+        &mut res,
+    )?;
+    let unauthorized = || {
+        Fail(
+            StatusCode::UNAUTHORIZED,
+            "unknown or missing project token".into(),
+        )
+    };
+    let json_err = |e: serde_json::Error| Fail::bad(format!("body: invalid JSON: {e}"));
+    let (list, single, envelope_token): (Option<&[u8]>, Option<&RawValue>, Option<String>) =
+        match reel_format::json::first_byte(&plain) {
+            Some(b'[') => (Some(&plain[..]), None, None),
+            Some(b'{') => {
+                let env: Envelope = serde_json::from_slice(&plain).map_err(json_err)?;
+                match env.batch.filter(|b| b.get().trim_start().starts_with('[')) {
+                    Some(b) => {
+                        let t = string_of(env.api_key).or_else(|| string_of(env.token));
+                        if t.as_deref().is_some_and(|t| !same(t, capture_token)) {
+                            return Err(unauthorized());
+                        }
+                        (Some(b.get().as_bytes()), None, t)
+                    }
+                    None => (
+                        None,
+                        Some(serde_json::from_slice(&plain).map_err(json_err)?),
+                        None,
+                    ),
+                }
+            }
+            _ => {
+                // Not an event list: nothing to record, but the JSON must be valid.
+                serde_json::from_slice::<serde::de::IgnoredAny>(&plain).map_err(json_err)?;
+                (None, None, None)
+            }
+        };
+    let now = reel_store::now_ms();
+    let max_urls = st.config.max_urls_per_request;
+    let mut urls: HashMap<(String, String), i64> = HashMap::new();
+    let mut people = std::collections::BTreeSet::new();
+    let mut each = |i: usize, raw: &RawValue| -> reel_format::Result<()> {
+        let e: Option<AnalyticsEvent> = serde_json::from_str(raw.get()).ok();
+        let props: Option<AnalyticsProps> = e
+            .as_ref()
+            .and_then(|e| e.properties)
+            .and_then(|p| serde_json::from_str(p.get()).ok());
+        let tok = e
+            .as_ref()
+            .and_then(|e| string_of(e.api_key).or_else(|| string_of(e.token)))
+            .or_else(|| props.as_ref().and_then(|p| string_of(p.token)))
+            .or_else(|| envelope_token.clone())
+            .or_else(|| query_token.map(str::to_string));
+        if !tok.as_deref().is_some_and(|t| same(t, capture_token)) {
+            return Err(reel_format::Error::invalid("token", "refused"));
+        }
+        let Some(e) = e else { return Ok(()) };
+        let ms = string_of(e.timestamp).and_then(|t| {
+            time::OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339).ok()
+        });
+        let ms = match ms {
+            Some(t) => {
+                let ms = (t.unix_timestamp_nanos() / 1_000_000)
+                    .clamp(i64::MIN as i128, i64::MAX as i128) as i64;
+                check_time(&format!("event {i}: field \"timestamp\""), ms, now)
+                    .map_err(|m| reel_format::Error::invalid("timestamp", m))?;
+                ms
+            }
+            None => now,
+        };
+        if string_of(e.event).as_deref() != Some("$pageview") {
+            return Ok(());
+        }
+        let Some(p) = props else { return Ok(()) };
+        let (Some(sid), Some(url)) = (string_of(p.session_id), string_of(p.current_url)) else {
+            return Ok(());
+        };
+        if !valid_posthog_id(&sid) || url.len() > MAX_URL_BYTES {
+            return Ok(());
+        }
+        if let Some(d) = string_of(e.distinct_id).or_else(|| string_of(p.distinct_id)) {
+            if people.len() < max_urls {
+                people.insert((sid.clone(), d));
+            }
+        }
+        let v = urls.entry((sid, url)).or_insert(ms);
+        *v = (*v).min(ms);
+        if urls.len() > max_urls {
+            return Err(reel_format::Error::Limit {
+                context: "body".into(),
+                what: "the number of distinct $pageview URLs".into(),
+                limit: max_urls as u64,
+                hint: "--max-urls-per-request",
+            });
+        }
+        Ok(())
+    };
+    let walked = match (list, single) {
+        (Some(l), _) => reel_format::import::for_each_item(l, "body", &mut each),
+        (None, Some(one)) => each(0, one),
+        (None, None) => Ok(()),
+    };
+    match walked {
+        Ok(()) => {}
+        Err(reel_format::Error::Invalid { context, message }) if context == "token" => {
+            let _ = message;
+            return Err(unauthorized());
+        }
+        Err(reel_format::Error::Invalid { context, message }) if context == "timestamp" => {
+            return Err(Fail::bad(message))
+        }
+        Err(e @ reel_format::Error::Limit { .. }) => {
+            return Err(Fail(StatusCode::PAYLOAD_TOO_LARGE, e.to_string()))
+        }
+        Err(e) => return Err(Fail::bad(e.to_string())),
+    }
+    Ok(AnalyticsBody {
+        _res: res,
+        urls,
+        people,
+        bytes: plain.len() as u64,
+    })
+}
+
+/// A `$pageview` URL through the project's ingest redaction policy, as a recorded page URL
+/// (a Meta event's `href`) would be; `None` when the policy drops it.
+fn redact_url(r: &reel_redact::Redactor, url: &str, ms: i64) -> Option<String> {
+    let meta = serde_json::json!({"type": 4, "data": {"href": url, "width": 0, "height": 0}, "timestamp": ms});
+    let e = Event::parse(meta.to_string()).ok()?;
+    match r.window().event(e) {
+        Ok(Some(out)) => match out.detail {
+            reel_format::event::Detail::Href(h) => Some(h),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// `/e/`, `/i/v0/e/`, `/batch/`: analytics events. Accepted; `$pageview` URLs become session facts.
 async fn analytics(
     State(st): State<Arc<AppState>>,
@@ -233,100 +629,66 @@ async fn analytics(
     if method == Method::OPTIONS {
         return preflight(headers).await;
     }
-    let Ok((plain, _)) = decode_body(&body, &st.limits()) else {
-        st.reject();
-        return cors(
-            &headers,
-            error(
-                StatusCode::BAD_REQUEST,
-                "body is not gzip, base64, lz64 or JSON",
-            ),
-        );
-    };
-    let v: serde_json::Value = match reel_format::json::parse_value("body", &plain, 256) {
-        Ok(v) => v,
-        Err(e) => {
-            st.reject();
-            return cors(&headers, error(StatusCode::BAD_REQUEST, &e.to_string()));
-        }
-    };
-    let (events, envelope_token) = match &v {
-        serde_json::Value::Array(a) => (a.clone(), None),
-        serde_json::Value::Object(o) => match o.get("batch").and_then(|b| b.as_array()) {
-            Some(b) => (
-                b.clone(),
-                o.get("api_key")
-                    .or_else(|| o.get("token"))
-                    .and_then(|t| t.as_str())
-                    .map(str::to_string),
-            ),
-            None => (vec![v.clone()], None),
-        },
-        _ => (vec![], None),
-    };
     let project = st.project();
-    let mut urls: HashMap<String, Vec<(String, i64)>> = HashMap::new();
-    // Who each session's URLs belong to, so that forgetting a person removes them.
-    let mut people: Vec<(String, String)> = Vec::new();
-    for e in &events {
-        let props = e.get("properties");
-        let tok = e
-            .get("api_key")
-            .or_else(|| e.get("token"))
-            .or_else(|| props.and_then(|p| p.get("token")))
-            .and_then(|t| t.as_str())
-            .map(str::to_string)
-            .or(envelope_token.clone())
-            .or_else(|| q.get("token").cloned());
-        if !tok
-            .as_deref()
-            .is_some_and(|t| same(t, &project.capture_token))
-        {
-            st.reject();
-            return cors(
-                &headers,
-                error(StatusCode::UNAUTHORIZED, "unknown or missing project token"),
-            );
-        }
-        let (Some(sid), Some(url)) = (
-            props
-                .and_then(|p| p.get("$session_id"))
-                .and_then(|s| s.as_str()),
-            props
-                .and_then(|p| p.get("$current_url"))
-                .and_then(|s| s.as_str()),
-        ) else {
-            continue;
-        };
-        if e.get("event").and_then(|x| x.as_str()) == Some("$pageview") && valid_posthog_id(sid) {
-            let ms = e
-                .get("timestamp")
-                .and_then(|t| t.as_str())
-                .and_then(|t| {
-                    time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
-                        .ok()
-                })
-                .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
-                .unwrap_or_else(reel_store::now_ms);
-            urls.entry(sid.to_string())
-                .or_default()
-                .push((url.to_string(), ms));
-            if let Some(d) = e
-                .get("distinct_id")
-                .or_else(|| props.and_then(|p| p.get("distinct_id")))
-                .and_then(|d| d.as_str())
-            {
-                people.push((sid.to_string(), d.to_string()));
-            }
-        }
+    let qt = query_token(&q, &["token"]);
+    if qt
+        .as_deref()
+        .is_some_and(|t| !same(t, &project.capture_token))
+    {
+        return Fail(
+            StatusCode::UNAUTHORIZED,
+            "unknown or missing project token".into(),
+        )
+        .into_response(&st, &headers);
     }
-    people.sort();
-    people.dedup();
+    let parsed = {
+        let st = st.clone();
+        let tok = project.capture_token.clone();
+        blocking(move || parse_analytics(&st, &body, qt.as_deref(), &tok)).await
+    };
+    let AnalyticsBody {
+        _res,
+        urls,
+        people,
+        bytes,
+    } = match parsed {
+        Ok(p) => p,
+        Err(f) => return f.into_response(&st, &headers),
+    };
+    if let Err(r) = st.guard.charge_bytes(&project.capture_token, bytes) {
+        return refused(&st, &headers, r);
+    }
+    if urls.is_empty() {
+        return ok_reply(&headers, &q);
+    }
+    if let Err(r) = st
+        .guard
+        .charge_sessions(&project.capture_token, urls.keys().map(|(s, _)| s.as_str()))
+    {
+        return refused(&st, &headers, r);
+    }
+    let people: Vec<(String, String)> = people.into_iter().collect();
     if let Err(e) = st.store.index.link_people(&project.id, &people).await {
         tracing::warn!(error = %e, "keeping $pageview persons failed");
     }
-    for (sid, u) in urls {
-        if let Err(e) = st.store.add_urls(&project.id, &sid, &u).await {
+    let policy = st.policy("ingest_redaction");
+    let mut by_session: HashMap<String, Vec<(String, i64)>> = HashMap::new();
+    for ((sid, url), ms) in urls {
+        let url = match &policy {
+            Some(r) => match redact_url(r, &url, ms) {
+                Some(u) => u,
+                None => continue,
+            },
+            None => url,
+        };
+        by_session.entry(sid).or_default().push((url, ms));
+    }
+    // Concurrently: on SQLite they meet in one group commit.
+    let writes = by_session
+        .iter()
+        .map(|(sid, u)| st.store.add_urls(&project.id, sid, u));
+    for r in futures::future::join_all(writes).await {
+        if let Err(e) = r {
             tracing::warn!(error = %e, "keeping $pageview URLs failed");
         }
     }
@@ -453,16 +815,27 @@ async fn flags(
     if method == Method::OPTIONS {
         return preflight(headers).await;
     }
-    let token = decode_body(&body, &st.limits())
-        .ok()
-        .and_then(|(p, _)| serde_json::from_slice::<serde_json::Value>(&p).ok())
-        .and_then(|v| {
-            v.get("token")
-                .or_else(|| v.get("api_key"))
-                .and_then(|t| t.as_str())
-                .map(str::to_string)
+    let parsed = {
+        let st = st.clone();
+        blocking(move || {
+            let mut res = st.guard.reserve();
+            let plain = decode(&body, st.config.flags_limit, "--flags-limit", &mut res)?;
+            let env: Option<Envelope> = serde_json::from_slice(&plain).ok();
+            Ok(env.and_then(|e| string_of(e.token).or_else(|| string_of(e.api_key))))
         })
-        .unwrap_or_else(|| st.project().capture_token);
+        .await
+    };
+    let token = match parsed {
+        Ok(t) => t.unwrap_or_else(|| st.project().capture_token),
+        // An undecodable body still gets the config (older SDKs send odd bodies); only a body
+        // over the cap or a busy server is refused.
+        Err(Fail(code, msg))
+            if code == StatusCode::PAYLOAD_TOO_LARGE || code == StatusCode::SERVICE_UNAVAILABLE =>
+        {
+            return Fail(code, msg).into_response(&st, &headers)
+        }
+        Err(_) => st.project().capture_token,
+    };
     let mut v = remote_config(&st, &token);
     if let Some(o) = v.as_object_mut() {
         o.remove("token"); // never echo a token: posthog-js does not read it here
@@ -545,90 +918,181 @@ async fn static_file(
     }
 }
 
+/// The fields of an ingest batch read before its events: ids and the token. `events` stays a
+/// borrowed slice, walked item by item after the token is checked.
+#[derive(serde::Deserialize)]
+struct IngestHead<'a> {
+    #[serde(default)]
+    batch_id: Option<String>,
+    #[serde(default)]
+    token: Option<String>,
+    #[serde(default)]
+    session_id: Option<String>,
+    #[serde(default)]
+    window_id: Option<String>,
+    #[serde(default)]
+    distinct_id: Option<String>,
+    #[serde(default)]
+    lib: Option<String>,
+    #[serde(default)]
+    lib_version: Option<String>,
+    #[serde(borrow, default)]
+    events: Option<&'a RawValue>,
+}
+
+struct IngestBody {
+    _res: Reservation,
+    batch: CheckedBatch<'static>,
+    distinct_id: Option<String>,
+    lib: Option<String>,
+    lib_version: Option<String>,
+    events: Vec<Event>,
+    rejected: usize,
+    warnings: Vec<String>,
+    bytes: u64,
+}
+
+fn parse_ingest(
+    st: &AppState,
+    body: &[u8],
+    query_token: Option<&str>,
+    bearer: Option<&str>,
+    capture_token: &str,
+) -> Result<IngestBody, Fail> {
+    let mut res = st.guard.reserve();
+    let plain = decode(
+        body,
+        st.config.decompressed_limit,
+        "--decompressed-limit",
+        &mut res,
+    )?;
+    if reel_format::json::depth_exceeds(&plain, 4096) {
+        return Err(Fail::bad("body: JSON nested too deeply"));
+    }
+    let head: IngestHead = serde_json::from_slice(&plain)
+        .map_err(|e| Fail::bad(format!("body: invalid JSON: {e}")))?;
+    match query_token.or(head.token.as_deref()).or(bearer) {
+        Some(t) if same(t, capture_token) => {}
+        Some(_) => {
+            return Err(Fail(
+                StatusCode::UNAUTHORIZED,
+                "unknown capture token".into(),
+            ))
+        }
+        None => {
+            return Err(Fail(
+                StatusCode::UNAUTHORIZED,
+                "missing capture token (?token=, \"token\" or Authorization: Bearer)".into(),
+            ))
+        }
+    }
+    // The ids are checked by the one `ReelBatch` rule; events are walked below.
+    let mut ids = ReelBatch {
+        batch_id: head.batch_id,
+        session_id: head.session_id,
+        window_id: head.window_id,
+        events: head.events.map(|_| Vec::new()),
+        ..Default::default()
+    };
+    let batch = ids.check(true).map_err(Fail::bad)?;
+    let raw = head
+        .events
+        .ok_or_else(|| Fail::bad("missing field \"events\""))?;
+    let opts = ImportOptions {
+        limits: st.limits(),
+        lenient: true,
+    };
+    let mut budget = cv_budget(st);
+    let mut warnings = Vec::new();
+    let mut events = Vec::new();
+    let mut rejected = 0usize;
+    let walked = reel_format::import::for_each_item(raw.get().as_bytes(), "events", |i, r| {
+        match reel_format::import::parse_event_budgeted(r.get(), &opts.limits, &mut budget) {
+            Ok(e) => events.push(e),
+            Err(e @ reel_format::Error::Limit { .. }) => return Err(e),
+            Err(e) => {
+                rejected += 1;
+                reel_format::import::push_warning_with(&mut warnings, || {
+                    format!("events: event {i} skipped: {e}")
+                });
+            }
+        }
+        Ok(())
+    });
+    match walked {
+        Ok(()) => {}
+        Err(e @ reel_format::Error::Limit { .. }) => {
+            return Err(Fail(StatusCode::PAYLOAD_TOO_LARGE, e.to_string()))
+        }
+        Err(e) => return Err(Fail::bad(e.to_string())),
+    }
+    Ok(IngestBody {
+        _res: res,
+        batch: CheckedBatch {
+            batch_id: batch.batch_id,
+            session_id: batch.session_id,
+            window_id: batch.window_id,
+            events: Vec::new(),
+        },
+        distinct_id: head.distinct_id,
+        lib: head.lib,
+        lib_version: head.lib_version,
+        events,
+        rejected,
+        warnings,
+        bytes: plain.len() as u64,
+    })
+}
+
 /// `POST /api/v1/ingest`: Reel's recorder and any rrweb client. Gzip (magic bytes) or plain JSON:
 /// `{batch_id, session_id, window_id?, distinct_id?, events: [...]}`; token in `?token=`, the body
-/// or `Authorization: Bearer`.
+/// or `Authorization: Bearer`. `batch_id` is unique per session: retries repeat it.
 async fn native_ingest(
     State(st): State<Arc<AppState>>,
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let bad = |st: &AppState, code: StatusCode, msg: String| {
-        st.reject();
-        cors(&headers, error(code, &msg))
-    };
-    let plain = match decode_body(&body, &st.limits()) {
-        Ok((p, _)) => p,
-        Err(e) => return bad(&st, StatusCode::BAD_REQUEST, format!("body: {e}")),
-    };
-    if reel_format::json::depth_exceeds(&plain, 4096) {
-        return bad(
-            &st,
-            StatusCode::BAD_REQUEST,
-            "body: JSON nested too deeply".into(),
-        );
+    let project = st.project();
+    let qt = query_token(&q, &["token"]);
+    if qt
+        .as_deref()
+        .is_some_and(|t| !same(t, &project.capture_token))
+    {
+        return Fail(StatusCode::UNAUTHORIZED, "unknown capture token".into())
+            .into_response(&st, &headers);
     }
-    let mut b: ReelBatch = match serde_json::from_slice(&plain) {
-        Ok(b) => b,
-        Err(e) => {
-            return bad(
-                &st,
-                StatusCode::BAD_REQUEST,
-                format!("body: invalid JSON: {e}"),
-            )
-        }
-    };
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::to_string);
-    let token = q.get("token").cloned().or(b.token.clone()).or(bearer);
-    let project = st.project();
-    match token {
-        Some(t) if same(&t, &project.capture_token) => {}
-        Some(_) => {
-            return bad(
-                &st,
-                StatusCode::UNAUTHORIZED,
-                "unknown capture token".into(),
-            )
-        }
-        None => {
-            return bad(
-                &st,
-                StatusCode::UNAUTHORIZED,
-                "missing capture token (?token=, \"token\" or Authorization: Bearer)".into(),
-            )
-        }
-    }
+    let parsed = {
+        let st = st.clone();
+        let tok = project.capture_token.clone();
+        blocking(move || parse_ingest(&st, &body, qt.as_deref(), bearer.as_deref(), &tok)).await
+    };
+    let IngestBody {
+        _res,
+        batch,
+        distinct_id,
+        lib,
+        lib_version,
+        events,
+        rejected,
+        warnings,
+        bytes,
+    } = match parsed {
+        Ok(p) => p,
+        Err(f) => return f.into_response(&st, &headers),
+    };
     let CheckedBatch {
         batch_id,
         session_id,
         window_id,
-        events: raw_events,
-    } = match b.check(true) {
-        Ok(x) => x,
-        Err(msg) => return bad(&st, StatusCode::BAD_REQUEST, msg),
-    };
+        ..
+    } = batch;
     let batch_id = batch_id.unwrap_or_default();
-    let opts = ImportOptions {
-        limits: st.limits(),
-        lenient: true,
-    };
-    let mut warnings = Vec::new();
-    let total = raw_events.len();
-    let events = match parse_events(
-        raw_events.iter().map(|r| r.get().to_string()),
-        "events",
-        &opts,
-        &mut warnings,
-    ) {
-        Ok(e) => e,
-        Err(e) => return bad(&st, StatusCode::BAD_REQUEST, e.to_string()),
-    };
-    let rejected = total - events.len();
     if rejected > 0 {
         st.bad_events.fetch_add(rejected as u64, Ordering::Relaxed);
         tracing::warn!(batch_id, rejected, first = %warnings.first().cloned().unwrap_or_default(), "skipped malformed events");
@@ -638,18 +1102,31 @@ async fn native_ingest(
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let mut unit = IngestUnit {
-        key: format!("b:{batch_id}"),
+        // Scoped to the session: two sessions may use the same batch id.
+        key: format!("b:{session_id}:{batch_id}"),
         session_id,
         window_id,
-        distinct_id: b.distinct_id,
+        distinct_id,
         source: reel_format::recording::Source {
             system: "reel".into(),
-            lib: b.lib.or(Some("rrweb".into())),
-            lib_version: b.lib_version,
+            lib: lib.or(Some("rrweb".into())),
+            lib_version,
         },
         user_agent: ua,
         events,
     };
+    if let Err(m) = check_unit_times(std::slice::from_ref(&unit)) {
+        return Fail::bad(m).into_response(&st, &headers);
+    }
+    if let Err(r) = st.guard.charge_bytes(&project.capture_token, bytes) {
+        return refused(&st, &headers, r);
+    }
+    if let Err(r) = st
+        .guard
+        .charge_sessions(&project.capture_token, [unit.session_id.as_str()])
+    {
+        return refused(&st, &headers, r);
+    }
     if let Err(e) = st.redact_ingest(&project.id, &mut unit).await {
         tracing::error!(error = %e, "ingest redaction failed");
         return cors(

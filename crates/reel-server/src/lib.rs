@@ -11,6 +11,7 @@ mod api;
 pub mod assets;
 mod auth;
 mod capture;
+mod guard;
 mod pages;
 mod state;
 

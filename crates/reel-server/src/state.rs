@@ -23,8 +23,25 @@ pub struct Config {
     pub admin_token: Option<String>,
     /// Largest request body (compressed), bytes.
     pub body_limit: usize,
-    /// Largest decompressed body, bytes.
+    /// Largest decompressed body of `/s/` and `/api/v1/ingest`, bytes.
     pub decompressed_limit: u64,
+    /// Largest decompressed body of the analytics routes (`/e/`, `/i/v0/e/`, `/batch/`, `/capture/`).
+    pub analytics_limit: u64,
+    /// Largest decompressed body of `/flags/` and `/decide/`.
+    pub flags_limit: u64,
+    /// Most bytes one request may unpack from PostHog `cv` fields, in total.
+    pub cv_limit: u64,
+    /// Memory for request bodies being decoded and parsed at once (twice each decoded body);
+    /// beyond it capture requests are answered 503 with `Retry-After`.
+    pub inflight_limit: u64,
+    /// Per capture token: decoded body bytes per second (0: no limit).
+    pub quota_bytes_per_second: u64,
+    /// Per capture token: sessions new to this server per minute (0: no limit).
+    pub quota_new_sessions_per_minute: u64,
+    /// Per capture token: sessions one request may write to (0: no limit).
+    pub quota_sessions_per_request: u64,
+    /// Most distinct `$pageview` URLs one analytics request may record.
+    pub max_urls_per_request: usize,
     pub retention_days: Option<u64>,
     /// How long a deleted session id stays tombstoned (late batches dropped), days.
     pub tombstone_days: u64,
@@ -52,7 +69,15 @@ impl Config {
             capture_token: None,
             admin_token: None,
             body_limit: 25 << 20,
-            decompressed_limit: 200 << 20,
+            decompressed_limit: 64 << 20,
+            analytics_limit: 8 << 20,
+            flags_limit: 1 << 20,
+            cv_limit: 64 << 20,
+            inflight_limit: 512 << 20,
+            quota_bytes_per_second: 128 << 20,
+            quota_new_sessions_per_minute: 6000,
+            quota_sessions_per_request: 100,
+            max_urls_per_request: 1000,
             retention_days: None,
             tombstone_days: 30,
             seal_idle: Duration::from_secs(300),
@@ -74,6 +99,8 @@ pub struct AppState {
     pub rejected: AtomicU64,
     pub bad_events: AtomicU64,
     pub started: std::time::Instant,
+    /// Capture bounds: decoding budget and per-token quotas.
+    pub guard: crate::guard::Guard,
     /// Compiled redaction policies, keyed by their settings JSON.
     redactors: Mutex<BTreeMap<String, Arc<reel_redact::Redactor>>>,
     /// Ingest-policy state per (session, window): the DOM of the page so far, so that rules by
@@ -225,6 +252,7 @@ impl AppState {
             )
             .await?;
         Ok(AppState {
+            guard: crate::guard::Guard::new(&config),
             store,
             project: RwLock::new(project),
             new_admin_token,

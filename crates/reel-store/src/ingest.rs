@@ -207,6 +207,7 @@ impl Store {
                     project: project.to_string(),
                     keys,
                     blocks: blocks.clone(),
+                    urls: Vec::new(),
                     now,
                     reply,
                 };
@@ -323,35 +324,45 @@ impl Store {
         Ok(known)
     }
 
-    /// Record page URLs for a session from analytics events (`/e/` `$pageview`s).
+    /// Record page URLs for a session from analytics events (`/e/` `$pageview`s). On SQLite they
+    /// go through the group committer (one transaction and fsync with other batches); on
+    /// PostgreSQL in one transaction.
     pub async fn add_urls(
         &self,
         project: &str,
         session: &str,
         urls: &[(String, i64)],
     ) -> Result<()> {
-        let _w = self.index.writer().await;
+        if urls.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<(String, String, i64)> = urls
+            .iter()
+            .map(|(u, ms)| (session.to_string(), u.clone(), *ms))
+            .collect();
+        if let Some(tx) = &self.committer {
+            let (reply, rx) = tokio::sync::oneshot::channel();
+            let work = Work {
+                project: project.to_string(),
+                keys: Vec::new(),
+                blocks: Vec::new(),
+                urls: rows,
+                now: now_ms(),
+                reply,
+            };
+            tx.send(work)
+                .map_err(|_| Error::Config("index committer stopped".into()))?;
+            rx.await
+                .map_err(|_| Error::Config("index committer stopped".into()))?
+                .map_err(Error::Config)?;
+            return Ok(());
+        }
         let mut tx = self.index.pool.begin().await?;
+        // Ordered with a deletion of this session on another server (see write_urls).
         self.index
             .lock_session(&mut tx, project, session, false)
             .await?;
-        // A deleted session's page views are dropped (checked before anything is written;
-        // writers of this process queue on the lock above, other servers on the session lock).
-        if !crate::index::tombstoned(&mut tx, project, &[session])
-            .await?
-            .is_empty()
-        {
-            return Ok(());
-        }
-        for (u, ms) in urls {
-            sqlx::query(UPSERT_URL)
-                .bind(project)
-                .bind(session)
-                .bind(u)
-                .bind(*ms)
-                .execute(&mut *tx)
-                .await?;
-        }
+        write_urls(&mut tx, project, &rows).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -451,11 +462,43 @@ async fn write_index(
     Ok(true)
 }
 
+/// `/e/` page URLs: (session, url, first ms). URLs of a deleted (tombstoned) session are dropped:
+/// checked in the same transaction, under the SQLite writer (or the PostgreSQL session lock the
+/// caller took), so a deletion cannot interleave.
+async fn write_urls(
+    conn: &mut sqlx::AnyConnection,
+    project: &str,
+    urls: &[(String, String, i64)],
+) -> Result<()> {
+    if urls.is_empty() {
+        return Ok(());
+    }
+    let mut ids: Vec<&str> = urls.iter().map(|(s, _, _)| s.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let dead = crate::index::tombstoned(conn, project, &ids).await?;
+    for (session, url, ms) in urls {
+        if dead.contains(session) {
+            continue;
+        }
+        sqlx::query(UPSERT_URL)
+            .bind(project)
+            .bind(session)
+            .bind(url)
+            .bind(*ms)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
 /// A batch's index work for the SQLite group committer.
 pub(crate) struct Work {
     project: String,
     keys: Vec<(String, String)>,
     blocks: Vec<PendingBlock>,
+    /// `/e/` page URLs (session, url, first ms), written after the batch's rows.
+    urls: Vec<(String, String, i64)>,
     now: i64,
     reply: tokio::sync::oneshot::Sender<std::result::Result<bool, String>>,
 }
@@ -480,6 +523,7 @@ pub(crate) fn spawn_committer(index: crate::Index) -> tokio::sync::mpsc::Unbound
                 for w in &group {
                     sqlx::query("SAVEPOINT batch").execute(&mut *tx).await?;
                     if write_index(&mut tx, &w.project, &w.keys, &w.blocks, w.now).await? {
+                        write_urls(&mut tx, &w.project, &w.urls).await?;
                         sqlx::query("RELEASE SAVEPOINT batch")
                             .execute(&mut *tx)
                             .await?;

@@ -1137,3 +1137,52 @@ async fn a_batch_racing_a_deletion_on_postgres_is_dropped() {
         assert!(s.index.blocks(&p.id, &m.id).await.unwrap().is_empty());
     }
 }
+
+/// `/e/` page URLs: many at once, from several sessions concurrently (on SQLite they meet in one
+/// group commit with batches), the earliest time kept per URL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn page_urls_many_at_once_through_the_committer() {
+    let all = fixture_events();
+    for b in backends().await {
+        let s = Store::open(&b.index, &b.blobs).await.unwrap();
+        let (p, _) = s.index.ensure_project(None, None).await.unwrap();
+        for sid in ["u-1", "u-2"] {
+            s.ingest(
+                &p.id,
+                vec![unit(&format!("k-{sid}"), sid, "w1", all[..5].to_vec())],
+            )
+            .await
+            .unwrap();
+        }
+        let t = all[0].timestamp;
+        let urls: Vec<(String, i64)> = (0..2000)
+            .map(|i| {
+                (
+                    format!("https://shop.example/p/{}", i % 1000),
+                    t + 1000 - i as i64 % 7,
+                )
+            })
+            .collect();
+        let (a, c) = futures::join!(
+            s.add_urls(&p.id, "u-1", &urls),
+            s.add_urls(&p.id, "u-2", &urls[..10])
+        );
+        a.unwrap();
+        c.unwrap();
+        let row = s.index.session(&p.id, "u-1").await.unwrap().unwrap();
+        let pages = row
+            .urls
+            .iter()
+            .filter(|u| u.starts_with("https://shop.example/p/"))
+            .count();
+        assert_eq!(pages, 1000, "{}", b.name);
+        let row2 = s.index.session(&p.id, "u-2").await.unwrap().unwrap();
+        let pages2 = row2
+            .urls
+            .iter()
+            .filter(|u| u.starts_with("https://shop.example/p/"))
+            .count();
+        assert_eq!(pages2, 10, "{}", b.name);
+        s.add_urls(&p.id, "u-1", &[]).await.unwrap();
+    }
+}

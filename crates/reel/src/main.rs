@@ -33,7 +33,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    Serve(cmd::serve::Args),
+    Serve(Box<cmd::serve::Args>),
     Push(cmd::remote::PushArgs),
     Pull(cmd::remote::PullArgs),
     Export(cmd::export::Args),
@@ -57,7 +57,7 @@ fn main() -> ExitCode {
     quiet_on_closed_stdout();
     let cli = Cli::parse();
     let result = match cli.cmd {
-        Command::Serve(a) => cmd::serve::run(a),
+        Command::Serve(a) => cmd::serve::run(*a),
         Command::Push(a) => cmd::remote::push(a),
         Command::Pull(a) => cmd::remote::pull(a),
         Command::Export(a) => cmd::export::run(a),

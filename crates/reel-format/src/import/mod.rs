@@ -11,6 +11,7 @@
 //! | [`InputKind::SnapshotJsonl`] | PostHog's snapshot API: `[windowId, event]` per line (or `{"window_id", "data"}`) |
 //! | [`InputKind::ReelBatch`] | a Reel ingest batch `{"batch_id", "session_id", "events"}` |
 mod canon;
+pub mod capped;
 mod lz;
 pub mod posthog;
 pub mod raw;
@@ -21,8 +22,15 @@ use crate::{cv, json, Error, Limits, Result};
 use serde_json::value::RawValue;
 
 pub use canon::canonical_digest;
+pub use capped::{
+    decode_body_capped, for_each_item, parse_event_budgeted, parse_raw_events, push_warning,
+    push_warning_with, warning_count, BodyCap, CvBudget, BUSY, MAX_WARNINGS,
+};
 pub use lz::decompress_from_base64 as lz64_decode;
-pub use posthog::{valid_posthog_id, wire_items, WireItem};
+pub use posthog::{
+    is_refused, valid_posthog_id, wire_items, wire_items_checked, WireControl, WireItem,
+    TOKEN_REFUSED,
+};
 
 /// What an input file turned out to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -291,14 +299,17 @@ pub fn parse_events(
             Err(e) if opts.lenient => {
                 bad += 1;
                 if bad <= 3 {
-                    warnings.push(format!("{what}: event {i} skipped: {e}"));
+                    push_warning(warnings, format!("{what}: event {i} skipped: {e}"));
                 }
             }
             Err(e) => return Err(Error::invalid(what, format!("event {i}: {e}"))),
         }
     }
     if bad > 3 {
-        warnings.push(format!("{what}: {bad} malformed events skipped in all"));
+        push_warning(
+            warnings,
+            format!("{what}: {bad} malformed events skipped in all"),
+        );
     }
     Ok(out)
 }

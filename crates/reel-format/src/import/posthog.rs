@@ -1,6 +1,6 @@
 //! PostHog inputs: "Export to JSON" files (V1, V2), `/s/` wire bodies and snapshot-API JSONL.
 use super::raw::RawObject;
-use super::{derive_session_id, parse_events, ImportOptions};
+use super::{derive_session_id, parse_events, CvBudget, ImportOptions};
 use crate::recording::{Recording, Session, Source};
 use crate::{json, package, Error, Result};
 use serde_json::value::RawValue;
@@ -142,40 +142,154 @@ pub fn wire_items(
     opts: &ImportOptions,
     warnings: &mut Vec<String>,
 ) -> Result<Vec<WireItem>> {
-    let mut envelope_token: Option<String> = None;
-    let items: Vec<&RawValue> = match json::first_byte(bytes) {
-        Some(b'[') => serde_json::from_slice(bytes).map_err(|e| Error::json("wire body", &e, 0))?,
-        _ => {
-            let o: RawObject =
-                serde_json::from_slice(bytes).map_err(|e| Error::json("wire body", &e, 0))?;
-            match o.get("batch") {
-                Some(b) => {
-                    envelope_token = o.get_as("api_key").or_else(|| o.get_as("token"));
-                    serde_json::from_str(b.get())
-                        .map_err(|e| Error::json("wire body batch", &e, 0))?
-                }
-                None => {
-                    vec![serde_json::from_slice(bytes)
-                        .map_err(|e| Error::json("wire body", &e, 0))?]
-                }
-            }
-        }
+    let mut ctl = WireControl {
+        token_ok: &mut |_| true,
+        cv: CvBudget::unlimited(),
     };
-    let mut out = Vec::new();
-    for (i, item) in items.iter().enumerate() {
-        match wire_item(item, opts, warnings) {
-            Ok(Some(mut w)) => {
-                if w.token.is_none() {
-                    w.token = envelope_token.clone();
+    wire_items_checked(bytes, opts, warnings, &mut ctl)
+}
+
+/// What a server checks while it walks a `/s/` body.
+pub struct WireControl<'a> {
+    /// Called with the token of each `$snapshot` item (the item's own, else the envelope's)
+    /// before its events are parsed, and with the envelope's token before any item;
+    /// `false` stops the walk with [`TOKEN_REFUSED`].
+    pub token_ok: &'a mut dyn FnMut(Option<&str>) -> bool,
+    /// What the body may unpack from `cv` fields in total.
+    pub cv: CvBudget,
+}
+
+/// The message of the error [`wire_items_checked`] returns when `token_ok` said no.
+pub const TOKEN_REFUSED: &str = "unknown or missing project token";
+
+#[derive(serde::Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow, default)]
+    batch: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    api_key: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    token: Option<&'a RawValue>,
+}
+
+/// The fields of one wire event that are read; everything else is skipped without allocating.
+#[derive(serde::Deserialize)]
+struct WireEvent<'a> {
+    #[serde(borrow, default)]
+    event: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    properties: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    token: Option<&'a RawValue>,
+    #[serde(borrow, default, rename = "$token")]
+    dollar_token: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    api_key: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    uuid: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    distinct_id: Option<&'a RawValue>,
+}
+
+#[derive(serde::Deserialize)]
+struct WireProps<'a> {
+    #[serde(borrow, default, rename = "$session_id")]
+    session_id: Option<&'a RawValue>,
+    #[serde(borrow, default, rename = "$window_id")]
+    window_id: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    distinct_id: Option<&'a RawValue>,
+    #[serde(borrow, default, rename = "$distinct_id")]
+    dollar_distinct_id: Option<&'a RawValue>,
+    #[serde(borrow, default, rename = "$snapshot_data")]
+    snapshot_data: Option<&'a RawValue>,
+    #[serde(borrow, default, rename = "$snapshot_source")]
+    snapshot_source: Option<&'a RawValue>,
+    #[serde(borrow, default, rename = "$lib")]
+    lib: Option<&'a RawValue>,
+    #[serde(borrow, default, rename = "$lib_version")]
+    lib_version: Option<&'a RawValue>,
+    #[serde(borrow, default, rename = "$raw_user_agent")]
+    raw_user_agent: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    token: Option<&'a RawValue>,
+}
+
+/// A raw value that is a JSON string, unquoted.
+fn string_of(v: Option<&RawValue>) -> Option<String> {
+    v.and_then(|v| serde_json::from_str::<String>(v.get()).ok())
+}
+
+/// [`wire_items`] under a server's checks: the body is walked item by item (never collected
+/// or materialised as a tree), tokens are checked before an item's events are parsed, `cv`
+/// unpacking is charged to one budget, warnings are capped.
+pub fn wire_items_checked(
+    bytes: &[u8],
+    opts: &ImportOptions,
+    warnings: &mut Vec<String>,
+    ctl: &mut WireControl,
+) -> Result<Vec<WireItem>> {
+    // The envelope first: its token is checked before any item is looked at.
+    let (list, single, envelope_token): (Option<&[u8]>, Option<&RawValue>, Option<String>) =
+        match json::first_byte(bytes) {
+            Some(b'[') => (Some(bytes), None, None),
+            _ => {
+                let env: Envelope =
+                    serde_json::from_slice(bytes).map_err(|e| Error::json("wire body", &e, 0))?;
+                match env.batch {
+                    Some(b) => {
+                        let tok = string_of(env.api_key).or_else(|| string_of(env.token));
+                        if tok.is_some() && !(ctl.token_ok)(tok.as_deref()) {
+                            return Err(Error::invalid("token", TOKEN_REFUSED));
+                        }
+                        (Some(b.get().as_bytes()), None, tok)
+                    }
+                    None => {
+                        let item: &RawValue = serde_json::from_slice(bytes)
+                            .map_err(|e| Error::json("wire body", &e, 0))?;
+                        (None, Some(item), None)
+                    }
                 }
-                out.push(w)
             }
+        };
+    let mut out = Vec::new();
+    let mut each = |i: usize, item: &RawValue| -> Result<()> {
+        if !item.get().starts_with('{') {
+            // Cheap for bodies of millions of non-objects: no serde error, no message kept.
+            if !opts.lenient {
+                return Err(Error::invalid(
+                    "wire body",
+                    format!("event {i}: not an object"),
+                ));
+            }
+            super::push_warning_with(warnings, || {
+                format!("wire event {i} skipped: wire event: not an object")
+            });
+            return Ok(());
+        }
+        match wire_item(item, &envelope_token, opts, warnings, ctl) {
+            Ok(Some(w)) => out.push(w),
             Ok(None) => {}
-            Err(e) if opts.lenient => warnings.push(format!("wire event {i} skipped: {e}")),
+            Err(e @ Error::Limit { .. }) => return Err(e),
+            Err(e) if is_refused(&e) => return Err(e),
+            Err(e) if opts.lenient => {
+                super::push_warning_with(warnings, || format!("wire event {i} skipped: {e}"))
+            }
             Err(e) => return Err(Error::invalid("wire body", format!("event {i}: {e}"))),
         }
+        Ok(())
+    };
+    if let Some(list) = list {
+        super::for_each_item(list, "wire body", &mut each)?;
+    } else if let Some(item) = single {
+        each(0, item)?;
     }
     Ok(out)
+}
+
+/// Whether `e` is the error [`wire_items_checked`] returns for a refused token.
+pub fn is_refused(e: &Error) -> bool {
+    matches!(e, Error::Invalid { context, message } if context == "token" && message == TOKEN_REFUSED)
 }
 
 /// A `/s/` body as a recording: items merged by session and window; a repeated uuid is kept once.
@@ -197,21 +311,29 @@ pub(super) fn wire(bytes: &[u8], opts: &ImportOptions) -> Result<Recording> {
 
 fn wire_item(
     item: &RawValue,
+    envelope_token: &Option<String>,
     opts: &ImportOptions,
     warnings: &mut Vec<String>,
+    ctl: &mut WireControl,
 ) -> Result<Option<WireItem>> {
-    let o: RawObject = serde_json::from_str(item.get())
+    let o: WireEvent = serde_json::from_str(item.get())
         .map_err(|_| Error::invalid("wire event", "not an object"))?;
-    let event: Option<String> = o.get_as("event");
-    if event.as_deref() != Some("$snapshot") {
+    if string_of(o.event).as_deref() != Some("$snapshot") {
         return Ok(None); // analytics events are not recordings
     }
-    let props: RawObject = o
-        .get("properties")
+    let props: WireProps = o
+        .properties
         .and_then(|p| serde_json::from_str(p.get()).ok())
         .ok_or_else(|| Error::invalid("$snapshot", "missing \"properties\""))?;
-    let sid: String = props
-        .get_as("$session_id")
+    let token = string_of(o.token)
+        .or_else(|| string_of(o.dollar_token))
+        .or_else(|| string_of(o.api_key))
+        .or_else(|| string_of(props.token))
+        .or_else(|| envelope_token.clone());
+    if !(ctl.token_ok)(token.as_deref()) {
+        return Err(Error::invalid("token", TOKEN_REFUSED));
+    }
+    let sid: String = string_of(props.session_id)
         .ok_or_else(|| Error::invalid("$snapshot", "missing properties.$session_id"))?;
     if !valid_posthog_id(&sid) {
         return Err(Error::invalid(
@@ -219,49 +341,52 @@ fn wire_item(
             "$session_id must be 1-70 chars of [A-Za-z0-9-]",
         ));
     }
-    let wid = props
-        .get_as::<String>("$window_id")
+    let wid = string_of(props.window_id)
         .filter(|w| valid_posthog_id(w))
         .unwrap_or_else(|| sid.clone());
-    let distinct: Option<String> = props
-        .get_as::<String>("distinct_id")
-        .or_else(|| o.get_as("distinct_id"))
-        .or_else(|| props.get_as("$distinct_id"));
+    let distinct: Option<String> = string_of(props.distinct_id)
+        .or_else(|| string_of(o.distinct_id))
+        .or_else(|| string_of(props.dollar_distinct_id));
     let data = props
-        .get("$snapshot_data")
+        .snapshot_data
         .ok_or_else(|| Error::invalid("$snapshot", "missing properties.$snapshot_data"))?;
-    let items: Vec<&RawValue> = match json::first_byte(data.get().as_bytes()) {
+    let events = match json::first_byte(data.get().as_bytes()) {
         Some(b'[') => {
-            serde_json::from_str(data.get()).map_err(|e| Error::json("$snapshot_data", &e, 0))?
+            let mut evs = Vec::new();
+            let mut budget = ctl.cv;
+            super::for_each_item(data.get().as_bytes(), "$snapshot_data", |i, raw| {
+                match super::capped::parse_event_budgeted(raw.get(), &opts.limits, &mut budget) {
+                    Ok(e) => evs.push(e),
+                    Err(e @ Error::Limit { .. }) => return Err(e),
+                    Err(e) if opts.lenient => super::push_warning_with(warnings, || {
+                        format!("$snapshot_data: event {i} skipped: {e}")
+                    }),
+                    Err(e) => {
+                        return Err(Error::invalid("$snapshot_data", format!("event {i}: {e}")))
+                    }
+                }
+                Ok(())
+            })?;
+            ctl.cv = budget;
+            evs
         }
-        _ => vec![data],
+        _ => super::parse_raw_events([data], "$snapshot_data", opts, warnings, &mut ctl.cv)?,
     };
-    let events = parse_events(
-        items.iter().map(|r| r.get().to_string()),
-        "$snapshot_data",
-        opts,
-        warnings,
-    )?;
     let mut s = Session::new(sid);
     s.distinct_id = distinct;
     s.source = Source {
-        system: if props.get_as::<String>("$snapshot_source").as_deref() == Some("mobile") {
+        system: if string_of(props.snapshot_source).as_deref() == Some("mobile") {
             "posthog-mobile".into()
         } else {
             "posthog".into()
         },
-        lib: props.get_as("$lib"),
-        lib_version: props.get_as("$lib_version"),
+        lib: string_of(props.lib),
+        lib_version: string_of(props.lib_version),
     };
-    s.user_agent = props.get_as("$raw_user_agent");
+    s.user_agent = string_of(props.raw_user_agent);
     s.window_mut(&wid).events = events;
-    let token = o
-        .get_as::<String>("token")
-        .or_else(|| o.get_as("$token"))
-        .or_else(|| o.get_as("api_key"))
-        .or_else(|| props.get_as("token"));
     Ok(Some(WireItem {
-        uuid: o.get_as("uuid"),
+        uuid: string_of(o.uuid),
         token,
         session: s,
     }))

@@ -54,9 +54,38 @@ pub struct Args {
     /// Largest request body in bytes (default 25 MB, like PostHog).
     #[arg(long, env = "REEL_BODY_LIMIT")]
     body_limit: Option<usize>,
-    /// Largest decompressed body in bytes (gzip bomb guard; default 200 MB).
+    /// Largest decompressed body of /s/ and /api/v1/ingest in bytes (gzip/lz64 bomb guard;
+    /// default 64 MiB). Larger bodies are answered 413.
     #[arg(long, env = "REEL_DECOMPRESSED_LIMIT")]
     decompressed_limit: Option<u64>,
+    /// Largest decompressed body of the analytics routes /e/, /i/v0/e/, /batch/, /capture/ in
+    /// bytes (default 8 MiB).
+    #[arg(long, env = "REEL_ANALYTICS_LIMIT")]
+    analytics_limit: Option<u64>,
+    /// Largest decompressed body of /flags/ and /decide/ in bytes (default 1 MiB).
+    #[arg(long, env = "REEL_FLAGS_LIMIT")]
+    flags_limit: Option<u64>,
+    /// Most bytes one request may unpack from PostHog `cv` fields, in total (default 64 MiB).
+    #[arg(long, env = "REEL_CV_LIMIT")]
+    cv_limit: Option<u64>,
+    /// Memory in bytes for capture bodies being decoded and parsed at once, counted as twice
+    /// each decoded body (default 512 MiB); beyond it requests get 503 with Retry-After.
+    #[arg(long, env = "REEL_INFLIGHT_LIMIT")]
+    inflight_limit: Option<u64>,
+    /// Per capture token: decoded body bytes per second, else 429 with Retry-After
+    /// (default 128 MiB; 0 turns it off).
+    #[arg(long, env = "REEL_QUOTA_BYTES_PER_SECOND")]
+    quota_bytes_per_second: Option<u64>,
+    /// Per capture token: sessions new to this server per minute, else 429 with Retry-After
+    /// (default 6000; 0 turns it off).
+    #[arg(long, env = "REEL_QUOTA_NEW_SESSIONS_PER_MINUTE")]
+    quota_new_sessions_per_minute: Option<u64>,
+    /// Per capture token: sessions one request may write to, else 429 (default 100; 0: off).
+    #[arg(long, env = "REEL_QUOTA_SESSIONS_PER_REQUEST")]
+    quota_sessions_per_request: Option<u64>,
+    /// Most distinct $pageview URLs one analytics request may record, else 413 (default 1000).
+    #[arg(long, env = "REEL_MAX_URLS_PER_REQUEST")]
+    max_urls_per_request: Option<usize>,
     /// Seal (compact) a session after it has been quiet this many seconds (default 300).
     #[arg(long, env = "REEL_SEAL_IDLE_SECONDS")]
     seal_idle_seconds: Option<u64>,
@@ -96,6 +125,14 @@ struct FileConfig {
     tombstone_days: Option<u64>,
     body_limit: Option<usize>,
     decompressed_limit: Option<u64>,
+    analytics_limit: Option<u64>,
+    flags_limit: Option<u64>,
+    cv_limit: Option<u64>,
+    inflight_limit: Option<u64>,
+    quota_bytes_per_second: Option<u64>,
+    quota_new_sessions_per_minute: Option<u64>,
+    quota_sessions_per_request: Option<u64>,
+    max_urls_per_request: Option<usize>,
     seal_idle_seconds: Option<u64>,
     sweep_seconds: Option<u64>,
     max_session_bytes: Option<u64>,
@@ -142,6 +179,23 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     if let Some(b) = a.decompressed_limit.or(file.decompressed_limit) {
         cfg.decompressed_limit = b;
     }
+    macro_rules! set {
+        ($($f:ident),*) => {$(
+            if let Some(v) = a.$f.or(file.$f) {
+                cfg.$f = v;
+            }
+        )*};
+    }
+    set!(
+        analytics_limit,
+        flags_limit,
+        cv_limit,
+        inflight_limit,
+        quota_bytes_per_second,
+        quota_new_sessions_per_minute,
+        quota_sessions_per_request,
+        max_urls_per_request
+    );
     if let Some(s) = a.seal_idle_seconds.or(file.seal_idle_seconds) {
         cfg.seal_idle = Duration::from_secs(s);
     }
