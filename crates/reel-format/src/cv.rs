@@ -104,9 +104,8 @@ fn push_key(out: &mut String, k: &str) {
     out.push(':');
 }
 
-/// Decode one packed field to JSON text: latin1 string → bytes → gunzip (capped) → checked to
-/// be one JSON value no deeper than `limits.max_depth` (without building it).
-pub fn decode_field_text(s: &str, limits: &Limits) -> Result<String> {
+/// A packed field's text as the bytes it stands for (one char per byte, as posthog-js writes it).
+fn latin1_bytes(s: &str) -> Result<Vec<u8>> {
     let mut bytes = Vec::with_capacity(s.len());
     for c in s.chars() {
         let code = c as u32;
@@ -118,6 +117,13 @@ pub fn decode_field_text(s: &str, limits: &Limits) -> Result<String> {
         }
         bytes.push(code as u8);
     }
+    Ok(bytes)
+}
+
+/// Decode one packed field to JSON text: latin1 string → bytes → gunzip (capped) → checked to
+/// be one JSON value no deeper than `limits.max_depth` (without building it).
+pub fn decode_field_text(s: &str, limits: &Limits) -> Result<String> {
+    let bytes = latin1_bytes(s)?;
     let out = gunzip_capped(&bytes, limits.max_entry_bytes, "cv field")?;
     drop(bytes);
     let text = String::from_utf8(out).map_err(|_| Error::invalid("cv field", "not UTF-8 JSON"))?;
@@ -139,17 +145,7 @@ pub fn decode_field_text(s: &str, limits: &Limits) -> Result<String> {
 
 /// Decode one packed field: latin1 string → bytes → gunzip (capped) → JSON.
 pub fn decode_field(s: &str, limits: &Limits) -> Result<Value> {
-    let mut bytes = Vec::with_capacity(s.len());
-    for c in s.chars() {
-        let code = c as u32;
-        if code > 0xff {
-            return Err(Error::invalid(
-                "cv field",
-                format!("character U+{code:04X} is not a byte"),
-            ));
-        }
-        bytes.push(code as u8);
-    }
+    let bytes = latin1_bytes(s)?;
     let out = gunzip_capped(&bytes, limits.max_entry_bytes, "cv field")?;
     json::parse_value("cv field", &out, limits.max_depth)
 }

@@ -10,8 +10,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::Router;
 use reel_format::import::{
-    decode_body_capped, is_refused, valid_posthog_id, warning_count, wire_items_checked, BodyCap,
-    CheckedBatch, CvBudget, ImportOptions, ReelBatch, WireControl, WireItem, BUSY,
+    decode_body_capped, is_refused, string_of, valid_posthog_id, warning_count, wire_items_checked,
+    BodyCap, CheckedBatch, CvBudget, Envelope, ImportOptions, ReelBatch, WireControl, WireItem,
+    BUSY,
 };
 use reel_format::Event;
 use reel_store::IngestUnit;
@@ -412,22 +413,6 @@ async fn snapshot(
             )
         }
     }
-}
-
-/// A JSON string, unquoted (`None` for any other value).
-fn string_of(v: Option<&RawValue>) -> Option<String> {
-    v.and_then(|v| serde_json::from_str::<String>(v.get()).ok())
-}
-
-/// The envelope of an analytics or flags body: `{"api_key"|"token", "batch": [...]}`.
-#[derive(serde::Deserialize)]
-struct Envelope<'a> {
-    #[serde(borrow, default)]
-    batch: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    api_key: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    token: Option<&'a RawValue>,
 }
 
 /// The fields of an analytics event that are read; the rest is skipped without allocating.

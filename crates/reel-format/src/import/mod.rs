@@ -28,8 +28,8 @@ pub use capped::{
 };
 pub use lz::decompress_from_base64 as lz64_decode;
 pub use posthog::{
-    is_refused, valid_posthog_id, wire_items, wire_items_checked, WireControl, WireItem,
-    TOKEN_REFUSED,
+    is_refused, string_of, valid_posthog_id, wire_items, wire_items_checked, Envelope, WireControl,
+    WireItem, TOKEN_REFUSED,
 };
 
 /// What an input file turned out to be.

@@ -162,14 +162,16 @@ pub struct WireControl<'a> {
 /// The message of the error [`wire_items_checked`] returns when `token_ok` said no.
 pub const TOKEN_REFUSED: &str = "unknown or missing project token";
 
+/// The envelope of a PostHog capture body: `{"api_key"|"token", "batch": [...]}` (borrowed, the
+/// rest skipped without allocating).
 #[derive(serde::Deserialize)]
-struct Envelope<'a> {
+pub struct Envelope<'a> {
     #[serde(borrow, default)]
-    batch: Option<&'a RawValue>,
+    pub batch: Option<&'a RawValue>,
     #[serde(borrow, default)]
-    api_key: Option<&'a RawValue>,
+    pub api_key: Option<&'a RawValue>,
     #[serde(borrow, default)]
-    token: Option<&'a RawValue>,
+    pub token: Option<&'a RawValue>,
 }
 
 /// The fields of one wire event that are read; everything else is skipped without allocating.
@@ -215,8 +217,8 @@ struct WireProps<'a> {
     token: Option<&'a RawValue>,
 }
 
-/// A raw value that is a JSON string, unquoted.
-fn string_of(v: Option<&RawValue>) -> Option<String> {
+/// A raw value that is a JSON string, unquoted (`None` for any other value).
+pub fn string_of(v: Option<&RawValue>) -> Option<String> {
     v.and_then(|v| serde_json::from_str::<String>(v.get()).ok())
 }
 
