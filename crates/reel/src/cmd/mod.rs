@@ -6,6 +6,7 @@ pub mod keys;
 pub mod pack;
 pub mod redact;
 pub mod remote;
+pub mod screenshot;
 pub mod serve;
 pub mod unpack;
 pub mod verify;

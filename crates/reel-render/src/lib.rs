@@ -1,0 +1,170 @@
+//! Reel's renderer: what the player shows at an instant, as a PNG, rendered by headless Chromium.
+//!
+//! The caller gives the player page with the recording inside (`reel_server::assets::offline_html`,
+//! the same page `reel export --html` writes) and the instants; this crate writes the page into a
+//! temporary folder, opens it in render mode (`player.html?render`: only the replayed page, scaled
+//! to fit, letterboxed) and, per instant, calls the player's `window.__reel.seek(SECONDS)` (which
+//! resolves once the frame is settled) and captures the page.
+//!
+//! *Invariant:* no HTTP, no storage, no knowledge of the recording format: the player does the
+//! reading, so a frame is exactly what the player shows.
+#![forbid(unsafe_code)]
+mod cdp;
+
+pub use cdp::{find_chromium, Browser};
+use serde_json::json;
+
+/// What can go wrong; each message is one line a user can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("chromium not found: install Debian's package (apt-get install chromium), or set REEL_CHROMIUM to a Chromium binary")]
+    ChromiumMissing,
+    #[error("no session {0:?} in the recording (sessions: {1})")]
+    UnknownSession(String, String),
+    #[error("session {0} has no full snapshot: there is no page to draw")]
+    NoFullSnapshot(String),
+    #[error("{at} s is outside the recording of session {session} (0 to {duration} s)")]
+    OutOfRange {
+        at: f64,
+        duration: f64,
+        session: String,
+    },
+    #[error("the player could not open the recording: {0}")]
+    Load(String),
+    #[error("{0}")]
+    Browser(String),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// What to render.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Frame size in pixels (the recorded page is scaled to fit, letterboxed).
+    pub width: u32,
+    pub height: u32,
+    /// Session id (a package may hold several); `None`: the first.
+    pub session: Option<String>,
+}
+
+/// The session that was rendered.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub session: String,
+    /// Length of the session in seconds (instants are seconds from its first event).
+    pub duration: f64,
+}
+
+/// Largest frame side accepted.
+pub const MAX_SIDE: u32 = 7680;
+
+/// Parse `WxH` (e.g. `1280x720`).
+pub fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let (w, h) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("size {s:?}: expected WIDTHxHEIGHT, e.g. 1280x720"))?;
+    let side = |v: &str| -> Result<u32, String> {
+        match v.trim().parse::<u32>() {
+            Ok(n) if (16..=MAX_SIDE).contains(&n) => Ok(n),
+            _ => Err(format!(
+                "size {s:?}: each side must be a whole number from 16 to {MAX_SIDE}"
+            )),
+        }
+    };
+    Ok((side(w)?, side(h)?))
+}
+
+/// Render the player page `html` (with its recording embedded) at each instant of `at` (seconds
+/// from the session's first event) and hand every PNG to `each(index, png)` in order. Nothing is
+/// captured before the session and every instant have been checked.
+pub fn screenshots(
+    html: &str,
+    opts: &Options,
+    at: &[f64],
+    mut each: impl FnMut(&Rendered, usize, Vec<u8>) -> Result<(), Error>,
+) -> Result<Rendered, Error> {
+    let mut b = Browser::launch(opts.width, opts.height)?;
+    let page = b.dir().join("player.html");
+    std::fs::write(&page, html)?;
+    let url = format!("{}?render", file_url(&page));
+    b.call("Page.navigate", json!({ "url": url }))?;
+    // Wait for the player page (not the blank one before it) and its recording to load.
+    let wait =
+        "new Promise((ok) => { const go = () => (location.protocol === 'file:' && window.__reel) \
+                ? ok(window.__reel.ready.then(() => true)) : setTimeout(go, 20); go(); })";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        match b.eval(wait)? {
+            Ok(_) => break,
+            // The evaluation can hit the blank page while it is being replaced: ask again.
+            Err(e) if e.contains("context") && std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(50))
+            }
+            Err(e) => return Err(Error::Load(e)),
+        }
+    }
+    let info = match &opts.session {
+        Some(id) => b.eval(&format!("window.__reel.open({})", json!(id)))?,
+        None => b.eval("window.__reel.info()")?,
+    };
+    let info = info.map_err(|e| match &opts.session {
+        Some(id) if e.starts_with("no session") => {
+            let list = e.split("(sessions: ").nth(1).unwrap_or(")");
+            Error::UnknownSession(id.clone(), list.trim_end_matches(')').to_string())
+        }
+        _ => Error::Load(e),
+    })?;
+    let r = Rendered {
+        session: info["session"].as_str().unwrap_or_default().to_string(),
+        duration: info["duration"].as_f64().unwrap_or(0.0) / 1000.0,
+    };
+    if info["drawable"] != json!(true) {
+        return Err(Error::NoFullSnapshot(r.session));
+    }
+    for &t in at {
+        if !(t >= 0.0 && t <= r.duration) {
+            return Err(Error::OutOfRange {
+                at: t,
+                duration: r.duration,
+                session: r.session.clone(),
+            });
+        }
+    }
+    for (i, &t) in at.iter().enumerate() {
+        b.eval(&format!("window.__reel.seek({t})"))?
+            .map_err(Error::Browser)?;
+        let shot = b.call("Page.captureScreenshot", json!({"format": "png"}))?;
+        let png = base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            shot["data"].as_str().unwrap_or_default(),
+        )
+        .map_err(|e| Error::Browser(format!("screenshot: {e}")))?;
+        each(&r, i, png)?;
+    }
+    Ok(r)
+}
+
+/// `file://` URL of an absolute path, bytes outside a safe set percent-encoded.
+fn file_url(p: &std::path::Path) -> String {
+    let mut s = String::from("file://");
+    for b in p.to_string_lossy().bytes() {
+        if b.is_ascii_alphanumeric() || b"/._-~".contains(&b) {
+            s.push(b as char);
+        } else {
+            s.push_str(&format!("%{b:02X}"));
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sizes_parse_and_bad_ones_say_what_to_write() {
+        assert_eq!(super::parse_size("1280x720"), Ok((1280, 720)));
+        assert!(super::parse_size("1280")
+            .unwrap_err()
+            .contains("WIDTHxHEIGHT"));
+        assert!(super::parse_size("0x720").unwrap_err().contains("16 to"));
+    }
+}

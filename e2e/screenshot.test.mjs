@@ -1,0 +1,88 @@
+// `reel screenshot --at T` against the player's own `#t=T` view (playwright-core, same Chromium): the PNG the CLI
+// writes at the recorded page's size must match a screenshot of the player's replayed page at that instant.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { inflateSync } from 'node:zlib';
+import { launch } from './browser.mjs';
+import { REEL, ROOT } from './server.mjs';
+
+const browser = await launch();
+after(() => browser.close());
+const dir = mkdtempSync(join(tmpdir(), 'reel-shot-'));
+
+/** Decode a non-interlaced 8-bit RGB/RGBA PNG into {w, h, rgb}. @param {Buffer} buf */
+function decodePng(buf) {
+  assert.equal(buf.subarray(0, 8).toString('latin1'), '\x89PNG\r\n\x1a\n');
+  let p = 8, w = 0, h = 0, ch = 0;
+  const idat = [];
+  while (p + 8 <= buf.length) {
+    const len = buf.readUInt32BE(p), kind = buf.subarray(p + 4, p + 8).toString('latin1'), data = buf.subarray(p + 8, p + 8 + len);
+    if (kind === 'IHDR') {
+      w = data.readUInt32BE(0); h = data.readUInt32BE(4);
+      assert.equal(data[8], 8); assert.equal(data[12], 0);
+      ch = data[9] === 6 ? 4 : data[9] === 2 ? 3 : assert.fail('colour type ' + data[9]);
+    } else if (kind === 'IDAT') idat.push(data);
+    p += 12 + len;
+  }
+  const raw = inflateSync(Buffer.concat(idat)), stride = w * ch, out = Buffer.alloc(stride * h);
+  for (let y = 0; y < h; y++) {
+    const f = raw[y * (stride + 1)], o = y * (stride + 1) + 1;
+    for (let x = 0; x < stride; x++) {
+      const a = x >= ch ? out[y * stride + x - ch] : 0, b = y ? out[(y - 1) * stride + x] : 0, c = x >= ch && y ? out[(y - 1) * stride + x - ch] : 0;
+      let pr = 0;
+      if (f === 1) pr = a; else if (f === 2) pr = b; else if (f === 3) pr = (a + b) >> 1;
+      else if (f === 4) { const q = a + b - c, pa = Math.abs(q - a), pb = Math.abs(q - b), pc = Math.abs(q - c); pr = pa <= pb && pa <= pc ? a : pb <= pc ? b : c; }
+      out[y * stride + x] = (raw[o + x] + pr) & 255;
+    }
+  }
+  const rgb = Buffer.alloc(w * h * 3);
+  for (let i = 0; i < w * h; i++) for (let k = 0; k < 3; k++) rgb[i * 3 + k] = out[i * ch + k];
+  return { w, h, rgb };
+}
+
+/** Mean absolute difference per channel (0–255). */
+function mad(a, b) {
+  assert.deepEqual([a.w, a.h], [b.w, b.h]);
+  let s = 0;
+  for (let i = 0; i < a.rgb.length; i++) s += Math.abs(a.rgb[i] - b.rgb[i]);
+  return s / a.rgb.length;
+}
+
+for (const [name, instants] of [['checkout', [3, 20, 38]], ['swagger', [10, 25, 45]]]) {
+  test(`reel screenshot matches the player's #t= view (${name} at ${instants.join(', ')} s)`, async () => {
+    const fixture = join(ROOT, `tests/fixtures/rrweb/${name}.json`);
+    const html = join(dir, `${name}.html`);
+    execFileSync(REEL, ['export', '--html', fixture, '-o', html]);
+    let prev = null, controls = 0;
+    for (const t of instants) {
+      // The player as a person opens it: controls, panels, `#t=` deep link; big enough to show the page at 100 %.
+      const page = await browser.newPage({ viewport: { width: 2400, height: 1400 } });
+      await page.goto(`file://${html}#t=${t}`);
+      await page.waitForFunction(() => window.reel && window.reel.engine, null, { timeout: 30000 });
+      const { w, h } = await page.evaluate(() => ({ w: window.reel.engine.state.width, h: window.reel.engine.state.height }));
+      await page.waitForTimeout(400); // cursor transition, image errors
+      const viewShot = decodePng(await page.locator('.reel-viewport').screenshot());
+      await page.close();
+      const out = join(dir, `${name}-${t}.png`);
+      execFileSync(REEL, ['screenshot', fixture, '--at', String(t), '--size', `${w}x${h}`, '-o', out]);
+      const cli = decodePng(readFileSync(out));
+      assert.deepEqual([cli.w, cli.h], [w, h]);
+      const d = mad(cli, viewShot);
+      console.log(`${name} at ${t} s (${w}x${h}): mean pixel difference ${d.toFixed(3)}`);
+      assert.ok(d < 2, `${name} at ${t} s: mean pixel difference ${d.toFixed(2)} (of 255)`);
+      // Control: the same measure tells another instant apart (else the check above proves nothing).
+      if (prev && prev.w === cli.w && prev.h === cli.h) {
+        const other = mad(cli, prev);
+        console.log(`  against the player at the previous instant: ${other.toFixed(3)}`);
+        assert.ok(other > 2, `${name}: ${t} s and the instant before look alike (${other.toFixed(2)})`);
+        controls++;
+      }
+      prev = viewShot;
+    }
+    assert.ok(controls > 0, 'no control comparison ran');
+  });
+}
