@@ -3,12 +3,12 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
 import { launch } from './browser.mjs';
-import { REEL, ROOT } from './server.mjs';
+import { REEL, ROOT, ADMIN, CAPTURE, startReel, api } from './server.mjs';
 
 const browser = await launch();
 after(() => browser.close());
@@ -86,3 +86,54 @@ for (const [name, instants] of [['checkout', [3, 20, 38]], ['swagger', [10, 25, 
     assert.ok(controls > 0, 'no control comparison ran');
   });
 }
+
+test('GET /api/v1/sessions/{id}/screenshot: a PNG of the export-redacted session, one render at a time', async () => {
+  const server = await startReel({ mode: 'embedded' });
+  try {
+    const events = JSON.parse(readFileSync(join(ROOT, 'tests/fixtures/rrweb/checkout.json'), 'utf8'));
+    const ingest = await fetch(`${server.url}/api/v1/ingest?token=${CAPTURE}`, { method: 'POST', body: JSON.stringify({ batch_id: 's1', session_id: 'shot-1', events }) });
+    assert.equal(ingest.status, 200);
+    const shot = (q, token = ADMIN) => fetch(`${server.url}/api/v1/sessions/shot-1/screenshot?${q}`, { headers: { Authorization: `Bearer ${token}` } });
+    const raw = await shot('t=20&size=1280x800');
+    assert.equal(raw.status, 200, await raw.clone().text());
+    assert.equal(raw.headers.get('content-type'), 'image/png');
+    const plain = decodePng(Buffer.from(await raw.arrayBuffer()));
+    assert.deepEqual([plain.w, plain.h], [1280, 800]);
+
+    // Export policy on: the screenshot is the one `reel screenshot` makes of the (redacted) export, and differs from
+    // the unredacted one (the values typed into the form at 20 s are masked).
+    const patch = await fetch(`${server.url}/api/v1/project`, { method: 'PATCH', headers: { Authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify({ export_redaction: { preset: 'default' } }) });
+    assert.equal(patch.status, 200);
+    const red = await shot('t=20&size=1280x800');
+    assert.equal(red.status, 200);
+    const redacted = decodePng(Buffer.from(await red.arrayBuffer()));
+    const zip = join(dir, 'shot-1.reel.zip');
+    writeFileSync(zip, await api(server, '/api/v1/sessions/shot-1/export'));
+    const cliOut = join(dir, 'shot-1-cli.png');
+    execFileSync(REEL, ['screenshot', zip, '--at', '20', '--size', '1280x800', '-o', cliOut]);
+    const cli = decodePng(readFileSync(cliOut));
+    const same = mad(redacted, cli), changed = mad(redacted, plain);
+    console.log(`server vs CLI on the export: ${same.toFixed(3)}; redacted vs plain: ${changed.toFixed(3)}`);
+    assert.ok(same < 0.05, `the route renders the export-redacted session (${same})`);
+    assert.ok(changed > 0.05, `the export policy changes the pixels (${changed})`);
+
+    // Bad requests: JSON errors, 4xx.
+    for (const [q, status, re] of [['t=999', 400, /outside the recording/], ['', 400, /t: seconds/], ['t=abc', 400, /t: seconds/], ['t=1&size=9x', 400, /WIDTHxHEIGHT|from 16/]]) {
+      const r = await shot(q);
+      assert.equal(r.status, status, q);
+      assert.match((await r.json()).error, re);
+    }
+    assert.equal((await shot('t=1', CAPTURE)).status, 403, 'the capture token cannot read');
+    assert.equal((await fetch(`${server.url}/api/v1/sessions/nope/screenshot?t=1`, { headers: { Authorization: `Bearer ${ADMIN}` } })).status, 404);
+
+    // One browser at a time: concurrent requests get 503 with Retry-After instead of queueing browsers.
+    const all = await Promise.all([1, 2, 3].map(() => shot('t=5&size=320x200')));
+    const codes = all.map((r) => r.status).sort();
+    assert.ok(codes.includes(200), `${codes}`);
+    assert.ok(codes.includes(503), `${codes}`);
+    for (const r of all) {
+      if (r.status === 503) { assert.equal(r.headers.get('retry-after'), '5'); assert.match((await r.json()).error, /retry/); }
+      else assert.equal(r.headers.get('content-type'), 'image/png');
+    }
+  } finally { await server.stop(); server.cleanup(); }
+});

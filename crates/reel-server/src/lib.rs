@@ -12,6 +12,7 @@ pub mod assets;
 mod auth;
 mod capture;
 mod pages;
+mod screenshot;
 mod state;
 
 pub use state::{AppState, Config};
@@ -29,6 +30,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(capture::routes())
         .merge(api::routes())
         .merge(pages::routes())
+        .merge(screenshot::routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             state::count_requests,
