@@ -328,3 +328,66 @@ fn bad_requests_fail_with_one_line_and_leave_no_file() {
         "temporary files left"
     );
 }
+
+#[test]
+fn session_picks_one_session_of_a_package_and_names_the_files() {
+    let d = scratch();
+    let pkg = d.path().join("two.reel.zip");
+    let o = reel(
+        d.path(),
+        &[
+            "pack",
+            fixture("checkout").to_str().unwrap(),
+            fixture("swagger").to_str().unwrap(),
+            "-o",
+            pkg.to_str().unwrap(),
+        ],
+    );
+    ok(&o);
+    let info: serde_json::Value = serde_json::from_str(&ok(&reel(
+        d.path(),
+        &["inspect", pkg.to_str().unwrap(), "--json"],
+    )))
+    .unwrap();
+    let ids: Vec<&str> = info["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    let dir = d.path().join("out/");
+    let shot = |session: Option<&str>| {
+        let mut args = vec![
+            "screenshot",
+            pkg.to_str().unwrap(),
+            "--at",
+            "10",
+            "--size",
+            "400x300",
+        ];
+        if let Some(s) = session {
+            args.extend(["--session", s]);
+        }
+        args.extend(["-o", dir.to_str().unwrap()]);
+        let out = ok(&reel(d.path(), &args));
+        PathBuf::from(out.trim())
+    };
+    let first = shot(None);
+    assert_eq!(
+        first,
+        dir.join(format!("{}-10.png", ids[0])),
+        "default: the first session"
+    );
+    let second = shot(Some(ids[1]));
+    assert_eq!(second, dir.join(format!("{}-10.png", ids[1])));
+    let (a, b) = (
+        png(&std::fs::read(&first).unwrap()),
+        png(&std::fs::read(&second).unwrap()),
+    );
+    assert_eq!((a.w, a.h, b.w, b.h), (400, 300, 400, 300));
+    assert!(
+        mean_abs_diff(&a, &b) > 1.0,
+        "two different recordings gave the same image"
+    );
+}
