@@ -135,5 +135,25 @@ test('GET /api/v1/sessions/{id}/screenshot: a PNG of the export-redacted session
       if (r.status === 503) { assert.equal(r.headers.get('retry-after'), '5'); assert.match((await r.json()).error, /retry/); }
       else assert.equal(r.headers.get('content-type'), 'image/png');
     }
+
+    // The web UI's "Screenshot" button: the server's PNG of the moment the player shows.
+    const page = await browser.newPage({ acceptDownloads: true });
+    try {
+      await page.goto(server.url + '/');
+      await page.fill('input[name=token]', ADMIN);
+      await page.click('button[type=submit]');
+      await page.click('table.sessions tr.row');
+      await page.waitForSelector('.stage iframe', { timeout: 15000 });
+      await page.keyboard.press('5'); // the player jumps to 50 %
+      const [download] = await Promise.all([page.waitForEvent('download', { timeout: 30000 }), page.click('text=Screenshot')]);
+      const m = /^shot-1-(\d+(?:\.\d+)?)\.png$/.exec(download.suggestedFilename());
+      assert.ok(m, download.suggestedFilename());
+      const t = Number(m[1]), half = (events.at(-1).timestamp - events[0].timestamp) / 2000;
+      assert.ok(Math.abs(t - half) < 0.5, `the player's time ${t} s (expected about ${half})`);
+      const fromUi = decodePng(readFileSync(await download.path()));
+      const direct = decodePng(Buffer.from(await (await shot(`t=${t}`)).arrayBuffer()));
+      assert.deepEqual([fromUi.w, fromUi.h], [1280, 720]);
+      assert.ok(mad(fromUi, direct) < 0.05, 'the button downloads the route\'s PNG at the player\'s time');
+    } finally { await page.close(); }
   } finally { await server.stop(); server.cleanup(); }
 });

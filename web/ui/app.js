@@ -91,6 +91,16 @@ async function session(id) {
       const a = h('a', { href: URL.createObjectURL(blob), download: `${id}.reel.zip` }); document.body.append(a); a.click(); a.remove();
     } }, 'Export .reel.zip'),
     h('button', { onclick: async () => {
+      // What the player shows now, rendered by the server (export policy applied) at 1280x720.
+      const t = player ? Math.round(player.currentTime) / 1000 : 0;
+      shotStatus.textContent = 'Rendering…';
+      try {
+        const blob = await (await api(`/api/v1/sessions/${encodeURIComponent(id)}/screenshot?t=${t}&size=1280x720`)).blob();
+        const a = h('a', { href: URL.createObjectURL(blob), download: `${id}-${t}.png` }); document.body.append(a); a.click(); a.remove();
+        shotStatus.textContent = '';
+      } catch (err) { shotStatus.textContent = `Screenshot: ${err.message}`; }
+    } }, 'Screenshot'),
+    h('button', { onclick: async () => {
       const sel = document.getElementById('expiry').value;
       const body = sel ? JSON.stringify({ expires_in_seconds: Number(sel) }) : '{}';
       await api(`/api/v1/sessions/${encodeURIComponent(id)}/shares`, { method: 'POST', body, headers: { 'Content-Type': 'application/json' } })
@@ -101,6 +111,8 @@ async function session(id) {
       if (!confirm('Delete this recording everywhere? This cannot be undone.')) return;
       await api(`/api/v1/sessions/${encodeURIComponent(id)}`, { method: 'DELETE' }); location.hash = '#/';
     } }, 'Delete'));
+  const shotStatus = h('span', { class: 'status shot-status' });
+  actions.append(shotStatus);
   const shareBox = h('div', { class: 'share-result' });
   function showShare(x) {
     const url = new URL(x.url, location.href).href, embed = new URL(x.embed_url, location.href).href;
