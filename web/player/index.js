@@ -235,6 +235,23 @@ export class ReelPlayer extends EventTarget {
     return this.time;
   }
 
+  /**
+   * Render mode for frame sequences (video): like `renderFrame`, but when nothing visible changed since the previous
+   * call (same events applied, same cursor, same window and size) it returns at once with `changed: false`: the image
+   * already captured still shows, so there is nothing to wait for or capture.
+   * @param {number} ms @param {number} [maxWaitMs] @returns {Promise<{time: number, changed: boolean}>}
+   */
+  async renderNext(ms, maxWaitMs = 2000) {
+    this.pause();
+    this.seek(ms);
+    const e = this.engine;
+    const key = e ? [this.windowId, e.index, e.cursor.className, e.cursor.style.transform, e.viewport.style.transform, e.viewport.style.left, e.viewport.style.top].join('|') : '';
+    if (key === this.frameKey) return { time: this.time, changed: false };
+    this.frameKey = key;
+    await this.renderFrame(ms, maxWaitMs);
+    return { time: this.time, changed: true };
+  }
+
   /** What a renderer checks before asking for frames: sessions, the shown one, its length and whether it can be drawn. */
   renderInfo() {
     const s = this.sessions[this.sessionIndex];

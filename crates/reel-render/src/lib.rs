@@ -10,6 +10,7 @@
 //! reading, so a frame is exactly what the player shows.
 #![forbid(unsafe_code)]
 mod cdp;
+pub mod video;
 
 pub use cdp::{find_chromium, Browser};
 use serde_json::json;
@@ -29,6 +30,12 @@ pub enum Error {
         duration: f64,
         session: String,
     },
+    #[error("ffmpeg not found: install Debian's package (apt-get install ffmpeg), or set REEL_FFMPEG to an ffmpeg binary")]
+    FfmpegMissing,
+    #[error("{0}")]
+    BadRange(String),
+    #[error("{0}")]
+    Encode(String),
     #[error("the player could not open the recording: {0}")]
     Load(String),
     #[error("{0}")]
@@ -74,6 +81,105 @@ pub fn parse_size(s: &str) -> Result<(u32, u32), String> {
     Ok((side(w)?, side(h)?))
 }
 
+/// The player page open in headless Chromium in render mode, on one session.
+pub struct Renderer {
+    browser: Browser,
+    /// The session shown.
+    pub info: Rendered,
+}
+
+impl Renderer {
+    /// Launch Chromium, open the player page `html` (with its recording embedded) at the frame size
+    /// and pick the session. Fails if the session is unknown or has no full snapshot.
+    pub fn open(html: &str, opts: &Options) -> Result<Renderer, Error> {
+        let mut b = Browser::launch(opts.width, opts.height)?;
+        let page = b.dir().join("player.html");
+        std::fs::write(&page, html)?;
+        let url = format!("{}?render", file_url(&page));
+        b.call("Page.navigate", json!({ "url": url }))?;
+        // Wait for the player page (not the blank one before it) and its recording to load.
+        let wait = "new Promise((ok) => { const go = () => (location.protocol === 'file:' && window.__reel) \
+                    ? ok(window.__reel.ready.then(() => true)) : setTimeout(go, 20); go(); })";
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            match b.eval(wait)? {
+                Ok(_) => break,
+                // The evaluation can hit the blank page while it is being replaced: ask again.
+                Err(e) if e.contains("context") && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(50))
+                }
+                Err(e) => return Err(Error::Load(e)),
+            }
+        }
+        let info = match &opts.session {
+            Some(id) => b.eval(&format!("window.__reel.open({})", json!(id)))?,
+            None => b.eval("window.__reel.info()")?,
+        };
+        let info = info.map_err(|e| match &opts.session {
+            Some(id) if e.starts_with("no session") => {
+                let list = e.split("(sessions: ").nth(1).unwrap_or(")");
+                Error::UnknownSession(id.clone(), list.trim_end_matches(')').to_string())
+            }
+            _ => Error::Load(e),
+        })?;
+        let r = Rendered {
+            session: info["session"].as_str().unwrap_or_default().to_string(),
+            duration: info["duration"].as_f64().unwrap_or(0.0) / 1000.0,
+        };
+        if info["drawable"] != json!(true) {
+            return Err(Error::NoFullSnapshot(r.session));
+        }
+        Ok(Renderer {
+            browser: b,
+            info: r,
+        })
+    }
+
+    /// `Err(OutOfRange)` unless `t` lies within the session.
+    pub fn check(&self, t: f64) -> Result<(), Error> {
+        if t >= 0.0 && t <= self.info.duration {
+            Ok(())
+        } else {
+            Err(Error::OutOfRange {
+                at: t,
+                duration: self.info.duration,
+                session: self.info.session.clone(),
+            })
+        }
+    }
+
+    /// The frame at `t` seconds as PNG.
+    pub fn png(&mut self, t: f64) -> Result<Vec<u8>, Error> {
+        self.browser
+            .eval(&format!("window.__reel.seek({t})"))?
+            .map_err(Error::Browser)?;
+        self.capture(json!({"format": "png"}))
+    }
+
+    /// The frame at `t` seconds as JPEG, or `None` when nothing visible changed since the previous
+    /// call (the previous image still shows). For sequences in increasing time.
+    pub fn next_jpeg(&mut self, t: f64, quality: u8) -> Result<Option<Vec<u8>>, Error> {
+        let r = self
+            .browser
+            .eval(&format!("window.__reel.next({t})"))?
+            .map_err(Error::Browser)?;
+        if r["changed"] == json!(false) {
+            return Ok(None);
+        }
+        self.capture(json!({"format": "jpeg", "quality": quality}))
+            .map(Some)
+    }
+
+    fn capture(&mut self, params: serde_json::Value) -> Result<Vec<u8>, Error> {
+        let shot = self.browser.call("Page.captureScreenshot", params)?;
+        base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            shot["data"].as_str().unwrap_or_default(),
+        )
+        .map_err(|e| Error::Browser(format!("screenshot: {e}")))
+    }
+}
+
 /// Render the player page `html` (with its recording embedded) at each instant of `at` (seconds
 /// from the session's first event) and hand every PNG to `each(index, png)` in order. Nothing is
 /// captured before the session and every instant have been checked.
@@ -83,65 +189,15 @@ pub fn screenshots(
     at: &[f64],
     mut each: impl FnMut(&Rendered, usize, Vec<u8>) -> Result<(), Error>,
 ) -> Result<Rendered, Error> {
-    let mut b = Browser::launch(opts.width, opts.height)?;
-    let page = b.dir().join("player.html");
-    std::fs::write(&page, html)?;
-    let url = format!("{}?render", file_url(&page));
-    b.call("Page.navigate", json!({ "url": url }))?;
-    // Wait for the player page (not the blank one before it) and its recording to load.
-    let wait =
-        "new Promise((ok) => { const go = () => (location.protocol === 'file:' && window.__reel) \
-                ? ok(window.__reel.ready.then(() => true)) : setTimeout(go, 20); go(); })";
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    loop {
-        match b.eval(wait)? {
-            Ok(_) => break,
-            // The evaluation can hit the blank page while it is being replaced: ask again.
-            Err(e) if e.contains("context") && std::time::Instant::now() < deadline => {
-                std::thread::sleep(std::time::Duration::from_millis(50))
-            }
-            Err(e) => return Err(Error::Load(e)),
-        }
-    }
-    let info = match &opts.session {
-        Some(id) => b.eval(&format!("window.__reel.open({})", json!(id)))?,
-        None => b.eval("window.__reel.info()")?,
-    };
-    let info = info.map_err(|e| match &opts.session {
-        Some(id) if e.starts_with("no session") => {
-            let list = e.split("(sessions: ").nth(1).unwrap_or(")");
-            Error::UnknownSession(id.clone(), list.trim_end_matches(')').to_string())
-        }
-        _ => Error::Load(e),
-    })?;
-    let r = Rendered {
-        session: info["session"].as_str().unwrap_or_default().to_string(),
-        duration: info["duration"].as_f64().unwrap_or(0.0) / 1000.0,
-    };
-    if info["drawable"] != json!(true) {
-        return Err(Error::NoFullSnapshot(r.session));
-    }
+    let mut r = Renderer::open(html, opts)?;
     for &t in at {
-        if !(t >= 0.0 && t <= r.duration) {
-            return Err(Error::OutOfRange {
-                at: t,
-                duration: r.duration,
-                session: r.session.clone(),
-            });
-        }
+        r.check(t)?;
     }
     for (i, &t) in at.iter().enumerate() {
-        b.eval(&format!("window.__reel.seek({t})"))?
-            .map_err(Error::Browser)?;
-        let shot = b.call("Page.captureScreenshot", json!({"format": "png"}))?;
-        let png = base64::Engine::decode(
-            &base64::engine::general_purpose::STANDARD,
-            shot["data"].as_str().unwrap_or_default(),
-        )
-        .map_err(|e| Error::Browser(format!("screenshot: {e}")))?;
-        each(&r, i, png)?;
+        let png = r.png(t)?;
+        each(&r.info, i, png)?;
     }
-    Ok(r)
+    Ok(r.info)
 }
 
 /// `file://` URL of an absolute path, bytes outside a safe set percent-encoded.

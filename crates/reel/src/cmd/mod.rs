@@ -10,6 +10,7 @@ pub mod screenshot;
 pub mod serve;
 pub mod unpack;
 pub mod verify;
+pub mod video;
 
 use anyhow::Context;
 use std::path::Path;

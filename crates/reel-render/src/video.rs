@@ -1,0 +1,213 @@
+//! Video: the player's frames at a fixed rate, piped as JPEG to ffmpeg (Debian's `ffmpeg`).
+//!
+//! Frames come from `Renderer::next_jpeg`: a frame in which nothing visible changed (no event
+//! applied, cursor still) is not captured again; the previous image is repeated to ffmpeg.
+use crate::{Error, Options, Renderer};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// Output container and codec, from the output file's extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// H.264, yuv420p, faststart.
+    Mp4,
+    /// VP9.
+    Webm,
+    /// Palette GIF.
+    Gif,
+}
+
+impl Format {
+    /// The format named by `path`'s extension (`.mp4`, `.webm`, `.gif`, any case).
+    pub fn from_path(path: &Path) -> Option<Format> {
+        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+            "mp4" => Some(Format::Mp4),
+            "webm" => Some(Format::Webm),
+            "gif" => Some(Format::Gif),
+            _ => None,
+        }
+    }
+
+    /// Default frames per second: 24, GIF 12.
+    pub fn default_fps(self) -> f64 {
+        if self == Format::Gif {
+            12.0
+        } else {
+            24.0
+        }
+    }
+
+    fn args(self) -> &'static [&'static str] {
+        match self {
+            Format::Mp4 => &[
+                "-vf",
+                "scale=trunc(iw/2)*2:trunc(ih/2)*2,format=yuv420p",
+                "-c:v",
+                "libx264",
+                "-preset",
+                "veryfast",
+                "-crf",
+                "23",
+                "-movflags",
+                "+faststart",
+                "-f",
+                "mp4",
+            ],
+            Format::Webm => &[
+                "-c:v",
+                "libvpx-vp9",
+                "-pix_fmt",
+                "yuv420p",
+                "-crf",
+                "30",
+                "-b:v",
+                "0",
+                "-deadline",
+                "realtime",
+                "-cpu-used",
+                "5",
+                "-row-mt",
+                "1",
+                "-f",
+                "webm",
+            ],
+            Format::Gif => &[
+                "-vf",
+                "split[a][b];[a]palettegen[p];[b][p]paletteuse",
+                "-f",
+                "gif",
+            ],
+        }
+    }
+}
+
+/// The ffmpeg binary: `REEL_FFMPEG`, else `ffmpeg` on PATH.
+pub fn find_ffmpeg() -> Result<PathBuf, Error> {
+    if let Some(p) = std::env::var_os("REEL_FFMPEG").filter(|p| !p.is_empty()) {
+        let p = PathBuf::from(p);
+        return if p.is_file() {
+            Ok(p)
+        } else {
+            Err(Error::FfmpegMissing)
+        };
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|d| d.join("ffmpeg"))
+        .find(|p| p.is_file())
+        .ok_or(Error::FfmpegMissing)
+}
+
+/// What part of the session, how fast.
+#[derive(Debug, Clone)]
+pub struct VideoOptions {
+    pub format: Format,
+    /// Seconds from the session's first event.
+    pub from: f64,
+    /// Default: the end of the session.
+    pub to: Option<f64>,
+    pub fps: f64,
+}
+
+/// What was rendered.
+#[derive(Debug, Clone)]
+pub struct VideoStats {
+    pub session: String,
+    pub from: f64,
+    pub to: f64,
+    pub frames: u64,
+    /// Frames captured from the browser (the others repeat the previous image).
+    pub captured: u64,
+}
+
+/// Render `v.from..v.to` of the session in the player page `html` into `out` (overwritten).
+/// `progress(done, total)` is called after every frame.
+pub fn video(
+    html: &str,
+    opts: &Options,
+    v: &VideoOptions,
+    out: &Path,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<VideoStats, Error> {
+    if !(v.fps > 0.0 && v.fps <= 120.0) {
+        return Err(Error::BadRange(format!(
+            "--fps {}: frames per second from 1 to 120",
+            v.fps
+        )));
+    }
+    let ffmpeg = find_ffmpeg()?;
+    let mut r = Renderer::open(html, opts)?;
+    let to = v.to.unwrap_or(r.info.duration);
+    r.check(v.from)?;
+    r.check(to)?;
+    if v.from >= to {
+        return Err(Error::BadRange(format!(
+            "--from {} must be before --to {to}",
+            v.from
+        )));
+    }
+    let total = (((to - v.from) * v.fps).round() as u64).max(1);
+    let mut child = Command::new(&ffmpeg)
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y"])
+        .args(["-f", "image2pipe", "-c:v", "mjpeg", "-framerate"])
+        .arg(v.fps.to_string())
+        .args(["-i", "pipe:0"])
+        .args(v.format.args())
+        .arg(out)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::Encode(format!("cannot start {}: {e}", ffmpeg.display())))?;
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let mut err_pipe = child.stderr.take().expect("piped stderr");
+    let errors = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err_pipe.read_to_string(&mut s);
+        s
+    });
+    let mut last: Vec<u8> = Vec::new();
+    let mut captured = 0;
+    let mut result = Ok(());
+    for k in 0..total {
+        let t = (v.from + k as f64 / v.fps).min(to);
+        match r.next_jpeg(t, 85) {
+            Ok(Some(j)) => {
+                last = j;
+                captured += 1;
+            }
+            Ok(None) => {}
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        }
+        if stdin.write_all(&last).is_err() {
+            break; // ffmpeg stopped: its message below says why
+        }
+        progress(k + 1, total);
+    }
+    drop(stdin);
+    if result.is_err() {
+        let _ = child.kill();
+    }
+    let status = child.wait()?;
+    let log = errors.join().unwrap_or_default();
+    result?;
+    if !status.success() {
+        let line = log
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("no message");
+        return Err(Error::Encode(format!("ffmpeg failed: {line}")));
+    }
+    Ok(VideoStats {
+        session: r.info.session.clone(),
+        from: v.from,
+        to,
+        frames: total,
+        captured,
+    })
+}
