@@ -226,30 +226,35 @@ export class ReelPlayer extends EventTarget {
    * painted. Resolves to the time shown.
    * @param {number} ms @param {number} [maxWaitMs]
    */
-  async renderFrame(ms, maxWaitMs = 2000) {
+  async renderFrame(ms, maxWaitMs = 2000, paint = true) {
     this.pause();
     this.seek(ms);
     const e = this.engine;
     if (e) await settleDoc(e.doc, maxWaitMs);
-    await new Promise((r) => { requestAnimationFrame(() => requestAnimationFrame(r)); setTimeout(r, 200); });
+    if (paint) await new Promise((r) => { requestAnimationFrame(() => requestAnimationFrame(r)); setTimeout(r, 200); });
     return this.time;
   }
 
   /**
-   * Render mode for frame sequences (video): like `renderFrame`, but when nothing visible changed since the previous
-   * call (same events applied, same cursor, same window and size) it returns at once with `changed: false`: the image
-   * already captured still shows, so there is nothing to wait for or capture.
-   * @param {number} ms @param {number} [maxWaitMs] @returns {Promise<{time: number, changed: boolean}>}
+   * Render mode for frame sequences (video): show the instants `list` (ms, increasing) one after the other and stop
+   * at the first whose frame differs from the previous frame shown this way (other events applied, cursor, window or
+   * size): that frame is settled like `renderFrame` and its index returned. Frames before it look like the previous
+   * one, so they need no capture. Returns `list.length` when none changed.
+   * @param {number[]} list @param {number} [maxWaitMs] @returns {Promise<number>}
    */
-  async renderNext(ms, maxWaitMs = 2000) {
+  async renderUntilChange(list, maxWaitMs = 2000) {
     this.pause();
-    this.seek(ms);
-    const e = this.engine;
-    const key = e ? [this.windowId, e.index, e.cursor.className, e.cursor.style.transform, e.viewport.style.transform, e.viewport.style.left, e.viewport.style.top].join('|') : '';
-    if (key === this.frameKey) return { time: this.time, changed: false };
-    this.frameKey = key;
-    await this.renderFrame(ms, maxWaitMs);
-    return { time: this.time, changed: true };
+    for (let i = 0; i < list.length; i++) {
+      this.seek(list[i]);
+      const e = this.engine;
+      const key = e ? [this.windowId, e.index, e.cursor.className, e.cursor.style.transform, e.viewport.style.transform, e.viewport.style.left, e.viewport.style.top].join('|') : '';
+      if (key === this.frameKey) continue;
+      this.frameKey = key;
+      // No wait for paint: the capture that follows (DevTools) draws a fresh frame.
+      await this.renderFrame(list[i], maxWaitMs, false);
+      return i;
+    }
+    return list.length;
   }
 
   /** What a renderer checks before asking for frames: sessions, the shown one, its length and whether it can be drawn. */

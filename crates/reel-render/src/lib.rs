@@ -156,18 +156,28 @@ impl Renderer {
         self.capture(json!({"format": "png"}))
     }
 
-    /// The frame at `t` seconds as JPEG, or `None` when nothing visible changed since the previous
-    /// call (the previous image still shows). For sequences in increasing time.
-    pub fn next_jpeg(&mut self, t: f64, quality: u8) -> Result<Option<Vec<u8>>, Error> {
-        let r = self
+    /// Show the instants `times` (seconds, increasing) one after the other and stop at the first
+    /// whose frame differs from the previous one shown this way: returns its index and its JPEG
+    /// (`None` with `times.len()` when no frame changed). For sequences: frames before the index
+    /// look like the previous image.
+    pub fn until_change(
+        &mut self,
+        times: &[f64],
+        quality: u8,
+    ) -> Result<(usize, Option<Vec<u8>>), Error> {
+        let i = self
             .browser
-            .eval(&format!("window.__reel.next({t})"))?
-            .map_err(Error::Browser)?;
-        if r["changed"] == json!(false) {
-            return Ok(None);
+            .eval(&format!("window.__reel.until({})", json!(times)))?
+            .map_err(Error::Browser)?
+            .as_u64()
+            .ok_or_else(|| Error::Browser("the player gave no frame index".into()))?
+            as usize;
+        if i >= times.len() {
+            return Ok((times.len(), None));
         }
-        self.capture(json!({"format": "jpeg", "quality": quality}))
-            .map(Some)
+        let jpeg =
+            self.capture(json!({"format": "jpeg", "quality": quality, "optimizeForSpeed": true}))?;
+        Ok((i, Some(jpeg)))
     }
 
     fn capture(&mut self, params: serde_json::Value) -> Result<Vec<u8>, Error> {

@@ -1,7 +1,8 @@
 //! Video: the player's frames at a fixed rate, piped as JPEG to ffmpeg (Debian's `ffmpeg`).
 //!
-//! Frames come from `Renderer::next_jpeg`: a frame in which nothing visible changed (no event
-//! applied, cursor still) is not captured again; the previous image is repeated to ffmpeg.
+//! Frames come from `Renderer::until_change`: the player steps through up to 240 frame times in
+//! one call and stops at the first frame in which something visible changed (events applied,
+//! cursor, window, size); only that frame is captured, the ones before repeat the previous image.
 use crate::{Error, Options, Renderer};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -167,28 +168,51 @@ pub fn video(
         let _ = err_pipe.read_to_string(&mut s);
         s
     });
-    let mut last: Vec<u8> = Vec::new();
+    // A writer thread, so the browser renders the next frames while ffmpeg encodes these.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<std::sync::Arc<Vec<u8>>>(64);
+    let writer = std::thread::spawn(move || {
+        for f in rx {
+            if stdin.write_all(&f).is_err() {
+                break; // ffmpeg stopped: its message says why
+            }
+        }
+    });
+    let times: Vec<f64> = (0..total)
+        .map(|k| (v.from + k as f64 / v.fps).min(to))
+        .collect();
+    let mut last = std::sync::Arc::new(Vec::new());
     let mut captured = 0;
     let mut result = Ok(());
-    for k in 0..total {
-        let t = (v.from + k as f64 / v.fps).min(to);
-        match r.next_jpeg(t, 85) {
-            Ok(Some(j)) => {
-                last = j;
-                captured += 1;
-            }
-            Ok(None) => {}
+    let mut k = 0;
+    'frames: while k < times.len() {
+        let window = &times[k..times.len().min(k + 240)];
+        let (i, jpeg) = match r.until_change(window, 85) {
+            Ok(x) => x,
             Err(e) => {
                 result = Err(e);
                 break;
             }
+        };
+        // Frames k..k+i repeat the previous image; frame k+i is the new one.
+        for _ in 0..i {
+            if tx.send(last.clone()).is_err() {
+                break 'frames;
+            }
         }
-        if stdin.write_all(&last).is_err() {
-            break; // ffmpeg stopped: its message below says why
+        if let Some(j) = jpeg {
+            last = std::sync::Arc::new(j);
+            captured += 1;
+            if tx.send(last.clone()).is_err() {
+                break;
+            }
+            k += i + 1;
+        } else {
+            k += i;
         }
-        progress(k + 1, total);
+        progress(k as u64, total);
     }
-    drop(stdin);
+    drop(tx);
+    let _ = writer.join();
     if result.is_err() {
         let _ = child.kill();
     }
