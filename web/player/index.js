@@ -261,7 +261,7 @@ export class ReelPlayer extends EventTarget {
   renderInfo() {
     const s = this.sessions[this.sessionIndex];
     return {
-      session: s ? s.id : '', sessions: this.sessions.map((x) => x.id), duration: this.info.duration,
+      session: s ? s.id : '', sessions: this.sessions.map((x) => x.id), duration: this.info.duration, inactive: this.info.inactive,
       drawable: !!s && s.windows.some((w) => w.events.some((e) => e.type === EV.Full && e.data && e.data.node)),
     };
   }

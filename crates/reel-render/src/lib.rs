@@ -60,6 +60,8 @@ pub struct Rendered {
     pub session: String,
     /// Length of the session in seconds (instants are seconds from its first event).
     pub duration: f64,
+    /// Inactive stretches `(from, to)` in seconds, as the player skips them.
+    pub inactive: Vec<(f64, f64)>,
 }
 
 /// Largest frame side accepted.
@@ -125,6 +127,14 @@ impl Renderer {
         let r = Rendered {
             session: info["session"].as_str().unwrap_or_default().to_string(),
             duration: info["duration"].as_f64().unwrap_or(0.0) / 1000.0,
+            inactive: info["inactive"]
+                .as_array()
+                .map(|v| {
+                    v.iter()
+                        .filter_map(|p| Some((p[0].as_f64()? / 1000.0, p[1].as_f64()? / 1000.0)))
+                        .collect()
+                })
+                .unwrap_or_default(),
         };
         if info["drawable"] != json!(true) {
             return Err(Error::NoFullSnapshot(r.session));

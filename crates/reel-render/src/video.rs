@@ -109,6 +109,33 @@ pub struct VideoOptions {
     /// Default: the end of the session.
     pub to: Option<f64>,
     pub fps: f64,
+    /// Recording seconds per video second (1: the video lasts `to − from`).
+    pub speed: f64,
+    /// Jump over the inactive stretches as the player does.
+    pub skip_inactivity: bool,
+}
+
+/// Recording times of the frames: every `speed / fps` seconds from `from` to before `to`, jumping
+/// to the end of an inactive stretch when a time falls inside one (like the player's playback).
+pub fn frame_times(v: &VideoOptions, to: f64, inactive: &[(f64, f64)]) -> Vec<f64> {
+    let step = v.speed / v.fps;
+    if !v.skip_inactivity {
+        let n = (((to - v.from) / step).round() as u64).max(1);
+        return (0..n).map(|k| (v.from + k as f64 * step).min(to)).collect();
+    }
+    let mut out = Vec::new();
+    let mut t = v.from;
+    while t < to - step / 2.0 || out.is_empty() {
+        if let Some(&(_, b)) = inactive.iter().find(|(a, b)| t > *a && t < *b) {
+            t = b;
+            if t >= to {
+                break;
+            }
+        }
+        out.push(t.min(to));
+        t += step;
+    }
+    out
 }
 
 /// What was rendered.
@@ -148,7 +175,14 @@ pub fn video(
             v.from
         )));
     }
-    let total = (((to - v.from) * v.fps).round() as u64).max(1);
+    if !(v.speed > 0.0 && v.speed <= 1000.0) {
+        return Err(Error::BadRange(format!(
+            "--speed {}: from above 0 to 1000",
+            v.speed
+        )));
+    }
+    let times = frame_times(v, to, &r.info.inactive);
+    let total = times.len() as u64;
     let mut child = Command::new(&ffmpeg)
         .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y"])
         .args(["-f", "image2pipe", "-c:v", "mjpeg", "-framerate"])
@@ -177,9 +211,6 @@ pub fn video(
             }
         }
     });
-    let times: Vec<f64> = (0..total)
-        .map(|k| (v.from + k as f64 / v.fps).min(to))
-        .collect();
     let mut last = std::sync::Arc::new(Vec::new());
     let mut captured = 0;
     let mut result = Ok(());

@@ -271,3 +271,75 @@ fn bad_video_requests_fail_with_one_line_and_leave_no_file() {
     assert!(!out.exists());
     no_temp_files(d.path());
 }
+
+#[test]
+fn speed_and_skip_inactivity_shorten_the_video() {
+    let d = tempfile::tempdir().unwrap();
+    let input = fixture("checkout");
+    let fast = d.path().join("fast.mp4");
+    ok(&run(
+        REEL,
+        &[
+            "video",
+            input.to_str().unwrap(),
+            "--to",
+            "20",
+            "--fps",
+            "5",
+            "--speed",
+            "4",
+            "--size",
+            "320x200",
+            "-o",
+            fast.to_str().unwrap(),
+        ],
+    ));
+    let p = probe(&fast);
+    assert_eq!(
+        p["streams"][0]["nb_read_frames"], "25",
+        "20 s at 4x and 5 fps"
+    );
+    // The checkout recording with a minute of nothing inserted after 20 s.
+    let mut events: Vec<serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(&input).unwrap()).unwrap();
+    let first = events[0]["timestamp"].as_i64().unwrap();
+    for e in &mut events {
+        let t = e["timestamp"].as_i64().unwrap();
+        if t > first + 20_000 {
+            e["timestamp"] = (t + 60_000).into();
+        }
+    }
+    let idle = d.path().join("idle.json");
+    std::fs::write(&idle, serde_json::to_vec(&events).unwrap()).unwrap();
+    let frames = |skip: bool| {
+        let out = d.path().join(format!("idle-{skip}.mp4"));
+        let mut args = vec![
+            "video",
+            idle.to_str().unwrap(),
+            "--fps",
+            "2",
+            "--size",
+            "320x200",
+            "-o",
+            out.to_str().unwrap(),
+        ];
+        if skip {
+            args.push("--skip-inactivity");
+        }
+        ok(&run(REEL, &args));
+        probe(&out)["streams"][0]["nb_read_frames"]
+            .as_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+    };
+    let (all, skipped) = (frames(false), frames(true));
+    assert!(
+        (all as i64 - 203).abs() <= 1,
+        "101.3 s at 2 fps: {all} frames"
+    );
+    assert!(
+        skipped < all - 100,
+        "the idle minute is skipped: {skipped} of {all} frames"
+    );
+}

@@ -7,12 +7,14 @@ use std::process::ExitCode;
 /// Render a recording as a video file: MP4 (H.264), WebM (VP9) or GIF, chosen by OUT's extension.
 /// Frames are what the player shows (the page scaled to fit, letterboxed, with the cursor), taken
 /// by headless Chromium (Debian package `chromium`) and encoded by ffmpeg (package `ffmpeg`); a
-/// frame in which nothing changed is not rendered again. The video lasts `--to` − `--from`.
+/// frame in which nothing changed is not rendered again. The video lasts `--to` − `--from`
+/// (divided by `--speed`; shorter with `--skip-inactivity`).
 ///
 /// Examples:
 ///   reel video session.reel.zip -o session.mp4
 ///   reel video recording.json --from 10 --to 25 --size 800x450 -o clip.gif
 ///   reel video many.reel.zip --session 0192ab --fps 30 -o s.webm
+///   reel video long.reel.zip --speed 4 --skip-inactivity -o summary.mp4
 #[derive(clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
@@ -33,6 +35,12 @@ pub struct Args {
     /// Frames per second (default 24; GIF 12).
     #[arg(long)]
     fps: Option<f64>,
+    /// Recording seconds per video second (2: the video is twice as fast, half as long).
+    #[arg(long, default_value_t = 1.0)]
+    speed: f64,
+    /// Shorten inactive stretches (no activity for over 5 s) as the player does.
+    #[arg(long)]
+    skip_inactivity: bool,
     /// Frame size in pixels.
     #[arg(long, default_value = "1280x720", value_parser = reel_render::parse_size, value_name = "WxH")]
     size: (u32, u32),
@@ -78,6 +86,8 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         from: a.from,
         to: a.to,
         fps: a.fps.unwrap_or(format.default_fps()),
+        speed: a.speed,
+        skip_inactivity: a.skip_inactivity,
     };
     let bar = frames_bar();
     let started = std::time::Instant::now();
