@@ -154,6 +154,26 @@ export class ReelEngine {
     setTimeout(() => r.remove(), 600);
   }
 
+  /**
+   * Render mode (video): the click ripples playback shows at `ts`, each frozen at its age (a paused animation with a
+   * negative delay), so a frame does not depend on wall-clock time. Returns a key of what is drawn.
+   * @param {number} ts
+   */
+  ripplesAt(ts) {
+    for (const r of Array.from(this.fx.querySelectorAll('.reel-ripple'))) r.remove();
+    let key = '';
+    for (let i = lastAtOrBefore(this.events, ts, (e) => e.timestamp); i >= 0 && ts - this.events[i].timestamp < 600; i--) {
+      const e = this.events[i], d = e.data;
+      if (e.type !== EV.Inc || !d || d.source !== SRC.MouseInteraction || !(d.type === 2 || d.type === 4 || d.type === 7) || d.x == null) continue;
+      const age = Math.round(ts - e.timestamp);
+      const r = h('div', 'reel-ripple');
+      Object.assign(r.style, { left: d.x + 'px', top: d.y + 'px', animationDelay: `-${age}ms`, animationPlayState: 'paused' });
+      this.fx.appendChild(r);
+      key += `${i}@${age};`;
+    }
+    return key;
+  }
+
   /** Rebuild the iframe from a serialized document plus replay state. @param {any} tree @param {any} st @param {any} [offset] */
   restore(tree, st, offset) {
     const old = this.mirror;

@@ -236,9 +236,9 @@ export class ReelPlayer extends EventTarget {
   }
 
   /**
-   * Render mode for frame sequences (video): show the instants `list` (ms, increasing) one after the other and stop
-   * at the first whose frame differs from the previous frame shown this way (other events applied, cursor, window or
-   * size): that frame is settled like `renderFrame` and its index returned. Frames before it look like the previous
+   * Render mode for frame sequences (video): show the instants `list` (ms, increasing) one after the other, with the
+   * click ripples playback would show (frozen at their age), and stop at the first whose frame differs from the
+   * previous frame shown this way (other events applied, cursor, ripples, window or size): that frame is settled like `renderFrame` and its index returned. Frames before it look like the previous
    * one, so they need no capture. Returns `list.length` when none changed.
    * @param {number[]} list @param {number} [maxWaitMs] @returns {Promise<number>}
    */
@@ -247,7 +247,8 @@ export class ReelPlayer extends EventTarget {
     for (let i = 0; i < list.length; i++) {
       this.seek(list[i]);
       const e = this.engine;
-      const key = e ? [this.windowId, e.index, e.cursor.className, e.cursor.style.transform, e.viewport.style.transform, e.viewport.style.left, e.viewport.style.top].join('|') : '';
+      const ripples = e ? e.ripplesAt(this.info.start + this.time) : '';
+      const key = e ? [this.windowId, e.index, e.cursor.className, e.cursor.style.transform, e.viewport.style.transform, e.viewport.style.left, e.viewport.style.top, ripples].join('|') : '';
       if (key === this.frameKey) continue;
       this.frameKey = key;
       // No wait for paint: the capture that follows (DevTools) draws a fresh frame.

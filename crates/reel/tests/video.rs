@@ -343,3 +343,70 @@ fn speed_and_skip_inactivity_shorten_the_video() {
         "the idle minute is skipped: {skipped} of {all} frames"
     );
 }
+
+/// Mean absolute difference inside a `side`-pixel square centred on (cx, cy) of two RGB images `w` wide.
+fn box_mad(a: &[u8], b: &[u8], w: usize, cx: usize, cy: usize, side: usize) -> f64 {
+    let (mut sum, mut n) = (0f64, 0f64);
+    for y in cy - side / 2..cy + side / 2 {
+        for x in cx - side / 2..cx + side / 2 {
+            for c in 0..3 {
+                let i = (y * w + x) * 3 + c;
+                sum += (a[i] as i32 - b[i] as i32).unsigned_abs() as f64;
+                n += 1.0;
+            }
+        }
+    }
+    sum / n
+}
+
+#[test]
+fn clicks_ripple_in_video_frames_and_the_ripple_ends() {
+    // checkout clicks at 4.384 s at (715, 401) of a 1280x800 page: at 1280x800 the page is not scaled.
+    let d = tempfile::tempdir().unwrap();
+    let input = fixture("checkout");
+    let mp4 = d.path().join("click.mp4");
+    ok(&run(
+        REEL,
+        &[
+            "video",
+            input.to_str().unwrap(),
+            "--from",
+            "4",
+            "--to",
+            "5.2",
+            "--fps",
+            "10",
+            "--size",
+            "1280x800",
+            "-o",
+            mp4.to_str().unwrap(),
+        ],
+    ));
+    let shot = |t: &str| {
+        let p = d.path().join(format!("at{t}.png"));
+        ok(&run(
+            REEL,
+            &[
+                "screenshot",
+                input.to_str().unwrap(),
+                "--at",
+                t,
+                "--size",
+                "1280x800",
+                "-o",
+                p.to_str().unwrap(),
+            ],
+        ));
+        png_rgb(&p)
+    };
+    // 116 ms after the click: a ripple around the pointer (a screenshot, like the player's #t= view, has none).
+    let during = box_mad(&frame_at(&mp4, 0.5), &shot("4.5"), 1280, 715, 401, 48);
+    // 716 ms after: the ripple (600 ms) is gone.
+    let after = box_mad(&frame_at(&mp4, 1.1), &shot("5.1"), 1280, 715, 401, 48);
+    eprintln!("around the click: during {during:.2}, after {after:.2}");
+    assert!(
+        during > 3.0 * after.max(1.0),
+        "no ripple drawn: {during} vs {after}"
+    );
+    assert!(after < 3.0, "the ripple did not end: {after}");
+}
