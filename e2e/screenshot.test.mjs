@@ -157,3 +157,51 @@ test('GET /api/v1/sessions/{id}/screenshot: a PNG of the export-redacted session
     } finally { await page.close(); }
   } finally { await server.stop(); server.cleanup(); }
 });
+
+test('video jobs: POST /api/v1/sessions/{id}/video, progress, the file; a job cut by a restart is reported failed', async () => {
+  let server = await startReel({ mode: 'embedded' });
+  try {
+    const events = JSON.parse(readFileSync(join(ROOT, 'tests/fixtures/rrweb/checkout.json'), 'utf8'));
+    const ingest = await fetch(`${server.url}/api/v1/ingest?token=${CAPTURE}`, { method: 'POST', body: JSON.stringify({ batch_id: 'v1', session_id: 'vid-1', events }) });
+    assert.equal(ingest.status, 200);
+    const auth = { Authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };
+    const post = (body, sid = 'vid-1') => fetch(`${server.url}/api/v1/sessions/${sid}/video`, { method: 'POST', headers: auth, body: JSON.stringify(body) });
+    const job = async (id) => (await fetch(`${server.url}/api/v1/jobs/${id}`, { headers: auth })).json();
+
+    const r = await post({ format: 'mp4', from: 2, to: 6, fps: 5, size: '320x200' });
+    assert.equal(r.status, 202);
+    const { job_id } = await r.json();
+    let st;
+    for (let i = 0; i < 600; i++) {
+      st = await job(job_id);
+      assert.ok(['queued', 'running', 'done'].includes(st.state), JSON.stringify(st));
+      assert.ok(st.progress >= 0 && st.progress <= 1);
+      if (st.state === 'done') break;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    assert.equal(st.state, 'done');
+    assert.equal(st.progress, 1);
+    const f = await fetch(server.url + st.url, { headers: auth });
+    assert.equal(f.status, 200);
+    assert.equal(f.headers.get('content-type'), 'video/mp4');
+    const mp4 = join(dir, 'job.mp4');
+    writeFileSync(mp4, Buffer.from(await f.arrayBuffer()));
+    const probe = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-show_entries', 'stream=codec_name,width,height,nb_read_frames', '-of', 'json', mp4]));
+    assert.deepEqual(probe.streams[0], { codec_name: 'h264', width: 320, height: 200, nb_read_frames: '20' });
+    assert.equal((await fetch(server.url + st.url)).status, 401, 'the file needs the admin token');
+
+    // Bad requests.
+    for (const body of [{ format: 'avi' }, { format: 'mp4', from: 5, to: 2 }, { format: 'mp4', size: 'big' }, { format: 'mp4', fps: 0 }, { formats: 'mp4' }]) {
+      assert.equal((await post(body)).status, 400, JSON.stringify(body));
+    }
+    assert.equal((await post({ format: 'mp4' }, 'nope')).status, 404);
+    assert.equal((await job('0'.repeat(32))).error, 'no such job');
+
+    // A long job, then the server is killed while it runs: after the restart the job says failed, with the reason.
+    const long = await (await post({ format: 'mp4' })).json();
+    server = await server.restart(); // SIGKILL, then start again on the same data
+    const after = await job(long.job_id);
+    assert.equal(after.state, 'failed', JSON.stringify(after));
+    assert.match(after.error, /restarted/);
+  } finally { await server.stop(); server.cleanup(); }
+});

@@ -11,6 +11,7 @@ mod api;
 pub mod assets;
 mod auth;
 mod capture;
+mod jobs;
 mod pages;
 mod screenshot;
 mod state;
@@ -31,6 +32,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(api::routes())
         .merge(pages::routes())
         .merge(screenshot::routes())
+        .merge(jobs::routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             state::count_requests,

@@ -15,8 +15,9 @@ pub fn routes() -> Router<Arc<AppState>> {
     Router::new().route("/api/v1/sessions/{id}/screenshot", get(screenshot))
 }
 
-/// One browser at a time per process: a render holds Chromium (≈100–300 MB) for a few seconds.
-fn slot() -> &'static tokio::sync::Semaphore {
+/// One browser at a time per process (screenshots and video jobs): a render holds Chromium
+/// (≈ 225 MB) for seconds to minutes.
+pub(crate) fn slot() -> &'static tokio::sync::Semaphore {
     static SLOT: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
     SLOT.get_or_init(|| tokio::sync::Semaphore::new(1))
 }
