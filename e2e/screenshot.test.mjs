@@ -197,6 +197,25 @@ test('video jobs: POST /api/v1/sessions/{id}/video, progress, the file; a job cu
     assert.equal((await post({ format: 'mp4' }, 'nope')).status, 404);
     assert.equal((await job('0'.repeat(32))).error, 'no such job');
 
+    // The web UI: "Export video" of a 5 s GIF clip around the player's time, with progress, downloaded when done.
+    const page = await browser.newPage({ acceptDownloads: true });
+    try {
+      await page.goto(server.url + '/');
+      await page.fill('input[name=token]', ADMIN);
+      await page.click('button[type=submit]');
+      await page.click('table.sessions tr.row');
+      await page.waitForSelector('.stage iframe', { timeout: 15000 });
+      await page.keyboard.press('5');
+      await page.selectOption('#video-format', 'gif');
+      await page.selectOption('#video-span', '5');
+      const [download] = await Promise.all([page.waitForEvent('download', { timeout: 60000 }), page.click('#video-export')]);
+      assert.equal(download.suggestedFilename(), 'vid-1.gif');
+      const gif = join(dir, 'clip.gif');
+      writeFileSync(gif, readFileSync(await download.path()));
+      const p = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-show_entries', 'stream=codec_name,width,height,nb_read_frames', '-of', 'json', gif]));
+      assert.deepEqual(p.streams[0], { codec_name: 'gif', width: 1280, height: 720, nb_read_frames: '60' }, '5 s at 12 fps');
+    } finally { await page.close(); }
+
     // A long job, then the server is killed while it runs: after the restart the job says failed, with the reason.
     const long = await (await post({ format: 'mp4' })).json();
     server = await server.restart(); // SIGKILL, then start again on the same data
