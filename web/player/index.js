@@ -58,7 +58,7 @@ export class ReelPlayer extends EventTarget {
       info: () => this.info, time: () => this.time, seek: (ms) => this.seek(ms),
       engine: () => this.engine, meta: () => this.metaInfo(),
     });
-    this.ui.root.classList.toggle('reel-no-panels', opts.panels === false || !!opts.render);
+    this.ui.root.classList.toggle('reel-no-panels', opts.panels === false || (!!opts.render && !(opts.openPanels && opts.openPanels.length)));
     this.ui.root.classList.toggle('reel-render', !!opts.render);
     this.bind();
     this.onResize = () => { for (const e of this.engines.values()) e.fit(); };
@@ -229,6 +229,7 @@ export class ReelPlayer extends EventTarget {
   async renderFrame(ms, maxWaitMs = 2000, paint = true) {
     this.pause();
     this.seek(ms);
+    this.panelsKey();
     const e = this.engine;
     if (e) await settleDoc(e.doc, maxWaitMs);
     if (paint) await new Promise((r) => { requestAnimationFrame(() => requestAnimationFrame(r)); setTimeout(r, 200); });
@@ -248,7 +249,7 @@ export class ReelPlayer extends EventTarget {
       this.seek(list[i]);
       const e = this.engine;
       const ripples = e ? e.ripplesAt(this.info.start + this.time) : '';
-      const key = e ? [this.windowId, e.index, e.cursor.className, e.cursor.style.transform, e.viewport.style.transform, e.viewport.style.left, e.viewport.style.top, ripples].join('|') : '';
+      const key = e ? [this.windowId, e.index, e.cursor.className, e.cursor.style.transform, e.viewport.style.transform, e.viewport.style.left, e.viewport.style.top, ripples, this.panelsKey()].join('|') : '';
       if (key === this.frameKey) continue;
       this.frameKey = key;
       // No wait for paint: the capture that follows (DevTools) draws a fresh frame.
@@ -256,6 +257,16 @@ export class ReelPlayer extends EventTarget {
       return i;
     }
     return list.length;
+  }
+
+  /** Render mode: panels brought to the current time now (not throttled by the wall clock); a key of their state. */
+  panelsKey() {
+    if (this.ui.root.classList.contains('reel-no-panels')) return '';
+    this.panels.lastTick = 0;
+    this.panels.tick(this.time);
+    let n = 0;
+    for (const x of this.panels.timed || []) if (x.t <= this.time) n++;
+    return String(n);
   }
 
   /** What a renderer checks before asking for frames: sessions, the shown one, its length and whether it can be drawn. */

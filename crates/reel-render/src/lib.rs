@@ -52,7 +52,12 @@ pub struct Options {
     pub height: u32,
     /// Session id (a package may hold several); `None`: the first.
     pub session: Option<String>,
+    /// Player side panels shown beside the page (`console`, `network`, `events`, `meta`, `dom`).
+    pub panels: Vec<String>,
 }
+
+/// The player's panels.
+pub const PANELS: [&str; 5] = ["console", "network", "events", "meta", "dom"];
 
 /// The session that was rendered.
 #[derive(Debug, Clone)]
@@ -94,10 +99,19 @@ impl Renderer {
     /// Launch Chromium, open the player page `html` (with its recording embedded) at the frame size
     /// and pick the session. Fails if the session is unknown or has no full snapshot.
     pub fn open(html: &str, opts: &Options) -> Result<Renderer, Error> {
+        if let Some(p) = opts.panels.iter().find(|p| !PANELS.contains(&p.as_str())) {
+            return Err(Error::BadRange(format!(
+                "--panels {p}: one of {}",
+                PANELS.join(", ")
+            )));
+        }
         let mut b = Browser::launch(opts.width, opts.height)?;
         let page = b.dir().join("player.html");
         std::fs::write(&page, html)?;
-        let url = format!("{}?render", file_url(&page));
+        let mut url = format!("{}?render", file_url(&page));
+        if !opts.panels.is_empty() {
+            url.push_str(&format!("&panels={}", opts.panels.join(",")));
+        }
         b.call("Page.navigate", json!({ "url": url }))?;
         // Wait for the player page (not the blank one before it) and its recording to load.
         let wait = "new Promise((ok) => { const go = () => (location.protocol === 'file:' && window.__reel) \

@@ -212,6 +212,7 @@ async fn run(
             width,
             height,
             session: None,
+            panels: Vec::new(),
         };
         reel_render::video::video(&html, &opts, &v, &part, |done, total| {
             if let Some(p) = live()

@@ -80,6 +80,7 @@ async fn screenshot(
             width,
             height,
             session: None,
+            panels: Vec::new(),
         };
         let mut png = Vec::new();
         reel_render::screenshots(&html, &opts, &[t], |_, _, p| {

@@ -410,3 +410,54 @@ fn clicks_ripple_in_video_frames_and_the_ripple_ends() {
     );
     assert!(after < 3.0, "the ripple did not end: {after}");
 }
+
+#[test]
+fn panels_show_beside_the_page() {
+    let d = tempfile::tempdir().unwrap();
+    let input = fixture("checkout");
+    let render = |panels: Option<&str>| {
+        let out = d.path().join(format!("p-{}.mp4", panels.unwrap_or("none")));
+        let mut args = vec![
+            "video",
+            input.to_str().unwrap(),
+            "--from",
+            "30",
+            "--to",
+            "31",
+            "--fps",
+            "2",
+            "--size",
+            "640x360",
+            "-o",
+            out.to_str().unwrap(),
+        ];
+        if let Some(p) = panels {
+            args.extend(["--panels", p]);
+        }
+        ok(&run(REEL, &args));
+        frame_at(&out, 0.5)
+    };
+    let (plain, with) = (render(None), render(Some("console,network")));
+    // The right part of the frame is the letterbox without panels, the console beside the page with them.
+    let right = |f: &[u8]| -> Vec<u8> {
+        f.chunks(640 * 3)
+            .flat_map(|row| row[500 * 3..].to_vec())
+            .collect()
+    };
+    let diff = mad(&right(&plain), &right(&with));
+    assert!(diff > 10.0, "no panel drawn: {diff}");
+    fails(
+        &run(
+            REEL,
+            &[
+                "video",
+                input.to_str().unwrap(),
+                "--panels",
+                "bogus",
+                "-o",
+                d.path().join("x.mp4").to_str().unwrap(),
+            ],
+        ),
+        "--panels bogus: one of console",
+    );
+}

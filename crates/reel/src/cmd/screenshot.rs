@@ -67,6 +67,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         width: a.size.0,
         height: a.size.1,
         session: a.session.clone(),
+        panels: Vec::new(),
     };
     let mut written = Vec::new();
     reel_render::screenshots(&html, &opts, &a.at, |r, i, png| {

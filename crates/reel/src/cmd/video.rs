@@ -15,6 +15,7 @@ use std::process::ExitCode;
 ///   reel video recording.json --from 10 --to 25 --size 800x450 -o clip.gif
 ///   reel video many.reel.zip --session 0192ab --fps 30 -o s.webm
 ///   reel video long.reel.zip --speed 4 --skip-inactivity -o summary.mp4
+///   reel video session.reel.zip --panels console,network -o with-console.mp4
 #[derive(clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
@@ -35,6 +36,9 @@ pub struct Args {
     /// Frames per second (default 24; GIF 12).
     #[arg(long)]
     fps: Option<f64>,
+    /// Player side panels beside the page, comma-separated: console, network, events, meta, dom.
+    #[arg(long, value_delimiter = ',')]
+    panels: Vec<String>,
     /// Recording seconds per video second (2: the video is twice as fast, half as long).
     #[arg(long, default_value_t = 1.0)]
     speed: f64,
@@ -80,6 +84,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         width: a.size.0,
         height: a.size.1,
         session: a.session.clone(),
+        panels: a.panels.clone(),
     };
     let v = VideoOptions {
         format,
