@@ -113,7 +113,12 @@ pub struct VideoOptions {
     pub speed: f64,
     /// Jump over the inactive stretches as the player does.
     pub skip_inactivity: bool,
+    /// Browsers rendering separate blocks of frames at once (1 to 8).
+    pub threads: usize,
 }
+
+/// Frames per block handed to one browser (and per DevTools call at most).
+const BLOCK: usize = 240;
 
 /// Recording times of the frames: every `speed / fps` seconds from `from` to before `to`, jumping
 /// to the end of an inactive stretch when a time falls inside one (like the player's playback).
@@ -165,7 +170,7 @@ pub fn video(
         )));
     }
     let ffmpeg = find_ffmpeg()?;
-    let mut r = Renderer::open(html, opts)?;
+    let r = Renderer::open(html, opts)?;
     let to = v.to.unwrap_or(r.info.duration);
     r.check(v.from)?;
     r.check(to)?;
@@ -182,6 +187,7 @@ pub fn video(
         )));
     }
     let times = frame_times(v, to, &r.info.inactive);
+    let session = r.info.session.clone();
     let total = times.len() as u64;
     let mut child = Command::new(&ffmpeg)
         .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y"])
@@ -211,37 +217,91 @@ pub fn video(
             }
         }
     });
-    let mut last = std::sync::Arc::new(Vec::new());
-    let mut captured = 0;
+    // Blocks of BLOCK frames go round-robin to `threads` browsers; frames are written in order.
+    let threads = v.threads.clamp(1, 8);
+    let blocks: Vec<&[f64]> = times.chunks(BLOCK).collect();
     let mut result = Ok(());
-    let mut k = 0;
-    'frames: while k < times.len() {
-        let window = &times[k..times.len().min(k + 240)];
-        let (i, jpeg) = match r.until_change(window, 85) {
-            Ok(x) => x,
-            Err(e) => {
-                result = Err(e);
-                break;
-            }
-        };
-        // Frames k..k+i repeat the previous image; frame k+i is the new one.
-        for _ in 0..i {
-            if tx.send(last.clone()).is_err() {
-                break 'frames;
-            }
+    let mut captured = 0;
+    let mut done = 0u64;
+    std::thread::scope(|scope| {
+        type Frame = Result<std::sync::Arc<Vec<u8>>, Error>;
+        let mut inputs: Vec<std::sync::mpsc::Receiver<Frame>> = Vec::new();
+        let mut first = Some(r);
+        for w in 0..threads {
+            let (ftx, frx) = std::sync::mpsc::sync_channel::<Frame>(2 * BLOCK);
+            inputs.push(frx);
+            let mine: Vec<&[f64]> = blocks.iter().skip(w).step_by(threads).copied().collect();
+            let renderer = first.take();
+            scope.spawn(move || {
+                let mut r = match renderer
+                    .map(Ok)
+                    .unwrap_or_else(|| Renderer::open(html, opts))
+                {
+                    Ok(r) => r,
+                    Err(e) => {
+                        let _ = ftx.send(Err(e));
+                        return;
+                    }
+                };
+                let mut last = std::sync::Arc::new(Vec::new());
+                for block in mine {
+                    let mut k = 0;
+                    while k < block.len() {
+                        let (i, jpeg) = match r.until_change(&block[k..], 85) {
+                            Ok(x) => x,
+                            Err(e) => {
+                                let _ = ftx.send(Err(e));
+                                return;
+                            }
+                        };
+                        // Frames k..k+i repeat the previous image; frame k+i is the new one.
+                        for _ in 0..i {
+                            if ftx.send(Ok(last.clone())).is_err() {
+                                return;
+                            }
+                        }
+                        k += i;
+                        if let Some(j) = jpeg {
+                            last = std::sync::Arc::new(j);
+                            if ftx.send(Ok(last.clone())).is_err() {
+                                return;
+                            }
+                            k += 1;
+                        }
+                    }
+                }
+            });
         }
-        if let Some(j) = jpeg {
-            last = std::sync::Arc::new(j);
-            captured += 1;
-            if tx.send(last.clone()).is_err() {
-                break;
+        'blocks: for (b, block) in blocks.iter().enumerate() {
+            let rx = &inputs[b % threads];
+            let mut prev: Option<std::sync::Arc<Vec<u8>>> = None;
+            for _ in 0..block.len() {
+                match rx.recv() {
+                    Ok(Ok(f)) => {
+                        if prev.as_ref().is_none_or(|p| !std::sync::Arc::ptr_eq(p, &f)) {
+                            captured += 1;
+                        }
+                        prev = Some(f.clone());
+                        if tx.send(f).is_err() {
+                            break 'blocks;
+                        }
+                        done += 1;
+                    }
+                    Ok(Err(e)) => {
+                        result = Err(e);
+                        break 'blocks;
+                    }
+                    Err(_) => {
+                        result = Err(Error::Browser("a renderer stopped".into()));
+                        break 'blocks;
+                    }
+                }
             }
-            k += i + 1;
-        } else {
-            k += i;
+            progress(done, total);
         }
-        progress(k as u64, total);
-    }
+        // Dropping the receivers stops the workers that are still rendering.
+        drop(inputs);
+    });
     drop(tx);
     let _ = writer.join();
     if result.is_err() {
@@ -259,7 +319,7 @@ pub fn video(
         return Err(Error::Encode(format!("ffmpeg failed: {line}")));
     }
     Ok(VideoStats {
-        session: r.info.session.clone(),
+        session,
         from: v.from,
         to,
         frames: total,

@@ -109,6 +109,7 @@ async fn create(
         fps: b.fps.unwrap_or(format.default_fps()),
         speed: b.speed.unwrap_or(1.0),
         skip_inactivity: b.skip_inactivity.unwrap_or(false),
+        threads: 1,
     };
     if !(v.from.is_finite() && v.from >= 0.0) || v.to.is_some_and(|t| t <= v.from) {
         return error(StatusCode::BAD_REQUEST, "from: 0 or more, and before to");

@@ -461,3 +461,65 @@ fn panels_show_beside_the_page() {
         "--panels bogus: one of console",
     );
 }
+
+#[test]
+fn threads_render_parts_at_once_and_give_the_same_video() {
+    let d = tempfile::tempdir().unwrap();
+    let input = fixture("checkout");
+    let render = |threads: &str| {
+        let out = d.path().join(format!("t{threads}.mp4"));
+        ok(&run(
+            REEL,
+            &[
+                "video",
+                input.to_str().unwrap(),
+                "--from",
+                "0",
+                "--to",
+                "41",
+                "--fps",
+                "12",
+                "--size",
+                "640x400",
+                "--threads",
+                threads,
+                "-o",
+                out.to_str().unwrap(),
+            ],
+        ));
+        out
+    };
+    let (one, two) = (render("1"), render("2"));
+    assert_eq!(
+        probe(&two)["streams"][0]["nb_read_frames"],
+        "492",
+        "41 s at 12 fps: two blocks of 240 and one of 12"
+    );
+    // ffmpeg's structural similarity of the two videos, frame by frame.
+    let o = run(
+        "ffmpeg",
+        &[
+            "-hide_banner",
+            "-i",
+            one.to_str().unwrap(),
+            "-i",
+            two.to_str().unwrap(),
+            "-lavfi",
+            "ssim",
+            "-f",
+            "null",
+            "-",
+        ],
+    );
+    let log = String::from_utf8_lossy(&o.stderr);
+    let all: f64 = log
+        .rsplit("All:")
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(all >= 0.99, "SSIM {all}");
+}

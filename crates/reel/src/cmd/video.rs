@@ -45,6 +45,9 @@ pub struct Args {
     /// Shorten inactive stretches (no activity for over 5 s) as the player does.
     #[arg(long)]
     skip_inactivity: bool,
+    /// Browsers rendering separate parts at once (1 to 8; each ≈ 225 MB).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=8))]
+    threads: u8,
     /// Frame size in pixels.
     #[arg(long, default_value = "1280x720", value_parser = reel_render::parse_size, value_name = "WxH")]
     size: (u32, u32),
@@ -93,6 +96,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         fps: a.fps.unwrap_or(format.default_fps()),
         speed: a.speed,
         skip_inactivity: a.skip_inactivity,
+        threads: a.threads.into(),
     };
     let bar = frames_bar();
     let started = std::time::Instant::now();
