@@ -154,6 +154,28 @@ export class ReelEngine {
     setTimeout(() => r.remove(), 600);
   }
 
+  /**
+   * Render mode (video): the click ripples playback shows at `ts`, each drawn as the animation looks at its age, so a
+   * frame does not depend on wall-clock time. Returns a key of what is drawn.
+   * @param {number} ts
+   */
+  ripplesAt(ts) {
+    for (const r of Array.from(this.fx.querySelectorAll('.reel-ripple'))) r.remove();
+    let key = '';
+    for (let i = lastAtOrBefore(this.events, ts, (e) => e.timestamp); i >= 0 && ts - this.events[i].timestamp < 600; i--) {
+      const e = this.events[i], d = e.data;
+      if (e.type !== EV.Inc || !d || d.source !== SRC.MouseInteraction || !(d.type === 2 || d.type === 4 || d.type === 7) || d.x == null) continue;
+      const age = Math.round(ts - e.timestamp);
+      // The state of the `reel-ripple` animation (0.6 s ease-out, scale .2→1.3, opacity 1→0) at this age, set directly.
+      const k = easeOut(age / 600);
+      const r = h('div', 'reel-ripple');
+      Object.assign(r.style, { left: d.x + 'px', top: d.y + 'px', animation: 'none', transform: `scale(${0.2 + 1.1 * k})`, opacity: String(1 - k) });
+      this.fx.appendChild(r);
+      key += `${i}@${age};`;
+    }
+    return key;
+  }
+
   /** Rebuild the iframe from a serialized document plus replay state. @param {any} tree @param {any} st @param {any} [offset] */
   restore(tree, st, offset) {
     const old = this.mirror;
@@ -373,4 +395,19 @@ export class ReelEngine {
     this.keyframes.cancelled = true;
     this.viewport.remove();
   }
+}
+
+/**
+ * CSS `ease-out` (cubic-bezier(0, 0, 0.58, 1)) at progress `p` in [0, 1].
+ * @param {number} p
+ */
+function easeOut(p) {
+  const x = Math.max(0, Math.min(1, p));
+  let lo = 0, hi = 1, t = x;
+  for (let i = 0; i < 30; i++) {
+    t = (lo + hi) / 2;
+    const bx = 3 * (1 - t) * t * t * 0.58 + t * t * t;
+    if (bx < x) lo = t; else hi = t;
+  }
+  return 3 * (1 - t) * t * t + t * t * t;
 }

@@ -1,5 +1,5 @@
 // Reel player entry: ReelPlayer.mount(element, options).
-import { h, fmtTime, lastAtOrBefore } from './util.js';
+import { h, fmtTime, lastAtOrBefore, EV } from './util.js';
 import { loadSessions } from './load.js';
 import { ReelEngine } from './engine.js';
 import { analyse } from './timeline.js';
@@ -22,6 +22,8 @@ import { ReelPanels } from './panels.js';
  * @property {string[]} [openPanels] panels to open side by side: console, network, events, meta, dom
  * @property {number} [keyframeWork] least work (≈ nodes touched) between keyframes; default 600 or the DOM size
  * @property {boolean} [morph] reuse live nodes when rebuilding from a keyframe (default true)
+ * @property {boolean} [render] render mode (screenshots, video): only the page, scaled to fill the element and
+ *   letterboxed, no controls, panels, status or cursor animation; drive it with `renderFrame()`
  */
 
 export class ReelPlayer extends EventTarget {
@@ -56,7 +58,8 @@ export class ReelPlayer extends EventTarget {
       info: () => this.info, time: () => this.time, seek: (ms) => this.seek(ms),
       engine: () => this.engine, meta: () => this.metaInfo(),
     });
-    this.ui.root.classList.toggle('reel-no-panels', opts.panels === false);
+    this.ui.root.classList.toggle('reel-no-panels', opts.panels === false || (!!opts.render && !(opts.openPanels && opts.openPanels.length)));
+    this.ui.root.classList.toggle('reel-render', !!opts.render);
     this.bind();
     this.onResize = () => { for (const e of this.engines.values()) e.fit(); };
     window.addEventListener('resize', this.onResize);
@@ -217,6 +220,64 @@ export class ReelPlayer extends EventTarget {
     if (this.panels.isOpen('dom')) this.panels.refreshDom();
   }
 
+  /**
+   * Render mode: show the instant `ms` (from the first event) paused, with no real-time effects, and resolve once
+   * the frame is settled: images in the replay loaded or failed and web fonts ready (or `maxWaitMs` passed), then
+   * painted. Resolves to the time shown.
+   * @param {number} ms @param {number} [maxWaitMs]
+   */
+  async renderFrame(ms, maxWaitMs = 2000, paint = true) {
+    this.pause();
+    this.seek(ms);
+    this.panelsKey();
+    const e = this.engine;
+    if (e) await settleDoc(e.doc, maxWaitMs);
+    if (paint) await new Promise((r) => { requestAnimationFrame(() => requestAnimationFrame(r)); setTimeout(r, 200); });
+    return this.time;
+  }
+
+  /**
+   * Render mode for frame sequences (video): show the instants `list` (ms, increasing) one after the other, with the
+   * click ripples playback would show (frozen at their age), and stop at the first whose frame differs from the
+   * previous frame shown this way (other events applied, cursor, ripples, window or size): that frame is settled like `renderFrame` and its index returned. Frames before it look like the previous
+   * one, so they need no capture. Returns `list.length` when none changed.
+   * @param {number[]} list @param {number} [maxWaitMs] @returns {Promise<number>}
+   */
+  async renderUntilChange(list, maxWaitMs = 2000) {
+    this.pause();
+    for (let i = 0; i < list.length; i++) {
+      this.seek(list[i]);
+      const e = this.engine;
+      const ripples = e ? e.ripplesAt(this.info.start + this.time) : '';
+      const key = e ? [this.windowId, e.index, e.cursor.className, e.cursor.style.transform, e.viewport.style.transform, e.viewport.style.left, e.viewport.style.top, ripples, this.panelsKey()].join('|') : '';
+      if (key === this.frameKey) continue;
+      this.frameKey = key;
+      // No wait for paint: the capture that follows (DevTools) draws a fresh frame.
+      await this.renderFrame(list[i], maxWaitMs, false);
+      return i;
+    }
+    return list.length;
+  }
+
+  /** Render mode: panels brought to the current time now (not throttled by the wall clock); a key of their state. */
+  panelsKey() {
+    if (this.ui.root.classList.contains('reel-no-panels')) return '';
+    this.panels.lastTick = 0;
+    this.panels.tick(this.time);
+    let n = 0;
+    for (const x of this.panels.timed || []) if (x.t <= this.time) n++;
+    return String(n);
+  }
+
+  /** What a renderer checks before asking for frames: sessions, the shown one, its length and whether it can be drawn. */
+  renderInfo() {
+    const s = this.sessions[this.sessionIndex];
+    return {
+      session: s ? s.id : '', sessions: this.sessions.map((x) => x.id), duration: this.info.duration, inactive: this.info.inactive,
+      drawable: !!s && s.windows.some((w) => w.events.some((e) => e.type === EV.Full && e.data && e.data.node)),
+    };
+  }
+
   /** The window with the latest user activity at or before `t` (multi-window sessions). @param {number} t */
   activeWindowAt(t) {
     let best = null, bestT = -Infinity;
@@ -329,6 +390,27 @@ export class ReelPlayer extends EventTarget {
     if (this.ro) this.ro.disconnect();
     this.ui.root.replaceChildren();
   }
+}
+
+/**
+ * Resolve once the images (not lazy ones) and fonts of `doc` and its same-origin iframes are loaded, or after `maxMs`.
+ * @param {Document|null} doc @param {number} maxMs
+ */
+function settleDoc(doc, maxMs) {
+  /** @type {Promise<any>[]} */
+  const waits = [];
+  const visit = (/** @type {Document|null} */ d) => {
+    if (!d) return;
+    for (const img of Array.from(d.images)) {
+      if (img.complete || img.loading === 'lazy') continue;
+      waits.push(new Promise((r) => { img.addEventListener('load', r, { once: true }); img.addEventListener('error', r, { once: true }); }));
+    }
+    if (d.fonts && d.fonts.status !== 'loaded') waits.push(d.fonts.ready);
+    for (const f of Array.from(d.querySelectorAll('iframe'))) { try { visit(f.contentDocument); } catch (e) { /* cross-origin */ } }
+  };
+  visit(doc);
+  if (!waits.length) return Promise.resolve();
+  return Promise.race([Promise.all(waits), new Promise((r) => setTimeout(r, maxMs))]);
 }
 
 /** Flatten one level of metadata for display. @param {any} m */

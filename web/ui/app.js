@@ -91,6 +91,44 @@ async function session(id) {
       const a = h('a', { href: URL.createObjectURL(blob), download: `${id}.reel.zip` }); document.body.append(a); a.click(); a.remove();
     } }, 'Export .reel.zip'),
     h('button', { onclick: async () => {
+      // What the player shows now, rendered by the server (export policy applied) at 1280x720.
+      const t = player ? Math.round(player.currentTime) / 1000 : 0;
+      shotStatus.textContent = 'Rendering…';
+      try {
+        const blob = await (await api(`/api/v1/sessions/${encodeURIComponent(id)}/screenshot?t=${t}&size=1280x720`)).blob();
+        const a = h('a', { href: URL.createObjectURL(blob), download: `${id}-${t}.png` }); document.body.append(a); a.click(); a.remove();
+        shotStatus.textContent = '';
+      } catch (err) { shotStatus.textContent = `Screenshot: ${err.message}`; }
+    } }, 'Screenshot'),
+    h('select', { id: 'video-format', title: 'Video format' }, h('option', { value: 'mp4' }, 'MP4'), h('option', { value: 'webm' }, 'WebM'), h('option', { value: 'gif' }, 'GIF')),
+    h('select', { id: 'video-span', title: 'What to render' }, h('option', { value: '' }, 'whole session'),
+      ...[5, 10, 15].map((n) => h('option', { value: String(n) }, `${n} s around now`))),
+    h('button', { id: 'video-export', onclick: async () => {
+      // A server job (export policy applied); progress is polled, the file downloaded when done.
+      const format = document.getElementById('video-format').value, span = Number(document.getElementById('video-span').value);
+      const body = { format };
+      if (span) {
+        const now = player ? player.currentTime / 1000 : 0, end = player ? player.duration / 1000 : 0;
+        body.from = Math.max(0, Math.min(now - span / 2, end - span));
+        body.to = Math.min(end, body.from + span);
+      }
+      shotStatus.textContent = 'Video: queued…';
+      try {
+        const { job_id } = await (await api(`/api/v1/sessions/${encodeURIComponent(id)}/video`, { method: 'POST', body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } })).json();
+        let st;
+        for (;;) {
+          st = await (await api(`/api/v1/jobs/${job_id}`)).json();
+          if (st.state === 'done' || st.state === 'failed') break;
+          shotStatus.textContent = `Video: ${st.state} ${Math.round(st.progress * 100)} %`;
+          await new Promise((r) => setTimeout(r, 500));
+        }
+        if (st.state === 'failed') { shotStatus.textContent = `Video failed: ${st.error}`; return; }
+        const blob = await (await api(st.url)).blob();
+        const a = h('a', { href: URL.createObjectURL(blob), download: `${id}.${format}` }); document.body.append(a); a.click(); a.remove();
+        shotStatus.textContent = '';
+      } catch (err) { shotStatus.textContent = `Video: ${err.message}`; }
+    } }, 'Export video'),
+    h('button', { onclick: async () => {
       const sel = document.getElementById('expiry').value;
       const body = sel ? JSON.stringify({ expires_in_seconds: Number(sel) }) : '{}';
       await api(`/api/v1/sessions/${encodeURIComponent(id)}/shares`, { method: 'POST', body, headers: { 'Content-Type': 'application/json' } })
@@ -101,6 +139,8 @@ async function session(id) {
       if (!confirm('Delete this recording everywhere? This cannot be undone.')) return;
       await api(`/api/v1/sessions/${encodeURIComponent(id)}`, { method: 'DELETE' }); location.hash = '#/';
     } }, 'Delete'));
+  const shotStatus = h('span', { class: 'status shot-status' });
+  actions.append(shotStatus);
   const shareBox = h('div', { class: 'share-result' });
   function showShare(x) {
     const url = new URL(x.url, location.href).href, embed = new URL(x.embed_url, location.href).href;

@@ -356,6 +356,32 @@ fn write_package(
     Ok(file)
 }
 
+/// A session as it may leave the server (export policy applied), as `.reel.zip` bytes: for the
+/// renderer, which embeds the whole package in its page. `Err` is the response to send (404 when
+/// the session is gone).
+pub(crate) async fn export_package(
+    st: &AppState,
+    project: &str,
+    id: &str,
+) -> Result<Vec<u8>, Response> {
+    use std::io::Read;
+    let (row, plan) = plan_of(st, project, id).await?;
+    let policy = st.policy("export_redaction");
+    let store = st.store.clone();
+    let read = tokio::task::spawn_blocking(move || {
+        let mut file = write_package(&store, row, plan, policy).map_err(|e| e.to_string())?;
+        let mut out = Vec::new();
+        file.read_to_end(&mut out).map_err(|e| e.to_string())?;
+        Ok::<_, String>(out)
+    })
+    .await;
+    match read {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(e)) => Err(internal(e)),
+        Err(e) => Err(internal(e)),
+    }
+}
+
 /// A file as a response body, read in chunks.
 fn file_body(file: std::fs::File) -> Body {
     channel_body(move |tx| {

@@ -12,7 +12,9 @@ pub mod assets;
 mod auth;
 mod capture;
 mod guard;
+mod jobs;
 mod pages;
+mod screenshot;
 mod state;
 
 pub use state::{AppState, Config};
@@ -30,6 +32,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(capture::routes())
         .merge(api::routes())
         .merge(pages::routes())
+        .merge(screenshot::routes())
+        .merge(jobs::routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             state::count_requests,

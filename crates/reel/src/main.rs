@@ -47,6 +47,8 @@ enum Command {
     Sign(cmd::keys::SignArgs),
     Redact(cmd::redact::Args),
     Dom(cmd::dom::Args),
+    Screenshot(cmd::screenshot::Args),
+    Video(cmd::video::Args),
 }
 
 /// Exit status when stdout was closed by its reader (`reel inspect x | head -1`): quiet, no
@@ -71,6 +73,8 @@ fn main() -> ExitCode {
         Command::Sign(a) => cmd::keys::sign(a),
         Command::Redact(a) => cmd::redact::run(a),
         Command::Dom(a) => cmd::dom::run(a),
+        Command::Screenshot(a) => cmd::screenshot::run(a),
+        Command::Video(a) => cmd::video::run(a),
     };
     match result {
         Ok(code) => code,

@@ -6,9 +6,11 @@ pub mod keys;
 pub mod pack;
 pub mod redact;
 pub mod remote;
+pub mod screenshot;
 pub mod serve;
 pub mod unpack;
 pub mod verify;
+pub mod video;
 
 use anyhow::Context;
 use std::path::Path;
