@@ -71,6 +71,9 @@ ALTER TABLE sessions ADD COLUMN seal_retry_ms BIGINT;
 "#,
 ];
 
+/// Pages one step of [`Index::reclaim`] gives back (4 KiB each).
+const VACUUM_STEP_PAGES: i64 = 128;
+
 #[derive(Clone)]
 pub struct Index {
     pub pool: AnyPool,
@@ -790,11 +793,30 @@ impl Index {
         if self.kind != Engine::Sqlite {
             return Ok(());
         }
-        let _w = self.writer().await;
-        let mut conn = self.pool.acquire().await?;
-        sqlx::query("PRAGMA incremental_vacuum")
+        // Free pages go back to the file system in small steps, each under the writer lock for
+        // a moment only, so that ingest's group commits slip in between (one pass over a large
+        // freelist held the writer for most of a second after a busy sealing sweep).
+        for _ in 0..100_000 {
+            let _w = self.writer().await;
+            let mut conn = self.pool.acquire().await?;
+            let free: i64 = sqlx::query("PRAGMA freelist_count")
+                .fetch_one(&mut *conn)
+                .await?
+                .try_get(0)?;
+            if free == 0 {
+                break;
+            }
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "PRAGMA incremental_vacuum({VACUUM_STEP_PAGES})"
+            )))
             .execute(&mut *conn)
             .await?;
+            drop(conn);
+            drop(_w);
+            tokio::task::yield_now().await;
+        }
+        let _w = self.writer().await;
+        let mut conn = self.pool.acquire().await?;
         if !self
             .checkpoint_pending
             .swap(false, std::sync::atomic::Ordering::Relaxed)
