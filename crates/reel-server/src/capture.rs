@@ -222,8 +222,17 @@ fn cv_budget(st: &AppState) -> CvBudget {
 
 /// The token a request names in its query string, refused before its body is decoded when it
 /// is not the capture token.
-fn query_token(q: &HashMap<String, String>, names: &[&str]) -> Option<String> {
-    names.iter().find_map(|n| q.get(*n)).cloned()
+fn query_token(
+    q: &HashMap<String, String>,
+    names: &[&str],
+    capture_token: &str,
+    refused: &str,
+) -> Result<Option<String>, Fail> {
+    let t = names.iter().find_map(|n| q.get(*n)).cloned();
+    if t.as_deref().is_some_and(|t| !same(t, capture_token)) {
+        return Err(Fail(StatusCode::UNAUTHORIZED, refused.into()));
+    }
+    Ok(t)
 }
 
 struct SnapshotBody {
@@ -303,14 +312,15 @@ async fn snapshot(
         return ok_reply(&headers, &q);
     }
     let project = st.project();
-    let qt = query_token(&q, &["token", "api_key"]);
-    if qt
-        .as_deref()
-        .is_some_and(|t| !same(t, &project.capture_token))
-    {
-        return Fail(StatusCode::UNAUTHORIZED, "unknown project token".into())
-            .into_response(&st, &headers);
-    }
+    let qt = match query_token(
+        &q,
+        &["token", "api_key"],
+        &project.capture_token,
+        "unknown project token",
+    ) {
+        Ok(t) => t,
+        Err(f) => return f.into_response(&st, &headers),
+    };
     let parsed = {
         let st = st.clone();
         let tok = project.capture_token.clone();
@@ -615,17 +625,15 @@ async fn analytics(
         return preflight(headers).await;
     }
     let project = st.project();
-    let qt = query_token(&q, &["token"]);
-    if qt
-        .as_deref()
-        .is_some_and(|t| !same(t, &project.capture_token))
-    {
-        return Fail(
-            StatusCode::UNAUTHORIZED,
-            "unknown or missing project token".into(),
-        )
-        .into_response(&st, &headers);
-    }
+    let qt = match query_token(
+        &q,
+        &["token"],
+        &project.capture_token,
+        "unknown or missing project token",
+    ) {
+        Ok(t) => t,
+        Err(f) => return f.into_response(&st, &headers),
+    };
     let parsed = {
         let st = st.clone();
         let tok = project.capture_token.clone();
@@ -1039,14 +1047,15 @@ async fn native_ingest(
     body: Bytes,
 ) -> Response {
     let project = st.project();
-    let qt = query_token(&q, &["token"]);
-    if qt
-        .as_deref()
-        .is_some_and(|t| !same(t, &project.capture_token))
-    {
-        return Fail(StatusCode::UNAUTHORIZED, "unknown capture token".into())
-            .into_response(&st, &headers);
-    }
+    let qt = match query_token(
+        &q,
+        &["token"],
+        &project.capture_token,
+        "unknown capture token",
+    ) {
+        Ok(t) => t,
+        Err(f) => return f.into_response(&st, &headers),
+    };
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

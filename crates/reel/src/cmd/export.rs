@@ -25,6 +25,13 @@ pub struct Args {
     limits: ui::LimitArgs,
 }
 
+/// The offline player page with the input inside it, as the renderer (screenshots, video) loads it.
+pub fn player_page(path: &std::path::Path, limits: reel_format::Limits) -> anyhow::Result<String> {
+    let pkg = as_package(path, limits)?;
+    reel_server::assets::offline_html(Some(&pkg))
+        .map_err(|e| anyhow::anyhow!("building the player: {e}"))
+}
+
 /// The input as package bytes: packages as they are, anything else packed in memory.
 pub fn as_package(path: &std::path::Path, limits: reel_format::Limits) -> anyhow::Result<Vec<u8>> {
     let bytes = super::read_input(path)?;

@@ -80,9 +80,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         .prefix(".reel-tmp-")
         .tempfile_in(&dir)
         .with_context(|| format!("{}: cannot write in {}", a.output.display(), dir.display()))?;
-    let pkg = super::export::as_package(&a.input, a.limits.limits())?;
-    let html = reel_server::assets::offline_html(Some(&pkg))
-        .map_err(|e| anyhow::anyhow!("building the player: {e}"))?;
+    let html = super::export::player_page(&a.input, a.limits.limits())?;
     let opts = reel_render::Options {
         width: a.size.0,
         height: a.size.1,
