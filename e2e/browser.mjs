@@ -4,14 +4,14 @@ import { chromium } from 'playwright-core';
 
 export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 
-/** Launch headless Chromium with the flags this machine needs. */
-export async function launch() {
+/** Launch headless Chromium with the flags this machine needs (and `extra` ones). @param {string[]} [extra] */
+export async function launch(extra = []) {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
     args: [
       '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync', ...extra,
     ],
   });
 }

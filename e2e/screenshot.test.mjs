@@ -6,51 +6,13 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { inflateSync } from 'node:zlib';
 import { launch } from './browser.mjs';
 import { REEL, ROOT, ADMIN, CAPTURE, startReel, api } from './server.mjs';
+import { decodePng, mad } from './frames.mjs';
 
 const browser = await launch();
 after(() => browser.close());
 const dir = mkdtempSync(join(tmpdir(), 'reel-shot-'));
-
-/** Decode a non-interlaced 8-bit RGB/RGBA PNG into {w, h, rgb}. @param {Buffer} buf */
-function decodePng(buf) {
-  assert.equal(buf.subarray(0, 8).toString('latin1'), '\x89PNG\r\n\x1a\n');
-  let p = 8, w = 0, h = 0, ch = 0;
-  const idat = [];
-  while (p + 8 <= buf.length) {
-    const len = buf.readUInt32BE(p), kind = buf.subarray(p + 4, p + 8).toString('latin1'), data = buf.subarray(p + 8, p + 8 + len);
-    if (kind === 'IHDR') {
-      w = data.readUInt32BE(0); h = data.readUInt32BE(4);
-      assert.equal(data[8], 8); assert.equal(data[12], 0);
-      ch = data[9] === 6 ? 4 : data[9] === 2 ? 3 : assert.fail('colour type ' + data[9]);
-    } else if (kind === 'IDAT') idat.push(data);
-    p += 12 + len;
-  }
-  const raw = inflateSync(Buffer.concat(idat)), stride = w * ch, out = Buffer.alloc(stride * h);
-  for (let y = 0; y < h; y++) {
-    const f = raw[y * (stride + 1)], o = y * (stride + 1) + 1;
-    for (let x = 0; x < stride; x++) {
-      const a = x >= ch ? out[y * stride + x - ch] : 0, b = y ? out[(y - 1) * stride + x] : 0, c = x >= ch && y ? out[(y - 1) * stride + x - ch] : 0;
-      let pr = 0;
-      if (f === 1) pr = a; else if (f === 2) pr = b; else if (f === 3) pr = (a + b) >> 1;
-      else if (f === 4) { const q = a + b - c, pa = Math.abs(q - a), pb = Math.abs(q - b), pc = Math.abs(q - c); pr = pa <= pb && pa <= pc ? a : pb <= pc ? b : c; }
-      out[y * stride + x] = (raw[o + x] + pr) & 255;
-    }
-  }
-  const rgb = Buffer.alloc(w * h * 3);
-  for (let i = 0; i < w * h; i++) for (let k = 0; k < 3; k++) rgb[i * 3 + k] = out[i * ch + k];
-  return { w, h, rgb };
-}
-
-/** Mean absolute difference per channel (0–255). */
-function mad(a, b) {
-  assert.deepEqual([a.w, a.h], [b.w, b.h]);
-  let s = 0;
-  for (let i = 0; i < a.rgb.length; i++) s += Math.abs(a.rgb[i] - b.rgb[i]);
-  return s / a.rgb.length;
-}
 
 for (const [name, instants] of [['checkout', [3, 20, 38]], ['swagger', [10, 25, 45]]]) {
   test(`reel screenshot matches the player's #t= view (${name} at ${instants.join(', ')} s)`, async () => {
@@ -197,7 +159,7 @@ test('video jobs: POST /api/v1/sessions/{id}/video, progress, the file; a job cu
     assert.equal((await post({ format: 'mp4' }, 'nope')).status, 404);
     assert.equal((await job('0'.repeat(32))).error, 'no such job');
 
-    // The web UI: "Export video" of a 5 s GIF clip around the player's time, with progress, downloaded when done.
+    // The web UI's "Clip" menu: a 5 s GIF around the player's time, with progress, then a link to download it.
     const page = await browser.newPage({ acceptDownloads: true });
     try {
       await page.goto(server.url + '/');
@@ -205,11 +167,19 @@ test('video jobs: POST /api/v1/sessions/{id}/video, progress, the file; a job cu
       await page.click('button[type=submit]');
       await page.click('table.sessions tr.row');
       await page.waitForSelector('.stage iframe', { timeout: 15000 });
-      await page.keyboard.press('5');
-      await page.selectOption('#video-format', 'gif');
-      await page.selectOption('#video-span', '5');
-      const [download] = await Promise.all([page.waitForEvent('download', { timeout: 60000 }), page.click('#video-export')]);
-      assert.equal(download.suggestedFilename(), 'vid-1.gif');
+      await page.keyboard.press('5'); // 50 %: about 20.6 s of 41.3 s
+      await page.click('details.clip summary');
+      await page.selectOption('#clip-format', 'gif');
+      await page.click('.clip-menu button[data-span="5"]');
+      await page.waitForSelector('progress.job-progress:not([hidden])', { timeout: 10000 });
+      await page.waitForFunction(() => /Clip: (queued|running)/.test(document.querySelector('.shot-status').textContent), null, { timeout: 10000 });
+      const link = page.locator('#clip-link');
+      await link.waitFor({ state: 'visible', timeout: 60000 });
+      assert.match(await link.textContent(), /Download clip \(GIF, 5\.0 s\)/);
+      const [download] = await Promise.all([page.waitForEvent('download', { timeout: 10000 }), link.click()]);
+      const m = /^vid-1-(\d+\.\d)-(\d+\.\d)\.gif$/.exec(download.suggestedFilename());
+      assert.ok(m, download.suggestedFilename());
+      assert.ok(Math.abs(Number(m[1]) - 18.1) < 0.3 && Math.abs(Number(m[2]) - Number(m[1]) - 5) < 0.11, download.suggestedFilename());
       const gif = join(dir, 'clip.gif');
       writeFileSync(gif, readFileSync(await download.path()));
       const p = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-show_entries', 'stream=codec_name,width,height,nb_read_frames', '-of', 'json', gif]));

@@ -31,6 +31,8 @@ export class ReelEngine {
     this.iframe.setAttribute('tabindex', '-1');
     this.cursor = h('div', 'reel-cursor');
     this.fx = h('div', 'reel-fx');
+    /** What `ripplesAt` drew last. */
+    this.rippleKey = '';
     this.highlight = h('div', 'reel-highlight');
     this.shield = h('div', 'reel-shield');
     this.trail = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
@@ -97,7 +99,7 @@ export class ReelEngine {
     }
     else if (name === 'interaction') {
       if (d.x != null) this.moveCursor(d.x, d.y, null);
-      if (!sync && (d.type === 2 || d.type === 4 || d.type === 7)) this.ripple(d.x, d.y);
+      // Click ripples are drawn from the time shown (`ripplesAt`), not from the events applied on the way.
     } else if (name === 'resize') this.fit();
     else if (name === 'adopt') this.setDocSheets(d);
     else if (name === 'doc') this.guard(d);
@@ -145,33 +147,31 @@ export class ReelEngine {
     this.trailTimer = setTimeout(() => { this.trailPts = []; this.trailLine.setAttribute('points', ''); }, 700);
   }
 
-  /** @param {number} x @param {number} y */
-  ripple(x, y) {
-    if (x == null) return;
-    const r = h('div', 'reel-ripple');
-    r.style.left = x + 'px'; r.style.top = y + 'px';
-    this.fx.appendChild(r);
-    setTimeout(() => r.remove(), 600);
-  }
-
   /**
-   * Render mode (video): the click ripples playback shows at `ts`, each drawn as the animation looks at its age, so a
-   * frame does not depend on wall-clock time. Returns a key of what is drawn.
+   * The click ripples shown at `ts`, each drawn as its animation (0.6 s ease-out, scale .2→1.3, opacity 1→0) looks at
+   * its age. A function of `ts` alone, the same whether the player plays, steps frame by frame (video) or jumps
+   * straight to `ts` (screenshot, `#t=`). The DOM is touched only when what is drawn changes. Returns a key of it.
    * @param {number} ts
    */
   ripplesAt(ts) {
-    for (const r of Array.from(this.fx.querySelectorAll('.reel-ripple'))) r.remove();
+    /** @type {{x: number, y: number, age: number}[]} */
+    const list = [];
     let key = '';
     for (let i = lastAtOrBefore(this.events, ts, (e) => e.timestamp); i >= 0 && ts - this.events[i].timestamp < 600; i--) {
       const e = this.events[i], d = e.data;
-      if (e.type !== EV.Inc || !d || d.source !== SRC.MouseInteraction || !(d.type === 2 || d.type === 4 || d.type === 7) || d.x == null) continue;
+      if (i < this.firstFull || e.type !== EV.Inc || !d || d.source !== SRC.MouseInteraction || !(d.type === 2 || d.type === 4 || d.type === 7) || d.x == null) continue;
       const age = Math.round(ts - e.timestamp);
-      // The state of the `reel-ripple` animation (0.6 s ease-out, scale .2→1.3, opacity 1→0) at this age, set directly.
+      list.push({ x: d.x, y: d.y, age });
+      key += `${i}@${age};`;
+    }
+    if (key === this.rippleKey) return key;
+    this.rippleKey = key;
+    for (const r of Array.from(this.fx.querySelectorAll('.reel-ripple'))) r.remove();
+    for (const { x, y, age } of list) {
       const k = easeOut(age / 600);
       const r = h('div', 'reel-ripple');
-      Object.assign(r.style, { left: d.x + 'px', top: d.y + 'px', animation: 'none', transform: `scale(${0.2 + 1.1 * k})`, opacity: String(1 - k) });
+      Object.assign(r.style, { left: x + 'px', top: y + 'px', transform: `scale(${0.2 + 1.1 * k})`, opacity: String(1 - k) });
       this.fx.appendChild(r);
-      key += `${i}@${age};`;
     }
     return key;
   }
@@ -359,8 +359,39 @@ export class ReelEngine {
       if (de) void getComputedStyle(de).color; // flush styles with transitions off
       this.reelSheet.replaceSync(REEL_CSS);
     }
+    if (sync) this.settleAnimations(false);
     this.seeking = false;
     this.lastSeekMs = performance.now() - t0;
+  }
+
+  /**
+   * After a seek: CSS transitions jump to their end (in shadow roots too, where the seek style sheet does not reach; a
+   * seek must not leave elements half-way at a wall-clock-dependent point). With `freeze` (render mode) CSS animations
+   * stop too, finite ones at their end, endless ones at their start: a frame depends only on the time shown.
+   * @param {boolean} freeze
+   */
+  settleAnimations(freeze) {
+    /** @type {Animation[]} */
+    const list = [];
+    // `Document.getAnimations()` leaves out shadow trees: ask each shadow root too.
+    const visit = (/** @type {Document|ShadowRoot} */ root) => {
+      list.push(...root.getAnimations());
+      for (const el of Array.from(root.querySelectorAll('*'))) if (el.shadowRoot) visit(el.shadowRoot);
+    };
+    try {
+      // Style and layout of the whole tree now (shadow trees included), so the transitions this state starts exist.
+      if (this.doc.documentElement) void (/** @type {HTMLElement} */ (this.doc.documentElement)).offsetHeight;
+      visit(this.doc);
+    } catch (e) { return; }
+    for (const a of list) {
+      try {
+        if ('transitionProperty' in a) a.finish();
+        else if (freeze && a.playState !== 'finished') {
+          const end = a.effect ? a.effect.getComputedTiming().endTime : Infinity;
+          if (Number.isFinite(end)) a.finish(); else { a.pause(); a.currentTime = 0; }
+        }
+      } catch (e) { /* cannot finish (e.g. no effect): leave it */ }
+    }
   }
 
   /** Cost of applying events (a, b], stopping at `cap`. @param {number} a @param {number} b @param {number} cap */

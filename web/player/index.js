@@ -231,14 +231,14 @@ export class ReelPlayer extends EventTarget {
     this.seek(ms);
     this.panelsKey();
     const e = this.engine;
-    if (e) await settleDoc(e.doc, maxWaitMs);
+    if (e) { e.settleAnimations(true); await settleDoc(e.doc, maxWaitMs); e.settleAnimations(true); }
     if (paint) await new Promise((r) => { requestAnimationFrame(() => requestAnimationFrame(r)); setTimeout(r, 200); });
     return this.time;
   }
 
   /**
-   * Render mode for frame sequences (video): show the instants `list` (ms, increasing) one after the other, with the
-   * click ripples playback would show (frozen at their age), and stop at the first whose frame differs from the
+   * Render mode for frame sequences (video): show the instants `list` (ms, increasing) one after the other (click
+   * ripples drawn at their age, as at any instant), and stop at the first whose frame differs from the
    * previous frame shown this way (other events applied, cursor, ripples, window or size): that frame is settled like `renderFrame` and its index returned. Frames before it look like the previous
    * one, so they need no capture. Returns `list.length` when none changed.
    * @param {number[]} list @param {number} [maxWaitMs] @returns {Promise<number>}
@@ -296,7 +296,7 @@ export class ReelPlayer extends EventTarget {
       if (w != null && w !== this.windowId) this.selectWindow(w, true);
     }
     const e = this.engine;
-    if (e) e.renderAt(this.info.start + t, sync);
+    if (e) { e.renderAt(this.info.start + t, sync); e.ripplesAt(this.info.start + t); }
     this.draw();
     this.panels.tick(t);
     this.emit('timeupdate', { time: t });

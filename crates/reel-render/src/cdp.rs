@@ -70,6 +70,9 @@ impl Browser {
                 "--disable-extensions",
                 "--hide-scrollbars",
                 "--mute-audio",
+                // Repaint whole tiles: partial raster leaves ±1 differences on anti-aliased edges
+                // depending on what was painted before, so the same instant would not give the same pixels.
+                "--disable-partial-raster",
                 "--remote-debugging-pipe",
             ])
             .arg(format!("--user-data-dir={}", profile.display()))
