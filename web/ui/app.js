@@ -85,6 +85,50 @@ async function session(id) {
     ['Duration', fmtDuration(s.recording_duration)], ['Active', fmtDuration(s.active_seconds)], ['Pages', (s.urls || []).join('\n') || '—'],
     ['Clicks', s.click_count], ['Keypresses', s.keypress_count], ['Console errors', s.console_error_count],
     ['Events', s.event_count], ['Windows', (s.windows || []).length], ['Browser', s.user_agent || '—'], ['Source', [s.source, s.lib, s.lib_version].filter(Boolean).join(' ')]];
+  const download = (href, name) => { const a = h('a', { href, download: name }); document.body.append(a); a.click(); a.remove(); };
+  const jobBar = h('progress', { class: 'job-progress', max: 1, value: 0, hidden: true });
+  /**
+   * Run a video job (POST …/video) showing its progress; resolves to an object URL of the file, or null (the reason is
+   * shown).
+   * @param {object} body @param {string} label
+   */
+  async function renderJob(body, label) {
+    shotStatus.textContent = `${label}: queued…`;
+    jobBar.hidden = false; jobBar.value = 0;
+    try {
+      const { job_id } = await (await api(`/api/v1/sessions/${encodeURIComponent(id)}/video`, { method: 'POST', body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } })).json();
+      let st;
+      for (;;) {
+        st = await (await api(`/api/v1/jobs/${job_id}`)).json();
+        if (st.state !== 'queued' && st.state !== 'running') break;
+        jobBar.value = st.progress;
+        shotStatus.textContent = `${label}: ${st.state} ${Math.round(st.progress * 100)} %`;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      if (st.state !== 'done') { shotStatus.textContent = `${label} ${st.state}: ${st.error}`; return null; }
+      const url = URL.createObjectURL(await (await api(st.url)).blob());
+      shotStatus.textContent = '';
+      return url;
+    } catch (err) { shotStatus.textContent = `${label}: ${err.message}`; return null; } finally { jobBar.hidden = true; }
+  }
+  /** "Clip": a short GIF or MP4 of the 5, 10 or 15 s around the player's time, then a link to download it. */
+  function clipMenu() {
+    const link = h('a', { id: 'clip-link', class: 'clip-link', hidden: true });
+    const format = h('select', { id: 'clip-format', title: 'Clip format' }, h('option', { value: 'gif' }, 'GIF'), h('option', { value: 'mp4' }, 'MP4'));
+    const menu = h('details', { class: 'clip' }, h('summary', {}, 'Clip'),
+      h('div', { class: 'clip-menu' }, format, ...[5, 10, 15].map((span) => h('button', { type: 'button', 'data-span': span, onclick: async () => {
+        menu.open = false;
+        const now = player ? player.currentTime / 1000 : 0, end = player ? player.duration / 1000 : 0;
+        const from = Math.max(0, Math.min(now - span / 2, end - span)), to = Math.min(end, from + span);
+        const f = /** @type {HTMLSelectElement} */ (format).value;
+        link.hidden = true;
+        const url = await renderJob({ format: f, from: +from.toFixed(3), to: +to.toFixed(3) }, 'Clip');
+        if (!url) return;
+        const name = `${id}-${from.toFixed(1)}-${to.toFixed(1)}.${f}`;
+        Object.assign(link, { href: url, download: name, textContent: `Download clip (${f.toUpperCase()}, ${(to - from).toFixed(1)} s)`, hidden: false });
+      } }, `${span} s around now`))));
+    return h('span', { class: 'clip-box' }, menu, link);
+  }
   const actions = h('div', { class: 'actions' },
     h('button', { onclick: async () => {
       const blob = await (await api(`/api/v1/sessions/${encodeURIComponent(id)}/export`)).blob();
@@ -96,38 +140,18 @@ async function session(id) {
       shotStatus.textContent = 'Rendering…';
       try {
         const blob = await (await api(`/api/v1/sessions/${encodeURIComponent(id)}/screenshot?t=${t}&size=1280x720`)).blob();
-        const a = h('a', { href: URL.createObjectURL(blob), download: `${id}-${t}.png` }); document.body.append(a); a.click(); a.remove();
+        download(URL.createObjectURL(blob), `${id}-${t}.png`);
         shotStatus.textContent = '';
       } catch (err) { shotStatus.textContent = `Screenshot: ${err.message}`; }
     } }, 'Screenshot'),
     h('select', { id: 'video-format', title: 'Video format' }, h('option', { value: 'mp4' }, 'MP4'), h('option', { value: 'webm' }, 'WebM'), h('option', { value: 'gif' }, 'GIF')),
-    h('select', { id: 'video-span', title: 'What to render' }, h('option', { value: '' }, 'whole session'),
-      ...[5, 10, 15].map((n) => h('option', { value: String(n) }, `${n} s around now`))),
     h('button', { id: 'video-export', onclick: async () => {
-      // A server job (export policy applied); progress is polled, the file downloaded when done.
-      const format = document.getElementById('video-format').value, span = Number(document.getElementById('video-span').value);
-      const body = { format };
-      if (span) {
-        const now = player ? player.currentTime / 1000 : 0, end = player ? player.duration / 1000 : 0;
-        body.from = Math.max(0, Math.min(now - span / 2, end - span));
-        body.to = Math.min(end, body.from + span);
-      }
-      shotStatus.textContent = 'Video: queued…';
-      try {
-        const { job_id } = await (await api(`/api/v1/sessions/${encodeURIComponent(id)}/video`, { method: 'POST', body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } })).json();
-        let st;
-        for (;;) {
-          st = await (await api(`/api/v1/jobs/${job_id}`)).json();
-          if (st.state === 'done' || st.state === 'failed') break;
-          shotStatus.textContent = `Video: ${st.state} ${Math.round(st.progress * 100)} %`;
-          await new Promise((r) => setTimeout(r, 500));
-        }
-        if (st.state === 'failed') { shotStatus.textContent = `Video failed: ${st.error}`; return; }
-        const blob = await (await api(st.url)).blob();
-        const a = h('a', { href: URL.createObjectURL(blob), download: `${id}.${format}` }); document.body.append(a); a.click(); a.remove();
-        shotStatus.textContent = '';
-      } catch (err) { shotStatus.textContent = `Video: ${err.message}`; }
+      // The whole session as a server job (export policy applied), downloaded when done.
+      const format = /** @type {HTMLSelectElement} */ (document.getElementById('video-format')).value;
+      const url = await renderJob({ format }, 'Video');
+      if (url) download(url, `${id}.${format}`);
     } }, 'Export video'),
+    clipMenu(),
     h('button', { onclick: async () => {
       const sel = document.getElementById('expiry').value;
       const body = sel ? JSON.stringify({ expires_in_seconds: Number(sel) }) : '{}';
@@ -140,7 +164,7 @@ async function session(id) {
       await api(`/api/v1/sessions/${encodeURIComponent(id)}`, { method: 'DELETE' }); location.hash = '#/';
     } }, 'Delete'));
   const shotStatus = h('span', { class: 'status shot-status' });
-  actions.append(shotStatus);
+  actions.append(jobBar, shotStatus);
   const shareBox = h('div', { class: 'share-result' });
   function showShare(x) {
     const url = new URL(x.url, location.href).href, embed = new URL(x.embed_url, location.href).href;

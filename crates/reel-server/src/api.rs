@@ -440,6 +440,7 @@ async fn remove(
 ) -> Response {
     match st.store.delete_session(&p.id, &id).await {
         Ok(true) => {
+            crate::jobs::sweep(&st).await; // its rendered videos go too
             let _ = st
                 .store
                 .index
@@ -458,7 +459,10 @@ async fn forget(
     Path(distinct_id): Path<String>,
 ) -> Response {
     match st.store.forget_person(&p.id, &distinct_id).await {
-        Ok(n) => Json(serde_json::json!({"sessions_deleted": n})).into_response(),
+        Ok(n) => {
+            crate::jobs::sweep(&st).await; // the rendered videos of those sessions go too
+            Json(serde_json::json!({"sessions_deleted": n})).into_response()
+        }
         Err(e) => internal(e),
     }
 }

@@ -1,9 +1,15 @@
 //! Video jobs: `POST /api/v1/sessions/{id}/video` → `202 {"job_id"}`, `GET /api/v1/jobs/{job_id}`,
 //! `GET /api/v1/jobs/{job_id}/file`. A job renders with `reel-render` (export redaction policy
 //! applied first); one render (video or screenshot) runs at a time per process, the others wait
-//! (at most `MAX_QUEUED`). Each job is a JSON record in `<data>/renders/` written at every state
-//! change, so a job that was queued or running when the server stopped is reported `failed`
-//! ("the server restarted") afterwards, never lost silently. The finished file sits beside it.
+//! (at most `MAX_QUEUED`, beyond that `503` with `Retry-After`). Job ids are 128-bit random.
+//!
+//! Each job is a JSON record in `<data>/renders/` written at every state change; the file being
+//! encoded is `<id>.part` until it is complete, then `<id>.<format>`. At start (`recover`) a job
+//! that was queued or running when the server stopped is marked `failed` ("the server restarted")
+//! and `.part` files are removed: never lost silently. A finished file lives `--render-ttl-seconds`
+//! (then the job says `expired` and the file answers `410`); records go a TTL later. A session
+//! deleted (by id, by forgetting its person, by retention) takes its jobs and files with it
+//! (`sweep`, run after each deletion and by the background loop).
 use crate::auth::{error, Admin};
 use crate::state::AppState;
 use axum::extract::{Path, State};
@@ -36,6 +42,53 @@ struct Record {
     progress: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
+    /// When the job was created / reached `done` or `failed` (ms since the epoch).
+    #[serde(default)]
+    created_ms: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    finished_ms: Option<i64>,
+}
+
+const RESTARTED: &str = "the server restarted before the job finished; start it again";
+
+impl Record {
+    fn finish(&mut self, outcome: Result<(), String>) {
+        match outcome {
+            Ok(()) => {
+                self.state = "done".into();
+                self.progress = 1.0;
+            }
+            Err(e) => {
+                self.state = "failed".into();
+                self.error = Some(e);
+            }
+        }
+        self.finished_ms = Some(reel_store::now_ms());
+    }
+
+    /// A finished file older than the TTL: removed, the job marked `expired`. True when changed.
+    fn expire(&mut self, st: &AppState, id: &str, now: i64) -> bool {
+        let ttl = st.config.render_ttl.as_millis() as i64;
+        if self.state != "done" || self.finished_ms.unwrap_or(self.created_ms) + ttl > now {
+            return false;
+        }
+        let _ = std::fs::remove_file(dir(st).join(format!("{id}.{}", self.format)));
+        self.state = "expired".into();
+        self.error = Some(format!(
+            "the file expired {} after it was made (--render-ttl-seconds); start the job again",
+            human(st.config.render_ttl)
+        ));
+        true
+    }
+}
+
+fn human(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    if s % 3600 == 0 && s > 0 {
+        format!("{} h", s / 3600)
+    } else {
+        format!("{s} s")
+    }
 }
 
 /// Jobs of this process (id → progress); a record on disk that is not here and not finished is
@@ -153,6 +206,8 @@ async fn create(
         state: "queued".into(),
         progress: 0.0,
         error: None,
+        created_ms: reel_store::now_ms(),
+        finished_ms: None,
     };
     if let Err(e) = save(&st, &job, &rec) {
         live()
@@ -167,18 +222,17 @@ async fn create(
     let (st2, job2) = (st.clone(), job.clone());
     tokio::spawn(async move {
         let outcome = run(&st2, &job2, &mut rec, width, height, v).await;
-        match outcome {
-            Ok(()) => {
-                rec.state = "done".into();
-                rec.progress = 1.0;
-            }
-            Err(e) => {
-                tracing::warn!(job = %job2, error = %e, "video job failed");
-                rec.state = "failed".into();
-                rec.error = Some(e);
+        if let Err(e) = &outcome {
+            tracing::warn!(job = %job2, error = %e, "video job failed");
+        }
+        rec.finish(outcome);
+        // The session may have been deleted while the job ran: then nothing of it stays.
+        match st2.store.index.session(&rec.project, &rec.session).await {
+            Ok(None) => remove(&st2, &job2, &rec),
+            _ => {
+                let _ = save(&st2, &job2, &rec);
             }
         }
-        let _ = save(&st2, &job2, &rec);
         live()
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -255,12 +309,17 @@ async fn status(
         Some(p) if rec.state == "running" => rec.progress = p,
         Some(_) => {}
         None if rec.state == "queued" || rec.state == "running" => {
-            // Recorded by a server process that is gone.
+            // Recorded by a server process that is gone (`recover` marks these at start).
             rec.state = "failed".into();
-            rec.error = Some("the server restarted before the job finished; start it again".into());
+            rec.error = Some(RESTARTED.into());
+            rec.finished_ms = Some(reel_store::now_ms());
             let _ = save(&st, &job, &rec);
         }
-        None => {}
+        None => {
+            if rec.expire(&st, &job, reel_store::now_ms()) {
+                let _ = save(&st, &job, &rec);
+            }
+        }
     }
     let mut v = serde_json::json!({
         "job_id": job, "session": rec.session, "format": rec.format,
@@ -280,9 +339,31 @@ async fn file(
     Admin(p): Admin,
     Path(job): Path<String>,
 ) -> Response {
-    let Some(rec) = load(&st, &job).filter(|r| r.project == p.id && r.state == "done") else {
-        return error(StatusCode::NOT_FOUND, "no finished job with this id");
+    let Some(mut rec) = load(&st, &job).filter(|r| r.project == p.id) else {
+        return error(StatusCode::NOT_FOUND, "no such job");
     };
+    if rec.expire(&st, &job, reel_store::now_ms()) {
+        let _ = save(&st, &job, &rec);
+    }
+    match rec.state.as_str() {
+        "done" => {}
+        "expired" => return error(StatusCode::GONE, rec.error.as_deref().unwrap_or("expired")),
+        "failed" => {
+            return error(
+                StatusCode::CONFLICT,
+                &format!(
+                    "the job failed ({}); nothing to download",
+                    rec.error.as_deref().unwrap_or("no reason")
+                ),
+            )
+        }
+        _ => {
+            return error(
+                StatusCode::CONFLICT,
+                "the job has not finished; poll GET /api/v1/jobs/{id}",
+            )
+        }
+    }
     let ct = match rec.format.as_str() {
         "mp4" => "video/mp4",
         "webm" => "video/webm",
@@ -305,5 +386,100 @@ async fn file(
         )
             .into_response(),
         Err(_) => error(StatusCode::NOT_FOUND, "the file of this job is gone"),
+    }
+}
+
+/// Remove a job's record and files.
+fn remove(st: &AppState, id: &str, r: &Record) {
+    let d = dir(st);
+    for f in [
+        format!("{id}.{}", r.format),
+        format!("{id}.part"),
+        format!("{id}.json"),
+    ] {
+        let _ = std::fs::remove_file(d.join(f));
+    }
+}
+
+/// The records in `<data>/renders/` (id → record); unreadable ones are skipped.
+fn records(st: &AppState) -> Vec<(String, Record)> {
+    let Ok(rd) = std::fs::read_dir(dir(st)) else {
+        return Vec::new();
+    };
+    rd.filter_map(|e| {
+        let name = e.ok()?.file_name().into_string().ok()?;
+        let id = name.strip_suffix(".json")?;
+        Some((id.to_string(), load(st, id)?))
+    })
+    .collect()
+}
+
+fn live_ids() -> Vec<String> {
+    live()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .keys()
+        .cloned()
+        .collect()
+}
+
+/// Remove half-written files (`.part`, `.tmp`) of jobs not running in this process.
+fn remove_partial(st: &AppState, live: &[String]) {
+    let Ok(rd) = std::fs::read_dir(dir(st)) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let id = name.split('.').next().unwrap_or_default();
+        if (name.ends_with(".part") || name.ends_with(".tmp")) && !live.iter().any(|l| l == id) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+/// At start: jobs of an earlier process that were queued or running are reported failed (the
+/// reason says so), and files it left half-written (`.part`, `.json.tmp`) are removed.
+pub(crate) fn recover(st: &AppState) {
+    let live = live_ids();
+    remove_partial(st, &live);
+    for (id, mut r) in records(st) {
+        if (r.state == "queued" || r.state == "running") && !live.contains(&id) {
+            r.state = "failed".into();
+            r.error = Some(RESTARTED.into());
+            r.finished_ms = Some(reel_store::now_ms());
+            let _ = save(st, &id, &r);
+        }
+    }
+}
+
+/// Upkeep of `<data>/renders/`: the jobs of sessions that no longer exist are removed with their
+/// files; finished files older than the TTL are removed (job `expired`); records of jobs finished
+/// more than two TTLs ago are forgotten; half-written files of jobs not running are removed.
+pub(crate) async fn sweep(st: &AppState) {
+    let now = reel_store::now_ms();
+    let ttl = st.config.render_ttl.as_millis() as i64;
+    let live = live_ids();
+    // An encoder orphaned by a killed process may still have been writing when `recover` ran.
+    remove_partial(st, &live);
+    for (id, mut r) in records(st) {
+        if live.contains(&id) {
+            continue;
+        }
+        match st.store.index.session(&r.project, &r.session).await {
+            Ok(None) => {
+                remove(st, &id, &r);
+                continue;
+            }
+            Ok(Some(_)) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "render upkeep: reading the index failed");
+                return;
+            }
+        }
+        if r.finished_ms.is_some_and(|f| f + 2 * ttl <= now) {
+            remove(st, &id, &r);
+        } else if r.expire(st, &id, now) {
+            let _ = save(st, &id, &r);
+        }
     }
 }

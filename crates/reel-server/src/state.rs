@@ -56,6 +56,8 @@ pub struct Config {
     /// Memory budget of the ingest policy's per-window DOM state, bytes (least recently used
     /// windows are dropped past it). `--redaction-state-bytes`.
     pub redaction_state_bytes: usize,
+    /// How long a rendered video stays downloadable (`--render-ttl-seconds`, default 24 h).
+    pub render_ttl: Duration,
 }
 
 impl Config {
@@ -85,6 +87,7 @@ impl Config {
             metrics_listen: None,
             max_session_bytes: reel_store::DEFAULT_SESSION_CAP,
             redaction_state_bytes: DEFAULT_REDACTION_STATE_BYTES,
+            render_ttl: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -548,8 +551,10 @@ pub async fn count_requests(
 pub fn spawn_background(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(state.config.sweep_every);
+        crate::jobs::recover(&state);
         loop {
             tick.tick().await;
+            crate::jobs::sweep(&state).await;
             let project = state.project().id;
             if let Ok(Some(p)) = state
                 .store

@@ -97,6 +97,10 @@ pub struct Args {
     /// 64 MiB; least recently used windows are dropped and warmed up again from storage).
     #[arg(long, env = "REEL_REDACTION_STATE_BYTES")]
     redaction_state_bytes: Option<usize>,
+    /// How long a rendered video (a job of POST /api/v1/sessions/{id}/video) stays downloadable,
+    /// seconds (default 86400: 24 h); then its file is removed and the job says "expired".
+    #[arg(long, env = "REEL_RENDER_TTL_SECONDS")]
+    render_ttl_seconds: Option<u64>,
     /// Log format: text or json.
     #[arg(long, env = "REEL_LOG_FORMAT", default_value = "text")]
     log_format: String,
@@ -137,6 +141,7 @@ struct FileConfig {
     sweep_seconds: Option<u64>,
     max_session_bytes: Option<u64>,
     redaction_state_bytes: Option<usize>,
+    render_ttl_seconds: Option<u64>,
 }
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
@@ -204,6 +209,9 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     }
     if let Some(b) = a.redaction_state_bytes.or(file.redaction_state_bytes) {
         cfg.redaction_state_bytes = b;
+    }
+    if let Some(s) = a.render_ttl_seconds.or(file.render_ttl_seconds) {
+        cfg.render_ttl = Duration::from_secs(s.max(1));
     }
     if let Some(s) = file.sweep_seconds {
         cfg.sweep_every = Duration::from_secs(s.max(1));
