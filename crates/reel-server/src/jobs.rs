@@ -84,7 +84,7 @@ impl Record {
 
 fn human(d: std::time::Duration) -> String {
     let s = d.as_secs();
-    if s % 3600 == 0 && s > 0 {
+    if s.is_multiple_of(3600) && s > 0 {
         format!("{} h", s / 3600)
     } else {
         format!("{s} s")
