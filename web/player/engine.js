@@ -6,11 +6,15 @@ import { morphDocument } from './morph.js';
 import { replayCanvas } from './canvas.js';
 import { applyIncremental, applyScroll, adoptSheets, applyMediaState, defineCustom, addFont, sheetOp, sheetFromLog } from './apply.js';
 import { KeyframeIndex, eventCost } from './keyframes.js';
+import { HOVER_SUBJECTS } from './sanitize.js';
 
 // Blocked elements (rrweb's and PostHog's block classes) show as a solid placeholder, like rrweb.
 const REEL_CSS = 'noscript{display:none!important}.rr-block,.ph-no-capture{background:currentColor}';
 // While seeking, CSS transitions must not leave elements half-way.
 const REEL_SEEK_CSS = REEL_CSS + '*,*::before,*::after{transition:none!important}';
+
+// Incremental sources that change no pixels of the page itself: the cursor, clicks (ripples) and console logs.
+const OVERLAY_ONLY = new Set([SRC.MouseMove, SRC.TouchMove, SRC.Drag, SRC.MouseInteraction, SRC.Log]);
 
 /** Renders one window's recording; the caller owns the clock. */
 export class ReelEngine {
@@ -59,6 +63,14 @@ export class ReelEngine {
     /** @type {Map<number, any>|null} */
     this.deferCanvas = null;
     this.seeking = false;
+    /** Render mode: bumped whenever the page's pixels may change (not for cursor moves, clicks or unstyled hover). */
+    this.pageVersion = 0;
+    /** Clicks that ripple (timestamp, x, y), for `overlayAt`. @type {{t: number, x: number, y: number}[]} */
+    this.clicks = [];
+    for (const e of events) {
+      const d = e.data;
+      if (e.type === EV.Inc && d && d.source === SRC.MouseInteraction && (d.type === 2 || d.type === 4 || d.type === 7) && d.x != null) this.clicks.push({ t: e.timestamp, x: d.x, y: d.y });
+    }
     for (const e of events) if (e.type === EV.Meta && e.data && e.data.width) { this.state.width = e.data.width; this.state.height = e.data.height; break; }
     this.fit();
   }
@@ -126,15 +138,21 @@ export class ReelEngine {
 
   /** Put the `:hover` class on the hovered node and its ancestors. @param {number} id */
   setHover(id) {
-    for (const el of this.hoverChain) el.classList.remove(':hover');
-    this.hoverChain = [];
+    const old = this.hoverChain;
+    /** @type {Element[]} */
+    const chain = [];
     /** @type {any} */
     let n = this.mirror.get(id);
     while (n) {
-      if (n.nodeType === 1) { n.classList.add(':hover'); this.hoverChain.push(n); }
+      if (n.nodeType === 1) chain.push(n);
       n = n.parentNode || n.host || null;
       if (n && n.nodeType === 9) break;
     }
+    const changed = old.filter((el) => !chain.includes(el)).concat(chain.filter((el) => !old.includes(el)));
+    for (const el of old) el.classList.remove(':hover');
+    for (const el of chain) el.classList.add(':hover');
+    this.hoverChain = chain;
+    if (changed.length && changed.some((el) => hoverStyled(el))) this.pageVersion++;
   }
 
   /** Mouse trail: the last positions as a fading line. @param {{x: number, y: number}[]} pts */
@@ -148,36 +166,45 @@ export class ReelEngine {
   }
 
   /**
-   * The click ripples shown at `ts`, each drawn as its animation (0.6 s ease-out, scale .2→1.3, opacity 1→0) looks at
-   * its age. A function of `ts` alone, the same whether the player plays, steps frame by frame (video) or jumps
-   * straight to `ts` (screenshot, `#t=`). The DOM is touched only when what is drawn changes. Returns a key of it.
+   * The click ripples shown at `ts`, drawn as their animation (0.6 s ease-out, scale .2→1.3, opacity 1→0) looks at
+   * their age (`overlayAt`). A function of `ts` alone, the same whether the player plays, steps frame by frame or jumps
+   * straight to `ts` (`#t=`). The DOM is touched only when what is drawn changes. Returns a key of it.
    * @param {number} ts
    */
   ripplesAt(ts) {
-    /** @type {{x: number, y: number, age: number}[]} */
-    const list = [];
-    let key = '';
-    for (let i = lastAtOrBefore(this.events, ts, (e) => e.timestamp); i >= 0 && ts - this.events[i].timestamp < 600; i--) {
-      const e = this.events[i], d = e.data;
-      if (i < this.firstFull || e.type !== EV.Inc || !d || d.source !== SRC.MouseInteraction || !(d.type === 2 || d.type === 4 || d.type === 7) || d.x == null) continue;
-      const age = Math.round(ts - e.timestamp);
-      list.push({ x: d.x, y: d.y, age });
-      key += `${i}@${age};`;
-    }
+    const list = this.overlayAt(ts).r;
+    const key = list.map((r) => r.join(',')).join(';');
     if (key === this.rippleKey) return key;
     this.rippleKey = key;
     for (const r of Array.from(this.fx.querySelectorAll('.reel-ripple'))) r.remove();
-    for (const { x, y, age } of list) {
-      const k = easeOut(age / 600);
+    for (const [x, y, scale, opacity] of list) {
       const r = h('div', 'reel-ripple');
-      Object.assign(r.style, { left: x + 'px', top: y + 'px', transform: `scale(${0.2 + 1.1 * k})`, opacity: String(1 - k) });
+      Object.assign(r.style, { left: x + 'px', top: y + 'px', transform: `scale(${scale})`, opacity: String(opacity) });
       this.fx.appendChild(r);
     }
     return key;
   }
 
+  /**
+   * The cursor and click ripples at `ts` in page pixels (render mode: for a renderer that draws them itself). `c` is the
+   * cursor's position (null: not shown); each ripple is `[x, y, scale, opacity]`, the state of the `reel-ripple`
+   * animation (0.6 s ease-out, scale .2→1.3, opacity 1→0) at its age, so a frame does not depend on wall-clock time.
+   * @param {number} ts @returns {{c: number[]|null, r: number[][]}}
+   */
+  overlayAt(ts) {
+    const m = this.state.mouse;
+    const c = m && this.cursor.classList.contains('on') ? [m.x, m.y] : null;
+    const r = [];
+    for (let i = lastAtOrBefore(this.clicks, ts, (x) => x.t); i >= 0 && ts - this.clicks[i].t < 600; i--) {
+      const k = easeOut(Math.round(ts - this.clicks[i].t) / 600);
+      r.push([this.clicks[i].x, this.clicks[i].y, 0.2 + 1.1 * k, 1 - k]);
+    }
+    return { c, r: r.reverse() };
+  }
+
   /** Rebuild the iframe from a serialized document plus replay state. @param {any} tree @param {any} st @param {any} [offset] */
   restore(tree, st, offset) {
+    this.pageVersion++;
     const old = this.mirror;
     this.mirror = new Mirror();
     for (const el of this.hoverChain) el.classList.remove(':hover');
@@ -267,6 +294,8 @@ export class ReelEngine {
 
   /** Apply one event; a broken one is skipped and counted. @param {any} e @param {boolean} sync */
   apply(e, sync) {
+    const d = e && e.data;
+    if (!e || e.type === EV.Full || e.type === EV.Meta || (e.type === EV.Inc && !(d && OVERLAY_ONLY.has(d.source)))) this.pageVersion++;
     try { this.applyOne(e, sync); } catch (err) { this.skipped++; }
   }
 
@@ -442,3 +471,18 @@ function easeOut(p) {
   }
   return 3 * (1 - t) * t * t + t * t * t;
 }
+
+/**
+ * Whether `el` is the subject of a `:hover` rule seen in the replayed styles (then hovering it may change pixels).
+ * @param {Element} el
+ */
+function hoverStyled(el) {
+  if (!HOVER_SUBJECTS.size) return false;
+  if (HOVER_LIST.size !== HOVER_SUBJECTS.size) { HOVER_LIST.size = HOVER_SUBJECTS.size; HOVER_LIST.sel = Array.from(HOVER_SUBJECTS).join(','); }
+  try { return el.matches(HOVER_LIST.sel); } catch (e) {
+    // One odd selector makes the list invalid: test them one by one (an invalid one counts as a match).
+    for (const s of HOVER_SUBJECTS) { try { if (el.matches(s)) return true; } catch (x) { return true; } }
+    return false;
+  }
+}
+const HOVER_LIST = { size: -1, sel: '' };

@@ -23,7 +23,8 @@ import { ReelPanels } from './panels.js';
  * @property {number} [keyframeWork] least work (≈ nodes touched) between keyframes; default 600 or the DOM size
  * @property {boolean} [morph] reuse live nodes when rebuilding from a keyframe (default true)
  * @property {boolean} [render] render mode (screenshots, video): only the page, scaled to fill the element and
- *   letterboxed, no controls, panels, status or cursor animation; drive it with `renderFrame()`
+ *   letterboxed, no controls, panels or status, and no cursor or click ripples (the renderer draws them from
+ *   `overlay()`); drive it with `renderFrame()` and `renderSteps()`
  */
 
 export class ReelPlayer extends EventTarget {
@@ -237,26 +238,74 @@ export class ReelPlayer extends EventTarget {
   }
 
   /**
-   * Render mode for frame sequences (video): show the instants `list` (ms, increasing) one after the other (click
-   * ripples drawn at their age, as at any instant), and stop at the first whose frame differs from the
-   * previous frame shown this way (other events applied, cursor, ripples, window or size): that frame is settled like `renderFrame` and its index returned. Frames before it look like the previous
-   * one, so they need no capture. Returns `list.length` when none changed.
-   * @param {number[]} list @param {number} [maxWaitMs] @returns {Promise<number>}
+   * Render mode for frame sequences (video): step through the instants `list` (ms, increasing) and stop at the first
+   * whose page differs from the page shown by the previous call (events that change pixels applied, a styled hover,
+   * window, size or panels); that frame is settled like `renderFrame`. Frames before it show the same page, so they
+   * need no capture. Returns `i` (that index, or `list.length` when the page did not change), the cursor and ripples
+   * of every frame stepped through (`overlay()`, up to and including `i`) and the page's geometry (`geometry()`).
+   * @param {number[]} list @param {number} [maxWaitMs]
    */
-  async renderUntilChange(list, maxWaitMs = 2000) {
+  async renderSteps(list, maxWaitMs = 2000) {
     this.pause();
+    const frames = [];
+    const quiet = this.ui.root.classList.contains('reel-no-panels') && !this.autoWindow;
     for (let i = 0; i < list.length; i++) {
-      this.seek(list[i]);
+      const e0 = this.engine;
+      // Between events (most frames) nothing is applied: only the clock moves.
+      if (i > 0 && quiet && e0 && lastAtOrBefore(e0.events, this.info.start + list[i], (x) => x.timestamp) <= e0.index) this.time = list[i];
+      else this.seek(list[i]);
       const e = this.engine;
-      const ripples = e ? e.ripplesAt(this.info.start + this.time) : '';
-      const key = e ? [this.windowId, e.index, e.cursor.className, e.cursor.style.transform, e.viewport.style.transform, e.viewport.style.left, e.viewport.style.top, ripples, this.panelsKey()].join('|') : '';
-      if (key === this.frameKey) continue;
-      this.frameKey = key;
-      // No wait for paint: the capture that follows (DevTools) draws a fresh frame.
+      frames.push(this.overlay());
+      const key = e ? [this.windowId, e.pageVersion, e.viewport.style.transform, e.viewport.style.left, e.viewport.style.top, this.panelsKey()].join('|') : '';
+      if (key === this.pageKey) continue;
+      this.pageKey = key;
       await this.renderFrame(list[i], maxWaitMs, false);
-      return i;
+      return { i, frames, geo: this.geometry() };
     }
-    return list.length;
+    return { i: list.length, frames, geo: this.geometry() };
+  }
+
+  /**
+   * Render mode: the cursor (`c`: `[x, y]` or null) and click ripples (`r`: `[x, y, scale, opacity]` each) at the current
+   * time, in the recorded page's pixels.
+   */
+  overlay() {
+    const e = this.engine;
+    return e ? e.overlayAt(this.info.start + this.time) : { c: null, r: [] };
+  }
+
+  /** Render mode: where the replayed page is drawn, in CSS pixels of the render window: `{x, y, w, h, s}` (s: scale). */
+  geometry() {
+    const e = this.engine;
+    if (!e) return { x: 0, y: 0, w: 0, h: 0, s: 1 };
+    const b = e.viewport.getBoundingClientRect();
+    return { x: b.left, y: b.top, w: b.width, h: b.height, s: e.scale };
+  }
+
+  /**
+   * Render mode: the player's cursor image drawn at `scale`, as `{w, h, rgba}` (base64 of unpremultiplied RGBA rows),
+   * so a renderer draws the same arrow.
+   * @param {number} scale
+   */
+  async cursorSprite(scale) {
+    const e = this.engine;
+    const el = e ? e.cursor : document.body;
+    const m = /url\("?(.*?)"?\)$/.exec(getComputedStyle(el).backgroundImage);
+    const box = parseFloat(getComputedStyle(el).width) || 18;
+    const n = Math.max(1, Math.ceil(box * scale));
+    const cv = document.createElement('canvas');
+    cv.width = n; cv.height = n;
+    const ctx = /** @type {CanvasRenderingContext2D} */ (cv.getContext('2d'));
+    if (m) {
+      const img = new Image();
+      img.src = m[1];
+      await img.decode();
+      ctx.drawImage(img, 0, 0, box * scale, box * scale);
+    }
+    const px = ctx.getImageData(0, 0, n, n).data;
+    let bin = '';
+    for (let k = 0; k < px.length; k += 0x8000) bin += String.fromCharCode.apply(null, Array.from(px.subarray(k, k + 0x8000)));
+    return { w: n, h: n, rgba: btoa(bin) };
   }
 
   /** Render mode: panels brought to the current time now (not throttled by the wall clock); a key of their state. */

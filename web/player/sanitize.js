@@ -84,6 +84,21 @@ export function safeAttr(tag, name, value, attrs) {
 const HOVER_CACHE = new Map();
 
 /**
+ * What the `:hover` rules seen so far apply to: for `.card:hover .title`, `.card` (the element that gets the
+ * `:hover` class). Render mode uses it to tell a hover change that changes pixels from one that does not.
+ * @type {Set<string>}
+ */
+export const HOVER_SUBJECTS = new Set();
+
+/** @param {string} sel one selector of a list, containing `:hover` */
+function hoverSubject(sel) {
+  if (sel.includes('\\:hover')) return; // a twin added earlier
+  let s = sel.slice(0, sel.indexOf(':hover')).trim();
+  if (!s || /[>+~(,]$/.test(s)) s += '*';
+  if (HOVER_SUBJECTS.size < 4096) HOVER_SUBJECTS.add(s);
+}
+
+/**
  * Add a `.\:hover` twin to every selector that uses `:hover`, so hover state can be shown with a class.
  * Linear in the text (split at braces and semicolons) and memoized: big sheets come back at every seek.
  * @param {string} css
@@ -96,7 +111,9 @@ export function addHoverTwins(css) {
   for (let i = 0; i + 1 < parts.length; i += 2) {
     const sel = parts[i];
     if (parts[i + 1] !== '{' || sel.indexOf(':hover') < 0) continue;
-    const twins = sel.split(',').filter((x) => x.includes(':hover')).map((x) => x.replace(/:hover/g, '.\\:hover'));
+    const hovered = sel.split(',').filter((x) => x.includes(':hover'));
+    for (const x of hovered) hoverSubject(x);
+    const twins = hovered.map((x) => x.replace(/:hover/g, '.\\:hover'));
     parts[i] = `${sel.trimEnd()}, ${twins.join(',').trim()} `;
   }
   const out = parts.join('');

@@ -3,13 +3,17 @@
 //! The caller gives the player page with the recording inside (`reel_server::assets::offline_html`,
 //! the same page `reel export --html` writes) and the instants; this crate writes the page into a
 //! temporary folder, opens it in render mode (`player.html?render`: only the replayed page, scaled
-//! to fit, letterboxed) and, per instant, calls the player's `window.__reel.seek(SECONDS)` (which
-//! resolves once the frame is settled) and captures the page.
+//! to fit, letterboxed, without the cursor and click ripples) and, per instant, calls the player's
+//! `window.__reel.seek(SECONDS)` (which resolves once the frame is settled), captures the page and
+//! draws the cursor and ripples the player reports (`window.__reel.overlay()`) onto it
+//! ([`compose`]). Video does the same per frame, but captures the page only when it changed.
 //!
 //! *Invariant:* no HTTP, no storage, no knowledge of the recording format: the player does the
 //! reading, so a frame is exactly what the player shows.
 #![forbid(unsafe_code)]
 mod cdp;
+pub mod compose;
+mod mkv;
 pub mod video;
 
 pub use cdp::{find_chromium, Browser};
@@ -93,6 +97,21 @@ pub struct Renderer {
     browser: Browser,
     /// The session shown.
     pub info: Rendered,
+    /// The player's cursor image per scale (in thousandths).
+    sprites: std::collections::HashMap<i64, std::sync::Arc<compose::Sprite>>,
+    /// Page captures taken.
+    pub captures: u64,
+}
+
+/// What `Renderer::steps` found.
+#[derive(Debug, Clone)]
+pub struct Steps {
+    /// Index of the first instant whose page changed (`times.len()`: none).
+    pub changed: usize,
+    /// Cursor and ripples of each instant stepped through (up to and including `changed`).
+    pub overlays: Vec<compose::Overlay>,
+    /// Where the page is drawn now.
+    pub geo: compose::Geo,
 }
 
 impl Renderer {
@@ -156,6 +175,8 @@ impl Renderer {
         Ok(Renderer {
             browser: b,
             info: r,
+            sprites: Default::default(),
+            captures: 0,
         })
     }
 
@@ -174,43 +195,100 @@ impl Renderer {
 
     /// The frame at `t` seconds as PNG.
     pub fn png(&mut self, t: f64) -> Result<Vec<u8>, Error> {
+        compose::encode_png(&self.frame(t)?)
+    }
+
+    /// The frame at `t` seconds: the page captured, the cursor and ripples drawn onto it.
+    pub fn frame(&mut self, t: f64) -> Result<compose::Rgb, Error> {
         self.browser
             .eval(&format!("window.__reel.seek({t})"))?
             .map_err(Error::Browser)?;
-        self.capture(json!({"format": "png"}))
+        let o = self
+            .browser
+            .eval("window.__reel.overlay()")?
+            .map_err(Error::Browser)?;
+        let (overlay, geo) = (
+            compose::Overlay::from_json(&o),
+            compose::Geo::from_json(&o["geo"]),
+        );
+        let mut img = self.page()?;
+        let sprite = self.sprite(geo.s)?;
+        let all = compose::Rect {
+            x0: 0,
+            y0: 0,
+            x1: img.w,
+            y1: img.h,
+        };
+        compose::draw(&mut img, &geo, &overlay, Some(&*sprite), all);
+        Ok(img)
     }
 
-    /// Show the instants `times` (seconds, increasing) one after the other and stop at the first
-    /// whose frame differs from the previous one shown this way: returns its index and its JPEG
-    /// (`None` with `times.len()` when no frame changed). For sequences: frames before the index
-    /// look like the previous image.
-    pub fn until_change(
-        &mut self,
-        times: &[f64],
-        quality: u8,
-    ) -> Result<(usize, Option<Vec<u8>>), Error> {
-        let i = self
+    /// Step through the instants `times` (seconds, increasing) and stop at the first whose page
+    /// differs from the page shown before (its page is then ready for [`Renderer::page`]); frames
+    /// before it show the same page, only their cursor and ripples differ.
+    pub fn steps(&mut self, times: &[f64]) -> Result<Steps, Error> {
+        let v = self
             .browser
-            .eval(&format!("window.__reel.until({})", json!(times)))?
-            .map_err(Error::Browser)?
+            .eval(&format!("window.__reel.steps({})", json!(times)))?
+            .map_err(Error::Browser)?;
+        let changed = v["i"]
             .as_u64()
             .ok_or_else(|| Error::Browser("the player gave no frame index".into()))?
             as usize;
-        if i >= times.len() {
-            return Ok((times.len(), None));
+        let overlays: Vec<compose::Overlay> = v["frames"]
+            .as_array()
+            .map(|f| f.iter().map(compose::Overlay::from_json).collect())
+            .unwrap_or_default();
+        if overlays.len() != (changed + 1).min(times.len()) {
+            return Err(Error::Browser("the player gave too few frames".into()));
         }
-        let jpeg =
-            self.capture(json!({"format": "jpeg", "quality": quality, "optimizeForSpeed": true}))?;
-        Ok((i, Some(jpeg)))
+        Ok(Steps {
+            changed,
+            overlays,
+            geo: compose::Geo::from_json(&v["geo"]),
+        })
     }
 
-    fn capture(&mut self, params: serde_json::Value) -> Result<Vec<u8>, Error> {
-        let shot = self.browser.call("Page.captureScreenshot", params)?;
-        base64::Engine::decode(
+    /// The page as shown now, without the cursor and ripples.
+    pub fn page(&mut self) -> Result<compose::Rgb, Error> {
+        let shot = self.browser.call(
+            "Page.captureScreenshot",
+            json!({"format": "png", "optimizeForSpeed": true, "captureBeyondViewport": false}),
+        )?;
+        self.captures += 1;
+        let png = base64::Engine::decode(
             &base64::engine::general_purpose::STANDARD,
             shot["data"].as_str().unwrap_or_default(),
         )
-        .map_err(|e| Error::Browser(format!("screenshot: {e}")))
+        .map_err(|e| Error::Browser(format!("screenshot: {e}")))?;
+        compose::decode_png(&png)
+    }
+
+    /// The player's cursor image at `scale`.
+    pub fn sprite(&mut self, scale: f64) -> Result<std::sync::Arc<compose::Sprite>, Error> {
+        let key = (scale * 1000.0).round() as i64;
+        if let Some(s) = self.sprites.get(&key) {
+            return Ok(s.clone());
+        }
+        let v = self
+            .browser
+            .eval(&format!("window.__reel.sprite({scale})"))?
+            .map_err(Error::Browser)?;
+        let (w, h) = (
+            v["w"].as_u64().unwrap_or(0) as usize,
+            v["h"].as_u64().unwrap_or(0) as usize,
+        );
+        let rgba = base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            v["rgba"].as_str().unwrap_or_default(),
+        )
+        .map_err(|e| Error::Browser(format!("cursor image: {e}")))?;
+        if w == 0 || w > 1024 || rgba.len() != w * h * 4 {
+            return Err(Error::Browser("the player gave no cursor image".into()));
+        }
+        let s = std::sync::Arc::new(compose::Sprite { w, h, rgba });
+        self.sprites.insert(key, s.clone());
+        Ok(s)
     }
 }
 

@@ -1,8 +1,11 @@
-//! Video: the player's frames at a fixed rate, piped as JPEG to ffmpeg (Debian's `ffmpeg`).
+//! Video: the player's frames on a fixed time grid, piped raw to ffmpeg (Debian's `ffmpeg`).
 //!
-//! Frames come from `Renderer::until_change`: the player steps through up to 240 frame times in
-//! one call and stops at the first frame in which something visible changed (events applied,
-//! cursor, window, size); only that frame is captured, the ones before repeat the previous image.
+//! Frames come from `Renderer::steps`: the player steps through up to 240 frame times in one call
+//! and stops at the first frame whose *page* changed (events that change pixels, a styled hover,
+//! window, size); only then is the page captured. The cursor and click ripples of every frame are
+//! drawn here onto the last capture ([`crate::compose`]), and a frame is sent to ffmpeg only when
+//! its picture differs from the previous one, with its time ([`crate::mkv`]): the encoder works
+//! once per change, not once per frame.
 use crate::{Error, Options, Renderer};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -149,13 +152,31 @@ pub struct VideoStats {
     pub session: String,
     pub from: f64,
     pub to: f64,
+    /// Frames of the video (at `fps`).
     pub frames: u64,
-    /// Frames captured from the browser (the others repeat the previous image).
+    /// Page captures taken from the browser (the other frames reuse one, with the cursor and
+    /// ripples drawn again where they moved).
     pub captured: u64,
+    /// Frames handed to the encoder: the others repeat the previous picture and are not stored
+    /// again (the video has a variable frame rate on the `fps` grid).
+    pub encoded: u64,
+}
+
+/// One message of a worker: a new picture for frame `index`, or the end of a block.
+enum Msg {
+    Frame(usize, std::sync::Arc<Vec<u8>>),
+    BlockDone,
+}
+
+/// The page a worker captured last: as RGB (to draw on) and as I420 (to send as is).
+struct Page {
+    rgb: crate::compose::Rgb,
+    yuv: std::sync::Arc<Vec<u8>>,
+    geo: crate::compose::Geo,
 }
 
 /// Render `v.from..v.to` of the session in the player page `html` into `out` (overwritten).
-/// `progress(done, total)` is called after every frame.
+/// `progress(done, total)` is called after every block of frames.
 pub fn video(
     html: &str,
     opts: &Options,
@@ -189,19 +210,30 @@ pub fn video(
     let times = frame_times(v, to, &r.info.inactive);
     let session = r.info.session.clone();
     let total = times.len() as u64;
+    let (w, h) = (opts.width, opts.height);
+    let rate = format!("{}", v.fps);
+    // Frames arrive with their times (Matroska, raw I420): only changed pictures are sent, and
+    // the encoder stores each once, with its duration (variable frame rate on the fps grid).
     let mut child = Command::new(&ffmpeg)
         .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y"])
-        .args(["-f", "image2pipe", "-c:v", "mjpeg", "-framerate"])
-        .arg(v.fps.to_string())
-        .args(["-i", "pipe:0"])
+        .args(["-f", "matroska", "-i", "pipe:0"])
         .args(v.format.args())
+        .args(["-vsync", "vfr", "-r", &rate])
+        // GIF: the last frame lasts one frame (not as long as the one before it).
+        .args(match v.format {
+            Format::Gif => vec![
+                "-final_delay".to_string(),
+                format!("{}", (100.0 / v.fps).round().max(1.0)),
+            ],
+            _ => vec![],
+        })
         .arg(out)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| Error::Encode(format!("cannot start {}: {e}", ffmpeg.display())))?;
-    let mut stdin = child.stdin.take().expect("piped stdin");
+    let stdin = child.stdin.take().expect("piped stdin");
     let mut err_pipe = child.stderr.take().expect("piped stderr");
     let errors = std::thread::spawn(move || {
         let mut s = String::new();
@@ -209,84 +241,118 @@ pub fn video(
         s
     });
     // A writer thread, so the browser renders the next frames while ffmpeg encodes these.
-    let (tx, rx) = std::sync::mpsc::sync_channel::<std::sync::Arc<Vec<u8>>>(64);
-    let writer = std::thread::spawn(move || {
-        for f in rx {
-            if stdin.write_all(&f).is_err() {
-                break; // ffmpeg stopped: its message says why
-            }
+    let frame_ns = (1e9 / v.fps).round() as u64;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(u64, std::sync::Arc<Vec<u8>>)>(8);
+    let writer = std::thread::spawn(move || -> std::io::Result<()> {
+        let mut mkv = crate::mkv::Writer::new(std::io::BufWriter::new(stdin), w, h, frame_ns)?;
+        for (t_us, f) in rx {
+            mkv.frame(t_us, &f)?;
         }
+        mkv.into_inner().flush()
     });
     // Blocks of BLOCK frames go round-robin to `threads` browsers; frames are written in order.
     let threads = v.threads.clamp(1, 8);
     let blocks: Vec<&[f64]> = times.chunks(BLOCK).collect();
+    let last_block = blocks.len().saturating_sub(1);
     let mut result = Ok(());
-    let mut captured = 0;
-    let mut done = 0u64;
+    let mut encoded = 0u64;
+    let captured = std::sync::atomic::AtomicU64::new(0);
     std::thread::scope(|scope| {
-        type Frame = Result<std::sync::Arc<Vec<u8>>, Error>;
-        let mut inputs: Vec<std::sync::mpsc::Receiver<Frame>> = Vec::new();
+        let mut inputs: Vec<std::sync::mpsc::Receiver<Result<Msg, Error>>> = Vec::new();
         let mut first = Some(r);
-        for w in 0..threads {
-            let (ftx, frx) = std::sync::mpsc::sync_channel::<Frame>(2 * BLOCK);
+        for wk in 0..threads {
+            let (ftx, frx) = std::sync::mpsc::sync_channel::<Result<Msg, Error>>(16);
             inputs.push(frx);
-            let mine: Vec<&[f64]> = blocks.iter().skip(w).step_by(threads).copied().collect();
+            let mine: Vec<(usize, &[f64])> = blocks
+                .iter()
+                .copied()
+                .enumerate()
+                .skip(wk)
+                .step_by(threads)
+                .collect();
             let renderer = first.take();
+            let captured = &captured;
             scope.spawn(move || {
-                let mut r = match renderer
-                    .map(Ok)
-                    .unwrap_or_else(|| Renderer::open(html, opts))
-                {
-                    Ok(r) => r,
-                    Err(e) => {
-                        let _ = ftx.send(Err(e));
-                        return;
+                let run = || -> Result<(), Error> {
+                    let mut r = match renderer {
+                        Some(r) => r,
+                        None => Renderer::open(html, opts)?,
+                    };
+                    let mut work = Worker::default();
+                    let mut prof = Profile::default();
+                    for (b, block) in mine {
+                        // With several browsers the frame before a block came from another one.
+                        if threads > 1 {
+                            work.last = None;
+                        }
+                        let mut k = 0;
+                        while k < block.len() {
+                            let t0 = std::time::Instant::now();
+                            let st = r.steps(&block[k..])?;
+                            prof.steps += t0.elapsed();
+                            let n = st.overlays.len();
+                            for (j, o) in st.overlays.into_iter().enumerate() {
+                                if j == st.changed {
+                                    let t0 = std::time::Instant::now();
+                                    let rgb = r.page()?;
+                                    prof.capture += t0.elapsed();
+                                    if (rgb.w, rgb.h) != (w as usize, h as usize) {
+                                        return Err(Error::Browser(format!(
+                                            "the browser drew {}x{} instead of {w}x{h}",
+                                            rgb.w, rgb.h
+                                        )));
+                                    }
+                                    let t0 = std::time::Instant::now();
+                                    let yuv = std::sync::Arc::new(crate::compose::i420(&rgb));
+                                    prof.convert += t0.elapsed();
+                                    work.page = Some(Page {
+                                        rgb,
+                                        yuv,
+                                        geo: st.geo,
+                                    });
+                                    work.last = None;
+                                }
+                                let end = b == last_block && k + j + 1 == block.len();
+                                let t0 = std::time::Instant::now();
+                                let f = work.frame(&mut r, o, end)?;
+                                prof.compose += t0.elapsed();
+                                if let Some(f) = f {
+                                    let t0 = std::time::Instant::now();
+                                    if ftx.send(Ok(Msg::Frame(b * BLOCK + k + j, f))).is_err() {
+                                        return Ok(());
+                                    }
+                                    prof.send += t0.elapsed();
+                                }
+                            }
+                            k += n;
+                        }
+                        if ftx.send(Ok(Msg::BlockDone)).is_err() {
+                            return Ok(());
+                        }
                     }
+                    captured.fetch_add(r.captures, std::sync::atomic::Ordering::Relaxed);
+                    if std::env::var_os("REEL_RENDER_PROFILE").is_some() {
+                        eprintln!("renderer {wk}: {prof:?} ({} captures)", r.captures);
+                    }
+                    Ok(())
                 };
-                let mut last = std::sync::Arc::new(Vec::new());
-                for block in mine {
-                    let mut k = 0;
-                    while k < block.len() {
-                        let (i, jpeg) = match r.until_change(&block[k..], 85) {
-                            Ok(x) => x,
-                            Err(e) => {
-                                let _ = ftx.send(Err(e));
-                                return;
-                            }
-                        };
-                        // Frames k..k+i repeat the previous image; frame k+i is the new one.
-                        for _ in 0..i {
-                            if ftx.send(Ok(last.clone())).is_err() {
-                                return;
-                            }
-                        }
-                        k += i;
-                        if let Some(j) = jpeg {
-                            last = std::sync::Arc::new(j);
-                            if ftx.send(Ok(last.clone())).is_err() {
-                                return;
-                            }
-                            k += 1;
-                        }
-                    }
+                if let Err(e) = run() {
+                    let _ = ftx.send(Err(e));
                 }
             });
         }
         'blocks: for (b, block) in blocks.iter().enumerate() {
             let rx = &inputs[b % threads];
-            let mut prev: Option<std::sync::Arc<Vec<u8>>> = None;
-            for _ in 0..block.len() {
+            loop {
                 match rx.recv() {
-                    Ok(Ok(f)) => {
-                        if prev.as_ref().is_none_or(|p| !std::sync::Arc::ptr_eq(p, &f)) {
-                            captured += 1;
-                        }
-                        prev = Some(f.clone());
-                        if tx.send(f).is_err() {
+                    Ok(Ok(Msg::Frame(i, f))) => {
+                        let t_us = (i as f64 * 1e6 / v.fps).round() as u64;
+                        if tx.send((t_us, f)).is_err() {
                             break 'blocks;
                         }
-                        done += 1;
+                        encoded += 1;
                     }
+                    Ok(Ok(Msg::BlockDone)) => break,
                     Ok(Err(e)) => {
                         result = Err(e);
                         break 'blocks;
@@ -297,20 +363,20 @@ pub fn video(
                     }
                 }
             }
-            progress(done, total);
+            progress((b * BLOCK + block.len()) as u64, total);
         }
         // Dropping the receivers stops the workers that are still rendering.
         drop(inputs);
     });
     drop(tx);
-    let _ = writer.join();
+    let written = writer.join();
     if result.is_err() {
         let _ = child.kill();
     }
     let status = child.wait()?;
     let log = errors.join().unwrap_or_default();
     result?;
-    if !status.success() {
+    if !status.success() || !matches!(written, Ok(Ok(()))) {
         let line = log
             .lines()
             .rev()
@@ -323,6 +389,73 @@ pub fn video(
         from: v.from,
         to,
         frames: total,
-        captured,
+        captured: captured.into_inner(),
+        encoded,
     })
+}
+
+/// Where a worker's time went (`REEL_RENDER_PROFILE=1` prints it): stepping through frames in the
+/// player, page captures (DevTools round trip, PNG encode in Chromium, decode here), conversion to
+/// I420, drawing the overlay, waiting for the encoder.
+#[derive(Debug, Default)]
+struct Profile {
+    steps: std::time::Duration,
+    capture: std::time::Duration,
+    convert: std::time::Duration,
+    compose: std::time::Duration,
+    send: std::time::Duration,
+}
+
+/// A worker's drawing state: the page captured last, the overlay drawn last, a scratch image.
+#[derive(Default)]
+struct Worker {
+    page: Option<Page>,
+    last: Option<crate::compose::Overlay>,
+    scratch: Option<crate::compose::Rgb>,
+}
+
+impl Worker {
+    /// The picture of a frame with overlay `o` on the current page, or `None` when it is the same
+    /// as the previous frame's (unless `force`).
+    fn frame(
+        &mut self,
+        r: &mut Renderer,
+        o: crate::compose::Overlay,
+        force: bool,
+    ) -> Result<Option<std::sync::Arc<Vec<u8>>>, Error> {
+        use crate::compose;
+        if !force && self.last.as_ref() == Some(&o) {
+            return Ok(None);
+        }
+        let page = self
+            .page
+            .as_ref()
+            .ok_or_else(|| Error::Browser("no page captured before the first frame".into()))?;
+        let sprite = match o.cursor {
+            Some(_) => Some(r.sprite(page.geo.s)?),
+            None => None,
+        };
+        let size = sprite.as_ref().map_or((0, 0), |s| (s.w, s.h));
+        let out = match o.bounds(&page.geo, size, page.rgb.w, page.rgb.h) {
+            None => page.yuv.clone(),
+            Some(rect) => {
+                let scratch = self.scratch.get_or_insert_with(|| page.rgb.clone());
+                if (scratch.w, scratch.h) != (page.rgb.w, page.rgb.h) {
+                    *scratch = page.rgb.clone();
+                }
+                let row = page.rgb.w * 3;
+                for y in rect.y0..rect.y1 {
+                    let a = y * row + rect.x0 * 3;
+                    let b = y * row + rect.x1 * 3;
+                    scratch.px[a..b].copy_from_slice(&page.rgb.px[a..b]);
+                }
+                compose::draw(scratch, &page.geo, &o, sprite.as_deref(), rect);
+                let mut yuv = page.yuv.as_ref().clone();
+                compose::to_i420(scratch, &mut yuv, rect);
+                std::sync::Arc::new(yuv)
+            }
+        };
+        self.last = Some(o);
+        Ok(Some(out))
+    }
 }

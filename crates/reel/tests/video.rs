@@ -46,17 +46,52 @@ fn probe(p: &Path) -> serde_json::Value {
     serde_json::from_str(&out).unwrap()
 }
 
-/// One frame of a video at `t` seconds, as raw RGB.
-fn frame_at(video: &Path, t: f64) -> Vec<u8> {
+/// Frames a constant-rate player shows at `fps`: the video is stored with a variable frame rate
+/// (a picture is stored once for as long as it lasts), on the `fps` grid.
+fn frames_at_rate(video: &Path, fps: u32) -> u64 {
     let o = run(
         "ffmpeg",
         &[
             "-v",
             "error",
-            "-ss",
-            &t.to_string(),
             "-i",
             video.to_str().unwrap(),
+            "-vf",
+            &format!("fps={fps},scale=16:16"),
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "gray",
+            "-",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    o.stdout.len() as u64 / 256
+}
+
+/// Frames stored in the file.
+fn stored_frames(p: &serde_json::Value) -> u64 {
+    p["streams"][0]["nb_read_frames"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// The picture a video shows at `t` seconds (a multiple of 1/120 s), as raw RGB. The video stores a
+/// picture once for as long as it lasts, so `-ss t` (the first frame from t on) would give the next
+/// change: the `fps` filter gives what is on screen at t.
+fn frame_at(video: &Path, t: f64) -> Vec<u8> {
+    let n = (t * 120.0).round() as u64;
+    let o = run(
+        "ffmpeg",
+        &[
+            "-v",
+            "error",
+            "-i",
+            video.to_str().unwrap(),
+            "-vf",
+            &format!("fps=120,select=eq(n\\,{n})"),
             "-frames:v",
             "1",
             "-f",
@@ -67,6 +102,7 @@ fn frame_at(video: &Path, t: f64) -> Vec<u8> {
         ],
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!o.stdout.is_empty(), "no frame at {t} s");
     o.stdout
 }
 
@@ -140,7 +176,10 @@ fn mp4_has_the_asked_size_rate_and_duration_and_its_frames_are_the_players() {
         (Some(640), Some(400))
     );
     assert_eq!(s["r_frame_rate"], "5/1");
-    assert_eq!(s["nb_read_frames"], "100");
+    assert_eq!(frames_at_rate(&mp4, 5), 100);
+    // Only changed pictures are stored: fewer than 100, but more than one (the form is filled in).
+    let stored = stored_frames(&p);
+    assert!(stored > 1 && stored < 100, "{stored} frames stored");
     let dur: f64 = p["format"]["duration"].as_str().unwrap().parse().unwrap();
     assert!(
         (dur - 20.0).abs() <= 0.2,
@@ -199,10 +238,9 @@ fn webm_and_gif() {
     ));
     let p = probe(&webm);
     assert_eq!(p["streams"][0]["codec_name"], "vp9");
-    assert_eq!(
-        p["streams"][0]["nb_read_frames"], "48",
-        "2 s at the default 24 fps"
-    );
+    assert_eq!(frames_at_rate(&webm, 24), 48, "2 s at the default 24 fps");
+    let dur: f64 = p["format"]["duration"].as_str().unwrap().parse().unwrap();
+    assert!((dur - 2.0).abs() <= 0.05, "webm lasts {dur} s");
     let gif = d.path().join("s.gif");
     ok(&run(
         REEL,
@@ -222,7 +260,8 @@ fn webm_and_gif() {
     let p = probe(&gif);
     assert_eq!(p["streams"][0]["codec_name"], "gif");
     assert_eq!(
-        p["streams"][0]["nb_read_frames"], "24",
+        frames_at_rate(&gif, 12),
+        24,
         "2 s at the GIF default 12 fps"
     );
     no_temp_files(d.path());
@@ -294,11 +333,7 @@ fn speed_and_skip_inactivity_shorten_the_video() {
             fast.to_str().unwrap(),
         ],
     ));
-    let p = probe(&fast);
-    assert_eq!(
-        p["streams"][0]["nb_read_frames"], "25",
-        "20 s at 4x and 5 fps"
-    );
+    assert_eq!(frames_at_rate(&fast, 5), 25, "20 s at 4x and 5 fps");
     // The checkout recording with a minute of nothing inserted after 20 s.
     let mut events: Vec<serde_json::Value> =
         serde_json::from_slice(&std::fs::read(&input).unwrap()).unwrap();
@@ -327,11 +362,7 @@ fn speed_and_skip_inactivity_shorten_the_video() {
             args.push("--skip-inactivity");
         }
         ok(&run(REEL, &args));
-        probe(&out)["streams"][0]["nb_read_frames"]
-            .as_str()
-            .unwrap()
-            .parse::<u64>()
-            .unwrap()
+        frames_at_rate(&out, 2)
     };
     let (all, skipped) = (frames(false), frames(true));
     assert!(
@@ -342,6 +373,35 @@ fn speed_and_skip_inactivity_shorten_the_video() {
         skipped < all - 100,
         "the idle minute is skipped: {skipped} of {all} frames"
     );
+}
+
+/// Pixels of two RGB images `w` wide that differ clearly: how many, and their bounding box.
+fn changed_pixels(a: &[u8], b: &[u8], w: usize) -> (usize, usize, usize, usize, usize) {
+    let (mut n, mut x0, mut x1, mut y0, mut y1) = (0, usize::MAX, 0, usize::MAX, 0);
+    for (i, (p, q)) in a.chunks(3).zip(b.chunks(3)).enumerate() {
+        let d: i32 = (0..3).map(|c| (p[c] as i32 - q[c] as i32).abs()).sum();
+        if d > 90 {
+            let (x, y) = (i % w, i / w);
+            n += 1;
+            (x0, x1, y0, y1) = (x0.min(x), x1.max(x), y0.min(y), y1.max(y));
+        }
+    }
+    (n, x0, x1, y0, y1)
+}
+
+/// Pixels near the ripples' accent colour (#4f9cff) inside a `side`-pixel square centred on (cx, cy).
+fn accent_pixels(a: &[u8], w: usize, cx: usize, cy: usize, side: usize) -> usize {
+    let mut n = 0;
+    for y in cy - side / 2..cy + side / 2 {
+        for x in cx - side / 2..cx + side / 2 {
+            let p = &a[(y * w + x) * 3..][..3];
+            // Lenient: the video's thin ring is blurred by chroma subsampling and compression.
+            if p[2] > 180 && p[2] as i32 - p[0] as i32 > 50 && p[2] as i32 - p[1] as i32 > 25 {
+                n += 1;
+            }
+        }
+    }
+    n
 }
 
 /// Mean absolute difference inside a `side`-pixel square centred on (cx, cy) of two RGB images `w` wide.
@@ -399,16 +459,29 @@ fn clicks_ripple_in_video_frames_and_the_ripple_ends() {
         ));
         png_rgb(&p)
     };
-    // 116 ms after the click: a ripple around the pointer (a screenshot, like the player's #t= view, has none).
-    let during = box_mad(&frame_at(&mp4, 0.5), &shot("4.5"), 1280, 715, 401, 48);
-    // 716 ms after: the ripple (600 ms) is gone.
-    let after = box_mad(&frame_at(&mp4, 1.1), &shot("5.1"), 1280, 715, 401, 48);
-    eprintln!("around the click: during {during:.2}, after {after:.2}");
+    // 116 ms after the click: a ripple around the pointer, in the video frame and in the screenshot
+    // of that instant alike; 716 ms after, the ripple (600 ms) is gone from both.
+    let (during, after) = (frame_at(&mp4, 0.5), frame_at(&mp4, 1.1));
+    let (shot_during, shot_after) = (shot("4.5"), shot("5.1"));
+    let ring = |f: &[u8]| accent_pixels(f, 1280, 715, 401, 48);
+    let (on, off) = (ring(&shot_during), ring(&shot_after));
     assert!(
-        during > 3.0 * after.max(1.0),
-        "no ripple drawn: {during} vs {after}"
+        on > 20 && off == 0,
+        "ripple pixels in the screenshots: {on}, then {off}"
     );
-    assert!(after < 3.0, "the ripple did not end: {after}");
+    // The video frames change around the click as the screenshots do, and look like them.
+    let around = |a: &[u8], b: &[u8]| box_mad(a, b, 1280, 715, 401, 48);
+    let (video, shots) = (around(&during, &after), around(&shot_during, &shot_after));
+    let (same_during, same_after) = (around(&during, &shot_during), around(&after, &shot_after));
+    eprintln!("around the click: video {video:.2}, screenshots {shots:.2}; video vs screenshot {same_during:.2} / {same_after:.2}");
+    assert!(
+        video > 0.6 * shots && shots > 1.5,
+        "no ripple in the video: {video} vs {shots}"
+    );
+    assert!(
+        same_during < 4.0 && same_after < 3.0,
+        "video and screenshots differ"
+    );
 }
 
 #[test]
@@ -491,8 +564,8 @@ fn threads_render_parts_at_once_and_give_the_same_video() {
     };
     let (one, two) = (render("1"), render("2"));
     assert_eq!(
-        probe(&two)["streams"][0]["nb_read_frames"],
-        "492",
+        frames_at_rate(&two, 12),
+        492,
         "41 s at 12 fps: two blocks of 240 and one of 12"
     );
     // ffmpeg's structural similarity of the two videos, frame by frame.
@@ -522,4 +595,73 @@ fn threads_render_parts_at_once_and_give_the_same_video() {
         .parse()
         .unwrap();
     assert!(all >= 0.99, "SSIM {all}");
+}
+
+#[test]
+fn a_cursor_moving_over_a_still_page_moves_in_the_video() {
+    // The checkout recording, then the mouse alone: at (100, 100), a second later at (600, 300).
+    let d = tempfile::tempdir().unwrap();
+    let mut events: Vec<serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(fixture("checkout")).unwrap()).unwrap();
+    let first = events[0]["timestamp"].as_i64().unwrap();
+    let end = events.last().unwrap()["timestamp"].as_i64().unwrap();
+    let mv = |t: i64, x: i64, y: i64| serde_json::json!({"type": 3, "timestamp": t, "data": {"source": 1, "positions": [{"x": x, "y": y, "id": 1, "timeOffset": 0}]}});
+    events.push(mv(end + 1000, 100, 100));
+    events.push(mv(end + 2000, 600, 300));
+    events.push(serde_json::json!({"type": 5, "timestamp": end + 3000, "data": {"tag": "end", "payload": {}}}));
+    let input = d.path().join("mouse.json");
+    std::fs::write(&input, serde_json::to_vec(&events).unwrap()).unwrap();
+    let at = |ms: i64| format!("{}", (end - first + ms) as f64 / 1000.0);
+    let mp4 = d.path().join("mouse.mp4");
+    let o = run(
+        REEL,
+        &[
+            "video",
+            input.to_str().unwrap(),
+            "--from",
+            &at(500),
+            "--to",
+            &at(3000),
+            "--fps",
+            "4",
+            "--size",
+            "1280x800",
+            "-o",
+            mp4.to_str().unwrap(),
+        ],
+    );
+    ok(&o);
+    // Video times 1 s and 2 s are 1.5 s and 2.5 s after the end of the checkout.
+    let (a, b) = (frame_at(&mp4, 1.0), frame_at(&mp4, 2.0));
+    let shot = d.path().join("a.png");
+    ok(&run(
+        REEL,
+        &[
+            "screenshot",
+            input.to_str().unwrap(),
+            "--at",
+            &at(1500),
+            "--size",
+            "1280x800",
+            "-o",
+            shot.to_str().unwrap(),
+        ],
+    ));
+    let shot = png_rgb(&shot);
+    // Only the arrow differs between the two frames: a few hundred pixels, at both ends of the path
+    // (the page was resized at the end of the checkout, so it is scaled and letterboxed here).
+    let (n, x0, x1, y0, y1) = changed_pixels(&a, &b, 1280);
+    eprintln!(
+        "cursor: {n} pixels changed in x {x0}..{x1}, y {y0}..{y1}; video vs screenshot {:.2}",
+        mad(&a, &shot)
+    );
+    assert!((40..3000).contains(&n), "{n} pixels changed");
+    assert!(
+        x1 - x0 > 300 && y1 - y0 > 120,
+        "the cursor did not move from (100, 100) to (600, 300)"
+    );
+    assert!(mad(&a, &shot) < 1.5, "video and screenshot disagree");
+    // One capture of the page for the whole stretch: the cursor alone is drawn per frame.
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("1 page capture"), "{err}");
 }

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
-import { safeAttr, safeTagName, isDangerousUrl, addHoverTwins } from '../sanitize.js';
+import { safeAttr, safeTagName, isDangerousUrl, addHoverTwins, HOVER_SUBJECTS } from '../sanitize.js';
 import { parseRecordingText, cleanEvents, splitWindows, decodePacked, readPackage, loadBytes } from '../load.js';
 import { zipEntries } from '../zip.js';
 import { analyse } from '../timeline.js';
@@ -47,6 +47,11 @@ test(':hover twins', () => {
   assert.match(out, /a:hover, b, a\.\\:hover \{/);
   assert.match(out, /c:hover > d, c\.\\:hover > d \{/);
   assert.equal(addHoverTwins(out.replace(/.*/s, 'q{}')), 'q{}');
+  // What hovering may restyle (render mode captures the page again only then): the element before `:hover`.
+  assert.ok(HOVER_SUBJECTS.has('a') && HOVER_SUBJECTS.has('c'), [...HOVER_SUBJECTS].join(' | '));
+  addHoverTwins('.card:hover .title, nav > :hover { x: y }');
+  assert.ok(HOVER_SUBJECTS.has('.card') && HOVER_SUBJECTS.has('nav >*'), [...HOVER_SUBJECTS].join(' | '));
+  assert.ok(![...HOVER_SUBJECTS].some((s) => s.includes('\\')), 'twins are not subjects');
 });
 
 test('loaders: JSON array, PostHog exports, JSONL, [windowId, event] lines, junk', () => {

@@ -5,10 +5,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Render a recording as a video file: MP4 (H.264), WebM (VP9) or GIF, chosen by OUT's extension.
-/// Frames are what the player shows (the page scaled to fit, letterboxed, with the cursor), taken
-/// by headless Chromium (Debian package `chromium`) and encoded by ffmpeg (package `ffmpeg`); a
-/// frame in which nothing changed is not rendered again. The video lasts `--to` − `--from`
-/// (divided by `--speed`; shorter with `--skip-inactivity`).
+/// Frames are what the player shows (the page scaled to fit, letterboxed, with the cursor and click
+/// ripples), taken by headless Chromium (Debian package `chromium`) and encoded by ffmpeg (package
+/// `ffmpeg`). The page is captured again only when it changed (the cursor is drawn onto the last
+/// capture), and a picture is stored once for as long as it lasts: the video has a variable frame
+/// rate on the `--fps` grid (`ffmpeg -i IN -vf fps=24 OUT` makes it constant for editors that need
+/// it). The video lasts `--to` − `--from` (divided by `--speed`; shorter with `--skip-inactivity`).
 ///
 /// Examples:
 ///   reel video session.reel.zip -o session.mp4
@@ -114,12 +116,14 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         .map_err(|e| anyhow::anyhow!("{}: {}", a.output.display(), e.error))?;
     let secs = started.elapsed().as_secs_f64();
     eprintln!(
-        "wrote {} ({:.1} s of session {}, {} frames, {} rendered, {:.1}x real time)",
+        "wrote {} ({:.1} s of session {}, {} frames, {} stored, {} page capture{}, {:.1}x real time)",
         a.output.display(),
         stats.to - stats.from,
         stats.session,
         stats.frames,
+        stats.encoded,
         stats.captured,
+        if stats.captured == 1 { "" } else { "s" },
         (stats.to - stats.from) / secs.max(1e-3)
     );
     Ok(ExitCode::SUCCESS)

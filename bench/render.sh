@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Render benchmark (bench/RESULTS-render.md): `reel video` on a long recording of real activity.
+#
+#   bench/render.sh [RECORDING] [extra reel video flags...]
+#
+# RECORDING defaults to bench/out/long.json (made by `node bench/make-long-recording.mjs`, 10 minutes of real time).
+# Prints, per output format: wall time, recording seconds per wall second, frames / stored / page captures, and the
+# peak RSS of the whole process tree (reel + Chromium + ffmpeg, sampled every 200 ms) and of its largest process.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REEL=${REEL:-target/release/reel}
+IN=${1:-bench/out/long.json}
+shift || true
+OUT=${OUT:-bench/out}
+mkdir -p "$OUT"
+[ -x "$REEL" ] || { echo "build first: cargo build --release -p reel" >&2; exit 1; }
+[ -f "$IN" ] || { echo "no $IN: node bench/make-long-recording.mjs" >&2; exit 1; }
+
+# Peak summed RSS (KB) of the tree under PID, and the largest single process, sampled until it exits.
+peak_rss() {
+  python3 - "$1" <<'EOF'
+import os, sys, time
+root = int(sys.argv[1]); peak = big = 0
+def kids(p):
+    out = [p]
+    try:
+        for t in os.listdir(f'/proc/{p}/task'):
+            for c in open(f'/proc/{p}/task/{t}/children').read().split():
+                out += kids(int(c))
+    except OSError:
+        pass
+    return out
+while os.path.exists(f'/proc/{root}'):
+    tot = 0
+    for p in kids(root):
+        try:
+            for line in open(f'/proc/{p}/status'):
+                if line.startswith('VmRSS:'):
+                    kb = int(line.split()[1]); tot += kb; big = max(big, kb)
+        except OSError:
+            pass
+    peak = max(peak, tot)
+    time.sleep(0.2)
+print(f'{peak} {big}')
+EOF
+}
+
+for ext in ${FORMATS:-mp4 webm gif}; do
+  out="$OUT/long.$ext"
+  start=$(date +%s.%N)
+  "$REEL" video "$IN" -o "$out" "$@" 2> "$OUT/render-$ext.log" &
+  pid=$!
+  rss=$(peak_rss $pid)
+  wait $pid
+  end=$(date +%s.%N)
+  summary=$(tail -1 "$OUT/render-$ext.log")
+  echo "$ext: $(echo "$end - $start" | bc) s wall; peak RSS tree ${rss% *} KB, largest process ${rss#* } KB; $summary; $(stat -c %s "$out") bytes; load $(cut -d' ' -f1-3 /proc/loadavg)"
+done
