@@ -60,25 +60,17 @@ impl Exporter {
         let mut total = Sent::default();
         for w in &s.windows {
             let wid = posthog_window_id(&w.id);
-            let mut start = 0;
-            while start < w.events.len() {
-                let mut end = start;
-                let mut bytes = 0usize;
-                while end < w.events.len()
-                    && (end == start || bytes + w.events[end].json().len() < BATCH_BYTES)
-                {
-                    bytes += w.events[end].json().len() + 1;
-                    end += 1;
-                }
-                let body = self.body(s, &wid, &distinct, &w.events[start..end])?;
+            for r in batches(&w.events, BATCH_BYTES) {
+                let events = &w.events[r];
+                let bytes: u64 = events.iter().map(|e| e.json().len() as u64).sum();
+                let body = self.body(s, &wid, &distinct, events)?;
                 self.client
                     .post(&self.url, "text/plain", None, &body)
                     .map_err(|e| anyhow::anyhow!("session {}: {e}", s.id))?;
-                total.events += (end - start) as u64;
+                total.events += events.len() as u64;
                 total.batches += 1;
-                total.bytes += bytes as u64;
-                sent(bytes as u64);
-                start = end;
+                total.bytes += bytes;
+                sent(bytes);
             }
         }
         Ok(total)
@@ -145,6 +137,27 @@ impl Exporter {
     }
 }
 
+/// Consecutive runs of `events` holding at most `max` bytes of event JSON each (an event larger
+/// than `max` alone).
+fn batches(events: &[reel_format::Event], max: usize) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut bytes = 0usize;
+    for (i, e) in events.iter().enumerate() {
+        let n = e.json().len() + 1;
+        if i > start && bytes + n > max {
+            out.push(start..i);
+            start = i;
+            bytes = 0;
+        }
+        bytes += n;
+    }
+    if start < events.len() {
+        out.push(start..events.len());
+    }
+    out
+}
+
 /// PostHog's window ids are 1-70 chars of `[A-Za-z0-9-]`; others are mapped onto that alphabet.
 fn posthog_window_id(w: &str) -> String {
     if valid_posthog_id(w) {
@@ -159,4 +172,64 @@ fn posthog_window_id(w: &str) -> String {
         out.push('1');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    fn ev(ts: i64, pad: usize) -> reel_format::Event {
+        reel_format::Event::parse(format!(
+            r#"{{"type":3,"data":{{"source":2,"x":"{}"}},"timestamp":{ts}}}"#,
+            "a".repeat(pad)
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn batches_stay_under_the_limit_and_big_events_go_alone() {
+        let events: Vec<_> = (0..10)
+            .map(|i| ev(i, if i == 4 { 500 } else { 40 }))
+            .collect();
+        let b = batches(&events, 200);
+        assert_eq!(b.iter().map(|r| r.len()).sum::<usize>(), 10);
+        assert!(b.contains(&(4..5)), "{b:?}");
+        for r in &b {
+            let n: usize = events[r.clone()].iter().map(|e| e.json().len() + 1).sum();
+            assert!(n <= 200 || r.len() == 1);
+        }
+        assert!(batches(&[], 200).is_empty());
+    }
+
+    #[test]
+    fn body_is_a_gzip_snapshot_event_with_ids_and_the_events_verbatim() {
+        let x = Exporter::new("http://127.0.0.1:1", "phc_t").unwrap();
+        let mut s = Session::new("0192-abc");
+        s.distinct_id = Some("alice".into());
+        let events = vec![ev(5, 1), ev(7, 2)];
+        let body = x.body(&s, "w-1", "alice", &events).unwrap();
+        let again = x.body(&s, "w-1", "alice", &events).unwrap();
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(&body[..])
+            .read_to_string(&mut text)
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let e = &v[0];
+        assert_eq!(e["event"], "$snapshot");
+        assert_eq!(e["properties"]["$session_id"], "0192-abc");
+        assert_eq!(e["properties"]["$window_id"], "w-1");
+        assert_eq!(e["properties"]["distinct_id"], "alice");
+        assert_eq!(e["properties"]["token"], "phc_t");
+        assert_eq!(e["properties"]["$snapshot_data"][1]["timestamp"], 7);
+        assert_eq!(e["timestamp"], "1970-01-01T00:00:00.005Z");
+        // The same batch gets the same uuid (a retry is recognisable).
+        let mut t2 = String::new();
+        flate2::read::GzDecoder::new(&again[..])
+            .read_to_string(&mut t2)
+            .unwrap();
+        let v2: serde_json::Value = serde_json::from_str(&t2).unwrap();
+        assert_eq!(v2[0]["uuid"], e["uuid"]);
+        assert_eq!(posthog_window_id("a_b.c"), "a-b-c");
+    }
 }

@@ -42,14 +42,14 @@ pub enum Output {
     /// `<dir>/<session id>.reel.zip`.
     Dir(PathBuf),
     /// `POST {url}/api/v1/import` with the admin token (the server stores a recording once).
-    Server { url: String, client: Client },
+    Server { url: String, client: Box<Client> },
 }
 
 impl Output {
     pub fn server(url: &str, token: String) -> Output {
         Output::Server {
             url: url.trim_end_matches('/').to_string(),
-            client: Client::new(Some(token), Policy::default()),
+            client: Box::new(Client::new(Some(token), Policy::default())),
         }
     }
 }
