@@ -28,12 +28,7 @@ pub struct Sent {
 impl Exporter {
     /// `host`: the PostHog (or Reel) address that capture goes to; `token`: the project API key.
     pub fn new(host: &str, token: &str) -> anyhow::Result<Exporter> {
-        let host = host.trim().trim_end_matches('/');
-        if !(host.starts_with("https://") || host.starts_with("http://")) {
-            anyhow::bail!(
-                "--host {host:?}: give the address with https:// (e.g. https://eu.i.posthog.com)"
-            );
-        }
+        let host = crate::host(host, "https://eu.i.posthog.com")?;
         if token.is_empty() {
             anyhow::bail!("--token: the project API key (phc_…) is empty");
         }

@@ -47,6 +47,16 @@ pub fn parse_date(s: &str) -> anyhow::Result<OffsetDateTime> {
     anyhow::bail!("{s:?}: not a date; use 2026-01-31, 2026-01-31T12:00:00Z or -7d")
 }
 
+/// `--host` without surrounding space or trailing `/`; refused unless it is an http(s) address.
+/// `example` shows the expected form in the message.
+pub fn host(host: &str, example: &str) -> anyhow::Result<String> {
+    let host = host.trim().trim_end_matches('/');
+    if !(host.starts_with("https://") || host.starts_with("http://")) {
+        anyhow::bail!("--host {host:?}: give the address with https:// (e.g. {example})");
+    }
+    Ok(host.to_string())
+}
+
 /// RFC 3339 UTC, seconds precision.
 pub fn iso(t: OffsetDateTime) -> String {
     let t = t.to_offset(time::UtcOffset::UTC);

@@ -279,10 +279,8 @@ pub fn blob_ranges(keys: &[u64]) -> Vec<(u64, u64)> {
 /// `{host}/api/{projects|environments}/{id}` from `--host` (an address, or a URL pasted from
 /// PostHog's API docs) and `--project`.
 pub fn api_base(host: &str, project: &str) -> anyhow::Result<String> {
-    let host = host.trim().trim_end_matches('/');
-    if !(host.starts_with("https://") || host.starts_with("http://")) {
-        bail!("--host {host:?}: give the address with https:// (e.g. https://eu.posthog.com)");
-    }
+    let host = crate::host(host, "https://eu.posthog.com")?;
+    let host = host.as_str();
     if project.is_empty()
         || project.len() > 64
         || !project

@@ -60,11 +60,8 @@ fn slug(what: &str, s: &str) -> anyhow::Result<String> {
 
 impl Sentry {
     pub fn new(c: Config) -> anyhow::Result<Sentry> {
-        let host = c.host.trim().trim_end_matches('/');
-        if !(host.starts_with("https://") || host.starts_with("http://")) {
-            bail!("--host {host:?}: give the address with https:// (e.g. https://sentry.io)");
-        }
-        let host = host.strip_suffix("/api/0").unwrap_or(host).to_string();
+        let host = crate::host(&c.host, "https://sentry.io")?;
+        let host = host.strip_suffix("/api/0").unwrap_or(&host).to_string();
         let date = |d: &Option<String>, flag: &str| -> anyhow::Result<Option<String>> {
             d.as_deref()
                 .map(|s| crate::parse_date(s).map(crate::iso))

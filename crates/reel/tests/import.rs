@@ -647,24 +647,22 @@ fn posthog_project_imports_with_paging_limits_and_faults() {
     );
     let out = t.path().join("out");
     let state = t.path().join("state.json");
-    let o = reel(
-        &[
-            "import",
-            "posthog",
-            "--host",
-            &fake.url,
-            "--project",
-            "1",
-            "-o",
-            out.to_str().unwrap(),
-            "--state",
-            state.to_str().unwrap(),
-            "--rate",
-            "0",
-            "--json",
-        ],
-        t.path(),
-    );
+    let args = [
+        "import",
+        "posthog",
+        "--host",
+        &fake.url,
+        "--project",
+        "1",
+        "-o",
+        out.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+        "--rate",
+        "0",
+        "--json",
+    ];
+    let o = reel(&args, t.path());
     let s = ok(&o);
     assert_eq!(s["listed"], 5);
     assert_eq!(s["imported"].as_array().unwrap().len(), 4);
@@ -728,24 +726,7 @@ fn posthog_project_imports_with_paging_limits_and_faults() {
 
     // A rerun fetches nothing but the listing.
     let before = fake.requests().len();
-    let s = ok(&reel(
-        &[
-            "import",
-            "posthog",
-            "--host",
-            &fake.url,
-            "--project",
-            "1",
-            "-o",
-            out.to_str().unwrap(),
-            "--state",
-            state.to_str().unwrap(),
-            "--rate",
-            "0",
-            "--json",
-        ],
-        t.path(),
-    ));
+    let s = ok(&reel(&args, t.path()));
     assert_eq!(s["already_done"], 5);
     let after = fake.requests();
     assert!(
