@@ -49,6 +49,7 @@ enum Command {
     Dom(cmd::dom::Args),
     Screenshot(cmd::screenshot::Args),
     Video(cmd::video::Args),
+    Import(cmd::import::Args),
 }
 
 /// Exit status when stdout was closed by its reader (`reel inspect x | head -1`): quiet, no
@@ -75,6 +76,7 @@ fn main() -> ExitCode {
         Command::Dom(a) => cmd::dom::run(a),
         Command::Screenshot(a) => cmd::screenshot::run(a),
         Command::Video(a) => cmd::video::run(a),
+        Command::Import(a) => cmd::import::run(a),
     };
     match result {
         Ok(code) => code,

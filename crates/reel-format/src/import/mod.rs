@@ -278,6 +278,20 @@ pub fn import(name: &str, bytes: &[u8], opts: &ImportOptions) -> Result<(InputKi
     go().map_err(|e| e.within(name))
 }
 
+/// PostHog's snapshot-API lines (`[windowId, event]` or `{"windowId", "data": [...]}` per line,
+/// `cv` packing undone) as session `session_id`, windows sorted by time. One response of the API
+/// may hold a single line, which [`detect`] could not tell from an rrweb array: callers that know
+/// the shape (an API client) say so by calling this.
+pub fn snapshot_lines(session_id: &str, bytes: &[u8], opts: &ImportOptions) -> Result<Recording> {
+    crate::package::check_id("session id", session_id)?;
+    let mut rec = posthog::snapshot_jsonl(session_id, bytes, opts)?;
+    for s in &mut rec.sessions {
+        s.id = session_id.to_string();
+    }
+    rec.sort();
+    Ok(rec)
+}
+
 /// Parse events from raw JSON values, undoing `cv` packing. In lenient mode bad events are skipped
 /// and reported in `warnings`; otherwise the first bad event fails the import, naming its index.
 pub fn parse_events(

@@ -5,24 +5,37 @@ use std::process::ExitCode;
 
 /// Export a recording as one self-contained HTML file (player + recording) that plays when opened
 /// from disk with the network off. Without INPUT: the standalone player page, which opens
-/// .reel.zip files by file picker or drag and drop.
+/// .reel.zip files by file picker or drag and drop. `reel export posthog` sends recordings to a
+/// PostHog project instead.
 ///
 /// Examples:
 ///   reel export --html session.reel.zip -o session.html
 ///   reel export --html -o player.html
+///   reel export posthog recordings/*.reel.zip --host https://eu.i.posthog.com --token phc_…
 #[derive(clap::Args)]
-#[command(verbatim_doc_comment)]
+#[command(
+    verbatim_doc_comment,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
 pub struct Args {
+    #[command(subcommand)]
+    to: Option<To>,
     /// A package or any file `reel pack` accepts (non-packages are packed first; packages are
     /// checked whole, like `reel verify`, and refused if anything is wrong).
     input: Option<PathBuf>,
     /// Write HTML (the only export form today; the flag names it for scripts).
     #[arg(long, required = true)]
     html: bool,
-    #[arg(short, long)]
-    output: PathBuf,
+    #[arg(short, long, required = true)]
+    output: Option<PathBuf>,
     #[command(flatten)]
     limits: ui::LimitArgs,
+}
+
+#[derive(clap::Subcommand)]
+enum To {
+    Posthog(super::import::ExportPosthogArgs),
 }
 
 /// The offline player page with the input inside it, as the renderer (screenshots, video) loads it.
@@ -69,21 +82,27 @@ pub fn as_package(path: &std::path::Path, limits: reel_format::Limits) -> anyhow
 }
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
+    if let Some(To::Posthog(p)) = a.to {
+        return super::import::export_posthog(p, a.limits.limits());
+    }
     let _ = a.html;
+    let Some(output) = a.output else {
+        bail!("give -o FILE for the HTML page");
+    };
     let pkg = match &a.input {
         Some(p) => Some(as_package(p, a.limits.limits())?),
         None => None,
     };
     let html = reel_server::assets::offline_html(pkg.as_deref())
         .map_err(|e| anyhow::anyhow!("building the player: {e}"))?;
-    ui::write_atomic(&a.output, |f| {
+    ui::write_atomic(&output, |f| {
         use std::io::Write;
         f.write_all(html.as_bytes())?;
         Ok(())
     })?;
     eprintln!(
         "wrote {} ({} KB); open it in any browser, no network needed",
-        a.output.display(),
+        output.display(),
         html.len() / 1024
     );
     Ok(ExitCode::SUCCESS)
