@@ -15,7 +15,7 @@ use crate::{now_ms, Error, Result, Store};
 use reel_format::event::Detail;
 use reel_format::recording::Source;
 use reel_format::{stats, Event};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::Ordering;
 
 /// The unit of idempotency: events of one session and window under one dedupe key.
@@ -42,6 +42,71 @@ pub struct IngestOutcome {
     pub dropped: usize,
 }
 
+/// The `(project, session, distinct id)` rows of `session_people` this process wrote (or
+/// found), so that a session's later batches skip the insert: a statement fewer per batch
+/// inside the group commit. Bounded; forgotten wholesale when anything is deleted here and
+/// every ten minutes (another server may delete, and a tombstone expires), after which the
+/// next batch inserts again (`ON CONFLICT DO NOTHING`).
+#[derive(Default)]
+pub(crate) struct SeenPeople {
+    rows: HashSet<(String, String, String)>,
+    since: Option<std::time::Instant>,
+}
+
+impl SeenPeople {
+    const MAX: usize = 50_000;
+    const FRESH: std::time::Duration = std::time::Duration::from_secs(600);
+
+    /// Keep in `people` only those not known to be stored for this session.
+    fn unseen(&mut self, project: &str, session: &str, people: &mut Vec<String>) {
+        if self.since.is_some_and(|t| t.elapsed() > Self::FRESH) {
+            self.forget();
+        }
+        people.retain(|d| {
+            !self
+                .rows
+                .contains(&(project.to_string(), session.to_string(), d.clone()))
+        });
+    }
+
+    fn saw(&mut self, project: &str, session: &str, people: &[String]) {
+        if self.rows.len() + people.len() > Self::MAX {
+            self.forget();
+        }
+        self.since.get_or_insert_with(std::time::Instant::now);
+        for d in people {
+            self.rows
+                .insert((project.to_string(), session.to_string(), d.clone()));
+        }
+    }
+
+    fn forget(&mut self) {
+        self.rows.clear();
+        self.since = None;
+    }
+}
+
+impl Store {
+    /// Forget which `session_people` rows exist (called by every deletion).
+    pub(crate) fn forget_seen_people(&self) {
+        self.seen_people
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .forget();
+    }
+}
+
+/// What [`Store::precheck`] found.
+#[derive(Default)]
+struct Precheck {
+    /// Batch keys already stored.
+    known: HashSet<String>,
+    /// Sessions deleted (tombstoned).
+    dead: HashSet<String>,
+    /// Stored event bytes per existing session (only with a session cap).
+    sizes: HashMap<String, i64>,
+}
+
 /// zstd level for fresh ingest blocks: fast; sealing recompresses hard later.
 pub const INGEST_LEVEL: i32 = 3;
 
@@ -63,17 +128,10 @@ impl Store {
         project: &str,
         units: &[IngestUnit],
     ) -> Result<Option<IngestOutcome>> {
-        let known = self
-            .known_keys(project, units.iter().map(|u| u.key.as_str()))
-            .await?;
-        // Late batches of a deleted session are dropped (see `Index::delete_session`).
-        let dead = {
-            let mut ids: Vec<&str> = units.iter().map(|u| u.session_id.as_str()).collect();
-            ids.sort_unstable();
-            ids.dedup();
-            let mut conn = self.index.pool.acquire().await?;
-            crate::index::tombstoned(&mut conn, project, &ids).await?
-        };
+        // One round trip for what the batch needs to know first: keys already stored (retries),
+        // sessions deleted (tombstoned) and the stored size of each session (the per-session cap).
+        let pre = self.precheck(project, units).await?;
+        let (known, dead) = (&pre.known, &pre.dead);
         let dropped = units
             .iter()
             .filter(|u| dead.contains(&u.session_id))
@@ -99,7 +157,7 @@ impl Store {
                 .fetch_add(1, Ordering::Relaxed);
             return Ok(Some(outcome));
         }
-        self.check_session_cap(project, &fresh).await?;
+        self.check_session_cap(&pre.sizes, &fresh)?;
         // Group by (session, window).
         let mut groups: BTreeMap<(String, String), Vec<&IngestUnit>> = BTreeMap::new();
         for u in &fresh {
@@ -154,6 +212,10 @@ impl Store {
             let mut people: Vec<String> = us.iter().filter_map(|u| u.distinct_id.clone()).collect();
             people.sort();
             people.dedup();
+            self.seen_people
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .unseen(project, sid, &mut people);
             let stored_len = compressed.len() as i64;
             let data = if inline {
                 Some(compressed)
@@ -227,7 +289,7 @@ impl Store {
                         .lock_session(&mut tx, project, sid, false)
                         .await?;
                 }
-                if write_index(&mut tx, project, &keys, &blocks, now).await? {
+                if write_index(&mut tx, project, &keys, &blocks, now, true).await? {
                     tx.commit().await?;
                     true
                 } else {
@@ -245,6 +307,12 @@ impl Store {
         if self.committer.is_some() {
             let n: u64 = blocks.iter().map(|b| b.stored_len as u64).sum();
             m_blocks(&self.metrics, blocks.len() as u64, n);
+        }
+        {
+            let mut seen = self.seen_people.lock().unwrap_or_else(|p| p.into_inner());
+            for b in &blocks {
+                seen.saw(project, &b.session, &b.people);
+            }
         }
         outcome.stored = fresh.len();
         let mut sessions: Vec<String> = blocks.iter().map(|b| b.session.clone()).collect();
@@ -264,8 +332,8 @@ impl Store {
     }
 
     /// Refuse the batch if it would take a session past the per-session cap (the session row's
-    /// `size` is the running total of stored event JSON).
-    async fn check_session_cap(&self, project: &str, fresh: &[&IngestUnit]) -> Result<()> {
+    /// `size` is the running total of stored event JSON; `sizes` from [`Store::precheck`]).
+    fn check_session_cap(&self, sizes: &HashMap<String, i64>, fresh: &[&IngestUnit]) -> Result<()> {
         if self.session_cap == 0 {
             return Ok(());
         }
@@ -275,17 +343,7 @@ impl Store {
                 u.events.iter().map(|e| e.json().len() as u64).sum::<u64>();
         }
         for (session, adding) in adding {
-            use sqlx::Row;
-            let stored: i64 =
-                sqlx::query("SELECT size FROM sessions WHERE project_id = $1 AND id = $2")
-                    .bind(project)
-                    .bind(session)
-                    .fetch_optional(&self.index.pool)
-                    .await?
-                    .map(|r| r.try_get("size"))
-                    .transpose()?
-                    .unwrap_or(0);
-            let stored = stored.max(0) as u64;
+            let stored = sizes.get(session).copied().unwrap_or(0).max(0) as u64;
             if adding > 0 && stored + adding > self.session_cap {
                 return Err(Error::SessionCap {
                     session: session.to_string(),
@@ -298,30 +356,71 @@ impl Store {
         Ok(())
     }
 
-    async fn known_keys<'a>(
-        &self,
-        project: &str,
-        keys: impl Iterator<Item = &'a str>,
-    ) -> Result<HashSet<String>> {
-        let keys: Vec<&str> = keys.collect();
-        let mut known = HashSet::new();
-        for chunk in keys.chunks(200) {
-            let ph: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
-            let sql = format!(
-                "SELECT batch_key FROM batches WHERE project_id = $1 AND batch_key IN ({})",
-                ph.join(", ")
-            );
-            // Audited: only $N placeholders are interpolated; values are bound.
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(project);
-            for k in chunk {
-                q = q.bind(*k);
+    /// What ingest checks before it writes, in one query per 200 keys and sessions on one
+    /// connection (a batch is usually one key of one session: one round trip).
+    async fn precheck(&self, project: &str, units: &[IngestUnit]) -> Result<Precheck> {
+        use sqlx::Row;
+        let keys: Vec<&str> = units.iter().map(|u| u.key.as_str()).collect();
+        let mut ids: Vec<&str> = units.iter().map(|u| u.session_id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut out = Precheck::default();
+        let mut conn = self.index.pool.acquire().await?;
+        let steps = keys.len().max(ids.len()).div_ceil(200);
+        for i in 0..steps {
+            let chunk = |v: &[&'_ str]| -> Vec<String> {
+                v.iter()
+                    .skip(i * 200)
+                    .take(200)
+                    .map(|s| s.to_string())
+                    .collect()
+            };
+            let (k, s) = (chunk(&keys), chunk(&ids));
+            let mut n = 1;
+            let mut ph = |len: usize| -> String {
+                let p: Vec<String> = (0..len).map(|j| format!("${}", n + 1 + j)).collect();
+                n += len;
+                p.join(", ")
+            };
+            let mut parts = Vec::new();
+            if !k.is_empty() {
+                parts.push(format!("SELECT 'k' AS what, batch_key AS name, CAST(0 AS BIGINT) AS size FROM batches WHERE project_id = $1 AND batch_key IN ({})", ph(k.len())));
             }
-            for r in q.fetch_all(&self.index.pool).await? {
-                use sqlx::Row;
-                known.insert(r.try_get::<String, _>("batch_key")?);
+            if !s.is_empty() {
+                let t = ph(s.len());
+                parts.push(format!("SELECT 't' AS what, session_id AS name, CAST(0 AS BIGINT) AS size FROM tombstones WHERE project_id = $1 AND session_id IN ({t})"));
+                if self.session_cap > 0 {
+                    let z = ph(s.len());
+                    parts.push(format!("SELECT 's' AS what, id AS name, size FROM sessions WHERE project_id = $1 AND id IN ({z})"));
+                }
+            }
+            // Audited: only $N placeholders are interpolated; values are bound.
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(parts.join(" UNION ALL "))).bind(project);
+            for v in &k {
+                q = q.bind(v.as_str());
+            }
+            let binds = if self.session_cap > 0 { 2 } else { 1 };
+            for _ in 0..binds {
+                for v in &s {
+                    q = q.bind(v.as_str());
+                }
+            }
+            for r in q.fetch_all(&mut *conn).await? {
+                let name: String = r.try_get("name")?;
+                match r.try_get::<String, _>("what")?.as_str() {
+                    "k" => {
+                        out.known.insert(name);
+                    }
+                    "t" => {
+                        out.dead.insert(name);
+                    }
+                    _ => {
+                        out.sizes.insert(name, r.try_get("size")?);
+                    }
+                }
             }
         }
-        Ok(known)
+        Ok(out)
     }
 
     /// Record page URLs for a session from analytics events (`/e/` `$pageview`s). On SQLite they
@@ -380,6 +479,7 @@ async fn write_index(
     keys: &[(String, String)],
     blocks: &[PendingBlock],
     now: i64,
+    check_tombstones: bool,
 ) -> Result<bool> {
     for (key, session) in keys {
         let n = sqlx::query("INSERT INTO batches (project_id, batch_key, session_id, created_ms) VALUES ($1, $2, $3, $4) ON CONFLICT (project_id, batch_key) DO NOTHING")
@@ -396,14 +496,16 @@ async fn write_index(
     }
     // A session deleted since the batch was checked: roll back; the retry drops it. (After
     // the first write, so that SQLite holds its write lock already.)
-    let mut ids: Vec<&str> = keys.iter().map(|(_, s)| s.as_str()).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    if !crate::index::tombstoned(conn, project, &ids)
-        .await?
-        .is_empty()
-    {
-        return Ok(false);
+    if check_tombstones {
+        let mut ids: Vec<&str> = keys.iter().map(|(_, s)| s.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if !crate::index::tombstoned(conn, project, &ids)
+            .await?
+            .is_empty()
+        {
+            return Ok(false);
+        }
     }
     for b in blocks {
         sqlx::query("INSERT INTO blocks (id, project_id, session_id, window_id, blob_key, first_ms, last_ms, event_count, bytes, stored_bytes, sealed, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11)")
@@ -503,6 +605,31 @@ pub(crate) struct Work {
     reply: tokio::sync::oneshot::Sender<std::result::Result<bool, String>>,
 }
 
+/// The (project, session) pairs of a commit group that are tombstoned.
+async fn group_tombstones<'a>(
+    conn: &mut sqlx::AnyConnection,
+    group: &'a [Work],
+) -> Result<HashSet<(&'a str, &'a str)>> {
+    let mut by_project: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for w in group {
+        by_project
+            .entry(w.project.as_str())
+            .or_default()
+            .extend(w.keys.iter().map(|(_, s)| s.as_str()));
+    }
+    let mut dead = HashSet::new();
+    for (project, mut ids) in by_project {
+        ids.sort_unstable();
+        ids.dedup();
+        for d in crate::index::tombstoned(conn, project, &ids).await? {
+            if let Some(s) = ids.iter().find(|s| **s == d) {
+                dead.insert((project, *s));
+            }
+        }
+    }
+    Ok(dead)
+}
+
 /// SQLite group commit: take every batch waiting, write each inside a savepoint (a key conflict
 /// rolls back only that batch), commit once, then answer each. One fsync for many batches.
 pub(crate) fn spawn_committer(index: crate::Index) -> tokio::sync::mpsc::UnboundedSender<Work> {
@@ -519,10 +646,21 @@ pub(crate) fn spawn_committer(index: crate::Index) -> tokio::sync::mpsc::Unbound
             let _w = index.writer().await;
             let result: Result<Vec<bool>> = async {
                 let mut tx = index.pool.begin().await?;
+                // Sessions deleted since their batches were checked: one look for the whole
+                // group, under the writer lock that deletions take too (so none can interleave).
+                let dead = group_tombstones(&mut tx, &group).await?;
                 let mut out = Vec::with_capacity(group.len());
                 for w in &group {
+                    if w.keys
+                        .iter()
+                        .any(|(_, s)| dead.contains(&(w.project.as_str(), s.as_str())))
+                    {
+                        // The caller retries and its check then drops the batch.
+                        out.push(false);
+                        continue;
+                    }
                     sqlx::query("SAVEPOINT batch").execute(&mut *tx).await?;
-                    if write_index(&mut tx, &w.project, &w.keys, &w.blocks, w.now).await? {
+                    if write_index(&mut tx, &w.project, &w.keys, &w.blocks, w.now, false).await? {
                         write_urls(&mut tx, &w.project, &w.urls).await?;
                         sqlx::query("RELEASE SAVEPOINT batch")
                             .execute(&mut *tx)

@@ -70,6 +70,8 @@ pub struct Store {
     pub seal_pause: Arc<std::sync::Mutex<Option<seal::SealPause>>>,
     /// Largest amount of event JSON one session may hold, bytes (0: no cap).
     session_cap: u64,
+    /// Rows of `session_people` this process knows are there (see [`ingest::SeenPeople`]).
+    seen_people: Arc<std::sync::Mutex<ingest::SeenPeople>>,
 }
 
 /// Default per-session cap on stored event bytes (uncompressed JSON): 1 GiB.
@@ -90,6 +92,7 @@ impl Store {
             committer,
             seal_pause: Default::default(),
             session_cap: DEFAULT_SESSION_CAP,
+            seen_people: Default::default(),
         })
     }
 

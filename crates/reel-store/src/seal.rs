@@ -292,6 +292,7 @@ impl Store {
     /// the index names and anything else under the session's key prefix, and the session's
     /// folders in a local blob store. False if nothing of the session was stored.
     async fn delete_session_no_reclaim(&self, project: &str, id: &str) -> Result<bool> {
+        self.forget_seen_people();
         let Some(keys) = self.index.delete_session(project, id).await? else {
             return Ok(false);
         };
