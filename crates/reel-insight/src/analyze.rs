@@ -132,6 +132,7 @@ impl Analyzer {
         let mut moments = Vec::new();
         let mut intervals = Vec::new();
         let mut parts = Vec::new();
+        let mut active_ms = 0i64;
         for (d, s) in self.windows {
             let wid = window_of(&s);
             if let Some(l) = d.last {
@@ -142,6 +143,7 @@ impl Analyzer {
                 activity,
                 ..
             } = d;
+            active_ms += activity.active_ms;
             for (a, b, u) in Activity::intervals(activity) {
                 intervals.push((a, b, u, wid.clone()));
             }
@@ -156,7 +158,7 @@ impl Analyzer {
         }
         // Idle: gaps of at least IDLE_MS in the union of all windows' activity.
         intervals.sort_by_key(|i| i.0);
-        let mut active_ms = 0i64;
+        let active_ms = active_ms.min(end - start);
         let mut cur: Option<(i64, i64, Option<String>, String)> = None;
         for iv in intervals {
             match &mut cur {
@@ -169,7 +171,6 @@ impl Analyzer {
                 }
                 _ => {
                     if let Some(c) = cur.take() {
-                        active_ms += c.1 - c.0;
                         moments.push(Moment {
                             kind: MomentKind::Idle,
                             t_ms: 0,
@@ -187,9 +188,6 @@ impl Analyzer {
                     cur = Some(iv);
                 }
             }
-        }
-        if let Some(c) = cur {
-            active_ms += c.1 - c.0;
         }
         moments.sort_by(|a, b| a.at.cmp(&b.at).then(a.kind.cmp(&b.kind)));
         let mut counts: BTreeMap<String, u64> = MomentKind::ALL

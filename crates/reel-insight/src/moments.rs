@@ -181,10 +181,20 @@ pub(crate) struct Activity {
     /// (start, end, url at end)
     pub done: Vec<(i64, i64, Option<String>)>,
     pub cur: Option<(i64, i64, Option<String>)>,
+    /// Active time as `meta.json` counts it: gaps between activity events up to 5 s.
+    pub active_ms: i64,
+    last: Option<i64>,
 }
 
 impl Activity {
     fn observe(&mut self, at: i64, url: Option<&str>) {
+        if let Some(l) = self.last {
+            let gap = at - l;
+            if (0..=reel_format::stats::ACTIVITY_GAP_MS).contains(&gap) {
+                self.active_ms += gap;
+            }
+        }
+        self.last = Some(at);
         match &mut self.cur {
             Some((_, end, u)) if at - *end < IDLE_MS => {
                 *end = (*end).max(at);
@@ -456,7 +466,8 @@ impl WindowDetector {
                 let at = match (t.network_start, t.network_duration_ms) {
                     (Some(s), Some(d)) if d >= 0.0 => (s + d.round() as i64).min(t.timestamp),
                     _ => t.timestamp,
-                };
+                }
+                .max(self.first.unwrap_or(i64::MIN));
                 if status.is_some_and(|s| s >= 400 || s == 0) {
                     self.push(
                         MomentKind::NetworkError,

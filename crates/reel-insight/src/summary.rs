@@ -90,7 +90,8 @@ pub struct Outcome {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Summary {
     pub duration_ms: i64,
-    /// Time with activity (gaps under 30 s), ms.
+    /// Time with activity, ms: gaps of up to 5 s between activity events count (as `meta.json`'s
+    /// `active_seconds`), summed over windows, at most the duration.
     pub active_ms: i64,
     pub pages: Vec<Page>,
     pub clicks: u64,

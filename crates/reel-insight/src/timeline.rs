@@ -128,7 +128,8 @@ pub struct TimelineEvent {
     pub console_message: Option<String>,
     pub network_method: Option<String>,
     pub network_url: Option<String>,
-    /// HTTP status; `0` when the request failed without a response.
+    /// HTTP status; `0` when the request failed without a response; `None` when unknown (a
+    /// resource-timing entry of another origin).
     pub network_status: Option<i64>,
     pub network_duration_ms: Option<f64>,
     /// When the request started, ms since the epoch, when the recorder says (`timestamp` of the
@@ -351,10 +352,14 @@ impl WindowTimeline {
             let mut t = self.base(e, Kind::Network);
             t.network_method = r.method.map(|m| cut(&m, 20));
             t.network_url = r.name.map(|u| cut(&u, MAX_URL));
-            t.network_status = r.response_status.or(r.status).map(|s| s as i64);
-            if t.network_status.is_none() && r.end_time.is_some() {
-                t.network_status = Some(0);
-            }
+            // `status` comes from a wrapped fetch/XHR; `responseStatus` from the recorder's own
+            // wrapper (Reel: 0 = failed) or from a PerformanceResourceTiming entry
+            // (`entryType: "resource"`), where 0 only means the browser hid it (cross-origin).
+            let timing_entry = r.entry_type.as_deref() == Some("resource");
+            t.network_status = r
+                .status
+                .or(r.response_status.filter(|s| !(timing_entry && *s == 0.0)))
+                .map(|s| s as i64);
             t.network_duration_ms = r.duration.or(match (r.start_time, r.end_time) {
                 (Some(a), Some(b)) if b >= a => Some(b - a),
                 _ => None,
@@ -436,6 +441,8 @@ struct Request {
     duration: Option<f64>,
     #[serde(default, deserialize_with = "lenient")]
     timestamp: Option<f64>,
+    #[serde(default, deserialize_with = "lenient")]
+    entry_type: Option<String>,
 }
 
 /// A field of the wrong type reads as absent instead of failing the whole event.

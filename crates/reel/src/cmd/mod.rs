@@ -3,6 +3,7 @@ pub mod dom;
 pub mod export;
 pub mod inspect;
 pub mod keys;
+pub mod moments;
 pub mod pack;
 pub mod redact;
 pub mod remote;
