@@ -3,7 +3,8 @@
 
 Usage: python3 docs/schema/validate.py PACKAGE.reel.zip [PACKAGE...]
 
-Checks manifest.json, every sessions/<id>/meta.json and every line of every window file.
+Checks manifest.json, every sessions/<id>/meta.json, every sessions/<id>/summary.json (format 1.1)
+and every line of every window file.
 Prints one line per problem (package: entry[:line]: message) and exits 1 if there was any.
 Needs the `jsonschema` package (pip install jsonschema).
 """
@@ -26,6 +27,7 @@ def validator(name):
 MANIFEST = validator("manifest.schema.json")
 META = validator("session-meta.schema.json")
 EVENT = validator("event.schema.json")
+SUMMARY = validator("summary.schema.json")
 
 
 def problems(v, doc, where):
@@ -36,7 +38,7 @@ def problems(v, doc, where):
 
 def check(path):
     out = []
-    counts = {"meta": 0, "events": 0}
+    counts = {"meta": 0, "events": 0, "summary": 0}
     with zipfile.ZipFile(path) as z:
         manifest = json.loads(z.read("manifest.json"))
         out += problems(MANIFEST, manifest, "manifest.json")
@@ -44,6 +46,10 @@ def check(path):
             meta = json.loads(z.read(s["meta"]))
             counts["meta"] += 1
             out += problems(META, meta, s["meta"])
+            summary = f"sessions/{s['id']}/summary.json"
+            if summary in {f["path"] for f in manifest.get("files", [])}:
+                counts["summary"] += 1
+                out += problems(SUMMARY, json.loads(z.read(summary)), summary)
             for w in s.get("windows", []):
                 with z.open(w) as f:
                     for n, line in enumerate(f, 1):
@@ -68,7 +74,7 @@ def main(argv):
         try:
             errs, c = check(p)
         except (OSError, KeyError, ValueError, zipfile.BadZipFile) as e:
-            errs, c = [f"cannot read: {e}"], {"meta": 0, "events": 0}
+            errs, c = [f"cannot read: {e}"], {"meta": 0, "events": 0, "summary": 0}
         for e in errs[:50]:
             print(f"{p}: {e}")
         if len(errs) > 50:
@@ -76,7 +82,7 @@ def main(argv):
         if errs:
             bad += 1
         else:
-            print(f"{p}: valid (manifest, {c['meta']} meta.json, {c['events']} events)")
+            print(f"{p}: valid (manifest, {c['meta']} meta.json, {c['summary']} summary.json, {c['events']} events)")
     return 1 if bad else 0
 
 

@@ -19,7 +19,9 @@ import { ReelPanels } from './panels.js';
  * @property {boolean} [keyboard] listen to keys on the document (default true)
  * @property {boolean} [upscale] scale the replay above 100% to fill the stage
  * @property {number} [speed]
- * @property {string[]} [openPanels] panels to open side by side: console, network, events, meta, dom
+ * @property {string[]} [openPanels] panels to open side by side: moments, console, network, events, meta, dom
+ * @property {string|object} [moments] key moments for the first session when the input has no summary.json: the URL of
+ *   the server's `/api/v1/sessions/{id}/moments` (fetched with the page's credentials) or that document itself
  * @property {number} [keyframeWork] least work (≈ nodes touched) between keyframes; default 600 or the DOM size
  * @property {boolean} [morph] reuse live nodes when rebuilding from a keyframe (default true)
  * @property {boolean} [render] render mode (screenshots, video): only the page, scaled to fill the element and
@@ -88,6 +90,7 @@ export class ReelPlayer extends EventTarget {
     const t0 = performance.now();
     try {
       this.sessions = await loadSessions(opts);
+      if (opts.moments && this.sessions[0] && !this.sessions[0].insight) this.sessions[0].insight = await fetchMoments(opts.moments);
       this.parseMs = performance.now() - t0;
     } catch (e) {
       this.status(String(/** @type {any} */ (e).message || e), true);
@@ -108,7 +111,7 @@ export class ReelPlayer extends EventTarget {
     this.engines.clear();
     this.sessionIndex = i;
     const s = this.sessions[i];
-    this.info = analyse(s.windows);
+    this.info = analyse(s.windows, s.insight);
     const sel = this.ui.sessionSel;
     sel.replaceChildren(...this.sessions.map((x, k) => { const o = /** @type {HTMLOptionElement} */ (h('option', '', `Session ${x.id}`)); o.value = String(k); return o; }));
     sel.value = String(i);
@@ -212,6 +215,14 @@ export class ReelPlayer extends EventTarget {
   }
 
   toggle() { if (this.playing) this.pause(); else this.play(); }
+
+  /** Jump to the next (`dir` 1) or previous (-1) key moment; keys `n` and `p`. @param {number} dir */
+  stepMoment(dir) {
+    const ms = this.info.moments.map((/** @type {{t: number}} */ m) => m.t);
+    const cur = this.time;
+    const t = dir > 0 ? ms.find((/** @type {number} */ x) => x > cur + 50) : ms.reverse().find((/** @type {number} */ x) => x < cur - 50);
+    if (t != null) this.seek(t);
+  }
 
   /** Seek to `ms` from the first event (keeps playing if playing). @param {number} ms */
   seek(ms) {
@@ -415,6 +426,7 @@ export class ReelPlayer extends EventTarget {
       else if (ev.key === 'ArrowRight') { this.seek(this.time + 5000); ev.preventDefault(); }
       else if (/^[0-9]$/.test(ev.key)) this.seek((this.info.duration * +ev.key) / 10);
       else if (ev.key === 'f') ui.fullBtn.click();
+      else if (ev.key === 'n' || ev.key === 'p') this.stepMoment(ev.key === 'n' ? 1 : -1);
     };
     this.onHash = () => {
       const m = /(?:^#|[#&])t=(\d+(?:\.\d+)?)/.exec(location.hash);
@@ -468,4 +480,13 @@ function flat(m) {
   const o = {};
   if (m && typeof m === 'object') for (const [k, v] of Object.entries(m)) if (k !== 'id') o[k] = v;
   return o;
+}
+
+/** A summary.json given as a document or a URL; a failed fetch shows no moments rather than no recording. @param {string|object} m */
+async function fetchMoments(m) {
+  if (typeof m !== 'string') return m;
+  try {
+    const res = await fetch(m, { credentials: 'same-origin' });
+    return res.ok ? await res.json() : null;
+  } catch (e) { return null; }
 }

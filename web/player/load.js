@@ -160,7 +160,14 @@ export async function readPackage(input) {
       const wid = n.split('/').pop().replace(/\.jsonl$/, '');
       windows.push({ id: wid, events: cleanEvents(await decodePacked(evs)) });
     }
-    sessions.push({ id, meta, windows, warnings });
+    // Key moments and summary (format 1.1), computed by Reel: the player shows them, never detects them.
+    let insight = null;
+    const sp = `sessions/${id}/summary.json`;
+    if (sums.has(sp)) {
+      const st = await text(sp);
+      try { insight = st ? JSON.parse(st) : null; } catch (e) { warnings.push(`${sp}: not JSON`); }
+    }
+    sessions.push({ id, meta, windows, warnings, insight });
   }
   // Package-level: every session of the package shares the manifest.
   const integrity = sums.size ? (canHash ? `${verified} of ${sums.size} files verified` : 'not verified (no WebCrypto here)') : 'no checksums';

@@ -2,7 +2,7 @@
 import { h, fmtTime, fmtBytes, EV, SRC } from './util.js';
 import { reqDuration, reqStatus } from './timeline.js';
 
-const TABS = [['console', 'Console'], ['network', 'Network'], ['events', 'Events'], ['meta', 'Meta'], ['dom', 'DOM']];
+const TABS = [['moments', 'Moments'], ['console', 'Console'], ['network', 'Network'], ['events', 'Events'], ['meta', 'Meta'], ['dom', 'DOM']];
 const SRC_NAMES = Object.fromEntries(Object.entries(SRC).map(([k, v]) => [v, k]));
 const EV_NAMES = Object.fromEntries(Object.entries(EV).map(([k, v]) => [v, k]));
 
@@ -71,6 +71,7 @@ export class ReelPanels {
   /** (Re)render everything that depends on the loaded session. */
   render() {
     this.timed = [];
+    this.renderMoments();
     this.renderConsole();
     this.renderNetwork();
     this.eventsStale = true; // the event list can be long: built when its tab is first shown
@@ -88,6 +89,30 @@ export class ReelPanels {
     this.lastTick = now; this.lastT = t;
     for (const x of this.timed) x.el.classList.toggle('future', x.t > t);
     if (this.isOpen('dom') && performance.now() - this.lastDomRefresh > 1000) this.refreshDom();
+  }
+
+  /** Key moments (from summary.json or the server) and the session's summary text. */
+  renderMoments() {
+    const v = this.views.moments;
+    const info = this.host.info();
+    /** @type {HTMLElement[]} */
+    const kids = [];
+    if (info.summary && info.summary.text) kids.push(h('div', 'reel-summary', String(info.summary.text)));
+    const list = h('div', 'reel-list');
+    for (const m of info.moments) {
+      const r = h('div', 'reel-row reel-moment reel-mo-' + m.kind);
+      const link = /** @type {HTMLAnchorElement} */ (h('a', 'reel-t', fmtTime(m.t)));
+      link.href = '#t=' + (m.t / 1000).toFixed(1);
+      link.title = 'Link to this moment';
+      r.append(link, h('span', 'reel-lvl', m.kind.replace(/_/g, ' ')), h('span', 'reel-msg', m.label.replace(/^[^:]*: ?/, '')));
+      r.title = m.moment.url || '';
+      r.addEventListener('click', (ev) => { if (ev.target !== link) ev.preventDefault(); this.host.seek(m.t); });
+      this.timed.push({ el: r, t: m.t });
+      list.appendChild(r);
+    }
+    if (!info.moments.length) list.appendChild(h('div', 'reel-empty', info.summary ? 'No key moments.' : 'No moments: this recording has no summary.json (reel pack adds one).'));
+    kids.push(list);
+    v.replaceChildren(...kids);
   }
 
   renderConsole() {

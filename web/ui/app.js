@@ -24,7 +24,14 @@ function header() {
     h('button', { onclick: () => { setToken(''); signIn(); } }, 'Sign out'));
 }
 
-const filters = { person: '', url: '', has_errors: '', min_duration: '', from: '', to: '' };
+const filters = { person: '', url: '', has_errors: '', min_duration: '', from: '', to: '', has: '', sort: '' };
+
+/** Key-moment badges of a session row (counts computed by the server at seal; docs/moments.md). */
+function badges(s) {
+  const b = [['rage_click_count', 'rage', 'Rage clicks'], ['dead_click_count', 'dead', 'Dead clicks'],
+    ['error_click_count', 'error click', 'Clicks followed by an error'], ['network_error_count', 'net', 'Failed requests']];
+  return h('td', { class: 'badges' }, ...b.filter(([k]) => s[k] > 0).map(([k, label, title]) => h('span', { class: 'badge', title }, `${s[k]} ${label}`)));
+}
 
 async function list() {
   const rows = h('tbody');
@@ -46,6 +53,7 @@ async function list() {
           h('td', {}, fmtDuration(s.recording_duration)),
           h('td', {}, String(s.click_count)),
           h('td', { class: s.console_error_count ? 'bad' : '' }, String(s.console_error_count)),
+          badges(s),
           h('td', {}, String(s.event_count))));
       }
       cursor = data.next_cursor; more.hidden = !data.has_next;
@@ -64,9 +72,15 @@ async function list() {
     h('label', {}, 'Errors', h('select', { name: 'has_errors', onchange: (e) => { filters.has_errors = e.target.value; } },
       h('option', { value: '' }, 'any'), h('option', { value: 'true', selected: filters.has_errors === 'true' }, 'with errors'),
       h('option', { value: 'false', selected: filters.has_errors === 'false' }, 'without'))),
+    h('label', {}, 'Moments', h('select', { name: 'has', onchange: (e) => { filters.has = e.target.value; } },
+      ...[['', 'any'], ['rage_click', 'rage clicks'], ['dead_click', 'dead clicks'], ['error_click', 'error clicks'], ['network_error', 'failed requests'], ['exception', 'exceptions']]
+        .map(([v, t]) => h('option', { value: v, selected: filters.has === v }, t)))),
+    h('label', {}, 'Sort', h('select', { name: 'sort', onchange: (e) => { filters.sort = e.target.value; } },
+      ...[['', 'newest'], ['rage_click_count', 'rage clicks'], ['dead_click_count', 'dead clicks'], ['error_click_count', 'error clicks'], ['network_error_count', 'failed requests'], ['activity_score', 'activity']]
+        .map(([v, t]) => h('option', { value: v, selected: filters.sort === v }, t)))),
     h('button', { type: 'submit' }, 'Filter'));
   app.replaceChildren(header(), h('main', {}, h('h2', {}, 'Sessions'), form,
-    h('table', { class: 'sessions' }, h('thead', {}, h('tr', {}, ...['Started', 'Person', 'First page', 'Duration', 'Clicks', 'Errors', 'Events'].map((t) => h('th', {}, t)))), rows),
+    h('table', { class: 'sessions' }, h('thead', {}, h('tr', {}, ...['Started', 'Person', 'First page', 'Duration', 'Clicks', 'Errors', 'Moments', 'Events'].map((t) => h('th', {}, t)))), rows),
     status, more));
   await load(true);
 }
@@ -182,8 +196,10 @@ async function session(id) {
   loadShares().catch(() => {});
   try {
     const windows = await windowsFrom(await api(`/api/v1/sessions/${encodeURIComponent(id)}/events?format=jsonl`));
+    // Key moments and the summary (computed by the server; the player only shows them).
+    const moments = await api(`/api/v1/sessions/${encodeURIComponent(id)}/moments`).then((r) => r.json()).catch(() => null);
     if (player) player.destroy?.();
-    player = await ReelPlayer.mount(stage, { windows, openPanels: ['console'] });
+    player = await ReelPlayer.mount(stage, { windows, moments, openPanels: [moments && moments.moments.length ? 'moments' : 'console'] });
   } catch (err) { stage.append(h('p', { class: 'error' }, `Cannot play: ${err.message}`)); }
 }
 

@@ -20,6 +20,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/v1/sessions/{id}", get(one).delete(remove))
         .route("/api/v1/sessions/{id}/events", get(events))
         .route("/api/v1/sessions/{id}/export", get(export))
+        .route("/api/v1/sessions/{id}/moments", get(crate::moments::get))
         .route(
             "/api/v1/sessions/{id}/shares",
             post(create_share).get(list_shares),
@@ -84,6 +85,10 @@ struct ListQuery {
     to: Option<String>,
     min_duration: Option<f64>,
     has_errors: Option<bool>,
+    /// Moment kinds, comma-separated: sessions with at least one of each.
+    has: Option<String>,
+    /// A column of `reel_store::SORT_COLUMNS` (descending).
+    sort: Option<String>,
     cursor: Option<String>,
     limit: Option<i64>,
 }
@@ -116,7 +121,42 @@ async fn list(
         Some(None) => return bad_time("to"),
         o => o.flatten(),
     };
+    let has: Vec<String> = q
+        .has
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .map(str::to_string)
+        .collect();
+    if let Some(k) = has
+        .iter()
+        .find(|k| reel_insight::MomentKind::from_name(k).is_none())
+    {
+        let all: Vec<&str> = reel_insight::MomentKind::ALL
+            .iter()
+            .map(|k| k.name())
+            .collect();
+        return error(
+            StatusCode::BAD_REQUEST,
+            &format!("has: unknown moment kind {k:?}; use {}", all.join(", ")),
+        );
+    }
+    if let Some(s) = q.sort.as_deref() {
+        if s != "start_time" && !reel_store::SORT_COLUMNS.contains(&s) {
+            return error(
+                StatusCode::BAD_REQUEST,
+                &format!(
+                    "sort: use start_time or one of {}",
+                    reel_store::SORT_COLUMNS.join(", ")
+                ),
+            );
+        }
+    }
     let f = SessionFilter {
+        has,
+        sort: q.sort.filter(|s| s != "start_time"),
         person: q.person,
         url_contains: q.url,
         from_ms: from,
@@ -286,6 +326,7 @@ fn write_package(
     row: reel_store::SessionRow,
     plan: reel_store::read::Plan,
     policy: Option<Arc<reel_redact::Redactor>>,
+    config: &reel_insight::Config,
 ) -> Result<std::fs::File, reel_format::Error> {
     use reel_format::package::SessionInfo;
     use std::io::Seek;
@@ -315,10 +356,14 @@ fn write_package(
     let store_err = |e: reel_store::Error| reel_format::Error::invalid("store", e.to_string());
     let mut metas = Vec::new();
     let mut all = reel_format::stats::StatsBuilder::default();
+    // Moments and summary of what leaves the server (after the export policy).
+    let mut analyzer = reel_insight::Analyzer::new(&row.id, config);
     for i in 0..plan.windows.len() {
         let wp = plan.window(i);
         let size = wp.raw_bytes();
         let mut wr = policy.as_ref().map(|r| r.window());
+        let mut wa = analyzer.window(&plan.windows[i]);
+        let walk = &mut wa;
         let events = store
             .events(wp)
             .map_err(store_err)?
@@ -340,13 +385,16 @@ fn write_package(
                     },
                     None => e,
                 };
+                walk.observe(&e);
                 Some(Ok(std::borrow::Cow::Owned(e)))
             });
         let (m, st) = w.write_window(&row.id, &plan.windows[i], events, size)?;
+        analyzer.add(wa);
         metas.push(m);
         all.merge(st);
     }
     w.finish_session(info, metas, all)?;
+    reel_insight::add_summary(&mut w, analyzer.finish())?;
     let (bw, _) = w.finish(None)?;
     let mut file = bw
         .into_inner()
@@ -367,9 +415,11 @@ pub(crate) async fn export_package(
     use std::io::Read;
     let (row, plan) = plan_of(st, project, id).await?;
     let policy = st.policy("export_redaction");
+    let config = crate::moments::config(st);
     let store = st.store.clone();
     let read = tokio::task::spawn_blocking(move || {
-        let mut file = write_package(&store, row, plan, policy).map_err(|e| e.to_string())?;
+        let mut file =
+            write_package(&store, row, plan, policy, &config).map_err(|e| e.to_string())?;
         let mut out = Vec::new();
         file.read_to_end(&mut out).map_err(|e| e.to_string())?;
         Ok::<_, String>(out)
@@ -411,8 +461,11 @@ async fn export(
         Err(r) => return r,
     };
     let policy = st.policy("export_redaction");
+    let config = crate::moments::config(&st);
     let store = st.store.clone();
-    match tokio::task::spawn_blocking(move || write_package(&store, row, plan, policy)).await {
+    match tokio::task::spawn_blocking(move || write_package(&store, row, plan, policy, &config))
+        .await
+    {
         Ok(Ok(file)) => {
             let len = file.metadata().map(|m| m.len()).unwrap_or(0);
             (
@@ -633,12 +686,18 @@ async fn update_settings(
         "record_canvas",
         "ingest_redaction",
         "export_redaction",
+        "moment_custom_tags",
     ];
     if let Some(k) = obj.keys().find(|k| !known.contains(&k.as_str())) {
         return error(
             StatusCode::BAD_REQUEST,
             &format!("unknown setting {k:?}; known: {}", known.join(", ")),
         );
+    }
+    if let Some(v) = obj.get("moment_custom_tags") {
+        if let Err(e) = crate::moments::check_setting(v) {
+            return error(StatusCode::BAD_REQUEST, &format!("moment_custom_tags: {e}"));
+        }
     }
     for k in ["ingest_redaction", "export_redaction"] {
         if let Some(v) = obj.get(k) {

@@ -13,6 +13,7 @@ mod auth;
 mod capture;
 mod guard;
 mod jobs;
+mod moments;
 mod pages;
 mod screenshot;
 mod state;

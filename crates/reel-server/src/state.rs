@@ -571,8 +571,12 @@ pub fn spawn_background(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
             {
                 Ok(ids) => {
                     for id in ids {
-                        if let Err(e) = state.store.seal(&project, &id).await {
-                            tracing::warn!(session = %id, error = %e, "sealing failed; will retry later (backing off)");
+                        match state.store.seal(&project, &id).await {
+                            Ok(true) => crate::moments::after_seal(&state, &project, &id).await,
+                            Ok(false) => {}
+                            Err(e) => {
+                                tracing::warn!(session = %id, error = %e, "sealing failed; will retry later (backing off)")
+                            }
                         }
                     }
                 }

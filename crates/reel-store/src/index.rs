@@ -69,7 +69,42 @@ UPDATE audit SET subject_sha256 = NULL
 ALTER TABLE sessions ADD COLUMN seal_failures BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE sessions ADD COLUMN seal_retry_ms BIGINT;
 "#,
+    // Key moments (reel-insight): counts for the list, its filters and sorts; the whole
+    // summary.json; when it was computed (NULL: not yet).
+    r#"
+ALTER TABLE sessions ADD COLUMN rage_click_count BIGINT;
+ALTER TABLE sessions ADD COLUMN dead_click_count BIGINT;
+ALTER TABLE sessions ADD COLUMN error_click_count BIGINT;
+ALTER TABLE sessions ADD COLUMN network_error_count BIGINT;
+ALTER TABLE sessions ADD COLUMN activity_score BIGINT;
+ALTER TABLE sessions ADD COLUMN moment_kinds TEXT;
+ALTER TABLE sessions ADD COLUMN insight TEXT;
+ALTER TABLE sessions ADD COLUMN insight_ms BIGINT
+"#,
 ];
+
+/// Columns the session list can be sorted by (descending), besides its default `start_ms`.
+pub const SORT_COLUMNS: &[&str] = &[
+    "rage_click_count",
+    "dead_click_count",
+    "error_click_count",
+    "network_error_count",
+    "activity_score",
+];
+
+/// A session's key moments as the index keeps them (see `Index::set_insight`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InsightRow {
+    pub rage_click_count: i64,
+    pub dead_click_count: i64,
+    pub error_click_count: i64,
+    pub network_error_count: i64,
+    pub activity_score: i64,
+    /// Kinds with at least one moment.
+    pub kinds: Vec<String>,
+    /// The whole `summary.json` document.
+    pub json: String,
+}
 
 /// Pages one step of [`Index::reclaim`] gives back (4 KiB each).
 const VACUUM_STEP_PAGES: i64 = 128;
@@ -121,6 +156,12 @@ pub struct SessionRow {
     pub lib: Option<String>,
     pub lib_version: Option<String>,
     pub sealed: bool,
+    /// Key moments (`None` until computed: at seal, or on a request for them).
+    pub rage_click_count: Option<i64>,
+    pub dead_click_count: Option<i64>,
+    pub error_click_count: Option<i64>,
+    pub network_error_count: Option<i64>,
+    pub activity_score: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -131,6 +172,11 @@ pub struct SessionFilter {
     pub to_ms: Option<i64>,
     pub min_duration_ms: Option<i64>,
     pub has_errors: Option<bool>,
+    /// Only sessions with at least one moment of each of these kinds (`rage_click`, …).
+    pub has: Vec<String>,
+    /// Sort by this column of [`SORT_COLUMNS`] (descending; sessions not analysed yet last)
+    /// instead of newest first.
+    pub sort: Option<String>,
     /// Opaque cursor from a previous page.
     pub cursor: Option<String>,
     pub limit: i64,
@@ -490,18 +536,43 @@ impl Index {
             Some(false) => sql.push_str(" AND console_error_count = 0"),
             None => {}
         }
+        for k in &f.has {
+            // Kinds are plain names; anything else matches nothing.
+            let k: String = k
+                .chars()
+                .filter(|c| c.is_ascii_lowercase() || *c == '_')
+                .collect();
+            push(
+                " AND moment_kinds LIKE $?",
+                Arg::S(format!("%,{k},%")),
+                &mut sql,
+            );
+        }
+        // The sort key: a fixed column name from SORT_COLUMNS (never text from the request).
+        let key = match f.sort.as_deref() {
+            Some(c) => match SORT_COLUMNS.iter().find(|x| **x == c) {
+                Some(x) => format!("COALESCE({x}, -1)"),
+                None => {
+                    return Err(Error::Config(format!(
+                        "sort: use one of {}",
+                        SORT_COLUMNS.join(", ")
+                    )))
+                }
+            },
+            None => "start_ms".to_string(),
+        };
         if let Some((ms, id)) = f.cursor.as_deref().and_then(decode_cursor) {
             args.push(Arg::I(ms));
             let a = args.len();
             args.push(Arg::S(id));
             let b = args.len();
             sql.push_str(&format!(
-                " AND (start_ms < ${a} OR (start_ms = ${a} AND id < ${b}))"
+                " AND ({key} < ${a} OR ({key} = ${a} AND id < ${b}))"
             ));
         }
         let limit = f.limit.clamp(1, 500);
         sql.push_str(&format!(
-            " ORDER BY start_ms DESC, id DESC LIMIT {}",
+            " ORDER BY {key} DESC, id DESC LIMIT {}",
             limit + 1
         ));
         // Audited: `sql` holds only fixed text and $N placeholders; values are bound.
@@ -520,10 +591,64 @@ impl Index {
             s.start_url = s.urls.first().cloned();
             out.push(s);
         }
+        let sort_value = |s: &SessionRow| -> i64 {
+            match f.sort.as_deref() {
+                Some("rage_click_count") => s.rage_click_count.unwrap_or(-1),
+                Some("dead_click_count") => s.dead_click_count.unwrap_or(-1),
+                Some("error_click_count") => s.error_click_count.unwrap_or(-1),
+                Some("network_error_count") => s.network_error_count.unwrap_or(-1),
+                Some("activity_score") => s.activity_score.unwrap_or(-1),
+                _ => s.start_ms,
+            }
+        };
         let next = (rows.len() as i64 > limit)
-            .then(|| out.last().map(|s| encode_cursor(s.start_ms, &s.id)))
+            .then(|| out.last().map(|s| encode_cursor(sort_value(s), &s.id)))
             .flatten();
         Ok((out, next))
+    }
+
+    /// Keep a session's key moments (computed from `updated_ms` = `as_of`: the session's
+    /// `updated_ms` when its events were read; a later batch makes them stale).
+    pub async fn set_insight(
+        &self,
+        project: &str,
+        id: &str,
+        i: &InsightRow,
+        as_of: i64,
+    ) -> Result<()> {
+        let _w = self.writer().await;
+        let kinds = format!(",{},", i.kinds.join(","));
+        sqlx::query("UPDATE sessions SET rage_click_count = $1, dead_click_count = $2, error_click_count = $3, network_error_count = $4, activity_score = $5, moment_kinds = $6, insight = $7, insight_ms = $8 WHERE project_id = $9 AND id = $10")
+            .bind(i.rage_click_count)
+            .bind(i.dead_click_count)
+            .bind(i.error_click_count)
+            .bind(i.network_error_count)
+            .bind(i.activity_score)
+            .bind(kinds)
+            .bind(i.json.clone())
+            .bind(as_of)
+            .bind(project)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// A session's kept `summary.json` if it is current (computed from the session as it is
+    /// now), and the session's `updated_ms` (to pass to [`Index::set_insight`] after
+    /// recomputing). `None`: no such session.
+    pub async fn insight(&self, project: &str, id: &str) -> Result<Option<(Option<String>, i64)>> {
+        let row = sqlx::query("SELECT insight, insight_ms, updated_ms FROM sessions WHERE project_id = $1 AND id = $2")
+            .bind(project)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(r) = row else { return Ok(None) };
+        let json: Option<String> = r.try_get("insight")?;
+        let at: Option<i64> = r.try_get("insight_ms")?;
+        let updated: i64 = r.try_get("updated_ms")?;
+        let current = at.is_some_and(|a| a >= updated);
+        Ok(Some((json.filter(|_| current), updated)))
     }
 
     pub async fn blocks(&self, project: &str, session: &str) -> Result<Vec<BlockRow>> {
@@ -998,7 +1123,7 @@ pub(crate) fn strings(rows: &[AnyRow], column: &str) -> Result<Vec<String>> {
         .collect()
 }
 
-pub(crate) const SESSION_COLS: &str = "id, distinct_id, start_ms, end_ms, event_count, size, click_count, keypress_count, mouse_activity_count, console_log_count, console_warn_count, console_error_count, network_request_count, active_ms, user_agent, source, lib, lib_version, sealed_ms";
+pub(crate) const SESSION_COLS: &str = "id, distinct_id, start_ms, end_ms, event_count, size, click_count, keypress_count, mouse_activity_count, console_log_count, console_warn_count, console_error_count, network_request_count, active_ms, user_agent, source, lib, lib_version, sealed_ms, rage_click_count, dead_click_count, error_click_count, network_error_count, activity_score";
 
 fn session_of(r: &AnyRow) -> Result<SessionRow> {
     let start_ms: i64 = r.try_get("start_ms")?;
@@ -1029,6 +1154,11 @@ fn session_of(r: &AnyRow) -> Result<SessionRow> {
         lib: r.try_get("lib")?,
         lib_version: r.try_get("lib_version")?,
         sealed: r.try_get::<Option<i64>, _>("sealed_ms")?.is_some(),
+        rage_click_count: r.try_get("rage_click_count")?,
+        dead_click_count: r.try_get("dead_click_count")?,
+        error_click_count: r.try_get("error_click_count")?,
+        network_error_count: r.try_get("network_error_count")?,
+        activity_score: r.try_get("activity_score")?,
     })
 }
 

@@ -26,7 +26,7 @@ pub mod seal;
 
 pub use blobs::Blobs;
 pub use dedupe::ImportOutcome;
-pub use index::{Index, SessionFilter, SessionRow};
+pub use index::{Index, InsightRow, SessionFilter, SessionRow, SORT_COLUMNS};
 pub use ingest::{IngestOutcome, IngestUnit};
 
 use std::sync::Arc;

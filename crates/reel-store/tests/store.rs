@@ -348,6 +348,101 @@ async fn list_filters_pagination_delete_forget_retention_shares() {
         };
         assert_eq!(s.index.sessions(&p.id, &long).await.unwrap().0.len(), 0);
 
+        // Key moments: kept per session, filtered by kind (`has`), sorted by a count with a
+        // cursor that pages through the sorted order; not analysed sessions sort last.
+        assert_eq!(s.index.insight(&p.id, "s1").await.unwrap().unwrap().0, None);
+        for (id, rage, kinds) in [
+            ("s1", 3, vec!["rage_click", "dead_click"]),
+            ("s2", 1, vec!["rage_click"]),
+            ("s3", 0, vec!["navigation"]),
+        ] {
+            let (_, as_of) = s.index.insight(&p.id, id).await.unwrap().unwrap();
+            let row = reel_store::InsightRow {
+                rage_click_count: rage,
+                kinds: kinds.into_iter().map(String::from).collect(),
+                json: format!("{{\"session_id\":\"{id}\"}}"),
+                ..Default::default()
+            };
+            s.index.set_insight(&p.id, id, &row, as_of).await.unwrap();
+        }
+        let (kept, _) = s.index.insight(&p.id, "s1").await.unwrap().unwrap();
+        assert_eq!(
+            kept.as_deref(),
+            Some("{\"session_id\":\"s1\"}"),
+            "{}",
+            b.name
+        );
+        let has = |k: &[&str]| SessionFilter {
+            has: k.iter().map(|x| x.to_string()).collect(),
+            limit: 50,
+            ..Default::default()
+        };
+        let ids =
+            |rows: Vec<reel_store::SessionRow>| rows.into_iter().map(|r| r.id).collect::<Vec<_>>();
+        let mut got = ids(s
+            .index
+            .sessions(&p.id, &has(&["rage_click"]))
+            .await
+            .unwrap()
+            .0);
+        got.sort();
+        assert_eq!(got, ["s1", "s2"], "{}", b.name);
+        assert_eq!(
+            ids(s
+                .index
+                .sessions(&p.id, &has(&["rage_click", "dead_click"]))
+                .await
+                .unwrap()
+                .0),
+            ["s1"]
+        );
+        assert!(s
+            .index
+            .sessions(&p.id, &has(&["idle"]))
+            .await
+            .unwrap()
+            .0
+            .is_empty());
+        let mut sorted = Vec::new();
+        let mut cursor = None;
+        loop {
+            let f = SessionFilter {
+                sort: Some("rage_click_count".into()),
+                limit: 2,
+                cursor: cursor.clone(),
+                ..Default::default()
+            };
+            let (rows, next) = s.index.sessions(&p.id, &f).await.unwrap();
+            sorted.extend(rows.into_iter().map(|r| (r.id, r.rage_click_count)));
+            match next {
+                Some(n) => cursor = Some(n),
+                None => break,
+            }
+        }
+        assert_eq!(
+            sorted.len(),
+            7,
+            "{}: every session once: {sorted:?}",
+            b.name
+        );
+        assert_eq!(
+            &sorted[..3],
+            &[
+                ("s1".to_string(), Some(3)),
+                ("s2".to_string(), Some(1)),
+                ("s3".to_string(), Some(0))
+            ],
+            "{}",
+            b.name
+        );
+        assert!(sorted[3..].iter().all(|(_, n)| n.is_none()));
+        let bad = SessionFilter {
+            sort: Some("id; DROP TABLE sessions".into()),
+            limit: 5,
+            ..Default::default()
+        };
+        assert!(s.index.sessions(&p.id, &bad).await.is_err());
+
         // Shares: resolve, revoke, expire.
         let (sid, tok) = s.index.create_share(&p.id, "s0", None).await.unwrap();
         assert_eq!(

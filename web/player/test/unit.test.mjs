@@ -125,3 +125,24 @@ test('timeline: duration, markers, rage clicks, inactivity, console and network'
   assert.equal(a.network[0].t, 700);
   assert.ok(a.inactive.length >= 1 && a.inactive[0][0] < a.inactive[0][1]);
 });
+
+test('timeline: key moments come from summary.json, not from the player', () => {
+  const t0 = 1_700_000_000_000;
+  const ev = [
+    { type: 4, data: { href: 'a', width: 1, height: 1 }, timestamp: t0 },
+    ...[100, 200, 300].map((d) => ({ type: 3, data: { source: 2, type: 2, x: 10, y: 10 }, timestamp: t0 + d })),
+    { type: 3, data: { source: 1, positions: [] }, timestamp: t0 + 5000 },
+  ];
+  const insight = { moments: [
+    { kind: 'dead_click', t_ms: 4000, timestamp: new Date(t0 + 4000).toISOString(), window_id: 'w', url: 'a', target: { id: 5, tag: 'button', selector: 'button#x', text: 'Go' }, detail: {} },
+    { kind: 'rage_click', t_ms: 100, timestamp: new Date(t0 + 100).toISOString(), window_id: 'w', url: 'a', target: null, detail: { clicks: 3 } },
+  ], summary: { text: 'A 5 s session.' } };
+  const a = analyse([{ id: 'w', events: ev }], insight);
+  assert.deepEqual(a.moments.map((m) => [m.kind, m.t]), [['rage_click', 100], ['dead_click', 4000]]);
+  assert.equal(a.moments[1].label, 'dead click: Go');
+  const kinds = a.markers.map((m) => m.kind);
+  assert.ok(kinds.includes('mo-dead_click') && kinds.includes('mo-rage_click'));
+  assert.ok(!kinds.includes('rage'), 'no rage detection of its own when summary.json is there');
+  assert.equal(a.summary.text, 'A 5 s session.');
+  assert.deepEqual(analyse([{ id: 'w', events: ev }]).moments, []);
+});

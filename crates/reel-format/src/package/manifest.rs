@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 pub const FORMAT: &str = "reel";
-pub const FORMAT_VERSION: &str = "1.0";
+pub const FORMAT_VERSION: &str = "1.1";
 /// The newest major version this reader understands.
 pub const SUPPORTED_MAJOR: u64 = 1;
 

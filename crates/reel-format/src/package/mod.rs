@@ -5,7 +5,8 @@
 //! sessions/<session-id>/meta.json                 facts about one session
 //! sessions/<session-id>/windows/<window-id>.jsonl one plain rrweb event per line, time order
 //! SHA256SUMS                                      `sha256sum -c` works on the unzipped folder
-//! redaction-report.json, summary.json             optional
+//! sessions/<session-id>/summary.json              optional (1.1): key moments and summary
+//! redaction-report.json                           optional
 //! signature.json                                  optional: ed25519 over manifest.json
 //! ```
 //! Entries are deflated (never zstd: `unzip` and Python must read them). Writing and verifying
@@ -81,3 +82,8 @@ pub const SHA256SUMS: &str = "SHA256SUMS";
 pub const SIGNATURE: &str = "signature.json";
 pub const REDACTION_REPORT: &str = "redaction-report.json";
 pub const SUMMARY: &str = "summary.json";
+
+/// A session's key moments and summary (format 1.1; written by `reel-insight`).
+pub fn summary_path(id: &str) -> String {
+    format!("sessions/{id}/{SUMMARY}")
+}

@@ -2,12 +2,14 @@ use crate::ui;
 use anyhow::Context;
 use reel_format::package::{PackageReader, SessionMeta};
 use reel_format::stats::SessionStats;
+use reel_insight::Insight;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Describe recordings: sessions, duration, windows, pages, events by type and source, clicks,
-/// keypresses, console errors. Works on packages (reads only the metadata) and on any file
-/// `reel pack` accepts.
+/// keypresses, console errors, key moments by kind and the session's summary. Works on packages
+/// (reads the metadata and summary.json; a package without summary.json is analysed from its
+/// events) and on any file `reel pack` accepts. `reel moments` lists the moments themselves.
 ///
 /// Examples:
 ///   reel inspect session.reel.zip
@@ -27,7 +29,10 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let limits = a.limits.limits();
     let bytes = super::read_input(&a.file)?;
     let name = a.file.display().to_string();
-    let (kind, metas): (String, Vec<SessionMeta>) = if bytes.starts_with(b"PK") {
+    let config = reel_insight::Config::default();
+    let (kind, metas, insights): (String, Vec<SessionMeta>, Vec<Insight>) = if bytes
+        .starts_with(b"PK")
+    {
         let mut r = PackageReader::open(std::io::Cursor::new(&bytes[..]), limits)
             .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
         let ids: Vec<String> = r.manifest.sessions.iter().map(|s| s.id.clone()).collect();
@@ -36,37 +41,96 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             .map(|id| r.session_meta(id))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+        let mut insights = Vec::new();
+        for id in &ids {
+            insights.push(
+                package_insight(&mut r, id, &config).map_err(|e| anyhow::anyhow!("{name}: {e}"))?,
+            );
+        }
         (
             format!("reel package (format {})", r.manifest.format_version),
             metas,
+            insights,
         )
     } else {
-        let (kind, rec) = super::import(&a.file, limits)?;
+        let (kind, mut rec) = super::import(&a.file, limits)?;
         for w in &rec.warnings {
             ui::warn(w);
         }
+        rec.sort();
         (
             kind.name().to_string(),
             rec.sessions
                 .iter()
                 .map(meta_of)
                 .collect::<anyhow::Result<Vec<_>>>()?,
+            rec.sessions
+                .iter()
+                .map(|s| reel_insight::analyze_session(s, &config))
+                .collect(),
         )
     };
     if a.json {
+        let sessions: Vec<serde_json::Value> = metas
+            .iter()
+            .zip(&insights)
+            .map(|(m, i)| {
+                let mut v = serde_json::to_value(m).unwrap_or_default();
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("moment_counts".into(), serde_json::json!(i.counts));
+                    o.insert("summary".into(), serde_json::json!(i.summary.text));
+                }
+                v
+            })
+            .collect();
         crate::outln!(
             "{}",
             serde_json::to_string_pretty(
-                &serde_json::json!({"file": name, "kind": kind, "sessions": metas})
+                &serde_json::json!({"file": name, "kind": kind, "sessions": sessions})
             )?
         )?;
         return Ok(ExitCode::SUCCESS);
     }
     crate::outln!("{name}: {kind}, {} session(s)", metas.len())?;
-    for m in &metas {
+    for (m, i) in metas.iter().zip(&insights) {
         print_session(m)?;
+        print_insight(i)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A package session's summary.json, or (packages older than format 1.1) its moments and
+/// summary computed from its events.
+fn package_insight<R: std::io::Read + std::io::Seek>(
+    r: &mut PackageReader<R>,
+    id: &str,
+    config: &reel_insight::Config,
+) -> reel_format::Result<Insight> {
+    let path = reel_format::package::summary_path(id);
+    if r.manifest.files.iter().any(|f| f.path == path) {
+        let bytes = r.read_entry(&path)?;
+        return serde_json::from_slice(&bytes).map_err(|e| reel_format::Error::json(&path, &e, 0));
+    }
+    reel_insight::analyze_package_session(r, id, config)
+}
+
+fn print_insight(i: &Insight) -> std::io::Result<()> {
+    let counts: Vec<String> = i
+        .counts
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
+    crate::outln!(
+        "  moments     {}",
+        if counts.is_empty() {
+            "none".to_string()
+        } else {
+            counts.join(", ")
+        }
+    )?;
+    crate::outln!("  summary     {}", i.summary.text)?;
+    Ok(())
 }
 
 /// Metadata of an in-memory session, computed the same way the package writer does.

@@ -4,6 +4,7 @@ pub mod export;
 pub mod import;
 pub mod inspect;
 pub mod keys;
+pub mod moments;
 pub mod pack;
 pub mod redact;
 pub mod remote;

@@ -39,6 +39,10 @@ pub struct Args {
     /// Print a JSON summary on stdout.
     #[arg(long)]
     json: bool,
+    /// A custom event tag that counts as a `custom` moment in each session's summary.json
+    /// (repeat for several; see `reel moments`).
+    #[arg(long = "custom-tag", value_name = "TAG")]
+    custom_tags: Vec<String>,
     #[command(flatten)]
     limits: ui::LimitArgs,
 }
@@ -77,6 +81,9 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     }
     let (events, bytes, sessions) = (spool.events, spool.bytes, spool.session_ids());
     let bar = ui::bytes_bar(bytes, "pack");
+    let config = reel_insight::Config {
+        custom_tags: a.custom_tags.clone(),
+    };
     let mut manifest = None;
     ui::write_atomic(&a.output, |f| {
         let mut w = PackageWriter::new(
@@ -87,7 +94,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
                 redaction: None,
             },
         );
-        spool.write_into(&mut w, &mut |d| bar.set_position(d))?;
+        write_with_summaries(spool, &mut w, &mut |d| bar.set_position(d), &config)?;
         let (buf, m) = w.finish(key.as_ref())?;
         buf.into_inner()
             .map_err(|e| anyhow::anyhow!("{}: {}", a.output.display(), e.error()))?;
@@ -118,6 +125,24 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Write the spool's sessions into `w` with each session's `summary.json` (key moments and
+/// summary, computed from the events on their way into the package).
+pub(crate) fn write_with_summaries<W: std::io::Write + std::io::Seek>(
+    spool: Spool,
+    w: &mut PackageWriter<W>,
+    progress: &mut dyn FnMut(u64),
+    config: &reel_insight::Config,
+) -> anyhow::Result<()> {
+    let (_, windows) = spool.write_parallel(w, progress, &mut |_| Ok(()), &|sid, wid| {
+        reel_insight::Analyzing {
+            inner: reel_insight::Keep,
+            window: reel_insight::WindowAnalyzer::new(sid, wid, config),
+        }
+    })?;
+    reel_insight::write_summaries(w, windows, config)?;
+    Ok(())
 }
 
 type Imported = anyhow::Result<(reel_format::import::InputKind, reel_format::Recording)>;

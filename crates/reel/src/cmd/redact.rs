@@ -76,6 +76,7 @@ fn redact_into<W: Write + Seek>(
     bar: &indicatif::ProgressBar,
 ) -> anyhow::Result<Report> {
     let mut sessions: Vec<SessionReport> = Vec::new();
+    let config = reel_insight::Config::default();
     let (_, windows) = spool.write_parallel(
         w,
         &mut |done| bar.set_position(done),
@@ -88,8 +89,13 @@ fn redact_into<W: Write + Seek>(
             sessions.push(s);
             Ok(())
         },
-        &|_, _| Win(r.window()),
+        &|sid, wid| reel_insight::Analyzing {
+            inner: Win(r.window()),
+            window: reel_insight::WindowAnalyzer::new(sid, wid, &config),
+        },
     )?;
+    // Moments and summary of what is left after redaction.
+    let windows = reel_insight::write_summaries(w, windows, &config)?;
     let mut report = Report::new(r.info().clone());
     let mut at = 0;
     for (sid, Win(win)) in windows {
