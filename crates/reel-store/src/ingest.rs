@@ -645,7 +645,9 @@ pub(crate) fn spawn_committer(index: crate::Index) -> tokio::sync::mpsc::Unbound
             }
             let _w = index.writer().await;
             let result: Result<Vec<bool>> = async {
-                let mut tx = index.pool.begin().await?;
+                // IMMEDIATE: the write lock first (waiting out another process's writer), so
+                // that the read below cannot leave a snapshot that a write then fails to upgrade.
+                let mut tx = index.pool.begin_with("BEGIN IMMEDIATE").await?;
                 // Sessions deleted since their batches were checked: one look for the whole
                 // group, under the writer lock that deletions take too (so none can interleave).
                 let dead = group_tombstones(&mut tx, &group).await?;
