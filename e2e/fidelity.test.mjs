@@ -64,7 +64,7 @@ for (const name of ['checkout', 'swagger', 'shoelace']) {
       // The video steps through the frames before t (the path a video takes), the screenshot jumps to t.
       const from = Math.max(0, t - 1.2), video = join(dir, `${name}-${t}.mp4`);
       execFileSync(REEL, ['video', fixture, '--from', String(from), '--to', String(Math.min(duration, t + 0.4)), '--fps', String(FPS), '--size', `${w}x${h}`, '-o', video]);
-      const frame = frameAt(video, Math.round((t - from) * FPS), join(dir, `${name}-frame-${t}.png`));
+      const frame = frameAt(video, Math.round((t - from) * FPS), join(dir, `${name}-frame-${t}.png`), FPS);
       const s = { videoShot: ssim(frame, shot), shotView: ssim(shot, view), videoView: ssim(frame, view) };
       const click = rippled.find((c) => c.at === t);
       let line = `${name} at ${t} s (${w}x${h}): SSIM video/screenshot ${s.videoShot.toFixed(4)}, screenshot/#t= ${s.shotView.toFixed(4)}, video/#t= ${s.videoView.toFixed(4)}`;
@@ -113,11 +113,15 @@ test('a frame depends only on t: two runs give the same pixels, the ripple is th
   try {
     await render.goto(`file://${html}?render`);
     await render.waitForFunction(() => window.__reel, null, { timeout: 30000 });
+    // Render mode draws the page; the renderer composites the cursor and ripples it is given (`__reel.overlay()`).
     await render.evaluate((t) => window.__reel.seek(t), at[1]);
     const jumped = decodePng(await render.screenshot());
-    await render.evaluate(async (list) => { await window.__reel.seek(list[0]); while (list.length) list = list.slice(await window.__reel.until(list) + 1); }, steps);
+    const jumpedOverlay = await render.evaluate(() => window.__reel.overlay());
+    await render.evaluate(async (list) => { await window.__reel.seek(list[0]); while (list.length) list = list.slice((await window.__reel.steps(list)).i + 1); }, steps);
     const stepped = decodePng(await render.screenshot());
-    assert.ok(await render.evaluate(() => document.querySelectorAll('.reel-ripple').length) >= 1, 'the ripple is drawn');
+    const steppedOverlay = await render.evaluate(() => window.__reel.overlay());
+    assert.ok(jumpedOverlay.r.length >= 1, 'the ripple is in the overlay');
+    assert.deepEqual(steppedOverlay, jumpedOverlay, 'render mode: the same cursor and ripple whichever path reached t');
     assert.equal(mad(jumped, stepped), 0, 'render mode: seek(t) and stepping to t show the same pixels');
   } finally { await render.close(); }
   const page = await browser.newPage({ viewport: { width: 2400, height: 1400 } });

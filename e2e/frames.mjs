@@ -56,19 +56,28 @@ export function ssim(a, b, crop, channel = 'All') {
   return Number(m[1]);
 }
 
-/** Write frame number `n` (0-based, decoding order) of `video` to `png`. */
-export function frameAt(video, n, png) {
+/**
+ * Write frame number `n` (0-based) of `video` played at `fps` to `png`. Reel's videos have a variable frame rate on the
+ * `--fps` grid (a picture is stored once for as long as it lasts), so frames are counted as a player shows them: at `fps`.
+ */
+export function frameAt(video, n, png, fps) {
   execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-nostdin', '-y', '-i', video,
-    '-vf', `select=eq(n\\,${n})`, '-fps_mode', 'passthrough', '-frames:v', '1', png]);
+    '-vf', `fps=${fps},select=eq(n\\,${n})`, '-fps_mode', 'passthrough', '-frames:v', '1', png]);
   return png;
 }
 
-/** ffprobe: {codec, width, height, fps, frames, duration} of the first video stream. */
+/**
+ * ffprobe: {codec, width, height, fps, frames, duration} of the first video stream. `fps` is the stream's frame-rate grid
+ * (`r_frame_rate`); `frames` the number of frames a player shows at that rate (decoded through ffmpeg's `fps` filter).
+ */
 export function probe(file) {
-  const j = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0',
-    '-show_entries', 'stream=codec_name,width,height,r_frame_rate,avg_frame_rate,nb_read_frames,duration:format=duration', '-of', 'json', file]));
-  const s = j.streams[0], [n, d] = s.avg_frame_rate.split('/').map(Number);
-  return { codec: s.codec_name, width: s.width, height: s.height, fps: d ? n / d : 0, frames: Number(s.nb_read_frames),
+  const j = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0',
+    '-show_entries', 'stream=codec_name,width,height,r_frame_rate,duration:format=duration', '-of', 'json', file]));
+  const s = j.streams[0], [n, d] = s.r_frame_rate.split('/').map(Number);
+  const fps = d ? n / d : 0;
+  const log = spawnSync('ffmpeg', ['-hide_banner', '-nostdin', '-i', file, '-vf', `fps=${s.r_frame_rate}`, '-f', 'null', '-'], { encoding: 'utf8' }).stderr;
+  const counted = [...log.matchAll(/frame=\s*(\d+)/g)].at(-1);
+  return { codec: s.codec_name, width: s.width, height: s.height, fps, frames: counted ? Number(counted[1]) : 0,
     duration: Number(s.duration || j.format.duration) };
 }
 
