@@ -1,6 +1,7 @@
 // A real session recorded in Chromium by Reel's recorder (reel.js served by `reel serve`) on local pages — typing into
 // an input, scrolling a long page, navigating to a second page (a new full snapshot), resizing the window — renders
-// with `reel video` without black or frozen frames: the frames change where the recording changes, the typed text
+// with `reel video` without black or frozen frames: the frames change where the recording changes (every recorded
+// scroll position and input value is in the frame that follows it), the typed text
 // shows up in the input, the second page and the new window size are on screen after they happen.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -96,22 +97,32 @@ test('navigate, scroll, type, resize: a recorded session renders without black o
     assert.doesNotMatch(bd.stderr, /black_start/, 'blackdetect found black frames');
     f.forEach((x, i) => assert.ok(mean(x, { x: 0, y: 0, w: W, h: H }).reduce((a, b) => a + b) / 3 > 30, `frame ${i} is dark`));
 
-    // Typing: the input's region changes while keys are typed (never still for 0.3 s), and the text stays.
+    // The frames change where the recording changes. The recorder samples the page as it can (a busy machine
+    // records fewer scroll and input events), so the changes expected are the recording's own: every recorded
+    // scroll position and input value that differs from the one before shows in the first frame at or after
+    // it, and that frame differs from the frame of the one before.
     const input = { x: Math.floor(box.x / 2), y: Math.floor(box.y / 2), w: Math.ceil(box.width / 2), h: Math.ceil(box.height / 2) };
-    const still = (from, to, region, what) => {
-      let last = n(from);
-      for (let i = n(from) + 1; i <= n(to); i++) {
-        if (diff(f[i], f[i - 1], region) > 0.05) last = i;
-        assert.ok(i - last < 3, `${what}: frames ${last}–${i} (${(last / FPS).toFixed(1)}–${(i / FPS).toFixed(1)} s) frozen`);
+    const frameAt = (ms) => Math.min(f.length - 1, Math.ceil(((ms - t0) / 1000) * FPS - 1e-6));
+    const follows = (source, key, region, what, from, to) => {
+      const steps = events.filter((e) => e.type === 3 && e.data.source === source && e.timestamp >= t0 + from * 1000 && e.timestamp <= t0 + to * 1000);
+      let checked = 0;
+      for (let k = 1; k < steps.length; k++) {
+        const a = frameAt(steps[k - 1].timestamp), b = frameAt(steps[k].timestamp);
+        if (key(steps[k]) === key(steps[k - 1]) || b === a) continue;
+        const d = diff(f[b], f[a], region);
+        assert.ok(d > 0.05, `${what}: the recording changes at ${((steps[k].timestamp - t0) / 1000).toFixed(2)} s but frame ${b} equals frame ${a} (${d.toFixed(3)})`);
+        checked++;
       }
+      console.log(`${what}: ${steps.length} recorded steps, ${checked} frame changes checked`);
+      assert.ok(checked >= 3, `${what}: too few recorded steps to check (${checked})`);
     };
-    still(at('type0') + 0.2, at('type1'), input, 'typing');
+    follows(5, (e) => e.data.text, input, 'typing', at('type0') - 0.1, at('type1') + 0.5);
     const typed = diff(f[n(at('type1') + 0.4)], f[n(at('type0') - 0.2)], input);
     console.log(`input region before/after typing: ${typed.toFixed(2)}`);
     assert.ok(typed > 3, `the typed text is not visible in the input (${typed})`);
 
-    // Scrolling: the page moves during the scroll and ends elsewhere.
-    still(at('scroll0') + 0.2, at('scroll1'), undefined, 'scrolling');
+    // Scrolling: the page moves with every recorded scroll position and ends elsewhere.
+    follows(3, (e) => `${e.data.x},${e.data.y}`, undefined, 'scrolling', at('scroll0') - 0.1, at('scroll1') + 0.5);
     assert.ok(diff(f[n(at('scroll1') + 0.5)], f[n(at('scroll0') - 0.2)]) > 10, 'the page did not scroll');
 
     // Navigation: the second page (green) is shown after it loaded, not before.

@@ -137,8 +137,19 @@ impl Store {
     ) -> Result<ImportOutcome> {
         let mut units = Vec::new();
         let mut sessions = Vec::new();
+        let mut metas = Vec::new();
         for s in rec.sessions {
             sessions.push(s.id.clone());
+            if s.person.is_some() || !s.extra.is_empty() {
+                let mut m = serde_json::Map::new();
+                if let Some(p) = &s.person {
+                    m.insert("person".into(), p.clone());
+                }
+                if !s.extra.is_empty() {
+                    m.insert("extra".into(), serde_json::Value::Object(s.extra.clone()));
+                }
+                metas.push((s.id.clone(), serde_json::Value::Object(m)));
+            }
             for w in s.windows {
                 units.push(IngestUnit {
                     key: format!("import:{key_base}:{}:{}", s.id, w.id),
@@ -160,6 +171,10 @@ impl Store {
         } else {
             self.ingest(project, units).await?.events
         };
+        // Facts without a column (person properties, the source's listing fields): kept for exports.
+        for (id, meta) in &metas {
+            self.index.set_session_meta(project, id, meta).await?;
+        }
         Ok(ImportOutcome {
             sessions,
             events,

@@ -81,6 +81,18 @@ ALTER TABLE sessions ADD COLUMN moment_kinds TEXT;
 ALTER TABLE sessions ADD COLUMN insight TEXT;
 ALTER TABLE sessions ADD COLUMN insight_ms BIGINT
 "#,
+    // Continuous export (reel_store::export): per session and target, the version written, its
+    // keys, a lease, failures with a retry time, and the mark a deletion leaves. Imported sessions'
+    // facts beyond the columns (person properties, the source's listing fields) as JSON.
+    r#"
+CREATE TABLE IF NOT EXISTS exports (
+  project_id TEXT NOT NULL, session_id TEXT NOT NULL, target TEXT NOT NULL,
+  version BIGINT, keys TEXT, exported_ms BIGINT, deleted BIGINT NOT NULL DEFAULT 0,
+  failures BIGINT NOT NULL DEFAULT 0, retry_ms BIGINT, error TEXT, lease_until BIGINT,
+  PRIMARY KEY (project_id, session_id, target));
+CREATE INDEX IF NOT EXISTS exports_deleted ON exports (project_id, target, deleted);
+ALTER TABLE sessions ADD COLUMN meta TEXT
+"#,
 ];
 
 /// Columns the session list can be sorted by (descending), besides its default `start_ms`.
@@ -484,6 +496,38 @@ impl Index {
         }
     }
 
+    /// Keep facts of an imported session that have no column (`{"person": …, "extra": {…}}`, as
+    /// a package's `session.json` holds them); a later import replaces them.
+    pub async fn set_session_meta(
+        &self,
+        project: &str,
+        id: &str,
+        meta: &serde_json::Value,
+    ) -> Result<()> {
+        let _w = self.writer().await;
+        sqlx::query("UPDATE sessions SET meta = $1 WHERE project_id = $2 AND id = $3")
+            .bind(meta.to_string())
+            .bind(project)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// What [`Index::set_session_meta`] kept (None: nothing).
+    pub async fn session_meta(&self, project: &str, id: &str) -> Result<Option<serde_json::Value>> {
+        let row = sqlx::query("SELECT meta FROM sessions WHERE project_id = $1 AND id = $2")
+            .bind(project)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        let text: Option<String> = match row {
+            Some(r) => r.try_get("meta")?,
+            None => None,
+        };
+        Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
+    }
+
     async fn urls(&self, project: &str, id: &str) -> Result<Vec<String>> {
         let rows = sqlx::query("SELECT url FROM session_urls WHERE project_id = $1 AND session_id = $2 ORDER BY first_ms, url")
             .bind(project)
@@ -810,6 +854,12 @@ impl Index {
             .await?
             .rows_affected();
         }
+        // Copies in an export target go too (the exporter deletes them; see reel_store::export).
+        sqlx::query("UPDATE exports SET deleted = 1, lease_until = NULL, retry_ms = NULL WHERE project_id = $1 AND session_id = $2")
+            .bind(project)
+            .bind(session)
+            .execute(&mut *tx)
+            .await?;
         n += sqlx::query("DELETE FROM sessions WHERE project_id = $1 AND id = $2")
             .bind(project)
             .bind(session)

@@ -13,12 +13,14 @@
 //!   window at a high compression level.
 //! * [`read`]: a session's events in time order, `cv` decoded.
 //! * [`dedupe`]: idempotent imports: events a session already holds are not stored again.
+//! * [`export`]: continuous export of sealed sessions to a folder or bucket the user owns.
 //!
 //! This crate knows nothing about HTTP.
 #![forbid(unsafe_code)]
 
 pub mod blobs;
 pub mod dedupe;
+pub mod export;
 pub mod index;
 pub mod ingest;
 pub mod read;
@@ -122,6 +124,14 @@ pub struct Metrics {
     pub sessions_backed_off: std::sync::atomic::AtomicI64,
     /// Last ingest lag: now − newest event timestamp of the batch, ms.
     pub ingest_lag_ms: std::sync::atomic::AtomicI64,
+    /// Sessions written to the export target (`--export-to`).
+    pub exported_sessions: std::sync::atomic::AtomicU64,
+    /// Export attempts (or deletions of exported copies) that failed; each is retried, backing off.
+    pub export_failures: std::sync::atomic::AtomicU64,
+    /// Sessions waiting to be exported, plus exported copies waiting to be deleted (refreshed by the exporter).
+    pub export_pending: std::sync::atomic::AtomicI64,
+    /// Sessions whose export failed at least once since it last succeeded.
+    pub export_retrying: std::sync::atomic::AtomicI64,
 }
 
 /// Milliseconds since the epoch.

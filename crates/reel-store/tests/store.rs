@@ -1281,3 +1281,150 @@ async fn page_urls_many_at_once_through_the_committer() {
         s.add_urls(&p.id, "u-1", &[]).await.unwrap();
     }
 }
+
+/// Continuous export's bookkeeping on both engines: a sealed session is due once per version, one
+/// of two claimers gets it, a written version is not claimed again (even by a server that listed it
+/// before), a grown session is due again with its old keys, failures back off, and a deletion marks
+/// the copies for deletion (and makes an export in flight report that it must remove what it wrote).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_bookkeeping_once_per_version_leases_backoff_and_deletion() {
+    use reel_store::export::ExportKeys;
+    let all = fixture_events();
+    for b in backends().await {
+        let s = Store::open(&b.index, &b.blobs).await.unwrap();
+        let (p, _) = s.index.ensure_project(None, None).await.unwrap();
+        let t = "s3://bucket/out";
+        s.ingest(&p.id, vec![unit("e1", "exp-1", "w", all[..30].to_vec())])
+            .await
+            .unwrap();
+        assert!(
+            s.exports_due(&p.id, t, 10).await.unwrap().is_empty(),
+            "{}: not before sealing",
+            b.name
+        );
+        assert!(s.seal(&p.id, "exp-1").await.unwrap());
+        let due = s.exports_due(&p.id, t, 10).await.unwrap();
+        assert_eq!(due.len(), 1, "{}", b.name);
+        let v1 = due[0].version;
+        // Two servers claim at once: one wins.
+        let (a, c) = tokio::join!(
+            s.claim_export(&p.id, "exp-1", t, v1),
+            s.claim_export(&p.id, "exp-1", t, v1)
+        );
+        let (a, c) = (a.unwrap(), c.unwrap());
+        assert!(
+            a.is_some() != c.is_some(),
+            "{}: exactly one claim wins",
+            b.name
+        );
+        let (lease, old) = a.or(c).unwrap();
+        assert!(old.is_empty());
+        assert!(
+            s.exports_due(&p.id, t, 10).await.unwrap().is_empty(),
+            "{}: leased",
+            b.name
+        );
+        let keys = ExportKeys::new("exp-1", due[0].start_ms);
+        assert!(s
+            .finish_export(&p.id, "exp-1", t, lease, v1, &keys)
+            .await
+            .unwrap());
+        // A server that listed it before it was written does not get it again.
+        assert!(
+            s.claim_export(&p.id, "exp-1", t, v1)
+                .await
+                .unwrap()
+                .is_none(),
+            "{}",
+            b.name
+        );
+        assert!(s.exports_due(&p.id, t, 10).await.unwrap().is_empty());
+        // Another target is its own queue.
+        assert_eq!(
+            s.exports_due(&p.id, "/elsewhere", 10).await.unwrap().len(),
+            1
+        );
+
+        // The session grows and is sealed again: due with a new version and the old keys.
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        s.ingest(&p.id, vec![unit("e2", "exp-1", "w", all[30..40].to_vec())])
+            .await
+            .unwrap();
+        assert!(
+            s.exports_due(&p.id, t, 10).await.unwrap().is_empty(),
+            "{}: not while unsealed",
+            b.name
+        );
+        assert!(s.seal(&p.id, "exp-1").await.unwrap());
+        let due = s.exports_due(&p.id, t, 10).await.unwrap();
+        assert_eq!(due.len(), 1);
+        assert!(due[0].version > v1, "{}", b.name);
+        let (lease, old) = s
+            .claim_export(&p.id, "exp-1", t, due[0].version)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(old, keys.all().map(str::to_string).to_vec());
+        // It fails: released, counted, backed off (not due until the retry time).
+        s.fail_export(&p.id, "exp-1", t, "bucket unreachable")
+            .await
+            .unwrap();
+        assert!(
+            s.exports_due(&p.id, t, 10).await.unwrap().is_empty(),
+            "{}: backing off",
+            b.name
+        );
+        s.refresh_export_gauges(&p.id, t).await.unwrap();
+        assert_eq!(
+            s.metrics
+                .export_pending
+                .load(std::sync::atomic::Ordering::Relaxed),
+            1
+        );
+        assert_eq!(
+            s.metrics
+                .export_retrying
+                .load(std::sync::atomic::Ordering::Relaxed),
+            1
+        );
+        // The old lease is gone: finishing with it records nothing.
+        assert!(!s
+            .finish_export(&p.id, "exp-1", t, lease, due[0].version, &keys)
+            .await
+            .unwrap());
+
+        // Deletion: the copies are due for deletion; nothing is due for export.
+        assert!(s.delete_session(&p.id, "exp-1").await.unwrap());
+        assert!(s.exports_due(&p.id, t, 10).await.unwrap().is_empty());
+        let dels = s.export_deletions_due(&p.id, t, 10).await.unwrap();
+        assert_eq!(dels.len(), 1, "{}", b.name);
+        assert_eq!(dels[0].keys, keys.all().map(str::to_string).to_vec());
+        s.export_deleted(&p.id, "exp-1", t).await.unwrap();
+        assert!(s
+            .export_deletions_due(&p.id, t, 10)
+            .await
+            .unwrap()
+            .is_empty());
+
+        // A session deleted while its export is in flight: finishing reports false.
+        s.ingest(&p.id, vec![unit("f1", "exp-2", "w", all[..10].to_vec())])
+            .await
+            .unwrap();
+        assert!(s.seal(&p.id, "exp-2").await.unwrap());
+        let due = s.exports_due(&p.id, t, 10).await.unwrap();
+        let (lease, _) = s
+            .claim_export(&p.id, "exp-2", t, due[0].version)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(s.delete_session(&p.id, "exp-2").await.unwrap());
+        let k2 = ExportKeys::new("exp-2", due[0].start_ms);
+        assert!(
+            !s.finish_export(&p.id, "exp-2", t, lease, due[0].version, &k2)
+                .await
+                .unwrap(),
+            "{}",
+            b.name
+        );
+    }
+}
