@@ -262,6 +262,7 @@ export class ReelPlayer extends EventTarget {
     const quiet = this.ui.root.classList.contains('reel-no-panels') && !this.autoWindow;
     for (let i = 0; i < list.length; i++) {
       const e0 = this.engine;
+      const from = e0 ? e0.index : -1;
       // Between events (most frames) nothing is applied: only the clock moves.
       if (i > 0 && quiet && e0 && lastAtOrBefore(e0.events, this.info.start + list[i], (x) => x.timestamp) <= e0.index) this.time = list[i];
       else this.seek(list[i]);
@@ -271,6 +272,9 @@ export class ReelPlayer extends EventTarget {
       if (key === this.pageKey) continue;
       this.pageKey = key;
       await this.renderFrame(list[i], maxWaitMs, false);
+      // A scroll offset set from script reaches a screenshot only with the next composited frame (a capture taken
+      // at once shows the previous offset): wait for one when this step scrolled.
+      if (!e || e !== e0 || scrolledBetween(e.events, from, e.index)) await new Promise((r) => { requestAnimationFrame(() => requestAnimationFrame(r)); setTimeout(r, 200); });
       return { i, frames, geo: this.geometry() };
     }
     return { i: list.length, frames, geo: this.geometry() };
@@ -489,4 +493,19 @@ async function fetchMoments(m) {
     const res = await fetch(m, { credentials: 'same-origin' });
     return res.ok ? await res.json() : null;
   } catch (e) { return null; }
+}
+
+/**
+ * Whether events (from, to] of a window may move a scroll offset: scrolls, a new page or window size (full snapshot,
+ * meta, viewport resize); a range that is not a short forward step (a jump) counts too.
+ * @param {any[]} events @param {number} from @param {number} to
+ */
+function scrolledBetween(events, from, to) {
+  if (to < from || to - from > 2000) return true;
+  for (let i = from + 1; i <= to; i++) {
+    const x = events[i];
+    if (!x) continue;
+    if (x.type === 2 || x.type === 4 || (x.type === 3 && x.data && (x.data.source === 3 || x.data.source === 4))) return true;
+  }
+  return false;
 }
