@@ -206,3 +206,52 @@ fn bad_packages_fail_with_one_line() {
         .unwrap_err();
     assert!(!e.to_string().contains('\n'));
 }
+
+/// Windows walked on several threads give the same files as one thread: rows window by window,
+/// in package order.
+#[test]
+fn threads_keep_package_order() {
+    let mut s = session("multi", 50);
+    let w1 = s.window_mut("w1").events.clone();
+    for (i, w) in ["w2", "w3", "w4", "w5"].iter().enumerate() {
+        s.window_mut(w).events = w1.iter().take(10 + i * 7).cloned().collect();
+    }
+    let pkg = package(&[s, session("other", 3)]);
+    let write = |threads: usize| {
+        let opts = Options {
+            threads,
+            batch_rows: 16,
+            ..Options::default()
+        };
+        let mut t = Tables::with_options(Vec::new(), Vec::new(), opts).unwrap();
+        t.add_package(Cursor::new(pkg.clone())).unwrap();
+        let (counts, s, e) = t.finish_into_inner().unwrap();
+        (counts, read(s).0, read(e).0)
+    };
+    let one = write(1);
+    let four = write(4);
+    assert_eq!(one.0, four.0);
+    assert_eq!(one.1, four.1);
+    assert_eq!(one.2, four.2);
+    let windows: Vec<String> = one
+        .2
+        .iter()
+        .flat_map(|b| {
+            let w = strings(b, "window_id");
+            (0..b.num_rows())
+                .map(|i| w.value(i).to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let mut runs = windows.clone();
+    runs.dedup();
+    assert_eq!(runs, ["w1", "w2", "w3", "w4", "w5", "w1"]);
+}
+
+/// The server's export moves tables between threads.
+#[test]
+fn tables_are_send() {
+    fn send<T: Send>() {}
+    send::<Tables<Vec<u8>>>();
+    send::<Tables<std::fs::File>>();
+}
