@@ -517,8 +517,10 @@ impl Drop for Token {
 /// Timeline events of one window, in chunks, from its worker to the writer.
 type Chunks = mpsc::Receiver<Vec<TimelineEvent>>;
 
-/// Events read per chunk handed to a window's worker.
+/// Events read per chunk handed to a window's worker (fewer when they are large: at most about
+/// [`CHUNK_BYTES`] of event JSON).
 const CHUNK: usize = 512;
+const CHUNK_BYTES: usize = 1 << 20;
 
 impl<W: Write + Send> Tables<W> {
     /// Tables written to `sessions` and `events` with the default [`Options`].
@@ -617,9 +619,12 @@ impl<W: Write + Send> Tables<W> {
                             }
                         });
                         let mut chunk = Vec::with_capacity(CHUNK);
+                        let mut bytes = 0;
                         r.for_each_event_checked(&w.path, |e| {
+                            bytes += e.json().len();
                             chunk.push(e);
-                            if chunk.len() == CHUNK {
+                            if chunk.len() == CHUNK || bytes >= CHUNK_BYTES {
+                                bytes = 0;
                                 let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
                                 in_tx.send(full).map_err(|_| {
                                     reel_format::Error::invalid(
