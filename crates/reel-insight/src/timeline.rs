@@ -38,7 +38,8 @@ pub const MAX_MESSAGE: usize = 1000;
 /// Longest URL kept (characters).
 pub const MAX_URL: usize = 2000;
 
-/// What a [`TimelineEvent`] is. Names are stable (`snake_case` in JSON and Parquet).
+/// What a [`TimelineEvent`] is. Names are stable (`snake_case` in JSON; Parquet's events table
+/// uses the DOM's names, `dblclick` and `contextmenu`, see docs/parquet.md).
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
 )]
@@ -639,7 +640,9 @@ pub fn session_timeline(s: &Session) -> impl Iterator<Item = TimelineEvent> + '_
 }
 
 /// Stream the timeline of one session of a package into `f`, window by window (each window's
-/// events are read from the package as they are walked; nothing else is kept).
+/// events are read from the package as they are walked; nothing else is kept). Each window's
+/// checksum is checked against the manifest after its last event (an error then: the window's
+/// events already given to `f` came from a damaged file).
 pub fn package_timeline<R: std::io::Read + std::io::Seek>(
     r: &mut PackageReader<R>,
     session_id: &str,
@@ -649,7 +652,7 @@ pub fn package_timeline<R: std::io::Read + std::io::Seek>(
     for w in &meta.windows {
         let mut walk = WindowTimeline::new(session_id, &w.id);
         let mut buf = Vec::new();
-        r.for_each_event(&w.path, |e| {
+        r.for_each_event_checked(&w.path, |e| {
             walk.observe(&e, &mut buf);
             for t in buf.drain(..) {
                 f(t)?;

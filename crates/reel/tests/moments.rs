@@ -1,46 +1,10 @@
 //! `reel moments`, `summary.json` in packages (pack, redact) and `reel inspect` on the real
 //! fixtures (tests/fixtures; see its README for what each recording is).
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-const REEL: &str = env!("CARGO_BIN_EXE_reel");
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn reel(args: &[&str]) -> Output {
-    let out = Command::new(REEL).args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "reel {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn json_of(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-fn rrweb(name: &str) -> String {
-    root()
-        .join(format!("tests/fixtures/rrweb/{name}.json"))
-        .display()
-        .to_string()
-}
-
-fn wire_bodies(run: &str) -> Vec<String> {
-    let dir = root().join("tests/fixtures/posthog-wire").join(run);
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path().display().to_string())
-        .filter(|p| p.ends_with("-POST-s.bin"))
-        .collect();
-    v.sort();
-    v
-}
+mod common;
+use common::{json_of, reel, root, rrweb, wire_bodies, REEL};
 
 fn count(session: &Value, kind: &str) -> u64 {
     session["counts"][kind].as_u64().unwrap()

@@ -210,6 +210,23 @@ impl<R: Read + Seek> PackageReader<R> {
         self.stream_events(path, None, f)
     }
 
+    /// [`Self::for_each_event`], then the entry's SHA-256 against the manifest's (after the last
+    /// event: a caller keeps nothing from a window that fails, or drops all it made).
+    pub fn for_each_event_checked(
+        &mut self,
+        path: &str,
+        f: impl FnMut(Event) -> Result<()>,
+    ) -> Result<()> {
+        let sum = self
+            .manifest
+            .files
+            .iter()
+            .find(|x| x.path == path)
+            .map(|x| x.sha256.clone())
+            .ok_or_else(|| Error::invalid(path, "window file is not listed in manifest files"))?;
+        self.stream_events(path, Some(&sum), f)
+    }
+
     /// [`Self::for_each_event`], also checking the entry's SHA-256 against `sha256` when given
     /// (after the last event: callers keep nothing from a window that fails).
     fn stream_events(

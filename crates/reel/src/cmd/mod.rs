@@ -6,6 +6,7 @@ pub mod inspect;
 pub mod keys;
 pub mod moments;
 pub mod pack;
+pub mod parquet;
 pub mod redact;
 pub mod remote;
 pub mod screenshot;
