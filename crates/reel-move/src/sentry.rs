@@ -131,9 +131,13 @@ impl Source for Sentry {
         let mut items = Vec::new();
         if !self.replays.is_empty() {
             for id in &self.replays {
+                // "Retrieve a Replay Instance": {"data": {…}} (a time range is required).
                 let url = format!(
-                    "{}/api/0/projects/{}/{}/replays/{id}/",
-                    self.host, self.org, self.project
+                    "{}/api/0/organizations/{}/replays/{}/?{}",
+                    self.host,
+                    self.org,
+                    enc(id),
+                    self.range()
                 );
                 let listing = data(&self.client.get(&url)?.body, &url)?;
                 items.push(Item {

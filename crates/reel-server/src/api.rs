@@ -321,10 +321,11 @@ async fn events(
 
 /// Write a session as a `.reel.zip` package into a temporary file, window by window, events
 /// streamed from the store through the export policy (blocking).
-fn write_package(
+pub(crate) fn write_package(
     store: &reel_store::Store,
     row: reel_store::SessionRow,
     plan: reel_store::read::Plan,
+    meta: Option<serde_json::Value>,
     policy: Option<Arc<reel_redact::Redactor>>,
     config: &reel_insight::Config,
 ) -> Result<std::fs::File, reel_format::Error> {
@@ -349,6 +350,13 @@ fn write_package(
         },
         ..Default::default()
     };
+    // An imported session's facts without a column (person properties, the listing's fields).
+    if let Some(serde_json::Value::Object(mut m)) = meta {
+        info.person = m.remove("person").filter(|p| !p.is_null());
+        if let Some(serde_json::Value::Object(extra)) = m.remove("extra") {
+            info.extra = extra;
+        }
+    }
     if let Some(r) = &policy {
         let mut counts = reel_redact::Counts::default();
         r.session_facts(&mut info.distinct_id, &mut info.person, &mut counts);
@@ -414,12 +422,18 @@ pub(crate) async fn export_package(
 ) -> Result<Vec<u8>, Response> {
     use std::io::Read;
     let (row, plan) = plan_of(st, project, id).await?;
+    let meta = st
+        .store
+        .index
+        .session_meta(project, id)
+        .await
+        .map_err(internal)?;
     let policy = st.policy("export_redaction");
     let config = crate::moments::config(st);
     let store = st.store.clone();
     let read = tokio::task::spawn_blocking(move || {
         let mut file =
-            write_package(&store, row, plan, policy, &config).map_err(|e| e.to_string())?;
+            write_package(&store, row, plan, meta, policy, &config).map_err(|e| e.to_string())?;
         let mut out = Vec::new();
         file.read_to_end(&mut out).map_err(|e| e.to_string())?;
         Ok::<_, String>(out)
@@ -460,11 +474,17 @@ async fn export(
         Ok(x) => x,
         Err(r) => return r,
     };
+    let meta = match st.store.index.session_meta(&p.id, &id).await {
+        Ok(m) => m,
+        Err(e) => return internal(e),
+    };
     let policy = st.policy("export_redaction");
     let config = crate::moments::config(&st);
     let store = st.store.clone();
-    match tokio::task::spawn_blocking(move || write_package(&store, row, plan, policy, &config))
-        .await
+    match tokio::task::spawn_blocking(move || {
+        write_package(&store, row, plan, meta, policy, &config)
+    })
+    .await
     {
         Ok(Ok(file)) => {
             let len = file.metadata().map(|m| m.len()).unwrap_or(0);

@@ -11,6 +11,7 @@ mod api;
 pub mod assets;
 mod auth;
 mod capture;
+pub mod export_to;
 mod guard;
 mod jobs;
 mod moments;
@@ -105,6 +106,13 @@ pub async fn serve(
     ready: impl FnOnce(&AppState, SocketAddr),
 ) -> anyhow::Result<()> {
     let state = Arc::new(AppState::open(config).await?);
+    let target = match &state.config.export_to {
+        Some(url) => Some(
+            reel_store::export::ExportTarget::open(url)
+                .map_err(|e| anyhow::anyhow!("--export-to {url}: {e}"))?,
+        ),
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(&state.config.listen)
         .await
         .map_err(|e| {
@@ -122,6 +130,7 @@ pub async fn serve(
     let addr = listener.local_addr()?;
     ready(&state, addr);
     let bg = state::spawn_background(state.clone());
+    let exporter = target.map(|t| export_to::spawn_exporter(state.clone(), t));
     let metrics = metrics_listener.map(|l| {
         let app = metrics_router(state.clone());
         tokio::spawn(async move {
@@ -135,6 +144,9 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     bg.abort();
+    if let Some(x) = exporter {
+        x.abort();
+    }
     if let Some(m) = metrics {
         m.abort();
     }

@@ -58,6 +58,9 @@ pub struct Config {
     pub redaction_state_bytes: usize,
     /// How long a rendered video stays downloadable (`--render-ttl-seconds`, default 24 h).
     pub render_ttl: Duration,
+    /// Copy every sealed session (package + Parquet) to this folder or `s3://bucket/prefix`
+    /// (`--export-to`); see `export_to`.
+    pub export_to: Option<String>,
 }
 
 impl Config {
@@ -88,6 +91,7 @@ impl Config {
             max_session_bytes: reel_store::DEFAULT_SESSION_CAP,
             redaction_state_bytes: DEFAULT_REDACTION_STATE_BYTES,
             render_ttl: Duration::from_secs(24 * 3600),
+            export_to: None,
         }
     }
 }
@@ -489,6 +493,16 @@ impl AppState {
                 "Seal attempts that failed (the session is retried later, backing off).",
                 m.seal_failures.load(Ordering::Relaxed),
             ),
+            (
+                "reel_export_sessions_total",
+                "Sessions written to the export target (--export-to).",
+                m.exported_sessions.load(Ordering::Relaxed),
+            ),
+            (
+                "reel_export_failures_total",
+                "Exports (or deletions of exported copies) that failed; each is retried, backing off.",
+                m.export_failures.load(Ordering::Relaxed),
+            ),
         ];
         for (name, help, v) in counters {
             let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
@@ -503,6 +517,14 @@ impl AppState {
             "# HELP reel_sessions_seal_backed_off Sessions waiting to retry sealing after a failure.\n# TYPE reel_sessions_seal_backed_off gauge\nreel_sessions_seal_backed_off {}",
             m.sessions_backed_off.load(Ordering::Relaxed)
         );
+        if self.config.export_to.is_some() {
+            let _ = writeln!(
+                s,
+                "# HELP reel_export_pending Sessions waiting to be exported, plus exported copies waiting to be deleted.\n# TYPE reel_export_pending gauge\nreel_export_pending {}\n# HELP reel_export_retrying Sessions whose export failed since it last succeeded.\n# TYPE reel_export_retrying gauge\nreel_export_retrying {}",
+                m.export_pending.load(Ordering::Relaxed),
+                m.export_retrying.load(Ordering::Relaxed)
+            );
+        }
         let (windows, bytes) = self.redaction_state_usage();
         let _ = writeln!(
             s,

@@ -436,6 +436,29 @@ fn serve(inner: &Inner, mut s: TcpStream) -> std::io::Result<()> {
             json!({"data": page}).to_string().as_bytes(),
         );
     }
+    // Sentry: api/0/organizations/acme/replays/{id}/ ("Retrieve a Replay Instance").
+    if parts.len() == 6 && parts[..3] == ["api", "0", "organizations"] && parts[4] == "replays" {
+        assert!(
+            q.contains_key("statsPeriod") || q.contains_key("start"),
+            "{target}"
+        );
+        return match inner.sentry.iter().find(|(id, _, _)| id == parts[5]) {
+            Some((_, l, _)) => reply(
+                &mut s,
+                200,
+                "",
+                "application/json",
+                json!({ "data": l }).to_string().as_bytes(),
+            ),
+            None => reply(
+                &mut s,
+                404,
+                "",
+                "application/json",
+                br#"{"detail":"Replay not found."}"#,
+            ),
+        };
+    }
     if parts.len() == 8
         && parts[..3] == ["api", "0", "projects"]
         && parts[7] == "recording-segments"
@@ -994,6 +1017,16 @@ fn posthog_import_pushes_to_a_reel_server_once() {
             r.id
         );
         assert_eq!(meta["distinct_id"], r.listing["distinct_id"]);
+        // The listing's fields and the person travel through the server too.
+        assert_eq!(
+            meta["posthog"], r.listing,
+            "{}: the listing's fields are kept by the server",
+            r.id
+        );
+        assert_eq!(
+            meta["person"]["properties"]["email"],
+            "zelda.canary@example.com"
+        );
     }
 }
 
@@ -1171,6 +1204,74 @@ fn sentry_replays_import_with_breadcrumbs_as_console_events() {
         fake.count("/recording-segments/"),
         1 + 3 * 2,
         "one 502, two pages per replay, no refetch"
+    );
+
+    // --replay: just those replays, looked up one by one (no listing).
+    let listings = fake.count("/organizations/acme/replays/?");
+    let only = t.path().join("only");
+    let s = ok(&reel(
+        &[
+            "import",
+            "sentry",
+            "--host",
+            &fake.url,
+            "--org",
+            "acme",
+            "--project",
+            "web",
+            "--replay",
+            ids[2],
+            "--replay",
+            ids[0],
+            "-o",
+            only.to_str().unwrap(),
+            "--json",
+        ],
+        t.path(),
+    ));
+    assert_eq!(s["imported"].as_array().unwrap().len(), 2, "{s}");
+    assert_eq!(
+        fake.count("/organizations/acme/replays/?"),
+        listings,
+        "no listing"
+    );
+    let mut names: Vec<String> = std::fs::read_dir(&only)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            format!("{}.reel.zip", ids[0]),
+            format!("{}.reel.zip", ids[2])
+        ]
+    );
+    let (_, meta) = package_events(&only.join(format!("{}.reel.zip", ids[2])));
+    assert_eq!(meta["sentry"], replays[2].1);
+    // An unknown id is an error that names it.
+    let o = reel(
+        &[
+            "import",
+            "sentry",
+            "--host",
+            &fake.url,
+            "--org",
+            "acme",
+            "--project",
+            "web",
+            "--replay",
+            "ffff0c1e2b9d4c7fa0e1d2c3b4a59687",
+            "-o",
+            only.to_str().unwrap(),
+        ],
+        t.path(),
+    );
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("ffff0c1e2b9d4c7fa0e1d2c3b4a59687"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
     );
 }
 

@@ -3,14 +3,27 @@ use anyhow::{bail, Context};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// Export a recording as one self-contained HTML file (player + recording) that plays when opened
-/// from disk with the network off. Without INPUT: the standalone player page, which opens
-/// .reel.zip files by file picker or drag and drop. `reel export posthog` sends recordings to a
-/// PostHog project instead.
+/// Export recordings.
+///
+/// --html: one self-contained HTML file (player + recording) that plays when opened from disk with
+/// the network off. Without INPUT: the standalone player page, which opens .reel.zip files by file
+/// picker or drag and drop.
+///
+/// --all: every session of a Reel server into a folder or bucket, as `reel serve --export-to`
+/// writes it: TO/sessions/YYYY/MM/DD/ID.reel.zip (the server's export redaction policy applied)
+/// and Parquet tables TO/parquet/sessions/date=YYYY-MM-DD/ID.parquet and
+/// TO/parquet/events/date=YYYY-MM-DD/ID.parquet. Resumable: TO/.reel-export-state.json records
+/// what is written; a rerun skips sessions unchanged since and rewrites those that grew.
+/// S3 endpoint and credentials come from the AWS_* variables (AWS_ENDPOINT_URL for S3-compatible
+/// servers).
+///
+/// `reel export posthog` sends recordings to a PostHog project.
 ///
 /// Examples:
 ///   reel export --html session.reel.zip -o session.html
 ///   reel export --html -o player.html
+///   reel export --all --server http://127.0.0.1:8080 --token $REEL_ADMIN_TOKEN --to s3://bucket/reel --since 2026-01-01
+///   duckdb -c "select count(*) from read_parquet('out/parquet/events/*/*.parquet', hive_partitioning=true) where kind='click'"
 ///   reel export posthog recordings/*.reel.zip --host https://eu.i.posthog.com --token phc_…
 #[derive(clap::Args)]
 #[command(
@@ -20,15 +33,33 @@ use std::process::ExitCode;
 )]
 pub struct Args {
     #[command(subcommand)]
-    to: Option<To>,
+    system: Option<To>,
     /// A package or any file `reel pack` accepts (non-packages are packed first; packages are
     /// checked whole, like `reel verify`, and refused if anything is wrong).
     input: Option<PathBuf>,
-    /// Write HTML (the only export form today; the flag names it for scripts).
-    #[arg(long, required = true)]
+    /// Write one HTML file (give -o).
+    #[arg(long, required_unless_present = "all", conflicts_with = "all")]
     html: bool,
-    #[arg(short, long, required = true)]
+    #[arg(short, long, required_unless_present = "all")]
     output: Option<PathBuf>,
+    /// Every session of a Reel server (give --server, --token, --to).
+    #[arg(long, requires = "to")]
+    all: bool,
+    /// With --all: the server.
+    #[arg(long, env = "REEL_SERVER", default_value = "http://127.0.0.1:8080")]
+    server: String,
+    /// With --all: the server's admin token.
+    #[arg(long, env = "REEL_ADMIN_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// With --all: a folder or s3://bucket/prefix.
+    #[arg(long, requires = "all")]
+    to: Option<String>,
+    /// With --all: only sessions that started at or after this date (2026-01-31, RFC 3339, -7d).
+    #[arg(long, requires = "all")]
+    since: Option<String>,
+    /// With --all: print a JSON summary on stdout.
+    #[arg(long, requires = "all")]
+    json: bool,
     #[command(flatten)]
     limits: ui::LimitArgs,
 }
@@ -82,8 +113,20 @@ pub fn as_package(path: &std::path::Path, limits: reel_format::Limits) -> anyhow
 }
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
-    if let Some(To::Posthog(p)) = a.to {
+    if let Some(To::Posthog(p)) = a.system {
         return super::import::export_posthog(p, a.limits.limits());
+    }
+    if a.all {
+        let Some(token) = a.token else {
+            bail!("--all needs the server's admin token: --token TOKEN or REEL_ADMIN_TOKEN");
+        };
+        return super::export_all::run(super::export_all::AllArgs {
+            server: a.server,
+            token,
+            to: a.to.unwrap_or_default(),
+            since: a.since,
+            json: a.json,
+        });
     }
     let _ = a.html;
     let Some(output) = a.output else {

@@ -1,6 +1,7 @@
 pub mod convert;
 pub mod dom;
 pub mod export;
+pub mod export_all;
 pub mod import;
 pub mod inspect;
 pub mod keys;

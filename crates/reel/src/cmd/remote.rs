@@ -44,7 +44,7 @@ fn agent() -> ureq::Agent {
         .into()
 }
 
-fn fail(server: &str, status: u16, body: &str) -> anyhow::Error {
+pub(crate) fn fail(server: &str, status: u16, body: &str) -> anyhow::Error {
     let explained = serde_json::from_str::<serde_json::Value>(body)
         .ok()
         .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string));

@@ -101,6 +101,13 @@ pub struct Args {
     /// seconds (default 86400: 24 h); then its file is removed and the job says "expired".
     #[arg(long, env = "REEL_RENDER_TTL_SECONDS")]
     render_ttl_seconds: Option<u64>,
+    /// Copy every session, once sealed, to this folder or s3://bucket/prefix: the package
+    /// (prefix/sessions/YYYY/MM/DD/ID.reel.zip, export redaction policy applied, rewritten when the
+    /// session grows) and Parquet tables (prefix/parquet/{sessions,events}/date=YYYY-MM-DD/ID.parquet).
+    /// Deleting a session deletes its copies there too. `reel export --all` does the same for
+    /// history recorded before.
+    #[arg(long, env = "REEL_EXPORT_TO")]
+    export_to: Option<String>,
     /// Log format: text or json.
     #[arg(long, env = "REEL_LOG_FORMAT", default_value = "text")]
     log_format: String,
@@ -142,6 +149,7 @@ struct FileConfig {
     max_session_bytes: Option<u64>,
     redaction_state_bytes: Option<usize>,
     render_ttl_seconds: Option<u64>,
+    export_to: Option<String>,
 }
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
@@ -213,6 +221,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     if let Some(s) = a.render_ttl_seconds.or(file.render_ttl_seconds) {
         cfg.render_ttl = Duration::from_secs(s.max(1));
     }
+    cfg.export_to = a.export_to.or(file.export_to);
     if let Some(s) = file.sweep_seconds {
         cfg.sweep_every = Duration::from_secs(s.max(1));
     }
@@ -232,6 +241,9 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         eprintln!("  web UI        {host}/");
         if let Some(m) = &st.config.metrics_listen {
             eprintln!("  metrics       http://{m}/metrics   (only there)");
+        }
+        if let Some(x) = &st.config.export_to {
+            eprintln!("  export to     {x}   (every sealed session: package + Parquet)");
         }
         eprintln!("  capture token {}   (write-only; safe to put in pages)", p.capture_token);
         match &st.new_admin_token {
