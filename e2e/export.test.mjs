@@ -214,3 +214,25 @@ test('reel export --all: existing history into a folder, resumable, with --since
     assert.match(noTo.stderr, /--to/);
   } finally { await server.stop(); server.cleanup(); }
 });
+
+if (modes().includes('postgres+s3')) {
+  test('reel export --all into an S3 bucket (scale-out server)', async () => {
+    const server = await startReel({ mode: 'postgres+s3' });
+    try {
+      const sid = `alls3-${randomBytes(3).toString('hex')}`;
+      await send(server, sid, `${sid}-1`, checkout);
+      const t = target('s3');
+      const env = { ...process.env, AWS_ENDPOINT_URL: process.env.REEL_TEST_S3_ENDPOINT };
+      const run = () => {
+        const r = spawnSync(REEL, ['export', '--all', '--server', server.url, '--token', ADMIN, '--to', t.url, '--json'], { encoding: 'utf8', env });
+        assert.equal(r.status, 0, r.stderr);
+        return JSON.parse(r.stdout);
+      };
+      assert.equal(run().exported, 1);
+      const day = new Date(checkout[0].timestamp).toISOString().slice(0, 10);
+      assert.deepEqual(t.list(), ['.reel-export-state.json', `parquet/events/date=${day}/${sid}.parquet`, `parquet/sessions/date=${day}/${sid}.parquet`, `sessions/${day.replace(/-/g, '/')}/${sid}.reel.zip`].sort());
+      assert.equal(duck(t, 'select count(*) as n from events where kind = \'click\'')[0].n, (await api(server, `/api/v1/sessions/${sid}`)).click_count);
+      assert.deepEqual([run().exported, run().unchanged], [0, 1], 'the state file in the bucket makes a rerun skip it');
+    } finally { await server.stop(); server.cleanup(); }
+  });
+}
