@@ -212,6 +212,13 @@ test('reel export --all: existing history into a folder, resumable, with --since
     const noTo = spawnSync(REEL, ['export', '--all', '--server', server.url, '--token', ADMIN], { encoding: 'utf8' });
     assert.notEqual(noTo.status, 0);
     assert.match(noTo.stderr, /--to/);
+    // A state file that is not one (hand-edited, another tool's) is refused with what to do; nothing is written.
+    writeFileSync(join(t2.dir, '.reel-export-state.json'), '{"sessions": 12');
+    const before = t2.list();
+    const broken = spawnSync(REEL, ['export', '--all', '--server', server.url, '--token', ADMIN, '--to', t2.url], { encoding: 'utf8' });
+    assert.notEqual(broken.status, 0);
+    assert.match(broken.stderr, /reel-export-state\.json.*delete it to start over/);
+    assert.deepEqual(t2.list(), before);
   } finally { await server.stop(); server.cleanup(); }
 });
 

@@ -164,6 +164,18 @@ impl Blobs {
         Ok(self.store.get(&self.full(key)).await?.bytes().await?)
     }
 
+    /// Like [`Blobs::get`], but an object larger than `cap` bytes is refused before it is read.
+    pub async fn get_capped(&self, key: &str, cap: u64) -> Result<Bytes> {
+        let r = self.store.get(&self.full(key)).await?;
+        if r.meta.size > cap {
+            return Err(Error::Config(format!(
+                "{key}: {} bytes, more than the {cap} expected of it",
+                r.meta.size
+            )));
+        }
+        Ok(r.bytes().await?)
+    }
+
     pub async fn delete(&self, key: &str) -> Result<()> {
         match self.store.delete(&self.full(key)).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),

@@ -123,9 +123,9 @@ impl ExportTarget {
         Ok(())
     }
 
-    /// A small object (a state file), or None if it is not there.
-    pub async fn get_small(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        match self.blobs.get(key).await {
+    /// A small object (a state file), or None if it is not there; refused past `cap` bytes.
+    pub async fn get_small(&self, key: &str, cap: usize) -> Result<Option<Vec<u8>>> {
+        match self.blobs.get_capped(key, cap as u64).await {
             Ok(b) => Ok(Some(b.to_vec())),
             Err(crate::Error::Blob(object_store::Error::NotFound { .. })) => Ok(None),
             Err(e) => Err(e),

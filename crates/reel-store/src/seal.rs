@@ -59,13 +59,15 @@ impl Store {
         Ok(row.try_get::<i64, _>("n")?)
     }
 
-    /// Seal one session. Returns false if another server holds the lease. A failure backs the
+    /// Seal one session. Returns false if another server holds the lease or it is sealed already. A failure backs the
     /// session off (see [`SEAL_BACKOFF_MS`]) and is counted in [`crate::Metrics`].
     pub async fn seal(&self, project: &str, id: &str) -> Result<bool> {
         let now = now_ms();
         {
             let _w = self.index.writer().await;
-            let n = sqlx::query("UPDATE sessions SET lease_until = $1 WHERE project_id = $2 AND id = $3 AND (lease_until IS NULL OR lease_until < $4)")
+            // Only an unsealed session: another server may have sealed it since it was listed, and
+            // sealing it again would give it a new `sealed_ms` (a new version to export) for nothing.
+            let n = sqlx::query("UPDATE sessions SET lease_until = $1 WHERE project_id = $2 AND id = $3 AND sealed_ms IS NULL AND (lease_until IS NULL OR lease_until < $4)")
                 .bind(now + LEASE_MS)
                 .bind(project)
                 .bind(id)

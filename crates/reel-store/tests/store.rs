@@ -1339,6 +1339,14 @@ async fn export_bookkeeping_once_per_version_leases_backoff_and_deletion() {
             b.name
         );
         assert!(s.exports_due(&p.id, t, 10).await.unwrap().is_empty());
+        // A second server that listed the session for sealing before the first sealed it does not
+        // seal it again (that would make a new version to export).
+        assert!(!s.seal(&p.id, "exp-1").await.unwrap(), "{}", b.name);
+        assert!(
+            s.exports_due(&p.id, t, 10).await.unwrap().is_empty(),
+            "{}: same version",
+            b.name
+        );
         // Another target is its own queue.
         assert_eq!(
             s.exports_due(&p.id, "/elsewhere", 10).await.unwrap().len(),

@@ -9,6 +9,8 @@ use std::process::ExitCode;
 /// Where the run keeps what it has written, in the target itself (so a rerun from any machine
 /// continues): session id → version written and its keys.
 const STATE_KEY: &str = ".reel-export-state.json";
+/// Largest state file read (a line per session: ~200 bytes; 64 MiB is ~300,000 sessions).
+const STATE_CAP: usize = 64 << 20;
 /// The state is saved after this many sessions (and at the end).
 const SAVE_EVERY: usize = 10;
 
@@ -73,7 +75,7 @@ pub fn run(a: AllArgs) -> anyhow::Result<ExitCode> {
         .build()?;
     let target = ExportTarget::open(&a.to).map_err(|e| anyhow::anyhow!("--to {}: {e}", a.to))?;
     let mut state: State = match rt
-        .block_on(target.get_small(STATE_KEY))
+        .block_on(target.get_small(STATE_KEY, STATE_CAP))
         .map_err(|e| anyhow::anyhow!("--to {}: cannot read {STATE_KEY}: {e}", a.to))?
     {
         Some(b) => serde_json::from_slice(&b).with_context(|| {
