@@ -321,7 +321,7 @@ async fn events(
 
 /// Write a session as a `.reel.zip` package into a temporary file, window by window, events
 /// streamed from the store through the export policy (blocking).
-pub(crate) fn write_package(
+fn write_package(
     store: &reel_store::Store,
     row: reel_store::SessionRow,
     plan: reel_store::read::Plan,
@@ -412,6 +412,30 @@ pub(crate) fn write_package(
     Ok(file)
 }
 
+/// A session as it may leave the server, as a `.reel.zip` in a temporary file: the export policy
+/// applied, and an imported session's facts (`meta`) carried. The one way out for packages: the
+/// export route, the renderer and `--export-to`.
+pub(crate) async fn package_file(
+    st: &AppState,
+    project: &str,
+    row: reel_store::SessionRow,
+    plan: reel_store::read::Plan,
+) -> Result<std::fs::File, String> {
+    let meta = st
+        .store
+        .index
+        .session_meta(project, &row.id)
+        .await
+        .map_err(|e| e.to_string())?;
+    let policy = st.policy("export_redaction");
+    let config = crate::moments::config(st);
+    let store = st.store.clone();
+    tokio::task::spawn_blocking(move || write_package(&store, row, plan, meta, policy, &config))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())
+}
+
 /// A session as it may leave the server (export policy applied), as `.reel.zip` bytes: for the
 /// renderer, which embeds the whole package in its page. `Err` is the response to send (404 when
 /// the session is gone).
@@ -422,28 +446,16 @@ pub(crate) async fn export_package(
 ) -> Result<Vec<u8>, Response> {
     use std::io::Read;
     let (row, plan) = plan_of(st, project, id).await?;
-    let meta = st
-        .store
-        .index
-        .session_meta(project, id)
+    let mut file = package_file(st, project, row, plan)
         .await
         .map_err(internal)?;
-    let policy = st.policy("export_redaction");
-    let config = crate::moments::config(st);
-    let store = st.store.clone();
-    let read = tokio::task::spawn_blocking(move || {
-        let mut file =
-            write_package(&store, row, plan, meta, policy, &config).map_err(|e| e.to_string())?;
+    tokio::task::spawn_blocking(move || {
         let mut out = Vec::new();
-        file.read_to_end(&mut out).map_err(|e| e.to_string())?;
-        Ok::<_, String>(out)
+        file.read_to_end(&mut out).map(|_| out)
     })
-    .await;
-    match read {
-        Ok(Ok(bytes)) => Ok(bytes),
-        Ok(Err(e)) => Err(internal(e)),
-        Err(e) => Err(internal(e)),
-    }
+    .await
+    .map_err(internal)?
+    .map_err(internal)
 }
 
 /// A file as a response body, read in chunks.
@@ -474,19 +486,8 @@ async fn export(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let meta = match st.store.index.session_meta(&p.id, &id).await {
-        Ok(m) => m,
-        Err(e) => return internal(e),
-    };
-    let policy = st.policy("export_redaction");
-    let config = crate::moments::config(&st);
-    let store = st.store.clone();
-    match tokio::task::spawn_blocking(move || {
-        write_package(&store, row, plan, meta, policy, &config)
-    })
-    .await
-    {
-        Ok(Ok(file)) => {
+    match package_file(&st, &p.id, row, plan).await {
+        Ok(file) => {
             let len = file.metadata().map(|m| m.len()).unwrap_or(0);
             (
                 [
@@ -501,7 +502,6 @@ async fn export(
             )
                 .into_response()
         }
-        Ok(Err(e)) => internal(e),
         Err(e) => internal(e),
     }
 }

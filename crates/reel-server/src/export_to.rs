@@ -108,17 +108,8 @@ async fn export_one(
     };
     let keys = ExportKeys::new(id, row.start_ms);
     let plan = store.plan(project, id).await.map_err(|e| e.to_string())?;
-    let meta = store
-        .index
-        .session_meta(project, id)
-        .await
-        .map_err(|e| e.to_string())?;
-    let policy = state.policy("export_redaction");
-    let config = crate::moments::config(state);
-    let s = store.clone();
+    let package = crate::api::package_file(state, project, row, plan).await?;
     let files = tokio::task::spawn_blocking(move || -> Result<ExportFiles, String> {
-        let package = crate::api::write_package(&s, row, plan, meta, policy, &config)
-            .map_err(|e| e.to_string())?;
         let (sessions_parquet, events_parquet) = parquet_tables(&package)?;
         Ok(ExportFiles {
             package,
@@ -165,7 +156,6 @@ pub fn parquet_tables(package: &std::fs::File) -> Result<(std::fs::File, std::fs
     t.add_package(std::io::BufReader::new(zip))
         .map_err(|e| e.to_string())?;
     t.finish().map_err(|e| e.to_string())?;
-    let mut package = package.try_clone().map_err(|e| e.to_string())?;
-    package.rewind().map_err(|e| e.to_string())?;
+    // Uploads rewind the files they read (`Blobs::put_file`): the shared offsets need no reset.
     Ok((sessions, events))
 }

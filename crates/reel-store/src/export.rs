@@ -135,11 +135,6 @@ impl ExportTarget {
     pub async fn put_small(&self, key: &str, bytes: Vec<u8>) -> Result<()> {
         self.blobs.put(key, bytes).await
     }
-
-    /// Every key under `prefix` (for tests and `reel export --all` summaries).
-    pub async fn list(&self, prefix: &str) -> Result<Vec<String>> {
-        self.blobs.list(prefix).await
-    }
 }
 
 fn join_keys(keys: &ExportKeys) -> String {
@@ -300,9 +295,7 @@ impl Store {
             .map(|r| r.try_get("failures"))
             .transpose()?
             .unwrap_or(0);
-        let delay = EXPORT_BACKOFF_MS
-            .saturating_mul(1i64 << failures.clamp(0, 20))
-            .min(EXPORT_BACKOFF_MAX_MS);
+        let delay = crate::backoff_ms(EXPORT_BACKOFF_MS, EXPORT_BACKOFF_MAX_MS, failures);
         let error: String = error.chars().take(500).collect();
         sqlx::query("UPDATE exports SET failures = failures + 1, retry_ms = $1, error = $2, lease_until = NULL WHERE project_id = $3 AND session_id = $4 AND target = $5")
             .bind(now_ms() + delay)
@@ -317,20 +310,24 @@ impl Store {
 
     /// The session is gone from the store: its copies (if any) are to be deleted from the target.
     pub async fn abandon_export(&self, project: &str, session: &str, target: &str) -> Result<()> {
-        let _w = self.index.writer().await;
-        sqlx::query("UPDATE exports SET deleted = 1, lease_until = NULL, retry_ms = NULL WHERE project_id = $1 AND session_id = $2 AND target = $3")
-            .bind(project)
-            .bind(session)
-            .bind(target)
-            .execute(&self.index.pool)
-            .await?;
-        Ok(())
+        self.export_row("UPDATE exports SET deleted = 1, lease_until = NULL, retry_ms = NULL WHERE project_id = $1 AND session_id = $2 AND target = $3", project, session, target).await
     }
 
     /// The deleted session's copies are gone from the target: forget its export row.
     pub async fn export_deleted(&self, project: &str, session: &str, target: &str) -> Result<()> {
+        self.export_row("DELETE FROM exports WHERE project_id = $1 AND session_id = $2 AND target = $3 AND deleted = 1", project, session, target).await
+    }
+
+    /// Run one statement on a session's export row (`$1` project, `$2` session, `$3` target).
+    async fn export_row(
+        &self,
+        sql: &'static str,
+        project: &str,
+        session: &str,
+        target: &str,
+    ) -> Result<()> {
         let _w = self.index.writer().await;
-        sqlx::query("DELETE FROM exports WHERE project_id = $1 AND session_id = $2 AND target = $3 AND deleted = 1")
+        sqlx::query(sql)
             .bind(project)
             .bind(session)
             .bind(target)

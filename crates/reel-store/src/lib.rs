@@ -134,6 +134,12 @@ pub struct Metrics {
     pub export_retrying: std::sync::atomic::AtomicI64,
 }
 
+/// Delay before the next attempt after `failures` earlier failures: `base` × 2^failures, at most
+/// `max` (sealing and export back off alike).
+pub(crate) fn backoff_ms(base: i64, max: i64, failures: i64) -> i64 {
+    base.saturating_mul(1i64 << failures.clamp(0, 20)).min(max)
+}
+
 /// Milliseconds since the epoch.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()

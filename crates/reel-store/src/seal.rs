@@ -109,9 +109,7 @@ impl Store {
                 .map(|r| r.try_get("seal_failures"))
                 .transpose()?
                 .unwrap_or(0);
-        let delay = SEAL_BACKOFF_MS
-            .saturating_mul(1i64 << failures.clamp(0, 20))
-            .min(SEAL_BACKOFF_MAX_MS);
+        let delay = crate::backoff_ms(SEAL_BACKOFF_MS, SEAL_BACKOFF_MAX_MS, failures);
         sqlx::query("UPDATE sessions SET seal_failures = seal_failures + 1, seal_retry_ms = $1, lease_until = NULL WHERE project_id = $2 AND id = $3")
             .bind(now_ms() + delay)
             .bind(project)

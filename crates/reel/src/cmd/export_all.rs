@@ -113,7 +113,7 @@ pub fn run(a: AllArgs) -> anyhow::Result<ExitCode> {
             url.push_str(&format!("&from={s}"));
         }
         if let Some(c) = &cursor {
-            url.push_str(&format!("&cursor={}", urlencode(c)));
+            url.push_str(&format!("&cursor={}", reel_move::http::enc(c)));
         }
         let page = get_json(&http, &url, &auth, &server)?;
         let rows = page["results"].as_array().cloned().unwrap_or_default();
@@ -191,17 +191,6 @@ fn save(rt: &tokio::runtime::Runtime, target: &ExportTarget, state: &State) -> a
         .map_err(|e| anyhow::anyhow!("{}: cannot write {STATE_KEY}: {e}", target.url))
 }
 
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 fn get_json(
     http: &ureq::Agent,
     url: &str,
@@ -244,7 +233,10 @@ fn export_one(
         if attempt > 0 {
             std::thread::sleep(std::time::Duration::from_millis(500 << attempt));
         }
-        let url = format!("{server}/api/v1/sessions/{}/export", urlencode(id));
+        let url = format!(
+            "{server}/api/v1/sessions/{}/export",
+            reel_move::http::enc(id)
+        );
         let mut res = match http.get(&url).header("Authorization", auth).call() {
             Ok(r) => r,
             Err(e) => {
