@@ -243,3 +243,26 @@ if (modes().includes('postgres+s3')) {
     } finally { await server.stop(); server.cleanup(); }
   });
 }
+
+test('reel export --all: a server naming a session "../…" writes nothing outside the target', async () => {
+  const http = await import('node:http');
+  const srv = http.createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ results: [{ id: '../../escaped', start_ms: 0, end_ms: 1, event_count: 1, size: 1 }], has_next: false }));
+  });
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+  try {
+    const t = target('folder');
+    // Not spawnSync: the fake server answers from this process's event loop.
+    const { spawn } = await import('node:child_process');
+    const child = spawn(REEL, ['export', '--all', '--server', `http://127.0.0.1:${srv.address().port}`, '--token', ADMIN, '--to', join(t.dir, 'a', 'b'), '--json']);
+    const r = { stdout: '', stderr: '' };
+    child.stdout.on('data', (d) => { r.stdout += d; });
+    child.stderr.on('data', (d) => { r.stderr += d; });
+    r.status = await new Promise((res) => child.on('close', res));
+    assert.equal(r.status, 1, r.stderr);
+    assert.equal(JSON.parse(r.stdout).failures[0].error, 'invalid session id');
+    assert.deepEqual(t.list().filter((k) => !k.endsWith('.reel-export-state.json')), []);
+    assert.ok(!existsSync(join(t.dir, 'escaped.reel.zip')) && !existsSync(join(t.dir, 'escaped')));
+  } finally { await new Promise((r) => srv.close(r)); }
+});

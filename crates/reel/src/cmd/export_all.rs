@@ -122,6 +122,14 @@ pub fn run(a: AllArgs) -> anyhow::Result<ExitCode> {
                 continue;
             };
             sum.listed += 1;
+            // The id names objects in the target: only ids a package may carry (no '/', no '..').
+            if !reel_format::package::valid_id(id) {
+                sum.failed += 1;
+                ui::warn(&format!("{id:?}: not a session id Reel writes; skipped"));
+                sum.failures
+                    .push(serde_json::json!({"session_id": id, "error": "invalid session id"}));
+                continue;
+            }
             let sig = signature(row);
             if state.sessions.get(id).is_some_and(|d| d.signature == sig) {
                 sum.unchanged += 1;
