@@ -85,6 +85,45 @@ async function list() {
   await load(true);
 }
 
+/** m:ss from ms. @param {number} ms */
+const clock = (ms) => { const s = Math.max(0, Math.floor(ms / 1000)); return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`; };
+
+/**
+ * The session's summary block: the deterministic summary (docs/moments.md) with its outcome and key actions, and the
+ * LLM's summary when one was asked (kept apart, labelled with its model). Times seek the player.
+ * `llmOn`: the server offers LLM summaries (`reel serve --llm-url`).
+ */
+function summaryBlock(id, insight, llmOn) {
+  const box = h('section', { class: 'summary', id: 'summary', 'aria-label': 'Summary' });
+  const at = (ms) => h('button', { type: 'button', class: 'time', title: 'Jump there', onclick: () => player && player.seek(ms) }, clock(ms));
+  const flags = (a) => ['abandonment', 'confusion', 'exception'].filter((f) => a[f]).map((f) => h('span', { class: `flag ${f}` }, f));
+  const outcome = (o) => h('p', { class: `outcome ${o && o.success ? 'good' : 'bad'}` }, (o && o.description) || '');
+  const actions = (list, total) => list.length ? h('details', {}, h('summary', {}, `Key actions (${total})`),
+    h('ol', { class: 'key-actions' }, ...list.map((a) => h('li', {}, at(a.t_ms), ' ', a.description, ...flags(a))))) : null;
+  const status = h('span', { class: 'status llm-status', role: 'status' });
+  function render(x) {
+    const s = x.summary || {};
+    const parts = [h('h3', {}, 'Summary'), h('p', { class: 'summary-text' }, s.text || 'No activity recorded.'), outcome(s.outcome),
+      actions((s.key_actions || []).slice(0, 100), s.key_action_count || 0)];
+    const l = x.llm_summary;
+    if (l) {
+      parts.push(h('div', { class: 'llm-summary' }, h('h4', {}, `Written by ${l.model}`, h('small', {}, ` · ${new Date(l.created_at).toLocaleString()} · from the redacted timeline`)),
+        h('p', { class: 'summary-text' }, l.text), outcome(l.outcome), actions(l.key_actions || [], (l.key_actions || []).length)));
+    }
+    if (llmOn) {
+      parts.push(h('p', {}, h('button', { type: 'button', id: 'llm-summary', onclick: async (e) => {
+        e.target.disabled = true; status.textContent = 'Asking the model…';
+        try {
+          render(await (await api(`/api/v1/sessions/${encodeURIComponent(id)}/summary/llm`, { method: 'POST' })).json());
+        } catch (err) { status.textContent = `LLM summary: ${err.message}`; e.target.disabled = false; }
+      } }, l ? 'Ask the LLM again' : 'Summarize with LLM'), ' ', status));
+    }
+    box.replaceChildren(...parts.filter(Boolean));
+  }
+  render(insight || {});
+  return box;
+}
+
 async function session(id) {
   const main = h('main', { class: 'session' });
   app.replaceChildren(header(), main);
@@ -198,6 +237,8 @@ async function session(id) {
     const windows = await windowsFrom(await api(`/api/v1/sessions/${encodeURIComponent(id)}/events?format=jsonl`));
     // Key moments and the summary (computed by the server; the player only shows them).
     const moments = await api(`/api/v1/sessions/${encodeURIComponent(id)}/moments`).then((r) => r.json()).catch(() => null);
+    const project = await api('/api/v1/project').then((r) => r.json()).catch(() => ({}));
+    if (moments) stage.after(summaryBlock(id, moments, !!project.llm_summaries));
     if (player) player.destroy?.();
     player = await ReelPlayer.mount(stage, { windows, moments, openPanels: [moments && moments.moments.length ? 'moments' : 'console'] });
   } catch (err) { stage.append(h('p', { class: 'error' }, `Cannot play: ${err.message}`)); }

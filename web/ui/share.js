@@ -16,6 +16,9 @@ async function main() {
     app.append(h('header', {}, h('span', { class: 'brand' }, 'Reel'), h('span', { class: 'grow' }), meta.start_url || ''));
   }
   app.append(stage);
-  await ReelPlayer.mount(stage, { windows, openPanels: embed ? [] : ['console'] });
+  // Key moments as timeline markers (and the moments panel on the share page), as the session page shows them.
+  const moments = await fetch(`${base}/moments`).then((r) => (r.ok ? r.json() : null)).catch(() => null);
+  const panel = moments && moments.moments && moments.moments.length ? 'moments' : 'console';
+  await ReelPlayer.mount(stage, { windows, moments, openPanels: embed ? [] : [panel] });
 }
 main().catch((e) => app.replaceChildren(h('p', { class: 'error' }, String(e))));

@@ -18,6 +18,9 @@
 
 mod html;
 mod select;
+mod wire;
+
+use wire::{SerAdd, SerNode};
 
 pub use select::{Selector, SelectorError};
 
@@ -303,25 +306,28 @@ impl Dom {
     }
 
     /// Build a serialized rrweb node (with its `childNodes`) into the arena; returns its slot.
-    fn build(&mut self, v: &Value, parent: Option<u32>, added: &mut Vec<NodeId>) -> Option<u32> {
+    fn build<N: SerNode>(
+        &mut self,
+        v: &N,
+        parent: Option<u32>,
+        added: &mut Vec<NodeId>,
+    ) -> Option<u32> {
         // Iterative to survive deeply nested snapshots.
         let mut first = None;
-        let mut stack: Vec<(&Value, Option<u32>)> = vec![(v, parent)];
+        let mut stack: Vec<(&N, Option<u32>)> = vec![(v, parent)];
         while let Some((v, parent)) = stack.pop() {
-            let Some(o) = v.as_object() else { continue };
-            let Some(id) = o.get("id").and_then(num) else {
-                continue;
+            let Some(id) = v.id() else {
+                continue; // not a node object, or no id: skipped with its children
             };
             if let (Some(old), Some(p)) = (self.slot_of(id), parent) {
                 if self.is_ancestor(old, p) {
                     continue; // a node reusing an ancestor's id: skip it, with its children
                 }
             }
-            let data = node_data(o);
             let node = Node {
                 id,
-                data,
-                shadow: o.get("isShadow").and_then(Value::as_bool).unwrap_or(false),
+                data: v.data(),
+                shadow: v.shadow(),
                 user: 0,
                 parent,
                 children: Vec::new(),
@@ -334,10 +340,8 @@ impl Dom {
                 first = Some(s);
                 added.push(id);
             }
-            if let Some(Value::Array(kids)) = o.get("childNodes") {
-                for k in kids.iter().rev() {
-                    stack.push((k, Some(s)));
-                }
+            for k in v.kids().iter().rev() {
+                stack.push((k, Some(s)));
             }
         }
         // Children were pushed in reverse onto the stack, so they were appended in order.
@@ -360,7 +364,9 @@ impl Dom {
                 Some(0) => self.apply_mutation(d, &mut ch),
                 Some(5) => {
                     if let Some(id) = d.get("id").and_then(num) {
-                        if self.apply_input(id, d) {
+                        let text = d.get("text").and_then(Value::as_str);
+                        let checked = d.get("isChecked").and_then(Value::as_bool);
+                        if self.apply_input(id, text, checked) {
                             ch.inputs.push(id);
                         }
                     }
@@ -374,12 +380,16 @@ impl Dom {
 
     /// Replace the whole tree with a FullSnapshot's `data.node`.
     pub fn load_snapshot(&mut self, node: &Value) {
+        self.load(node);
+    }
+
+    fn load<N: SerNode>(&mut self, node: &N) {
         *self = Dom::default();
         let mut added = Vec::new();
         self.root = self.build(node, None, &mut added);
     }
 
-    fn apply_input(&mut self, id: NodeId, d: &Value) -> bool {
+    fn apply_input(&mut self, id: NodeId, text: Option<&str>, checked: Option<bool>) -> bool {
         let Some(s) = self.slot_of(id) else {
             return false;
         };
@@ -387,10 +397,10 @@ impl Dom {
         let NodeData::Element { attrs, .. } = &mut n.data else {
             return false;
         };
-        if let Some(t) = d.get("text").and_then(Value::as_str) {
+        if let Some(t) = text {
             set_attr(attrs, "value", Some(t.to_string()));
         }
-        if let Some(c) = d.get("isChecked").and_then(Value::as_bool) {
+        if let Some(c) = checked {
             let is_check = attrs.iter().any(|(k, v)| {
                 k == "type"
                     && (v.eq_ignore_ascii_case("checkbox") || v.eq_ignore_ascii_case("radio"))
@@ -407,54 +417,19 @@ impl Dom {
         if let Some(Value::Array(rs)) = d.get("removes") {
             for r in rs {
                 if let Some(id) = r.get("id").and_then(num) {
-                    if let Some(s) = self.slot_of(id) {
-                        self.delete_subtree(s);
-                        ch.removed.push(id);
-                    }
+                    self.remove(id, ch);
                 }
             }
         }
         if let Some(Value::Array(adds)) = d.get("adds") {
-            let mut pending: Vec<&Value> = adds.iter().collect();
-            loop {
-                let before = pending.len();
-                let mut still = Vec::new();
-                for a in pending {
-                    if !self.try_add(a, ch) {
-                        still.push(a);
-                    }
-                }
-                pending = still;
-                if pending.is_empty() || pending.len() == before {
-                    break;
-                }
-            }
-            for a in pending {
-                if let Some(id) = a.get("node").and_then(|n| n.get("id")).and_then(num) {
-                    ch.orphaned.push(id);
-                }
-            }
+            self.add_all(adds, ch);
         }
         if let Some(Value::Array(ts)) = d.get("texts") {
             for t in ts {
                 let (Some(id), Some(v)) = (t.get("id").and_then(num), t.get("value")) else {
                     continue;
                 };
-                let Some(s) = self.slot_of(id) else { continue };
-                let val = v.as_str().unwrap_or("").to_string();
-                match &mut self.slot_mut(s).data {
-                    NodeData::Text { text, .. } | NodeData::Comment { text } => *text = val,
-                    NodeData::Element { .. } => {
-                        // textContent on an element: its children become one text node.
-                        let kids = std::mem::take(&mut self.slot_mut(s).children);
-                        for k in kids {
-                            self.slot_mut(k).parent = None;
-                            self.delete_subtree(k);
-                        }
-                    }
-                    _ => {}
-                }
-                ch.texts.push(id);
+                self.set_text(id, v.as_str().unwrap_or(""), ch);
             }
         }
         if let Some(Value::Array(attrs)) = d.get("attributes") {
@@ -465,52 +440,106 @@ impl Dom {
                 let Some(Value::Object(map)) = a.get("attributes") else {
                     continue;
                 };
-                let Some(s) = self.slot_of(id) else { continue };
-                let NodeData::Element { attrs, .. } = &mut self.slot_mut(s).data else {
-                    continue;
-                };
-                for (k, v) in map {
-                    match v {
-                        Value::Object(diff) if k == "style" => apply_style_diff(attrs, diff),
-                        v => set_attr(attrs, k, attr_value_text(v)),
-                    }
-                }
-                ch.attributes.push(id);
+                self.set_attributes(id, map, ch);
             }
         }
     }
 
-    fn try_add(&mut self, a: &Value, ch: &mut Changes) -> bool {
-        let Some(pid) = a.get("parentId").and_then(num) else {
+    fn remove(&mut self, id: NodeId, ch: &mut Changes) {
+        if let Some(s) = self.slot_of(id) {
+            self.delete_subtree(s);
+            ch.removed.push(id);
+        }
+    }
+
+    /// A mutation's adds: those whose parent or `nextId` is not there yet wait and are retried
+    /// until a round adds nothing; the rest are orphaned.
+    fn add_all<A: SerAdd>(&mut self, adds: &[A], ch: &mut Changes) {
+        let mut pending: Vec<&A> = adds.iter().collect();
+        loop {
+            let before = pending.len();
+            let mut still = Vec::new();
+            for a in pending {
+                if !self.try_add(a, ch) {
+                    still.push(a);
+                }
+            }
+            pending = still;
+            if pending.is_empty() || pending.len() == before {
+                break;
+            }
+        }
+        for a in pending {
+            if let Some(id) = a.node().flatten().and_then(SerNode::id) {
+                ch.orphaned.push(id);
+            }
+        }
+    }
+
+    fn set_text(&mut self, id: NodeId, val: &str, ch: &mut Changes) {
+        let Some(s) = self.slot_of(id) else { return };
+        match &mut self.slot_mut(s).data {
+            NodeData::Text { text, .. } | NodeData::Comment { text } => *text = val.to_string(),
+            NodeData::Element { .. } => {
+                // textContent on an element: its children become one text node.
+                let kids = std::mem::take(&mut self.slot_mut(s).children);
+                for k in kids {
+                    self.slot_mut(k).parent = None;
+                    self.delete_subtree(k);
+                }
+            }
+            _ => {}
+        }
+        ch.texts.push(id);
+    }
+
+    fn set_attributes(&mut self, id: NodeId, map: &Map<String, Value>, ch: &mut Changes) {
+        let Some(s) = self.slot_of(id) else { return };
+        let NodeData::Element { attrs, .. } = &mut self.slot_mut(s).data else {
+            return;
+        };
+        for (k, v) in map {
+            match v {
+                Value::Object(diff) if k == "style" => apply_style_diff(attrs, diff),
+                v => set_attr(attrs, k, attr_value_text(v)),
+            }
+        }
+        ch.attributes.push(id);
+    }
+
+    fn try_add<A: SerAdd>(&mut self, a: &A, ch: &mut Changes) -> bool {
+        let Some(pid) = a.parent_id() else {
             return true; // malformed: drop
         };
-        let Some(node) = a.get("node") else {
+        let Some(node) = a.node() else {
             return true;
         };
         let Some(p) = self.slot_of(pid) else {
             return false;
         };
-        let next = a.get("nextId").and_then(num);
-        let next_slot = match next {
+        let next_slot = match a.next_id() {
             Some(n) => match self.slot_of(n) {
                 Some(s) => Some(s),
                 None => return false,
             },
             None => None,
         };
-        let prev_slot = a
-            .get("previousId")
-            .and_then(num)
-            .and_then(|p| self.slot_of(p));
+        let prev_slot = a.previous_id().and_then(|p| self.slot_of(p));
         // Adding a node already in the tree moves it: drop the old copy first.
-        if let Some(id) = node.get("id").and_then(num) {
+        if let Some(id) = node.and_then(SerNode::id) {
             if let Some(old) = self.slot_of(id) {
-                if Some(old) == next_slot || Some(old) == prev_slot || self.is_ancestor(old, p) {
-                    return true; // would create a cycle; rrweb refuses too
+                // Its own next/previous sibling or one inside it (deleting it would free the
+                // anchor), or an ancestor of the new parent: a cycle; rrweb refuses too.
+                let inside = |x: Option<u32>| x.is_some_and(|x| self.is_ancestor(old, x));
+                if inside(next_slot) || inside(prev_slot) || self.is_ancestor(old, p) {
+                    return true;
                 }
                 self.delete_subtree(old);
             }
         }
+        let Some(node) = node else {
+            return true; // `"node": null`
+        };
         let Some(s) = self.build(node, None, &mut ch.added) else {
             return true;
         };

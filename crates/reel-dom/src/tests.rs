@@ -197,3 +197,166 @@ fn selector_precheck_agrees_with_the_full_match() {
         }
     }
 }
+
+// ---- the typed reader (`apply_json`) against the `Value` path (`apply`) --------------------
+
+/// Everything a DOM holds: every live node with its parent, children, data and shadow flag.
+fn dump(dom: &Dom) -> String {
+    let mut ids: Vec<NodeId> = dom.index.keys().copied().collect();
+    ids.sort();
+    let mut out = format!("root {:?}\n", dom.root());
+    for id in ids {
+        let n = dom.get(id).unwrap();
+        out += &format!(
+            "{id} parent {:?} kids {:?} shadow {} {:?}\n",
+            dom.parent(id),
+            dom.children(id),
+            n.shadow,
+            n.data
+        );
+    }
+    out
+}
+
+/// Apply `events` both ways; after each, the DOMs and the changes must be the same.
+fn same_both_ways(events: &[Value]) {
+    let (mut a, mut b) = (Dom::new(), Dom::new());
+    for (i, e) in events.iter().enumerate() {
+        let ca = a.apply(e);
+        let cb = b.apply_json(&e.to_string()).expect("JSON");
+        assert_eq!(ca, cb, "changes of event {i}: {e}");
+        assert_eq!(dump(&a), dump(&b), "DOM after event {i}: {e}");
+    }
+}
+
+#[test]
+fn typed_reader_equals_value_path_on_recordings() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/rrweb");
+    let mut n = 0;
+    for f in std::fs::read_dir(dir).unwrap() {
+        let events: Vec<Value> =
+            serde_json::from_slice(&std::fs::read(f.unwrap().path()).unwrap()).unwrap();
+        n += events.len();
+        same_both_ways(&events);
+    }
+    assert!(n > 500, "{n} events");
+}
+
+#[test]
+fn typed_reader_equals_value_path_on_odd_shapes() {
+    let snap = snapshot();
+    let odd = [
+        // Ids and types as floats and huge numbers, attribute values of every JSON type.
+        json!({"type":2.0,"data":{"node":{"type":0,"id":1.0,"childNodes":[
+            {"type":2,"id":2.9,"tagName":"DIV","attributes":{"a":1,"b":true,"c":false,"d":null,"e":"x","f":1.5,"g":[1],"h":{"k":1},"a":"again"},
+             "isSVG":true,"childNodes":[{"type":3,"id":3,"textContent":"t","isStyle":true},{"type":5,"id":4,"textContent":"c"},
+             {"type":4,"id":5},{"type":9,"id":6},{"type":2,"id":18446744073709551615u64,"tagName":"x"}, null, 7, {"id":"8"}]}]}}}),
+        json!({"type":2,"data":{"node":null}}),
+        json!({"type":2,"data":{"node":{"type":0,"id":1,"childNodes":{"not":"an array"}}}}),
+        json!({"type":2,"data":null}),
+        json!({"type":2,"data":{}}),
+        json!({"type":"2","data":{"node":{"type":0,"id":1}}}),
+    ];
+    for o in &odd {
+        same_both_ways(&[snap.clone(), o.clone()]);
+    }
+    let muts = [
+        json!({"removes":[{"id":5},{"id":"6"},{"x":1},7],"adds":[],"texts":[],"attributes":[]}),
+        json!({"adds":[{"parentId":4,"nextId":null,"node":{"type":2,"id":20,"tagName":"p","attributes":{},"childNodes":[{"type":3,"id":21,"textContent":"hi"}]}},
+                       {"parentId":20,"nextId":21,"node":{"type":3,"id":22,"textContent":"first"}},
+                       {"parentId":99,"node":{"type":3,"id":23,"textContent":"orphan"}},
+                       {"parentId":4,"node":null},{"node":{"type":3,"id":24}},{"parentId":4},
+                       {"parentId":4,"previousId":5,"node":{"type":3,"id":25,"textContent":"after 5"}},
+                       {"parentId":6,"node":{"type":2,"id":4,"tagName":"cycle"}}]}),
+        json!({"texts":[{"id":6,"value":"new"},{"id":5,"value":"el"},{"id":6,"value":null},{"id":6},{"id":6,"value":3}]}),
+        json!({"attributes":[{"id":5,"attributes":{"class":"x","id":null,"style":{"color":"red","margin":["0","important"],"top":false}}},
+                             {"id":7,"attributes":{"value":1.25,"data-x":{"a":1}}},{"id":5,"attributes":null},{"id":5,"attributes":[1]}]}),
+        json!({"adds":[{"parentId":4.0,"nextId":7.0,"node":{"type":2,"id":30,"tagName":"b","isShadow":true,"attributes":{"k":"v","k":null}}}]}),
+    ];
+    for m in &muts {
+        same_both_ways(&[snap.clone(), mutation(m.clone())]);
+    }
+    let input = |d: Value| json!({"type":3,"data":d});
+    for d in [
+        json!({"source":5,"id":7,"text":"typed"}),
+        json!({"source":5,"id":7,"text":5}),
+        json!({"source":5,"id":7,"isChecked":true}),
+        json!({"source":5.0,"id":7.0,"text":null}),
+        json!({"source":2,"type":1,"id":5}),
+    ] {
+        same_both_ways(&[snap.clone(), input(d)]);
+    }
+    // Deeper than serde_json's 128 levels: read through the Value path all the same.
+    let mut deep = json!({"type":3,"id":1000,"textContent":"deep"});
+    for i in 0..150 {
+        deep = json!({"type":2,"id":1001 + i,"tagName":"div","childNodes":[deep]});
+    }
+    same_both_ways(&[
+        snap.clone(),
+        mutation(json!({"adds":[{"parentId":4,"node":deep}]})),
+    ]);
+    assert!(Dom::new().apply_json("not json").is_none());
+}
+
+proptest::proptest! {
+    /// Random mutations over a small id space, with odd types mixed in: both readers agree.
+    #[test]
+    fn typed_reader_equals_value_path_on_random_mutations(ops in proptest::collection::vec(
+        (0u8..6, 0i64..12, 0i64..12, proptest::option::of(0i64..12), 0u8..4), 1..30)) {
+        let mut events = vec![snapshot()];
+        for (op, a, b, next, odd) in ops {
+            let id = |x: i64| match odd { 0 => json!(x as f64 + 0.5), 1 => json!(null), _ => json!(x) };
+            let d = match op {
+                0 => json!({"removes":[{"id":id(a)}]}),
+                1 => json!({"adds":[{"parentId":id(a),"nextId":next.map(|n| json!(n)),"node":{"type":2,"id":b,"tagName":"i","attributes":{"n":odd},"childNodes":[{"type":3,"id":b+100,"textContent":"x"}]}}]}),
+                2 => json!({"texts":[{"id":id(a),"value":if odd == 2 { json!(null) } else { json!("t") }}]}),
+                3 => json!({"attributes":[{"id":id(a),"attributes":{"class":if odd == 3 { json!(false) } else { json!("c") },"style":{"color":"red"}}}]}),
+                4 => json!({"adds":[{"parentId":a,"previousId":b,"node":{"type":3,"id":b + 200,"textContent":"p"}}],"removes":[{"id":next.unwrap_or(0)}]}),
+                _ => json!({"adds":[{"parentId":a,"node":{"type":2,"id":b,"tagName":"loop","childNodes":[{"type":2,"id":a,"tagName":"self"}]}}]}),
+            };
+            events.push(mutation(d));
+        }
+        same_both_ways(&events);
+    }
+}
+
+/// A node moved before (or after) a node inside itself: refused like a cycle. This freed the
+/// anchor and panicked before (found by the random test below).
+#[test]
+fn a_move_anchored_inside_the_moved_node_is_refused() {
+    let mut dom = Dom::new();
+    dom.apply(&snapshot());
+    let before = dump(&dom);
+    for anchor in ["nextId", "previousId"] {
+        let ch = dom.apply(&mutation(
+            json!({"adds":[{"parentId":1, anchor: 7, "node":{"type":2,"id":3,"tagName":"html"}}]}),
+        ));
+        assert!(ch.added.is_empty());
+        assert_eq!(dump(&dom), before);
+    }
+}
+
+#[test]
+fn typed_reader_equals_value_path_on_duplicate_keys() {
+    // The last value wins at the first key's position (serde_json's preserve_order map); the
+    // typed reader gives up on a duplicated field of its own and the Value path decides.
+    let texts = [
+        r#"{"type":2,"data":{"node":{"type":0,"id":1,"childNodes":[{"type":2,"id":2,"tagName":"a","attributes":{"x":"1","y":"2","x":null,"z":true,"y":"3"}}]}}}"#,
+        r#"{"type":2,"data":{"node":{"type":0,"id":1,"id":9,"childNodes":[]}}}"#,
+        r#"{"type":3,"data":{"source":0,"source":5,"id":2,"text":"v"}}"#,
+        r#"{"type":3,"data":{"source":0,"adds":[{"parentId":1,"node":{"type":3,"id":5,"textContent":"a","textContent":"b"}}]}}"#,
+    ];
+    let (mut a, mut b) = (Dom::new(), Dom::new());
+    for (i, t) in texts.iter().enumerate() {
+        let v: Value = serde_json::from_str(t).unwrap();
+        assert_eq!(a.apply(&v), b.apply_json(t).unwrap(), "{t}");
+        assert_eq!(dump(&a), dump(&b), "{t}");
+        if i == 0 {
+            let kept = [
+                ("y".to_string(), "3".to_string()),
+                ("z".to_string(), String::new()),
+            ];
+            assert_eq!(b.get(2).unwrap().attrs(), &kept);
+        }
+    }
+}

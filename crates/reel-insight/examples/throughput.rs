@@ -6,6 +6,9 @@
 use reel_format::import::{import, ImportOptions};
 use std::time::Instant;
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc; // as in the `reel` binary
+
 fn main() {
     let inputs: Vec<String> = std::env::args().skip(1).collect();
     if inputs.is_empty() {
@@ -29,11 +32,21 @@ fn main() {
     let cpu0 = cpu_seconds();
     let t = Instant::now();
     let mut moments = 0;
-    for s in &sessions {
-        let i = reel_insight::analyze_session(s, &config);
-        moments += i.moments.len();
-        std::hint::black_box(&i);
+    // REPEAT=N analyses N times (for profiling: the import then weighs little).
+    let repeat: u64 = std::env::var("REPEAT")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(1)
+        .max(1);
+    for _ in 0..repeat {
+        moments = 0;
+        for s in &sessions {
+            let i = reel_insight::analyze_session(s, &config);
+            moments += i.moments.len();
+            std::hint::black_box(&i);
+        }
     }
+    let total = total * repeat;
     let s = t.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu0;
     println!(

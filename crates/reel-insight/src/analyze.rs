@@ -32,6 +32,10 @@ pub struct Insight {
     /// Custom tags that were counted as moments.
     #[serde(default)]
     pub custom_tags: Vec<String>,
+    /// The optional model-written summary (see [`crate::llm`]), kept apart from `summary`;
+    /// absent unless someone asked for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub llm_summary: Option<crate::llm::LlmSummary>,
 }
 
 impl Insight {
@@ -224,6 +228,7 @@ impl Analyzer {
             truncated,
             summary,
             custom_tags: self.config.custom_tags,
+            llm_summary: None,
         }
     }
 }

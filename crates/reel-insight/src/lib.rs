@@ -10,6 +10,8 @@
 //!   `thrash`, `custom`), defined in `docs/moments.md`.
 //! * [`summary`]: a deterministic summary (pages with time spent, key actions with
 //!   abandonment/confusion/exception flags, segments, outcome, a few sentences of text).
+//! * [`llm`]: the optional model-written summary: the compact timeline sent (never DOM or input
+//!   values) and the check of the answer (no HTTP here).
 //! * [`Analyzer`] ties them together per session; [`Insight`] is what `summary.json` holds.
 //!
 //! Memory does not grow with the recording beyond the DOM of the current page of the window being
@@ -18,6 +20,7 @@
 #![forbid(unsafe_code)]
 
 pub mod analyze;
+pub mod llm;
 pub mod moments;
 pub mod summary;
 pub mod timeline;
@@ -26,6 +29,7 @@ pub use analyze::{
     add_summary, analyze_package_session, analyze_session, write_summaries, Analyzer, Analyzing,
     Insight, Keep, WindowAnalyzer,
 };
+pub use llm::LlmSummary;
 pub use moments::{Config, Moment, MomentKind};
 pub use summary::Summary;
 pub use timeline::{Kind, Target, TimelineEvent, WindowTimeline};

@@ -54,7 +54,7 @@ pub struct KeyAction {
     #[serde(skip)]
     pub(crate) at: i64,
     #[serde(skip)]
-    repeat: u32,
+    pub(crate) repeat: u32,
 }
 
 /// One page visit with what happened during it.

@@ -247,15 +247,11 @@ impl WindowTimeline {
     }
 
     fn full_snapshot(&mut self, e: &Event, out: &mut Vec<TimelineEvent>) {
-        let Ok(v) = e.to_value() else { return };
-        let doc = v
-            .get("data")
-            .and_then(|d| d.get("node"))
-            .and_then(|n| n.get("id"))
-            .and_then(|i| i.as_f64())
-            .map(|i| i as NodeId);
-        self.dom.apply(&v);
-        drop(v);
+        // The document's id is the new root's (read without a `Value` tree: the hot path).
+        let Some(ch) = self.dom.apply_json(e.json()) else {
+            return;
+        };
+        let doc = if ch.rebuilt { self.dom.root() } else { None };
         if let Some((t, _)) = self.pending_meta.take() {
             // rrweb numbers nodes from 1 in each new document; a re-snapshot of the same
             // document (checkout, recorder restart in place) continues the count.
@@ -276,9 +272,7 @@ impl WindowTimeline {
     fn incremental(&mut self, e: &Event, out: &mut Vec<TimelineEvent>) {
         match e.source {
             Some(IncrementalSource::Mutation) => {
-                if let Ok(v) = e.to_value() {
-                    self.dom.apply(&v);
-                }
+                self.dom.apply_json(e.json());
             }
             Some(IncrementalSource::MouseInteraction) => {
                 let kind = match e.detail {
@@ -310,20 +304,35 @@ impl WindowTimeline {
                 out.push(t);
             }
             Some(IncrementalSource::Input) => {
-                let Ok(v) = e.to_value() else { return };
-                self.dom.apply(&v);
-                let d = v.get("data");
-                let id = d.and_then(|d| d.get("id")).and_then(|i| i.as_f64());
-                let value = d.and_then(|d| {
-                    d.get("text")
-                        .and_then(|t| t.as_str())
-                        .map(|s| cut(s, MAX_MESSAGE))
-                        .or_else(|| {
-                            d.get("isChecked")
-                                .and_then(|c| c.as_bool())
-                                .map(|c| c.to_string())
-                        })
-                });
+                // The usual shape read typed (no `Value` tree); anything odd through `Value`,
+                // whose lenient reading is the definition.
+                let (id, value) = match data::<InputData>(e) {
+                    Ok(d) => {
+                        self.dom.apply_json(e.json());
+                        let value = d
+                            .text
+                            .map(|s| cut(&s, MAX_MESSAGE))
+                            .or_else(|| d.is_checked.map(|c| c.to_string()));
+                        (d.id, value)
+                    }
+                    Err(_) => {
+                        let Ok(v) = e.to_value() else { return };
+                        self.dom.apply(&v);
+                        let d = v.get("data");
+                        let id = d.and_then(|d| d.get("id")).and_then(|i| i.as_f64());
+                        let value = d.and_then(|d| {
+                            d.get("text")
+                                .and_then(|t| t.as_str())
+                                .map(|s| cut(s, MAX_MESSAGE))
+                                .or_else(|| {
+                                    d.get("isChecked")
+                                        .and_then(|c| c.as_bool())
+                                        .map(|c| c.to_string())
+                                })
+                        });
+                        (id, value)
+                    }
+                };
                 let mut t = self.base(e, Kind::Input);
                 t.target = id.map(|id| target(&self.dom, id as NodeId));
                 t.input_value = value;
@@ -383,6 +392,15 @@ fn data<T: for<'de> Deserialize<'de> + Default>(e: &Event) -> serde_json::Result
         data: Option<T>,
     }
     serde_json::from_str::<Env<T>>(e.json()).map(|v| v.data.unwrap_or_default())
+}
+
+/// An Input event's `data`, strictly typed (see the `Input` arm).
+#[derive(Deserialize, Default)]
+struct InputData {
+    id: Option<f64>,
+    text: Option<String>,
+    #[serde(rename = "isChecked")]
+    is_checked: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]

@@ -5,6 +5,8 @@
 //! - [`run`]: the one resumable driver both use (state file, concurrency, packages written under a
 //!   temporary name and renamed, or pushed to a Reel server).
 //! - [`http`]: the one client (rate limit, `429` + `Retry-After`, backoff, `410`, body caps).
+//! - [`llm`]: ask an OpenAI-compatible endpoint for a session summary (what is sent is
+//!   `reel-insight`'s compact timeline).
 //! - [`capture`]: send recordings to any PostHog through the capture protocol posthog-js speaks.
 //!
 //! Decoding (JSONL lines, `cv` packing, rrweb events) is `reel-format`'s: this crate only talks
@@ -12,6 +14,7 @@
 #![forbid(unsafe_code)]
 pub mod capture;
 pub mod http;
+pub mod llm;
 pub mod posthog;
 pub mod run;
 pub mod sentry;

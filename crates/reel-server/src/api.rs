@@ -22,6 +22,10 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/v1/sessions/{id}/export", get(export))
         .route("/api/v1/sessions/{id}/moments", get(crate::moments::get))
         .route(
+            "/api/v1/sessions/{id}/summary/llm",
+            axum::routing::post(crate::moments::llm),
+        )
+        .route(
             "/api/v1/sessions/{id}/shares",
             post(create_share).get(list_shares),
         )
@@ -328,6 +332,7 @@ fn write_package(
     meta: Option<serde_json::Value>,
     policy: Option<Arc<reel_redact::Redactor>>,
     config: &reel_insight::Config,
+    llm: Option<reel_insight::LlmSummary>,
 ) -> Result<std::fs::File, reel_format::Error> {
     use reel_format::package::SessionInfo;
     use std::io::Seek;
@@ -402,7 +407,9 @@ fn write_package(
         all.merge(st);
     }
     w.finish_session(info, metas, all)?;
-    reel_insight::add_summary(&mut w, analyzer.finish())?;
+    let mut insight = analyzer.finish();
+    insight.llm_summary = llm;
+    reel_insight::add_summary(&mut w, insight)?;
     let (bw, _) = w.finish(None)?;
     let mut file = bw
         .into_inner()
@@ -429,11 +436,15 @@ pub(crate) async fn package_file(
         .map_err(|e| e.to_string())?;
     let policy = st.policy("export_redaction");
     let config = crate::moments::config(st);
+    // An LLM summary asked for the session as it is now travels with it.
+    let llm = crate::moments::kept_llm_summary(st, project, &row.id).await;
     let store = st.store.clone();
-    tokio::task::spawn_blocking(move || write_package(&store, row, plan, meta, policy, &config))
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())
+    tokio::task::spawn_blocking(move || {
+        write_package(&store, row, plan, meta, policy, &config, llm)
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|e| e.to_string())
 }
 
 /// A session as it may leave the server (export policy applied), as `.reel.zip` bytes: for the
@@ -680,8 +691,8 @@ async fn revoke_share(
     }
 }
 
-async fn project(Admin(p): Admin) -> Response {
-    Json(serde_json::json!({"id": p.id, "name": p.name, "capture_token": p.capture_token, "settings": p.settings})).into_response()
+async fn project(State(st): State<Arc<AppState>>, Admin(p): Admin) -> Response {
+    Json(serde_json::json!({"id": p.id, "name": p.name, "capture_token": p.capture_token, "settings": p.settings, "llm_summaries": st.config.llm.is_some()})).into_response()
 }
 
 async fn update_settings(

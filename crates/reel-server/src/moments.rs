@@ -85,13 +85,13 @@ pub(crate) fn row_of(i: &Insight) -> reel_store::InsightRow {
     }
 }
 
-/// The session's `summary.json`: kept if current, else computed now and kept. `Ok(None)`: no
-/// such session.
+/// The session's `summary.json`: kept if current, else computed now and kept, with the
+/// session's `updated_ms` it is current as of. `Ok(None)`: no such session.
 pub(crate) async fn current(
     st: &AppState,
     project: &str,
     id: &str,
-) -> Result<Option<String>, String> {
+) -> Result<Option<(String, i64)>, String> {
     let Some((kept, as_of)) = st
         .store
         .index
@@ -102,7 +102,7 @@ pub(crate) async fn current(
         return Ok(None);
     };
     if let Some(j) = kept {
-        return Ok(Some(j));
+        return Ok(Some((j, as_of)));
     }
     let plan = st
         .store
@@ -121,7 +121,7 @@ pub(crate) async fn current(
         .set_insight(project, id, &row, as_of)
         .await
         .map_err(|e| e.to_string())?;
-    Ok(Some(row.json))
+    Ok(Some((row.json, as_of)))
 }
 
 /// After sealing: compute and keep the moments (errors are logged; a request recomputes).
@@ -137,12 +137,83 @@ pub(crate) async fn get(
     Admin(p): Admin,
     Path(id): Path<String>,
 ) -> Response {
-    match current(&st, &p.id, &id).await {
-        Ok(Some(j)) => ([(header::CONTENT_TYPE, "application/json")], j).into_response(),
+    respond(current(&st, &p.id, &id).await)
+}
+
+fn respond(r: Result<Option<(String, i64)>, String>) -> Response {
+    match r {
+        Ok(Some((j, _))) => ([(header::CONTENT_TYPE, "application/json")], j).into_response(),
         Ok(None) => error(StatusCode::NOT_FOUND, "no such session"),
         Err(e) => {
             tracing::error!(error = %e, "moments failed");
             error(StatusCode::INTERNAL_SERVER_ERROR, &e)
         }
     }
+}
+
+/// `GET /share/{token}/moments`: the shared session's `summary.json` (the share page's markers
+/// and moments panel). Computed through the export policy like everything a share shows.
+pub(crate) async fn for_share(st: &AppState, project: &str, id: &str) -> Response {
+    respond(current(st, project, id).await)
+}
+
+/// The LLM summary kept with a session's current moments, if any (server exports carry it).
+pub(crate) async fn kept_llm_summary(
+    st: &AppState,
+    project: &str,
+    id: &str,
+) -> Option<reel_insight::LlmSummary> {
+    let (kept, _) = st.store.index.insight(project, id).await.ok()??;
+    serde_json::from_str::<Insight>(&kept?).ok()?.llm_summary
+}
+
+/// `POST /api/v1/sessions/{id}/summary/llm`: ask the configured model (`--llm-url`) for a
+/// summary of the session's compact timeline (built from moments computed through the export
+/// policy: no DOM, no input values), keep it in `summary.json` as `llm_summary` until the
+/// session changes, and answer the whole `summary.json`. At most two run at once.
+pub(crate) async fn llm(
+    State(st): State<Arc<AppState>>,
+    Admin(p): Admin,
+    Path(id): Path<String>,
+) -> Response {
+    let Some(endpoint) = st.config.llm.clone() else {
+        return error(
+            StatusCode::CONFLICT,
+            "LLM summaries are off on this server: start it with `reel serve --llm-url URL` (or REEL_LLM_URL, REEL_LLM_MODEL, REEL_LLM_API_KEY)",
+        );
+    };
+    let (json, as_of) = match current(&st, &p.id, &id).await {
+        Ok(Some(x)) => x,
+        r => return respond(r),
+    };
+    let Ok(mut insight) = serde_json::from_str::<Insight>(&json) else {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the kept summary.json cannot be read",
+        );
+    };
+    let Ok(_permit) = st.llm_slots.try_acquire() else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "10")],
+            axum::Json(serde_json::json!({"error": "LLM summaries are being written for other sessions; try again in a few seconds"})),
+        )
+            .into_response();
+    };
+    let ask = insight.clone();
+    let answer = tokio::task::spawn_blocking(move || endpoint.summarize(&ask)).await;
+    let summary = match answer {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            tracing::warn!(session = %id, error = %e, "LLM summary failed");
+            return error(StatusCode::BAD_GATEWAY, &format!("{e:#}"));
+        }
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    };
+    insight.llm_summary = Some(summary);
+    let row = row_of(&insight);
+    if let Err(e) = st.store.index.set_insight(&p.id, &id, &row, as_of).await {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string());
+    }
+    ([(header::CONTENT_TYPE, "application/json")], row.json).into_response()
 }

@@ -19,6 +19,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/embed/{token}", get(embed_page))
         .route("/share/{token}/events", get(share_events))
         .route("/share/{token}/meta", get(share_meta))
+        .route("/share/{token}/moments", get(share_moments))
 }
 
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline' *; img-src * data: blob:; font-src * data:; media-src * data: blob:; connect-src 'self'; frame-src 'self' blob: data: about:; object-src 'none'; base-uri 'none'; form-action 'self'";
@@ -159,6 +160,13 @@ async fn share_events(
         return gone();
     };
     events_response(&st, &project, &session, &q).await
+}
+
+async fn share_moments(State(st): State<Arc<AppState>>, Path(token): Path<String>) -> Response {
+    let Some((project, session)) = resolve(&st, &token).await else {
+        return gone();
+    };
+    crate::moments::for_share(&st, &project, &session).await
 }
 
 async fn share_meta(State(st): State<Arc<AppState>>, Path(token): Path<String>) -> Response {

@@ -61,6 +61,8 @@ pub struct Config {
     /// Copy every sealed session (package + Parquet) to this folder or `s3://bucket/prefix`
     /// (`--export-to`); see `export_to`.
     pub export_to: Option<String>,
+    /// An OpenAI-compatible endpoint for optional LLM summaries (`--llm-url`); off when `None`.
+    pub llm: Option<reel_move::llm::Endpoint>,
 }
 
 impl Config {
@@ -92,6 +94,7 @@ impl Config {
             redaction_state_bytes: DEFAULT_REDACTION_STATE_BYTES,
             render_ttl: Duration::from_secs(24 * 3600),
             export_to: None,
+            llm: None,
         }
     }
 }
@@ -113,6 +116,8 @@ pub struct AppState {
     /// Ingest-policy state per (session, window): the DOM of the page so far, so that rules by
     /// selector apply to later batches of the same window. Bounded by a byte budget.
     window_redactors: Mutex<RedactorCache>,
+    /// LLM summaries asked at once (`POST …/summary/llm`); more are answered 503.
+    pub llm_slots: tokio::sync::Semaphore,
 }
 
 /// Default of [`Config::redaction_state_bytes`]: 64 MiB.
@@ -269,6 +274,7 @@ impl AppState {
             started: std::time::Instant::now(),
             redactors: Mutex::new(BTreeMap::new()),
             window_redactors: Mutex::new(RedactorCache::new(config.redaction_state_bytes)),
+            llm_slots: tokio::sync::Semaphore::new(2),
             config,
         })
     }

@@ -79,6 +79,9 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
                 if let Some(o) = v.as_object_mut() {
                     o.insert("moment_counts".into(), serde_json::json!(i.counts));
                     o.insert("summary".into(), serde_json::json!(i.summary.text));
+                    if let Some(l) = &i.llm_summary {
+                        o.insert("llm_summary".into(), serde_json::json!(l.text));
+                    }
                 }
                 v
             })
@@ -130,6 +133,9 @@ fn print_insight(i: &Insight) -> std::io::Result<()> {
         }
     )?;
     crate::outln!("  summary     {}", i.summary.text)?;
+    if let Some(l) = &i.llm_summary {
+        crate::outln!("  llm summary {} ({})", l.text, l.model)?;
+    }
     Ok(())
 }
 

@@ -18,6 +18,12 @@ use std::process::ExitCode;
 ///   reel moments export.json --kind rage_click --kind dead_click
 ///   reel moments session.reel.zip --json | jq '.sessions[0].moments[] | select(.kind=="exception")'
 ///   reel moments session.reel.zip --custom-tag checkout-started
+///   REEL_LLM_API_KEY=sk-… reel moments session.reel.zip --llm-url https://api.openai.com/v1
+///
+/// With --llm-url (or REEL_LLM_URL) a model also writes a summary (`llm_summary` in --json, kept
+/// apart from the deterministic one). Only a compact timeline is sent: pages, key actions and
+/// moments; never the DOM or an input value, URLs without query values. Run `reel redact` first
+/// if what the file holds must not leave your machine.
 #[derive(clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
@@ -33,6 +39,14 @@ pub struct Args {
     /// A custom event tag that counts as a `custom` moment (repeat for several).
     #[arg(long = "custom-tag", value_name = "TAG")]
     custom_tags: Vec<String>,
+    /// Also ask this OpenAI-compatible chat-completions endpoint for a summary, e.g.
+    /// https://api.openai.com/v1 or http://127.0.0.1:11434/v1 (Ollama). Off unless given here
+    /// or in REEL_LLM_URL. The key comes from REEL_LLM_API_KEY.
+    #[arg(long, value_name = "URL")]
+    llm_url: Option<String>,
+    /// The model to ask [default: REEL_LLM_MODEL, else gpt-4o-mini].
+    #[arg(long, value_name = "NAME")]
+    llm_model: Option<String>,
     #[command(flatten)]
     limits: ui::LimitArgs,
 }
@@ -51,7 +65,17 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let config = Config {
         custom_tags: a.custom_tags.clone(),
     };
+    let llm = reel_move::llm::Endpoint::from_env(a.llm_url.clone(), a.llm_model.clone())?;
     let mut insights = insights_of(&a.file, a.limits.limits(), &config)?;
+    if let Some(llm) = &llm {
+        for i in &mut insights {
+            eprintln!(
+                "reel: asking {} ({}) to summarise session {}",
+                llm.url, llm.model, i.session_id
+            );
+            i.llm_summary = Some(llm.summarize(i)?);
+        }
+    }
     if !kinds.is_empty() {
         for i in &mut insights {
             i.moments.retain(|m| kinds.contains(&m.kind));
@@ -83,6 +107,11 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         crate::outln!()?;
         crate::outln!("  {}", i.summary.text)?;
         crate::outln!()?;
+        if let Some(l) = &i.llm_summary {
+            crate::outln!("  {} says: {}", l.model, l.text)?;
+            crate::outln!("  outcome: {}", l.outcome.description)?;
+            crate::outln!()?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -108,6 +108,16 @@ pub struct Args {
     /// history recorded before.
     #[arg(long, env = "REEL_EXPORT_TO")]
     export_to: Option<String>,
+    /// Offer LLM summaries (off by default): an OpenAI-compatible chat-completions endpoint such
+    /// as https://api.openai.com/v1 or http://127.0.0.1:11434/v1. A summary is written only when
+    /// someone asks (`POST /api/v1/sessions/{id}/summary/llm`, the session page's button), from
+    /// the compact timeline after the export policy: pages, key actions, moments; never the DOM
+    /// or input values. The key comes from REEL_LLM_API_KEY.
+    #[arg(long, env = "REEL_LLM_URL", value_name = "URL")]
+    llm_url: Option<String>,
+    /// The model to ask [default: gpt-4o-mini].
+    #[arg(long, env = "REEL_LLM_MODEL", value_name = "NAME")]
+    llm_model: Option<String>,
     /// Log format: text or json.
     #[arg(long, env = "REEL_LOG_FORMAT", default_value = "text")]
     log_format: String,
@@ -150,6 +160,8 @@ struct FileConfig {
     redaction_state_bytes: Option<usize>,
     render_ttl_seconds: Option<u64>,
     export_to: Option<String>,
+    llm_url: Option<String>,
+    llm_model: Option<String>,
 }
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
@@ -222,6 +234,10 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         cfg.render_ttl = Duration::from_secs(s.max(1));
     }
     cfg.export_to = a.export_to.or(file.export_to);
+    cfg.llm = reel_move::llm::Endpoint::from_env(
+        a.llm_url.or(file.llm_url),
+        a.llm_model.or(file.llm_model),
+    )?;
     if let Some(s) = file.sweep_seconds {
         cfg.sweep_every = Duration::from_secs(s.max(1));
     }
@@ -241,6 +257,9 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         eprintln!("  web UI        {host}/");
         if let Some(m) = &st.config.metrics_listen {
             eprintln!("  metrics       http://{m}/metrics   (only there)");
+        }
+        if let Some(l) = &st.config.llm {
+            eprintln!("  LLM summaries {} ({}), on request", l.url, l.model);
         }
         if let Some(x) = &st.config.export_to {
             eprintln!("  export to     {x}   (every sealed session: package + Parquet)");
