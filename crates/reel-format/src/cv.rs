@@ -8,7 +8,6 @@ use crate::import::raw::RawObject;
 use crate::{json, Error, Event, Limits, Result};
 use serde_json::value::RawValue;
 use serde_json::Value;
-use std::io::Read;
 
 /// The only packing version Reel knows. Others are kept as they are.
 pub const CV_2024_10: &str = "2024-10";
@@ -151,23 +150,89 @@ pub fn decode_field(s: &str, limits: &Limits) -> Result<Value> {
 }
 
 /// Gunzip `bytes`, refusing to produce more than `cap` bytes (gzip bombs).
-/// Concatenated gzip members are read in full.
+/// Concatenated gzip members are read in full; each member's CRC-32 and size are checked.
+///
+/// The inflate state (~40 KB) is kept per thread and reset between members: posthog-js packs
+/// every snapshot event's fields separately, so an import inflates hundreds of thousands of
+/// small members and a fresh state each time was a measurable share of its CPU.
 pub fn gunzip_capped(bytes: &[u8], cap: u64, context: &str) -> Result<Vec<u8>> {
-    let mut out = Vec::new();
-    let dec = flate2::read::MultiGzDecoder::new(bytes);
-    let n = dec
-        .take(cap + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| Error::invalid(context, format!("gzip: {e}")))?;
-    if n as u64 > cap {
-        return Err(Error::Limit {
-            context: context.into(),
-            what: "decompressed size".into(),
-            limit: cap,
-            hint: "--max-bytes",
-        });
+    thread_local! {
+        static INFLATE: std::cell::RefCell<flate2::Decompress> =
+            std::cell::RefCell::new(flate2::Decompress::new(false));
     }
-    Ok(out)
+    let bad = |msg: &str| Error::invalid(context, format!("gzip: {msg}"));
+    let mut out = Vec::with_capacity((bytes.len() * 4).min(cap as usize + 1).min(1 << 20));
+    let mut rest = bytes;
+    loop {
+        let body = gzip_header(rest).ok_or_else(|| bad("invalid gzip header"))?;
+        let start = out.len();
+        let used = INFLATE.with(|d| -> Result<usize> {
+            let mut d = d.borrow_mut();
+            d.reset(false);
+            loop {
+                if out.len() == out.capacity() {
+                    out.reserve((out.len()).clamp(64 << 10, 8 << 20));
+                }
+                let (before_in, before_out) = (d.total_in(), out.len());
+                let input = &body[before_in as usize..];
+                let st = d
+                    .decompress_vec(input, &mut out, flate2::FlushDecompress::None)
+                    .map_err(|e| bad(&e.to_string()))?;
+                if out.len() as u64 > cap {
+                    return Err(Error::Limit {
+                        context: context.into(),
+                        what: "decompressed size".into(),
+                        limit: cap,
+                        hint: "--max-bytes",
+                    });
+                }
+                match st {
+                    flate2::Status::StreamEnd => return Ok(d.total_in() as usize),
+                    _ if d.total_in() == before_in && out.len() == before_out => {
+                        return Err(bad("unexpected end of file"));
+                    }
+                    _ => {}
+                }
+            }
+        })?;
+        let trailer = body
+            .get(used..used + 8)
+            .ok_or_else(|| bad("unexpected end of file"))?;
+        let crc = u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]);
+        let size = u32::from_le_bytes([trailer[4], trailer[5], trailer[6], trailer[7]]);
+        let mut h = crc32fast::Hasher::new();
+        h.update(&out[start..]);
+        if h.finalize() != crc || (out.len() - start) as u32 != size {
+            return Err(bad("corrupt deflate stream (checksum or size mismatch)"));
+        }
+        rest = &body[used + 8..];
+        if rest.is_empty() {
+            return Ok(out);
+        }
+    }
+}
+
+/// The deflate data after a gzip member's header (RFC 1952), or `None` if it is not one.
+fn gzip_header(b: &[u8]) -> Option<&[u8]> {
+    if b.len() < 10 || b[0] != 0x1f || b[1] != 0x8b || b[2] != 8 {
+        return None;
+    }
+    let flags = b[3];
+    let mut rest = &b[10..];
+    if flags & 4 != 0 {
+        let n = u16::from_le_bytes([*rest.first()?, *rest.get(1)?]) as usize;
+        rest = rest.get(2 + n..)?;
+    }
+    for bit in [8u8, 16] {
+        if flags & bit != 0 {
+            let end = rest.iter().position(|&c| c == 0)?;
+            rest = &rest[end + 1..];
+        }
+    }
+    if flags & 2 != 0 {
+        rest = rest.get(2..)?;
+    }
+    Some(rest)
 }
 
 /// Pack a JSON value the way posthog-js does (for tests and for exporters that want it).
@@ -183,6 +248,72 @@ pub fn pack_field(v: &Value) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::io::Read;
+
+    /// flate2's own reader: what `gunzip_capped` must agree with.
+    fn oracle(bytes: &[u8], cap: u64) -> Option<Vec<u8>> {
+        let mut out = Vec::new();
+        let n = flate2::read::MultiGzDecoder::new(bytes)
+            .take(cap + 1)
+            .read_to_end(&mut out)
+            .ok()?;
+        (n as u64 <= cap).then_some(out)
+    }
+
+    fn gz(data: &[u8], level: u32) -> Vec<u8> {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(level));
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn gunzip_agrees_with_flate2() {
+        let big: Vec<u8> = (0..300_000u32)
+            .flat_map(|i| (i % 251).to_le_bytes())
+            .collect();
+        let mut cases = vec![
+            gz(b"", 6),
+            gz(b"hello", 1),
+            gz(&big, 6),
+            [gz(b"one ", 6), gz(b"two", 9)].concat(),
+            gz(&vec![b'a'; 5_000_000], 9),
+        ];
+        let mut named = flate2::GzBuilder::new()
+            .filename("x.json")
+            .comment("c")
+            .extra(vec![1, 2, 3])
+            .write(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut named, b"{\"a\":1}").unwrap();
+        cases.push(named.finish().unwrap());
+        let mut broken = gz(&big, 6);
+        let n = broken.len();
+        broken[n - 6] ^= 1; // size
+        cases.push(broken.clone());
+        broken[n - 6] ^= 1;
+        broken[n - 8] ^= 1; // CRC
+        cases.push(broken.clone());
+        cases.push(broken[..n / 2].to_vec()); // truncated
+        cases.push([gz(b"x", 6), b"trailing".to_vec()].concat());
+        cases.push(Vec::new());
+        cases.push(b"not gzip at all".to_vec());
+        for (i, c) in cases.iter().enumerate() {
+            for cap in [0, 4, 1_000, 1 << 30] {
+                let ours = gunzip_capped(c, cap, "t").ok();
+                assert_eq!(ours, oracle(c, cap), "case {i}, cap {cap}");
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn gunzip_agrees_with_flate2_on_any_bytes(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2000),
+                                                  flip in 0usize..4000, members in 1usize..3) {
+            let mut bytes: Vec<u8> = (0..members).flat_map(|_| gz(&data, 6)).collect();
+            if flip < bytes.len() { bytes[flip] ^= 0x5a; }
+            proptest::prop_assert_eq!(gunzip_capped(&bytes, 1 << 20, "t").ok(), oracle(&bytes, 1 << 20));
+        }
+    }
 
     #[test]
     fn full_snapshot_and_mutation_unpack() {

@@ -33,6 +33,40 @@ pub fn find_chromium() -> Result<PathBuf, Error> {
     Err(Error::ChromiumMissing)
 }
 
+const STALE_PREFIX: &str = "reel-render-";
+
+/// When process `pid` started (field 22 of `/proc/PID/stat`, clock ticks since boot): with the pid,
+/// it names one process even after the pid is reused. `None`: no such process.
+fn process_start(pid: u32) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(19).map(str::to_string)
+}
+
+/// Remove the profiles of renderers that died without removing them (a `kill -9` of `reel` or of
+/// the server): folders `reel-render-*` in `tmp` whose `owner` file names a process that is gone.
+/// A folder without an owner file (being created, or from an older version) is left alone.
+pub fn sweep_stale(tmp: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if !e.file_name().to_string_lossy().starts_with(STALE_PREFIX) {
+            continue;
+        }
+        let Ok(owner) = std::fs::read_to_string(e.path().join("owner")) else {
+            continue;
+        };
+        let mut it = owner.split_whitespace();
+        let (Some(pid), Some(start)) = (it.next().and_then(|p| p.parse().ok()), it.next()) else {
+            continue;
+        };
+        if process_start(pid).as_deref() != Some(start) {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
 /// A headless Chromium process with a fresh profile (removed when dropped) and one page.
 pub struct Browser {
     child: Child,
@@ -51,7 +85,18 @@ impl Browser {
     /// Start Chromium headless and open a blank page of `width`×`height` CSS pixels (scale 1).
     pub fn launch(width: u32, height: u32) -> Result<Browser, Error> {
         let exe = find_chromium()?;
-        let dir = tempfile::Builder::new().prefix("reel-render-").tempdir()?;
+        let tmp = std::env::temp_dir();
+        sweep_stale(&tmp);
+        let dir = tempfile::Builder::new()
+            .prefix(STALE_PREFIX)
+            .tempdir_in(&tmp)?;
+        // Who owns it: a later renderer removes it if this process dies without doing so (kill -9).
+        if let Some(me) = process_start(std::process::id()) {
+            let _ = std::fs::write(
+                dir.path().join("owner"),
+                format!("{} {me}", std::process::id()),
+            );
+        }
         let profile = dir.path().join("profile");
         // fds 3 and 4 without unsafe code: the shell duplicates our pipes there, then execs.
         let mut child = Command::new("/bin/sh")

@@ -391,3 +391,73 @@ fn session_picks_one_session_of_a_package_and_names_the_files() {
         "two different recordings gave the same image"
     );
 }
+
+/// A renderer killed with SIGKILL cannot remove its Chromium profile; the next render removes it
+/// (its `owner` process is gone), and leaves the profile of a renderer that is still running.
+#[test]
+fn a_profile_left_by_a_killed_renderer_is_removed_by_the_next_one() {
+    let dir = scratch();
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let out = dir.path().join("v.mp4");
+    let mut child = Command::new(REEL)
+        .args(["video", fixture("shoelace").to_str().unwrap(), "-o"])
+        .arg(&out)
+        .env("TMPDIR", &tmp)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait for its profile, then kill it the hard way.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !leftovers(dir.path())
+        .iter()
+        .any(|n| n.starts_with("reel-render-"))
+    {
+        assert!(std::time::Instant::now() < deadline, "no profile appeared");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let stale: Vec<String> = leftovers(dir.path())
+        .into_iter()
+        .filter(|n| n.starts_with("reel-render-"))
+        .collect();
+    assert!(!stale.is_empty(), "the killed renderer left its profile");
+    // A profile whose owner is alive (this test) is someone else's work in progress.
+    let live = tmp.join("reel-render-live");
+    std::fs::create_dir_all(&live).unwrap();
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let start = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .nth(19)
+        .unwrap()
+        .to_string();
+    std::fs::write(
+        live.join("owner"),
+        format!("{} {start}", std::process::id()),
+    )
+    .unwrap();
+    // Chromium exits when its pipe closes; give it a moment, then render again.
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let shot = dir.path().join("s.png");
+    ok(&reel(
+        dir.path(),
+        &[
+            "screenshot",
+            fixture("checkout").to_str().unwrap(),
+            "--at",
+            "1",
+            "-o",
+            shot.to_str().unwrap(),
+        ],
+    ));
+    let after = leftovers(dir.path());
+    for s in &stale {
+        assert!(!after.contains(s), "{s} is still there: {after:?}");
+    }
+    assert!(after.contains(&"reel-render-live".to_string()), "{after:?}");
+}
