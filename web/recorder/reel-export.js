@@ -180,6 +180,21 @@ async function gather(x, sid, includeQueued, since) {
   return out.sort((a, b) => a.id < b.id ? -1 : a.id > b.id ? 1 : 0); // UUIDv7: creation order
 }
 
+/** UTF-8 JSONL of rows [head, text], encoded ~1 MB at a time (the page gets the thread back in between). */
+async function jsonl(rows, pause) {
+  const chunks = [];
+  let part = [], len = 0, total = 0;
+  const cut = () => { const b = enc.encode(part.join('')); chunks.push(b); total += b.length; part = []; len = 0; };
+  for (const r of rows) {
+    part.push(r[1], '\n'); len += r[1].length + 1;
+    if (len > 1 << 20) { cut(); const p = pause(); if (p) await p; }
+  }
+  cut();
+  const out = new Uint8Array(total);
+  chunks.reduce((at, c) => (out.set(c, at), at + c.length), 0);
+  return out;
+}
+
 /**
  * Build the package. x: the recorder's state (reel._i()); o: {includeQueued = true, since, maxExportBytes}.
  * Recording goes on meanwhile: what is recorded after the call began is not in the package.
@@ -214,7 +229,7 @@ async function exportPackage(x, o) {
   for (const w of windows) {
     w.rows.sort((a, b) => a[0].ts - b[0].ts); // stable: equal times keep their recorded order
     w.heads = w.rows.map(r => r[0]);
-    const bytes = enc.encode(w.rows.map(r => r[1] + '\n').join(''));
+    const bytes = await jsonl(w.rows, pause);
     w.rows = null;
     w.size = bytes.length - w.heads.length; // event JSON without the newlines
     w.path = `${dir}windows/${w.id}.jsonl`;

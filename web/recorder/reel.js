@@ -900,11 +900,10 @@ const reel = {
   }),
   /** Counters: events, batches, retries, drops, errors, snapshot time. */
   stats: () => Object.assign({ queued: q.length, queuedBytes: q.reduce((s, b) => s + b.bytes, 0), buffered: buf.length, kept: kept.length, keptBytes }, stats),
-  /** A .reel.zip of the current session (reel-export.js, loaded on first use). Options: includeQueued, since, maxExportBytes. */
+  /** Promise<Blob>: a .reel.zip of the current session (see README: Export). */
   exportPackage: o => exporter().then(x => x.exportPackage(inner(), o || {})),
-  /** exportPackage, saved as filename (default `<session id>.reel.zip`). */
   downloadPackage: (name, o) => exporter().then(x => x.downloadPackage(inner(), name, o)),
-  /** This session in the server's web UI, `#t=` the current moment minus timestampLookBack seconds; null without a server. */
+  /** This session in the server's web UI at now - timestampLookBack s, or null. */
   getReplayUrl: guard(({ withTimestamp = true, timestampLookBack = 10 } = {}) => {
     const host = O && (O.uiHost || O.apiHost);
     if (!sess || !host) return null;
