@@ -223,7 +223,7 @@ async function exportPackage(x, o) {
     const p = pause(); if (p) await p;
   }
   const windows = [...wins.values()].filter(w => w.rows.length).sort((a, b) => a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
-  if (!windows.length) throw new Error(`reel.exportPackage: no events recorded in session ${sid}${since != null ? ' since ' + iso(since) : ''}`);
+  if (!windows.length) throw new Error(`reel.exportPackage: nothing to export in session ${sid}${since != null ? ' since ' + iso(since) : ''}${o.includeQueued === false ? ' without the queue (includeQueued: false)' : ''}`);
   const zip = zipWriter(), files = [], dir = `sessions/${sid}/`;
   const put = async (path, bytes) => { await zip.add(path, bytes); files.push({ path, bytes: bytes.length, sha256: await sha256(bytes) }); };
   for (const w of windows) {

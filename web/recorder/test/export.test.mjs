@@ -198,6 +198,8 @@ test('outage: a package exported while the server is unreachable (and then offli
   assert.equal(new Set(got.lines).size, got.lines.length, 'no event twice');
   assert.equal(got.events.filter(e => e.type === 4).length, 1, 'the reload\'s Meta (the first page\'s was delivered before the outage)');
   assert.ok(got.events.some(e => e.type === 3 && e.data.source === 5 && e.data.text === '***'), 'typing during the outage');
+  const noQueue = await page.evaluate(() => reel.exportPackage({ includeQueued: false }).then(() => 'resolved', e => e.message));
+  assert.match(noQueue, /^reel\.exportPackage: nothing to export in session \S+ without the queue \(includeQueued: false\)$/, 'includeQueued: false leaves only kept batches (none: keepBytes is 0 with apiHost)');
 
   // Offline (the exporter is loaded now): more events, a second export has them too.
   await ctx.setOffline(true);
