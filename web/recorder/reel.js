@@ -906,7 +906,7 @@ const reel = {
   /** This session in the server's web UI at now - timestampLookBack s, or null. */
   getReplayUrl: guard(({ withTimestamp = true, timestampLookBack = 10 } = {}) => {
     const host = O && (O.uiHost || O.apiHost);
-    if (!sess || !host) return null;
+    if (!sess || !sess.smp || !host) return null;
     const t = Math.max(0, now() - timestampLookBack * 1000 - (sess.f || sess.start));
     return host.replace(/\/$/, '') + '/#/s/' + sess.id + (withTimestamp ? '&t=' + Math.floor(t / 100) / 10 : '');
   }),

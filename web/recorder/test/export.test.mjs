@@ -317,3 +317,16 @@ test('without CompressionStream and SubtleCrypto: stored entries and the exporte
   const { createHash } = await import('node:crypto');
   assert.deepEqual(got, lens.map(n => createHash('sha256').update(Uint8Array.from({ length: n }, (_, i) => (i * 31 + 7) & 255)).digest('hex')));
 });
+
+test('a session that is not sampled has no replay URL and nothing to export', async t => {
+  const ctx = await browser.newContext();
+  t.after(() => ctx.close());
+  const page = await ctx.newPage();
+  await page.goto(`${pages.url}/form.html?api=${encodeURIComponent(server.url)}&opts=${encodeURIComponent(JSON.stringify({ token: CAPTURE, sampleRate: 0 }))}`);
+  await page.waitForFunction(() => window.reel && reel.sessionId);
+  await page.type('#name', 'abc');
+  const r = await page.evaluate(async () => ({ url: reel.getReplayUrl(), err: await reel.exportPackage().then(() => 'resolved', e => e.message), events: reel.stats().events }));
+  assert.equal(r.url, null);
+  assert.equal(r.events, 0);
+  assert.match(r.err, /^reel\.exportPackage: nothing to export in session \S+$/);
+});
