@@ -144,6 +144,12 @@ test('no server: typing, a mutation, a custom event and a console error export t
   const c = await run(REEL, ['convert', file, '--to', 'rrweb', '-o', out]);
   assert.equal(c.code, 0, c.stderr);
   assert.deepEqual(JSON.parse(fs.readFileSync(out, 'utf8')), events);
+  // and a server imports it later (the kiosk that was offline)
+  const auth = { Authorization: `Bearer ${ADMIN}` };
+  const imp = await (await fetch(`${server.url}/api/v1/import`, { method: 'POST', headers: auth, body: fs.readFileSync(file) })).json();
+  assert.deepEqual([imp.sessions, imp.events], [[sid], events.length], JSON.stringify(imp));
+  const stored = await (await fetch(`${server.url}/api/v1/sessions/${sid}`, { headers: auth })).json();
+  assert.deepEqual([stored.event_count, stored.source, stored.lib, stored.distinct_id], [events.length, 'reel', 'reel-js', manifest.sessions[0].distinct_id]);
   assert.deepEqual(page.errors, []);
 });
 
