@@ -4,7 +4,10 @@ use std::fmt::Write;
 use std::path::Path;
 
 fn main() {
-    let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web");
+    // Read at run time: `env!` would bake in the folder the build script was compiled in, and a
+    // target directory copied to another checkout would then embed the other checkout's files.
+    let dir = std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR");
+    let web = Path::new(&dir).join("../../web");
     println!("cargo:rerun-if-changed={}", web.display());
     let mut table = String::from("pub static ASSETS: &[(&str, &[u8])] = &[\n");
     for (dir, url) in [

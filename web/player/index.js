@@ -409,8 +409,10 @@ export class ReelPlayer extends EventTarget {
     });
     ui.sessionSel.addEventListener('change', () => this.openSession(+ui.sessionSel.value));
     ui.linkBtn.addEventListener('click', () => {
-      // Deep link to the current moment: #t=SECONDS (no hashchange, so nothing re-seeks).
-      const url = location.href.replace(/#.*$/, '') + '#t=' + (Math.round(this.time / 100) / 10);
+      // Deep link to the current moment: #t=SECONDS, or &t= after a route the page keeps in its hash (the web UI's
+      // #/s/<id>); no hashchange, so nothing re-seeks.
+      const route = location.hash.replace(/[#&]t=[\d.]*/, '');
+      const url = location.href.replace(/#.*$/, '') + (route ? route + '&' : '#') + 't=' + (Math.round(this.time / 100) / 10);
       try { history.replaceState(null, '', url); } catch (e) { /* sandboxed or file: */ }
       if (navigator.clipboard) navigator.clipboard.writeText(url).catch(() => {});
       this.status('Link to ' + fmtTime(this.time) + ' copied');

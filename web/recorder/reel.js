@@ -4,7 +4,7 @@
 'use strict';
 const W = typeof window != 'undefined' ? window : null;
 if (!W || !W.document || W.reel) return;
-const VERSION = '0.1.0', D = W.document, LS = 'localStorage', SS = 'sessionStorage';
+const VERSION = '0.1.0', D = W.document, LS = 'localStorage', SS = 'sessionStorage', SRC = D.currentScript && D.currentScript.src;
 const now = () => Date.now();
 const stats = { errors: 0, lastError: '', events: 0, batches: 0, sent: 0, bytesSent: 0, retries: 0, dropped4xx: 0,
   droppedBatches: 0, droppedSessions: 0, droppedBytes: 0, resent: 0, snapshots: 0, snapshotMs: 0, maxSnapshotMs: 0 };
@@ -32,7 +32,7 @@ function sset(s, k, v) { try { v == null ? W[s].removeItem(k) : W[s].setItem(k, 
 const DEF = { apiHost: '', token: '', maskAllText: false, maskAllInputs: true, blockSelector: '', maskTextSelector: '',
   ignoreSelector: '', recordCanvas: false, canvasFps: 1, captureConsole: true, captureNetwork: {}, sampleRate: 1,
   flushIntervalMs: 2000, maxBatchBytes: 256000, maxQueueBytes: 20e6, retryBaseMs: 1000, retryMaxMs: 60000, requestTimeoutMs: 30000,
-  fullSnapshotIntervalMs: 300000, idleTimeoutMs: 1800000, maxSessionMs: 86400000, mousemoveSampleMs: 50 };
+  fullSnapshotIntervalMs: 300000, idleTimeoutMs: 1800000, maxSessionMs: 86400000, mousemoveSampleMs: 50, keepBytes: null, maxExportBytes: 50e6 };
 let O = null, on = false, BLOCK, MASK, IGNORE, url = '';
 let ids = new WeakMap(), nid = 1, sheetIds = new WeakMap(), sheetSeq = 0;
 let sess = null, wid = '', did = '', lastCheck = 0, lastWrite = 0;
@@ -89,6 +89,7 @@ function emit(type, data, ts) {
   if (snap && type !== 2 && type !== 4) { snap.held.push([type, data, ts || now()]); return; }
   if (bufSid && bufSid !== sess.id) flush();
   bufSid = sess.id;
+  if (!sess.f) sess.f = ts || now(); // the session's first event: where the player's clock starts
   const s = JSON.stringify({ type, data, timestamp: ts || now() });
   buf.push(s); bufBytes += s.length + 1; stats.events++;
   // a full batch is sent from its own task, so serializing and sending never pile onto the task that recorded
@@ -692,11 +693,12 @@ function flush(rotating, noPump) {
   clearTimeout(timer); timer = 0;
   if (!rotating) { flushMoves(); if (mo && on) { const r = mo.takeRecords(); if (r.length) onMutations(r); } }
   if (!buf.length) return;
-  if (!url) { buf = []; bufBytes = 0; return; }
   const b = { id: uuid7(), sid: bufSid, wid, did, t: now(), u: url, ev: buf.join(','), n: buf.length, tries: 0, at: 0 };
   b.bytes = b.ev.length;
   buf = []; bufBytes = 0;
-  q.push(b); stats.batches++;
+  stats.batches++;
+  if (!url) return keep(b);
+  q.push(b);
   persist(b);
   bound();
   if (!noPump) pump();
@@ -724,7 +726,7 @@ async function pump() {
   sending = false;
   const i = q.indexOf(b); // older stored batches may have been queued in front of it meanwhile
   if (i >= 0) {
-    if (status >= 200 && status < 300) { q.splice(i, 1); unpersist(b); stats.sent++; }
+    if (status >= 200 && status < 300) { q.splice(i, 1); unpersist(b); stats.sent++; keep(b); }
     else if (status === 0 || status === 429 || status >= 500) {
       b.tries++; stats.retries++;
       const d = Math.min(O.retryMaxMs, O.retryBaseMs * 2 ** Math.min(b.tries - 1, 16));
@@ -803,6 +805,25 @@ function onHide() {
   }
 }
 
+/** Batches nobody waits for (all without apiHost, delivered ones with it) stay for exportPackage, up to keepBytes. */
+let kept = [], keptBytes = 0, expP = null;
+function keep(b) {
+  if (!(O.keepBytes > 0)) return;
+  kept.push(b); keptBytes += b.bytes;
+  while (keptBytes > O.keepBytes && kept.length > 1) keptBytes -= kept.shift().bytes;
+}
+/** reel-export.js (next to reel.js, or options.exportScript), injected on first use; its own tag is not recorded. */
+const exporter = () => expP || (expP = new Promise((res, rej) => {
+  if (W.reelExport) return res(W.reelExport);
+  const s = D.createElement('script');
+  s.src = O && O.exportScript || new URL('reel-export.js', SRC || reel._base || location.href).href;
+  s.onload = () => { s.remove(); W.reelExport ? res(W.reelExport) : rej(new Error('reel: ' + s.src + ' is not the exporter')); };
+  s.onerror = () => { s.remove(); expP = null; rej(new Error('reel: cannot load the exporter from ' + s.src)); };
+  (D.head || D.documentElement).appendChild(s);
+  if (mo) onMutations(mo.takeRecords().filter(r => r.addedNodes[0] !== s));
+}));
+const inner = () => ({ O, sess, wid, did, q, kept, VERSION, flush, snap: snap && snap.done, tx: url ? tx : null });
+
 // ---------- canvas frames ----------
 function canvasTick() {
   for (const c of canvases) {
@@ -842,6 +863,7 @@ const reel = {
   init: guard(opts => {
     if (on) return;
     O = Object.assign({}, DEF, opts || {});
+    if (O.keepBytes == null) O.keepBytes = O.apiHost ? 0 : 20e6;
     if (O.captureNetwork === true) O.captureNetwork = { headers: true, bodies: true };
     BLOCK = ['.rr-block', '.ph-no-capture', '[data-reel-block]', O.blockSelector].filter(Boolean).join(',');
     MASK = ['.rr-mask', '.ph-mask', '[data-reel-mask]', O.maskTextSelector, O.maskAllInputs ? '[contenteditable]:not([contenteditable=false])' : ''].filter(Boolean).join(',');
@@ -877,7 +899,17 @@ const reel = {
     while (undo.length) try { undo.pop()(); } catch (e) { fail(e); }
   }),
   /** Counters: events, batches, retries, drops, errors, snapshot time. */
-  stats: () => Object.assign({ queued: q.length, queuedBytes: q.reduce((s, b) => s + b.bytes, 0), buffered: buf.length }, stats),
+  stats: () => Object.assign({ queued: q.length, queuedBytes: q.reduce((s, b) => s + b.bytes, 0), buffered: buf.length, kept: kept.length, keptBytes }, stats),
+  /** Promise<Blob>: a .reel.zip of the current session (see README: Export). */
+  exportPackage: o => exporter().then(x => x.exportPackage(inner(), o || {})),
+  downloadPackage: (name, o) => exporter().then(x => x.downloadPackage(inner(), name, o)),
+  /** This session in the server's web UI at now - timestampLookBack s, or null. */
+  getReplayUrl: guard(({ withTimestamp = true, timestampLookBack = 10 } = {}) => {
+    const host = O && (O.uiHost || O.apiHost);
+    if (!sess || !sess.smp || !host) return null;
+    const t = Math.max(0, now() - timestampLookBack * 1000 - (sess.f || sess.start));
+    return host.replace(/\/$/, '') + '/#/s/' + sess.id + (withTimestamp ? '&t=' + Math.floor(t / 100) / 10 : '');
+  }),
 };
 Object.defineProperty(reel, 'sessionId', { get: () => sess ? sess.id : null, enumerable: true });
 Object.defineProperty(reel, 'windowId', { get: () => wid || null, enumerable: true });

@@ -3,6 +3,8 @@
 import './reel.js';
 
 const reel = globalThis.reel;
+// A module has no document.currentScript: tell reel.js where reel-export.js lives (next to this file).
+if (!reel._base) reel._base = import.meta.url;
 export default reel;
 export const init = (options) => reel.init(options);
 export const event = (tag, payload) => reel.event(tag, payload);
@@ -13,3 +15,7 @@ export const snapshot = () => reel.snapshot();
 export const stats = () => reel.stats();
 /** The current session id (reel.sessionId is a getter; a module binding cannot be live, so this is a function). */
 export const getSessionId = () => reel.sessionId;
+/** A .reel.zip of the current session (Promise<Blob>); see README "Export". */
+export const exportPackage = (options) => reel.exportPackage(options);
+export const downloadPackage = (filename, options) => reel.downloadPackage(filename, options);
+export const getReplayUrl = (options) => reel.getReplayUrl(options);

@@ -247,7 +247,8 @@ async function session(id) {
 function route() {
   if (!token()) return signIn();
   if (player) { player.destroy?.(); player = null; }
-  const m = location.hash.match(/^#\/s\/(.+)$/);
+  // #/s/<id>, optionally &t=<seconds> (the player's deep link; reel.getReplayUrl() makes these)
+  const m = location.hash.match(/^#\/s\/([^&]+)/);
   if (m) session(decodeURIComponent(m[1])); else list();
 }
 
