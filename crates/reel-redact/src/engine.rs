@@ -352,6 +352,7 @@ impl Redactor {
         &self,
         distinct_id: &mut Option<String>,
         person: &mut Option<Value>,
+        extra: &mut Map<String, Value>,
         counts: &mut Counts,
     ) {
         if self.c.drop_person && person.take().is_some() {
@@ -362,6 +363,64 @@ impl Redactor {
                 *d = self.hash_id(d);
                 counts.add("metadata.hash_distinct_id", "metadata", 1);
             }
+        }
+        for v in extra.values_mut() {
+            self.source_facts(v, counts);
+        }
+    }
+
+    /// What an importer kept of the source's listing (`meta.json`'s `posthog`, `sentry`, …
+    /// sections) gets the same treatment as the session's own facts: `person` (PostHog) and
+    /// `user` (Sentry) objects dropped with `drop_person`, `distinct_id`s hashed with
+    /// `hash_distinct_id`, and every URL (keys containing `url`) through the page-URL rules.
+    fn source_facts(&self, v: &mut Value, counts: &mut Counts) {
+        match v {
+            Value::Object(o) => {
+                if self.c.drop_person {
+                    for k in ["person", "user", "person_properties"] {
+                        if o.remove(k).is_some_and(|p| !p.is_null()) {
+                            counts.add("metadata.drop_person", "metadata", 1);
+                        }
+                    }
+                }
+                for (k, x) in o.iter_mut() {
+                    match x {
+                        Value::String(s) if k == "distinct_id" && self.c.hash_distinct_id => {
+                            *s = self.hash_id(s);
+                            counts.add("metadata.hash_distinct_id", "metadata", 1);
+                        }
+                        _ if k.contains("url") => self.urls_in(x),
+                        _ => self.source_facts(x, counts),
+                    }
+                }
+            }
+            Value::Array(a) => a.iter_mut().for_each(|x| self.source_facts(x, counts)),
+            _ => {}
+        }
+    }
+
+    fn urls_in(&self, v: &mut Value) {
+        match v {
+            Value::String(s) => match self.page_url(s) {
+                Some(u) => *s = u,
+                None => *v = Value::Null,
+            },
+            Value::Array(a) => a.iter_mut().for_each(|x| self.urls_in(x)),
+            _ => {}
+        }
+    }
+
+    /// A page URL through these rules, the way they treat a recorded page URL (a Meta event's
+    /// `href`: URL patterns, query parameters). `None` when the rules drop it or cannot process it.
+    pub fn page_url(&self, url: &str) -> Option<String> {
+        let meta = serde_json::json!({"type": 4, "timestamp": 1, "data": {"href": url, "width": 0, "height": 0}});
+        let e = Event::parse(meta.to_string()).ok()?;
+        match self.window().event(e) {
+            Ok(Some(out)) => match out.detail {
+                reel_format::event::Detail::Href(h) => Some(h),
+                _ => None,
+            },
+            _ => None,
         }
     }
 
@@ -379,7 +438,12 @@ impl Redactor {
             id: s.id.clone(),
             ..Default::default()
         };
-        self.session_facts(&mut s.distinct_id, &mut s.person, &mut rep.counts);
+        self.session_facts(
+            &mut s.distinct_id,
+            &mut s.person,
+            &mut s.extra,
+            &mut rep.counts,
+        );
         for w in &mut s.windows {
             let mut wr = self.window();
             let mut out = Vec::with_capacity(w.events.len());

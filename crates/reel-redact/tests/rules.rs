@@ -95,3 +95,44 @@ fn redactor_is_shareable() {
     fn send<T: Send>() {}
     send::<reel_redact::WindowRedactor>();
 }
+
+/// What an importer kept of the source's listing (PostHog's `person` and `distinct_id`, Sentry's
+/// `user`, start URLs) is redacted like the session's own facts, not carried raw into an export.
+#[test]
+fn source_listing_facts_follow_the_metadata_and_url_rules() {
+    let rules = Rules::from_toml(
+        "[urls]\nquery_params = [\"token\"]\n[metadata]\ndrop_person = true\nhash_distinct_id = true\nhash_key = \"k\"\n",
+    )
+    .unwrap();
+    let r = Redactor::compile(rules, None).unwrap();
+    let mut extra: serde_json::Map<String, serde_json::Value> = serde_json::from_str(
+        r#"{"posthog": {"distinct_id": "ann", "person": {"properties": {"email": "ann@example.com"}},
+              "start_url": "https://shop.example/p?token=s3cret&x=1", "urls": ["https://a.example/?token=t0k"],
+              "click_count": 3},
+            "sentry": {"user": {"email": "bob@example.com", "ip_address": "10.0.0.1"}, "urls": []}}"#,
+    )
+    .unwrap();
+    let (mut d, mut p) = (Some("ann".to_string()), None);
+    let mut counts = Default::default();
+    r.session_facts(&mut d, &mut p, &mut extra, &mut counts);
+    let text = serde_json::to_string(&extra).unwrap();
+    for secret in [
+        "ann@example.com",
+        "bob@example.com",
+        "10.0.0.1",
+        "s3cret",
+        "t0k",
+        "\"ann\"",
+    ] {
+        assert!(!text.contains(secret), "{secret} kept: {text}");
+    }
+    assert_eq!(
+        extra["posthog"]["distinct_id"],
+        serde_json::json!(d.unwrap())
+    );
+    assert_eq!(extra["posthog"]["click_count"], 3, "other fields stay");
+    assert!(extra["posthog"]["start_url"]
+        .as_str()
+        .unwrap()
+        .starts_with("https://shop.example/p?token="));
+}

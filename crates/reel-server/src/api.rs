@@ -364,7 +364,12 @@ fn write_package(
     }
     if let Some(r) = &policy {
         let mut counts = reel_redact::Counts::default();
-        r.session_facts(&mut info.distinct_id, &mut info.person, &mut counts);
+        r.session_facts(
+            &mut info.distinct_id,
+            &mut info.person,
+            &mut info.extra,
+            &mut counts,
+        );
     }
     let store_err = |e: reel_store::Error| reel_format::Error::invalid("store", e.to_string());
     let mut metas = Vec::new();

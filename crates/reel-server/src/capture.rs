@@ -599,20 +599,6 @@ fn parse_analytics(
     })
 }
 
-/// A `$pageview` URL through the project's ingest redaction policy, as a recorded page URL
-/// (a Meta event's `href`) would be; `None` when the policy drops it.
-fn redact_url(r: &reel_redact::Redactor, url: &str, ms: i64) -> Option<String> {
-    let meta = serde_json::json!({"type": 4, "data": {"href": url, "width": 0, "height": 0}, "timestamp": ms});
-    let e = Event::parse(meta.to_string()).ok()?;
-    match r.window().event(e) {
-        Ok(Some(out)) => match out.detail {
-            reel_format::event::Detail::Href(h) => Some(h),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
 /// `/e/`, `/i/v0/e/`, `/batch/`: analytics events. Accepted; `$pageview` URLs become session facts.
 async fn analytics(
     State(st): State<Arc<AppState>>,
@@ -668,7 +654,7 @@ async fn analytics(
     let mut by_session: HashMap<String, Vec<(String, i64)>> = HashMap::new();
     for ((sid, url), ms) in urls {
         let url = match &policy {
-            Some(r) => match redact_url(r, &url, ms) {
+            Some(r) => match r.page_url(&url) {
                 Some(u) => u,
                 None => continue,
             },

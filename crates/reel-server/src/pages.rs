@@ -177,7 +177,7 @@ async fn share_meta(State(st): State<Arc<AppState>>, Path(token): Path<String>) 
         Ok(Some(r)) => {
             // The export policy applies here as on every way out of the server.
             let start_url = match st.policy("export_redaction") {
-                Some(p) => r.start_url.as_deref().and_then(|u| redact_url(&p, u)),
+                Some(p) => r.start_url.as_deref().and_then(|u| p.page_url(u)),
                 None => r.start_url.clone(),
             };
             axum::Json(serde_json::json!({
@@ -187,14 +187,4 @@ async fn share_meta(State(st): State<Arc<AppState>>, Path(token): Path<String>) 
         }
         _ => gone(),
     }
-}
-
-/// A page URL through a redaction policy, the way the policy treats a recorded page URL (a Meta
-/// event's `href`). `None` when the policy cannot process it: nothing is shown then.
-fn redact_url(policy: &reel_redact::Redactor, url: &str) -> Option<String> {
-    let json = serde_json::json!({"type": 4, "timestamp": 1, "data": {"href": url}}).to_string();
-    let event = reel_format::Event::parse(json).ok()?;
-    let out = policy.window().event(event).ok()??;
-    let v = out.to_value().ok()?;
-    v.get("data")?.get("href")?.as_str().map(str::to_string)
 }

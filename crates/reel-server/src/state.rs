@@ -402,7 +402,12 @@ impl AppState {
         }
         let mut person = None;
         let mut counts = reel_redact::Counts::default();
-        r.session_facts(&mut unit.distinct_id, &mut person, &mut counts);
+        r.session_facts(
+            &mut unit.distinct_id,
+            &mut person,
+            &mut serde_json::Map::new(),
+            &mut counts,
+        );
         unit.events.sort_by_key(|e| e.timestamp);
         let mut c = self.window_redactors.lock().map_err(poisoned)?;
         c.use_policy(&policy);

@@ -85,7 +85,12 @@ fn redact_into<W: Write + Seek>(
                 id: info.id.clone(),
                 ..Default::default()
             };
-            r.session_facts(&mut info.distinct_id, &mut info.person, &mut s.counts);
+            r.session_facts(
+                &mut info.distinct_id,
+                &mut info.person,
+                &mut info.extra,
+                &mut s.counts,
+            );
             sessions.push(s);
             Ok(())
         },
