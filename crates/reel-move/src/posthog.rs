@@ -83,6 +83,7 @@ impl PostHog {
 
     fn list_query(&self, ids: Option<&[String]>) -> anyhow::Result<Vec<Item>> {
         let mut items = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         let mut offset = 0usize;
         let mut after: Option<String> = None;
         loop {
@@ -111,14 +112,27 @@ impl PostHog {
                 )
             })?;
             let n = page.results.len();
+            let before = items.len();
             for r in page.results {
                 let Some(id) = r.get("id").and_then(Value::as_str).map(str::to_string) else {
                     bail!("{}/session_recordings: a result without an id", self.api);
                 };
-                items.push(Item { id, listing: r });
+                if seen.insert(id.clone()) {
+                    items.push(Item { id, listing: r });
+                }
             }
             if !page.has_next || n == 0 {
                 return Ok(items);
+            }
+            if items.len() > crate::run::MAX_LISTED {
+                bail!("{}/session_recordings: more than {} recordings in one listing; import in date ranges with --since/--until", self.api, crate::run::MAX_LISTED);
+            }
+            if items.len() == before {
+                // A broken or hostile server could page forever: stop when a page brings nothing new.
+                bail!(
+                    "{}/session_recordings: the listing repeats itself (a further page holds only recordings already listed); run again later or narrow it with --since/--until",
+                    self.api
+                );
             }
             match page.next_cursor.filter(|c| !c.is_empty()) {
                 Some(c) => after = Some(c),

@@ -11,6 +11,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
+/// Most recordings one listing may name: a bound on memory against a remote that pages forever
+/// with new ids (a real project that large is imported in date ranges: `--since`/`--until`).
+pub const MAX_LISTED: usize = 1_000_000;
+
 /// One recording found by listing.
 #[derive(Debug, Clone)]
 pub struct Item {

@@ -46,6 +46,10 @@ pub struct Config {
     pub limits: Limits,
 }
 
+/// Most recording segments one replay may have (Sentry cuts one every ~5 s of a replay of at most
+/// an hour: about 720).
+const MAX_SEGMENTS: usize = 100_000;
+
 fn slug(what: &str, s: &str) -> anyhow::Result<String> {
     if s.is_empty()
         || s.len() > 100
@@ -166,6 +170,7 @@ impl Source for Sentry {
                 bail!("{url}: expected a list of replays");
             };
             let n = list.len();
+            let before = items.len();
             for r in list {
                 let Some(id) = r.get("id").and_then(Value::as_str).map(str::to_string) else {
                     bail!("{url}: a replay without an id");
@@ -176,6 +181,13 @@ impl Source for Sentry {
             }
             page(items.len());
             match reply.link.as_deref().and_then(next_cursor) {
+                // A page of replays already listed: a broken or hostile server paging forever.
+                Some(_) if n > 0 && items.len() == before => {
+                    bail!("{url}: the listing repeats itself (a further page holds only replays already listed)")
+                }
+                Some(_) if items.len() > crate::run::MAX_LISTED => {
+                    bail!("{url}: more than {} replays in one listing; import in date ranges with --since/--until", crate::run::MAX_LISTED)
+                }
                 Some(c) if n > 0 => cursor = Some(c),
                 _ => return Ok(items),
             }
@@ -218,6 +230,7 @@ impl Source for Sentry {
             lenient: false,
         };
         let mut cursor: Option<String> = None;
+        let mut cursors = std::collections::HashSet::new();
         let mut segment = 0usize;
         loop {
             let mut url = format!("{base}?per_page={SEGMENTS_PER_PAGE}");
@@ -249,6 +262,12 @@ impl Source for Sentry {
                 segment += 1;
             }
             match reply.link.as_deref().and_then(next_cursor) {
+                Some(_) if segment > MAX_SEGMENTS => {
+                    bail!("{base}: more than {MAX_SEGMENTS} recording segments; refused")
+                }
+                Some(c) if n > 0 && !cursors.insert(c.clone()) => {
+                    bail!("{base}: the segments' paging repeats cursor {c:?}")
+                }
                 Some(c) if n > 0 => cursor = Some(c),
                 _ => return Ok(()),
             }
