@@ -1,10 +1,9 @@
 // Side panels: console, network, events, metadata and the DOM explorer.
 import { h, fmtTime, fmtBytes, EV, SRC } from './util.js';
 import { reqDuration, reqStatus } from './timeline.js';
+import { Describer, KINDS } from './describe.js';
 
 const TABS = [['moments', 'Moments'], ['console', 'Console'], ['network', 'Network'], ['events', 'Events'], ['meta', 'Meta'], ['dom', 'DOM']];
-const SRC_NAMES = Object.fromEntries(Object.entries(SRC).map(([k, v]) => [v, k]));
-const EV_NAMES = Object.fromEntries(Object.entries(EV).map(([k, v]) => [v, k]));
 
 /**
  * @typedef {object} PanelHost
@@ -219,25 +218,34 @@ export class ReelPanels {
     const evs = eng ? eng.events : [];
     const start = this.host.info().start;
     const list = h('div', 'reel-list');
+    // Filter by kind (kept across re-renders); the element, text and URL of each event come from describe.js.
+    const bar = h('div', 'reel-filter');
+    const sel = /** @type {HTMLSelectElement} */ (h('select', 'reel-events-kind'));
+    sel.title = 'Show only events of this kind';
+    for (const k of ['', ...KINDS]) { const o = /** @type {HTMLOptionElement} */ (h('option', '', k || 'all events')); o.value = k; sel.append(o); }
+    sel.value = this.eventsKind || '';
+    sel.addEventListener('change', () => { this.eventsKind = sel.value; this.renderEvents(); });
+    bar.append(sel);
     const LIMIT = 3000;
     const rows = [];
+    const desc = new Describer();
     for (let i = 0; i < evs.length && rows.length < LIMIT; i++) {
       const e = evs[i];
       const t = e.timestamp - start;
-      let name = EV_NAMES[e.type] || `type ${e.type}`;
-      if (e.type === EV.Inc) name = SRC_NAMES[e.data && e.data.source] || `source ${e.data && e.data.source}`;
-      if (e.type === EV.Custom) name = 'Custom ' + (e.data && e.data.tag);
-      if (e.type === EV.Plugin) name = 'Plugin ' + (e.data && e.data.plugin);
+      const { kind, text } = desc.describe(e); // every event, so that node labels stay current
       if (e.type === EV.Inc && e.data && (e.data.source === SRC.MouseMove || e.data.source === SRC.TouchMove)) continue;
-      const r = h('div', 'reel-row');
-      r.append(h('span', 'reel-t', fmtTime(t)), h('span', '', name));
+      if (this.eventsKind && kind !== this.eventsKind) continue;
+      const r = h('div', 'reel-row reel-ev-' + kind);
+      r.append(h('span', 'reel-t', fmtTime(t)), h('span', 'reel-msg', text));
+      r.title = text;
       r.addEventListener('click', () => this.host.seek(t));
       this.timed.push({ el: r, t, ev: true });
       rows.push(r);
     }
     list.append(...rows);
     if (rows.length >= LIMIT) list.append(h('div', 'reel-empty', `First ${LIMIT} events shown.`));
-    v.replaceChildren(list);
+    if (!rows.length) list.append(h('div', 'reel-empty', 'No events of this kind.'));
+    v.replaceChildren(bar, list);
   }
 
   renderMeta() {

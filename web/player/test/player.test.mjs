@@ -195,6 +195,14 @@ test('panels: console errors, network requests with bodies, DOM explorer', async
   assert.match(await page.locator('.reel-view-meta').textContent(), /keyframes/);
   await page.click('.reel-tab[data-tab=events]');
   assert.ok(await page.locator('.reel-view-events .reel-row').count() > 100);
+  // Readable rows (element and text), filtered by kind; a row seeks.
+  await page.selectOption('.reel-events-kind', 'click');
+  const clicks = await page.locator('.reel-view-events .reel-row').allTextContents();
+  assert.ok(clicks.length > 0 && clicks.every((t) => /Click /.test(t)), clicks.slice(0, 3).join(' | '));
+  assert.ok(clicks.some((t) => /Click [a-z]+[#.]?[\w.-]* “/.test(t)), 'a click names its element and text: ' + clicks.slice(0, 5).join(' | '));
+  await page.selectOption('.reel-events-kind', 'navigation');
+  assert.match(await page.locator('.reel-view-events .reel-row').first().textContent(), /Navigation http/);
+  await page.selectOption('.reel-events-kind', '');
   assert.deepEqual(page.errors, []);
   await context.close();
 });

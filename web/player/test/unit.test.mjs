@@ -146,3 +146,27 @@ test('timeline: key moments come from summary.json, not from the player', () => 
   assert.equal(a.summary.text, 'A 5 s session.');
   assert.deepEqual(analyse([{ id: 'w', events: ev }]).moments, []);
 });
+
+test('events panel rows name the element, its text and the URL (describe.js)', async () => {
+  const { Describer, KINDS } = await import('../describe.js');
+  const { readFile } = await import('node:fs/promises');
+  const events = JSON.parse(await readFile(new URL('./fixtures/checkout.json', import.meta.url), 'utf8'));
+  const d = new Describer();
+  const rows = events.map((e) => d.describe(e));
+  for (const r of rows) assert.ok(KINDS.includes(r.kind), r.kind);
+  const nav = rows.find((r) => r.kind === 'navigation');
+  assert.match(nav.text, /^Navigation https?:\/\//);
+  const clicks = rows.filter((r) => r.kind === 'click');
+  assert.ok(clicks.length > 0);
+  assert.ok(clicks.every((r) => !/node \d+$/.test(r.text)), 'every click names its element: ' + clicks.map((r) => r.text).join(' | '));
+  assert.ok(clicks.some((r) => /^Click (button|a|input)[#.\w-]* /.test(r.text) || /“/.test(r.text)), clicks.map((r) => r.text).join(' | '));
+  const inputs = rows.filter((r) => r.kind === 'input');
+  assert.ok(inputs.length > 0 && inputs.every((r) => /^Input (input|textarea|select)/.test(r.text)), inputs.slice(0, 3).map((r) => r.text).join(' | '));
+  // A node added later by a mutation is named too, and a new full snapshot starts again.
+  const d2 = new Describer();
+  d2.describe({ type: 2, data: { node: { type: 0, id: 1, childNodes: [] } } });
+  d2.describe({ type: 3, data: { source: 0, adds: [{ parentId: 1, node: { type: 2, id: 9, tagName: 'BUTTON', attributes: { class: 'buy now' }, childNodes: [{ type: 3, id: 10, textContent: ' Pay  now ' }] } }] } });
+  assert.equal(d2.describe({ type: 3, data: { source: 2, type: 2, id: 9 } }).text, 'Click button.buy.now “Pay now”');
+  d2.describe({ type: 2, data: { node: { type: 0, id: 1, childNodes: [] } } });
+  assert.equal(d2.describe({ type: 3, data: { source: 2, type: 2, id: 9 } }).text, 'Click node 9');
+});
