@@ -88,3 +88,20 @@ export class Describer {
     }
   }
 }
+
+/** Labels of metadata fields people read (meta.json, PostHog's listing); others are spelled out from their name. */
+const LABELS = {
+  distinct_id: 'Person', start_time: 'Started', end_time: 'Ended', start: 'Started', duration: 'Duration', duration_ms: 'Duration (ms)',
+  active_seconds: 'Active (s)', inactive_seconds: 'Inactive (s)', recording_duration: 'Duration (s)', first_url: 'First page',
+  start_url: 'First page', urls: 'Pages', click_count: 'Clicks', keypress_count: 'Keypresses', mouse_activity_count: 'Mouse activity',
+  console_log_count: 'Console logs', console_warn_count: 'Console warnings', console_error_count: 'Console errors', event_count: 'Events',
+  user_agent: 'Browser', url: 'Current page', viewport: 'Viewport', window: 'Window', windows: 'Windows', session: 'Session',
+  'source.system': 'Recorded by', 'source.lib': 'Recorder', 'source.lib_version': 'Recorder version', size: 'Size (bytes)',
+};
+
+/** A metadata key as a label: `console_error_count` → "Console errors", `person.properties.email` → "Person › properties › email". */
+export function humanLabel(/** @type {string} */ k) {
+  if (LABELS[k]) return LABELS[k];
+  const s = k.replace(/[_]+/g, ' ').split('.').join(' › ').trim();
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}

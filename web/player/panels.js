@@ -1,7 +1,7 @@
 // Side panels: console, network, events, metadata and the DOM explorer.
 import { h, fmtTime, fmtBytes, EV, SRC } from './util.js';
 import { reqDuration, reqStatus } from './timeline.js';
-import { Describer, KINDS } from './describe.js';
+import { Describer, KINDS, humanLabel } from './describe.js';
 
 const TABS = [['moments', 'Moments'], ['console', 'Console'], ['network', 'Network'], ['events', 'Events'], ['meta', 'Meta'], ['dom', 'DOM']];
 
@@ -253,7 +253,9 @@ export class ReelPanels {
     const dl = h('dl', 'reel-meta');
     for (const [k, val] of Object.entries(m)) {
       if (val == null || val === '') continue;
-      dl.append(h('dt', '', k), h('dd', '', typeof val === 'object' ? JSON.stringify(val) : String(val)));
+      const dt = h('dt', '', humanLabel(k));
+      dt.title = k; // the field's own name, for scripts and searches
+      dl.append(dt, h('dd', '', typeof val === 'object' ? JSON.stringify(val) : String(val)));
     }
     this.views.meta.replaceChildren(dl);
   }

@@ -192,7 +192,8 @@ test('panels: console errors, network requests with bodies, DOM explorer', async
   assert.match(await page.locator('.reel-dom-msg').textContent(), /No element matches/);
   // Meta and events panels render.
   await page.click('.reel-tab[data-tab=meta]');
-  assert.match(await page.locator('.reel-view-meta').textContent(), /keyframes/);
+  assert.match(await page.locator('.reel-view-meta').textContent(), /Keyframes/);
+  assert.ok(await page.locator('.reel-view-meta dt[title=keyframes]').count() === 1, 'the raw name stays in the title');
   await page.click('.reel-tab[data-tab=events]');
   assert.ok(await page.locator('.reel-view-events .reel-row').count() > 100);
   // Readable rows (element and text), filtered by kind; a row seeks.
