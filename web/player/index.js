@@ -6,6 +6,11 @@ import { analyse } from './timeline.js';
 import { buildShell, drawTimeline, drawProgress, bindScrub, SPEEDS } from './ui.js';
 import { ReelPanels } from './panels.js';
 
+/** One frame at 24 fps: the step of keys `,` and `.`. */
+const FRAME_MS = 1000 / 24;
+const SHORTCUTS = [['Space or k', 'play / pause'], ['← / →', 'back / forward 5 s'], [', / .', 'previous / next frame (pauses)'],
+  ['0 … 9', 'jump to 0 % … 90 %'], ['n / p', 'next / previous key moment'], ['f', 'full screen'], ['?', 'this list (Escape closes it)']];
+
 /**
  * @typedef {object} MountOptions
  * @property {string} [src] URL of a JSON array, JSONL file or .reel.zip
@@ -396,6 +401,22 @@ export class ReelPlayer extends EventTarget {
     };
   }
 
+  /** Show (or hide) the list of keyboard shortcuts over the player; key `?`, Escape closes it. @param {boolean} [on] */
+  toggleHelp(on = !this.helpEl) {
+    if (this.helpEl) { this.helpEl.remove(); this.helpEl = null; }
+    if (!on) return;
+    const box = h('div', 'reel-help');
+    box.setAttribute('role', 'dialog');
+    box.setAttribute('aria-label', 'Keyboard shortcuts');
+    const dl = h('dl');
+    for (const [k, what] of SHORTCUTS) dl.append(h('dt', '', k), h('dd', '', what));
+    const close = h('button', 'reel-help-close', 'Close');
+    close.addEventListener('click', () => this.toggleHelp(false));
+    box.append(h('strong', '', 'Keyboard shortcuts'), dl, close);
+    this.ui.root.append(box);
+    this.helpEl = box;
+  }
+
   bind() {
     const ui = this.ui;
     ui.playBtn.addEventListener('click', () => this.toggle());
@@ -433,6 +454,9 @@ export class ReelPlayer extends EventTarget {
       else if (/^[0-9]$/.test(ev.key)) this.seek((this.info.duration * +ev.key) / 10);
       else if (ev.key === 'f') ui.fullBtn.click();
       else if (ev.key === 'n' || ev.key === 'p') this.stepMoment(ev.key === 'n' ? 1 : -1);
+      else if (ev.key === ',' || ev.key === '.') { this.pause(); this.seek(this.time + (ev.key === '.' ? FRAME_MS : -FRAME_MS)); }
+      else if (ev.key === '?') this.toggleHelp();
+      else if (ev.key === 'Escape' && this.helpEl) this.toggleHelp(false);
     };
     this.onHash = () => {
       const m = /(?:^#|[#&])t=(\d+(?:\.\d+)?)/.exec(location.hash);

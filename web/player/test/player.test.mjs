@@ -204,6 +204,18 @@ test('panels: console errors, network requests with bodies, DOM explorer', async
   await page.selectOption('.reel-events-kind', 'navigation');
   assert.match(await page.locator('.reel-view-events .reel-row').first().textContent(), /Navigation http/);
   await page.selectOption('.reel-events-kind', '');
+  // Frame steps pause and move by 1/24 s; `?` lists the shortcuts, Escape closes the list.
+  await page.locator('.reel-view-events').click({ position: { x: 2, y: 2 } }).catch(() => {});
+  await page.evaluate(() => { document.activeElement && document.activeElement.blur && document.activeElement.blur(); p.seek(5000); });
+  await page.keyboard.press('.');
+  await page.keyboard.press('.');
+  await page.keyboard.press(',');
+  assert.ok(Math.abs((await page.evaluate(() => p.currentTime)) - (5000 + 1000 / 24)) < 1, 'one frame forward');
+  assert.equal(await page.evaluate(() => p.playing), false);
+  await page.keyboard.press('?');
+  assert.match(await page.locator('.reel-help').textContent(), /next frame/);
+  await page.keyboard.press('Escape');
+  assert.equal(await page.locator('.reel-help').count(), 0);
   assert.deepEqual(page.errors, []);
   await context.close();
 });
