@@ -89,6 +89,11 @@ impl<W: Write + Seek> PackageWriter<W> {
         Ok(())
     }
 
+    /// Whether `url` is in the assets map already.
+    pub fn has_asset(&self, url: &str) -> bool {
+        self.assets.contains_key(url)
+    }
+
     /// Add an asset (format 1.2): its bytes as `assets/sha256/<hex>` (written once however many
     /// URLs share them; stored when the content type is already compressed, else deflated) and
     /// `url` in the manifest's `assets` map. `fetched_at` is RFC 3339. Returns the hex SHA-256.

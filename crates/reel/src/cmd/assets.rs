@@ -1,0 +1,168 @@
+use super::pack::{human, spool_inputs};
+use crate::ui;
+use anyhow::bail;
+use reel_format::package::{iso_ms, PackageReader, PackageWriter, WriterOptions};
+use reel_insight::{Analyzing, AssetScan, WindowAnalyzer};
+use reel_move::assets::{collect, Policy};
+use std::collections::BTreeSet;
+use std::io::{BufWriter, Seek};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Pack recordings with the assets they load (images, fonts, stylesheets) inside the package.
+///
+/// Reads the inputs like `reel pack`, finds every URL the recording loads (img src/srcset,
+/// picture source, link rel=stylesheet|icon, video poster, input type=image, SVG use, CSS url()
+/// and @import in <style>, _cssText and style attributes, in snapshots and later mutations, every
+/// window), fetches each once (stylesheets followed to their fonts and images) and writes them
+/// into the package as assets/sha256/<hex> entries with a URL map in manifest.json (format 1.2).
+/// A fetch that fails is reported; the package still plays, that asset stays a URL.
+/// Private, loopback and link-local addresses are refused unless --allow-private.
+///
+/// Examples:
+///   reel assets recording.json -o session.reel.zip
+///   reel assets session.reel.zip --allow-origin https://shop.example -o offline.reel.zip
+#[derive(clap::Args)]
+#[command(verbatim_doc_comment)]
+pub struct Args {
+    /// Files to import (any input `reel pack` takes, packages included).
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// Output package.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Fetch only from this origin (e.g. https://shop.example); repeat for several.
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    allow_origins: Vec<String>,
+    /// Largest asset, in bytes.
+    #[arg(long, value_name = "N", default_value_t = 20 << 20)]
+    max_asset_bytes: u64,
+    /// Most bytes of assets in all.
+    #[arg(long, value_name = "N", default_value_t = 500 << 20)]
+    max_total_bytes: u64,
+    /// Seconds per request.
+    #[arg(long, value_name = "S", default_value_t = 20.0)]
+    timeout: f64,
+    /// Also fetch from loopback, private and link-local addresses.
+    #[arg(long)]
+    allow_private: bool,
+    /// Print a JSON summary on stdout.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    limits: ui::LimitArgs,
+}
+
+pub fn run(a: Args) -> anyhow::Result<ExitCode> {
+    let limits = a.limits.limits();
+    if !(a.timeout > 0.0 && a.timeout.is_finite()) {
+        bail!("--timeout {}: use a number of seconds above 0", a.timeout);
+    }
+    for o in &a.allow_origins {
+        let u = url::Url::parse(o).map_err(|e| anyhow::anyhow!("--allow-origin {o:?}: {e}"))?;
+        if !matches!(u.scheme(), "http" | "https") {
+            bail!("--allow-origin {o:?}: use http(s)://host[:port]");
+        }
+    }
+    let policy = Policy {
+        allow_private: a.allow_private,
+        allow_origins: a.allow_origins.clone(),
+        max_asset_bytes: a.max_asset_bytes,
+        max_total_bytes: a.max_total_bytes,
+        timeout: Duration::from_secs_f64(a.timeout),
+        ..Default::default()
+    };
+    let mut warnings = Vec::new();
+    let spool = spool_inputs(&a.inputs, limits, |p, _, rec| {
+        warnings.extend(rec.warnings.iter().map(|w| format!("{}: {w}", p.display())));
+    })?;
+    if spool.session_ids().is_empty() || spool.events == 0 {
+        bail!(
+            "{}: no events found; nothing to pack",
+            super::names(&a.inputs)
+        );
+    }
+    for w in &warnings {
+        ui::warn(w);
+    }
+    let config = reel_insight::Config::default();
+    let mut result = None;
+    ui::write_atomic(&a.output, |f| {
+        let mut w = PackageWriter::new(
+            BufWriter::with_capacity(1 << 20, &mut *f),
+            WriterOptions {
+                producer: format!("reel {}", env!("CARGO_PKG_VERSION")),
+                ..Default::default()
+            },
+        );
+        let (_, windows) =
+            spool.write_parallel(&mut w, &mut |_| {}, &mut |_| Ok(()), &|sid, wid| {
+                Analyzing {
+                    inner: AssetScan::new(),
+                    window: WindowAnalyzer::new(sid, wid, &config),
+                }
+            })?;
+        let scans = reel_insight::write_summaries(&mut w, windows, &config)?;
+        let mut urls = BTreeSet::new();
+        for (_, s) in scans {
+            if s.dropped > 0 {
+                ui::warn(&format!(
+                    "a window refers to more than {} URLs; {} left out",
+                    reel_insight::assets::MAX_URLS,
+                    s.dropped
+                ));
+            }
+            urls.extend(s.urls);
+        }
+        let bar = ui::count_bar(urls.len() as u64, "assets");
+        let got = collect(urls, &policy, &mut |done, known, _| {
+            bar.set_length(known as u64);
+            bar.set_position(done as u64);
+        });
+        bar.finish_and_clear();
+        for fetched in &got.fetched {
+            let at = iso_ms(fetched.fetched_ms);
+            for u in &fetched.urls {
+                if !w.has_asset(u) {
+                    w.add_asset(u, &fetched.bytes, &fetched.content_type, &at)?;
+                }
+            }
+        }
+        let (buf, _) = w.finish(None)?;
+        buf.into_inner()
+            .map_err(|e| anyhow::anyhow!("{}: {}", a.output.display(), e.error()))?;
+        // What was written reads back and verifies before it takes the output's name.
+        let mut r = f.try_clone()?;
+        r.rewind()?;
+        PackageReader::open(r, limits)?.verify(None, &mut |_| {})?;
+        result = Some(got);
+        Ok(())
+    })
+    .map_err(|e| anyhow::anyhow!("{}: {e}", a.output.display()))?;
+    let got = result.expect("written");
+    let urls: usize = got.fetched.iter().map(|f| f.urls.len()).sum();
+    if a.json {
+        crate::outln!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "output": a.output.display().to_string(),
+                "fetched": urls,
+                "failed": got.failed,
+                "bytes": got.bytes,
+            }))?
+        )?;
+    } else {
+        for f in &got.failed {
+            ui::warn(&format!("{}: {}", f.url, f.error));
+        }
+        eprintln!(
+            "{}: {} asset URL(s) ({}) inside, {} failed",
+            a.output.display(),
+            urls,
+            human(got.bytes),
+            got.failed.len()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
