@@ -270,6 +270,16 @@ pub fn resolve(base: Option<&Url>, raw: &str) -> Option<String> {
     Some(u.into())
 }
 
+/// What a fetched stylesheet at `url` refers to (`url()`, `@import`), as absolute URLs.
+pub fn stylesheet_urls(url: &str, css: &[u8]) -> Vec<String> {
+    let base = Url::parse(url).ok();
+    let text = String::from_utf8_lossy(css);
+    css_urls(&text)
+        .into_iter()
+        .filter_map(|raw| resolve(base.as_ref(), raw))
+        .collect()
+}
+
 /// The URLs of a `srcset` value (image candidates: URL, then optional descriptors, comma-separated).
 pub fn srcset_urls(s: &str) -> Vec<&str> {
     let mut out = Vec::new();

@@ -5,7 +5,7 @@
 //! by the resolver the HTTP client connects through, so a name cannot point elsewhere after the
 //! check. Which URLs a recording loads is `reel-insight::assets`'s business.
 use reel_insight::assets::{css_urls, resolve};
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
@@ -55,9 +55,13 @@ pub struct Failure {
 
 #[derive(Debug, Default)]
 pub struct Collected {
-    pub fetched: Vec<Fetched>,
+    /// URLs stored (each fetched asset's URLs, redirect targets and aliases included).
+    pub fetched: usize,
     pub failed: Vec<Failure>,
     pub bytes: u64,
+    /// `(url, target)`: `url` redirects to `target`, an asset fetched on its own: store it under
+    /// both URLs.
+    pub aliases: Vec<(String, String)>,
 }
 
 /// Whether `ip` is an address on the public internet: not loopback, private (RFC 1918, unique
@@ -132,12 +136,16 @@ impl Resolver for Guard {
     }
 }
 
-/// Fetch `urls` and what fetched stylesheets refer to. `progress(done, known, url)` after each.
-pub fn collect(
+/// Fetch `urls` and what fetched stylesheets refer to, handing each asset to `store` as it
+/// arrives (memory holds one asset at a time); `store`'s error ends the collection with it.
+/// URLs in `have` are not fetched (already stored). `progress(done, known, url)` after each.
+pub fn collect<E>(
     urls: impl IntoIterator<Item = String>,
+    have: &BTreeSet<String>,
     policy: &Policy,
     progress: &mut dyn FnMut(usize, usize, &str),
-) -> Collected {
+    store: &mut dyn FnMut(Fetched) -> Result<(), E>,
+) -> Result<Collected, E> {
     let config = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
@@ -152,7 +160,7 @@ pub fn collect(
             allow_private: policy.allow_private,
         },
     );
-    let mut seen: BTreeSet<String> = BTreeSet::new();
+    let mut seen: BTreeSet<String> = have.clone();
     let mut queue: VecDeque<String> = VecDeque::new();
     for u in urls {
         if seen.insert(u.clone()) {
@@ -161,13 +169,13 @@ pub fn collect(
     }
     let mut out = Collected::default();
     let mut done = 0;
-    // URL -> index in `out.fetched` (redirect targets included); redirects to a URL that is
-    // fetched or queued wait in `aliases` instead of fetching it twice.
-    let mut have: HashMap<String, usize> = HashMap::new();
+    // URLs stored (redirect targets included); redirects to a URL that is fetched, queued or
+    // stored wait in `aliases` instead of fetching it twice.
+    let mut stored: BTreeSet<String> = have.clone();
     let mut aliases: Vec<(String, String)> = Vec::new();
     while let Some(url) = queue.pop_front() {
         done += 1;
-        if have.contains_key(&url) {
+        if stored.contains(&url) {
             progress(done, done + queue.len(), &url);
             continue;
         }
@@ -179,15 +187,14 @@ pub fn collect(
             ))
         } else {
             fetch(&agent, &url, policy, left, &|u| {
-                u != url && (seen.contains(u) || have.contains_key(u))
+                u != url && (seen.contains(u) || stored.contains(u))
             })
         };
         match r {
             Ok(Got::Alias(target)) => aliases.push((url.clone(), target)),
             Ok(Got::Fetched(f)) => {
-                for u in &f.urls {
-                    have.insert(u.clone(), out.fetched.len());
-                }
+                stored.extend(f.urls.iter().cloned());
+                out.fetched += f.urls.len();
                 out.bytes += f.bytes.len() as u64;
                 if f.content_type == "text/css" {
                     let base = f.urls.last().and_then(|u| url::Url::parse(u).ok());
@@ -201,7 +208,7 @@ pub fn collect(
                         }
                     }
                 }
-                out.fetched.push(f);
+                store(f)?;
             }
             Err(error) => out.failed.push(Failure {
                 url: url.clone(),
@@ -211,9 +218,12 @@ pub fn collect(
         progress(done, done + queue.len(), &url);
     }
     for (from, target) in aliases {
-        match have.get(&target) {
-            Some(&i) => out.fetched[i].urls.push(from),
-            None => {
+        match stored.contains(&target) {
+            true => {
+                out.fetched += 1;
+                out.aliases.push((from, target));
+            }
+            false => {
                 let why = out
                     .failed
                     .iter()
@@ -226,7 +236,7 @@ pub fn collect(
             }
         }
     }
-    out
+    Ok(out)
 }
 
 enum Got {

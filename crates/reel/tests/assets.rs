@@ -301,6 +301,38 @@ fn assets_from_loopback_go_into_the_package() {
     // The events are unchanged: the package plays without assets too.
     let o = reel(&["inspect", pkg.to_str().unwrap(), "--json"]);
     ok(&o);
+
+    // Again, from the package: what it holds is kept, only what failed is asked for again.
+    let again = dir.path().join("again.reel.zip");
+    let key = dir.path().join("k");
+    ok(&reel(&["keygen", "-o", key.to_str().unwrap()]));
+    let before = site.log.lock().unwrap().len();
+    let o = reel(&[
+        "assets",
+        pkg.to_str().unwrap(),
+        "-o",
+        again.to_str().unwrap(),
+        "--allow-private",
+        "--max-asset-bytes",
+        "100000",
+        "--sign",
+        key.with_extension("key").to_str().unwrap(),
+        "--json",
+    ]);
+    ok(&o);
+    let summary: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(summary["fetched"], expected.len() + 1);
+    assert_eq!(summary["failed"].as_array().unwrap().len(), 2);
+    let mut asked: Vec<String> = site.log.lock().unwrap()[before..].to_vec();
+    asked.sort();
+    assert_eq!(asked, ["/img/big.png", "/missing.png"]);
+    assert_eq!(manifest(&again)["assets"], m["assets"]);
+    ok(&reel(&[
+        "verify",
+        again.to_str().unwrap(),
+        "--key",
+        key.with_extension("pub").to_str().unwrap(),
+    ]));
 }
 
 #[test]

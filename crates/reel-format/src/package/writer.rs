@@ -94,6 +94,21 @@ impl<W: Write + Seek> PackageWriter<W> {
         self.assets.contains_key(url)
     }
 
+    /// Map `url` to the bytes already stored for `target` (a redirect, or one content under two
+    /// URLs), with `target`'s facts.
+    pub fn add_asset_alias(&mut self, url: &str, target: &str) -> Result<()> {
+        if self.assets.contains_key(url) {
+            return Err(Error::invalid(url, "asset added twice"));
+        }
+        let a = self
+            .assets
+            .get(target)
+            .cloned()
+            .ok_or_else(|| Error::invalid(target, "no such asset in the package"))?;
+        self.assets.insert(url.to_string(), a);
+        Ok(())
+    }
+
     /// Add an asset (format 1.2): its bytes as `assets/sha256/<hex>` (written once however many
     /// URLs share them; stored when the content type is already compressed, else deflated) and
     /// `url` in the manifest's `assets` map. `fetched_at` is RFC 3339. Returns the hex SHA-256.

@@ -47,6 +47,9 @@ pub struct Args {
     /// Also fetch from loopback, private and link-local addresses.
     #[arg(long)]
     allow_private: bool,
+    /// Sign the package with this secret key (from `reel keygen`).
+    #[arg(long, value_name = "KEY")]
+    sign: Option<PathBuf>,
     /// Print a JSON summary on stdout.
     #[arg(long)]
     json: bool,
@@ -73,6 +76,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         timeout: Duration::from_secs_f64(a.timeout),
         ..Default::default()
     };
+    let key = a.sign.as_deref().map(super::secret_key).transpose()?;
     let mut warnings = Vec::new();
     let spool = spool_inputs(&a.inputs, limits, |p, _, rec| {
         warnings.extend(rec.warnings.iter().map(|w| format!("{}: {w}", p.display())));
@@ -115,21 +119,37 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             }
             urls.extend(s.urls);
         }
-        let bar = ui::count_bar(urls.len() as u64, "assets");
-        let got = collect(urls, &policy, &mut |done, known, _| {
-            bar.set_length(known as u64);
-            bar.set_position(done as u64);
-        });
-        bar.finish_and_clear();
-        for fetched in &got.fetched {
-            let at = iso_ms(fetched.fetched_ms);
-            for u in &fetched.urls {
-                if !w.has_asset(u) {
-                    w.add_asset(u, &fetched.bytes, &fetched.content_type, &at)?;
-                }
-            }
+        // Assets the input packages already hold are kept, not fetched again (their stylesheets'
+        // references are looked at again: what failed last time is tried once more).
+        let mut have = BTreeSet::new();
+        for p in &a.inputs {
+            carry_assets(p, limits, &mut w, &mut have, &mut urls)?;
         }
-        let (buf, _) = w.finish(None)?;
+        let bar = ui::count_bar(urls.len() as u64, "assets");
+        let mut got = collect(
+            urls,
+            &have,
+            &policy,
+            &mut |done, known, _| {
+                bar.set_length(known as u64);
+                bar.set_position(done as u64);
+            },
+            &mut |f| -> anyhow::Result<()> {
+                let at = iso_ms(f.fetched_ms);
+                for u in &f.urls {
+                    if !w.has_asset(u) {
+                        w.add_asset(u, &f.bytes, &f.content_type, &at)?;
+                    }
+                }
+                Ok(())
+            },
+        )?;
+        bar.finish_and_clear();
+        for (from, target) in &got.aliases {
+            w.add_asset_alias(from, target)?;
+        }
+        got.fetched += have.len();
+        let (buf, _) = w.finish(key.as_ref())?;
         buf.into_inner()
             .map_err(|e| anyhow::anyhow!("{}: {}", a.output.display(), e.error()))?;
         // What was written reads back and verifies before it takes the output's name.
@@ -141,7 +161,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     })
     .map_err(|e| anyhow::anyhow!("{}: {e}", a.output.display()))?;
     let got = result.expect("written");
-    let urls: usize = got.fetched.iter().map(|f| f.urls.len()).sum();
+    let urls = got.fetched;
     if a.json {
         crate::outln!(
             "{}",
@@ -165,4 +185,44 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// If `path` is a package with assets (format 1.2), copy them into `w` (hash checked), note
+/// their URLs in `have`, and add what its stylesheets refer to to `urls`.
+fn carry_assets<W: std::io::Write + Seek>(
+    path: &std::path::Path,
+    limits: reel_format::Limits,
+    w: &mut PackageWriter<W>,
+    have: &mut BTreeSet<String>,
+    urls: &mut BTreeSet<String>,
+) -> anyhow::Result<()> {
+    let mut f = std::fs::File::open(path)?;
+    let mut magic = [0u8; 2];
+    if std::io::Read::read(&mut f, &mut magic)? < 2 || magic != *b"PK" {
+        return Ok(());
+    }
+    f.rewind()?;
+    let mut r =
+        PackageReader::open(f, limits).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let listed: Vec<String> = r.manifest.assets.keys().cloned().collect();
+    for u in listed {
+        if have.contains(&u) {
+            continue;
+        }
+        let Some((entry, bytes)) = r
+            .read_asset(&u)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+        else {
+            continue;
+        };
+        w.add_asset(&u, &bytes, &entry.content_type, &entry.fetched_at)?;
+        if entry.content_type == "text/css" {
+            urls.extend(reel_insight::assets::stylesheet_urls(&u, &bytes));
+        }
+        have.insert(u);
+    }
+    for u in have.iter() {
+        urls.remove(u);
+    }
+    Ok(())
 }
