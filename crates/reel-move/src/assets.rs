@@ -149,6 +149,9 @@ pub fn collect<E>(
     let config = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
+        // No proxy from the environment: a proxy would resolve the target's name, out of reach
+        // of the address check below.
+        .proxy(None)
         .timeout_global(Some(policy.timeout))
         .user_agent(format!("reel/{} (assets)", env!("CARGO_PKG_VERSION")))
         .build();
