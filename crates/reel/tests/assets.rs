@@ -342,13 +342,20 @@ fn loopback_is_refused_without_allow_private_and_caps_hold() {
     let rec = dir.path().join("rec.json");
     std::fs::write(&rec, recording(&site.base).to_string()).unwrap();
     let pkg = dir.path().join("out.reel.zip");
-    let o = reel(&[
-        "assets",
-        rec.to_str().unwrap(),
-        "-o",
-        pkg.to_str().unwrap(),
-        "--json",
-    ]);
+    // A proxy from the environment is not used (it would resolve names out of reach of the check).
+    let o = Command::new(REEL)
+        .args([
+            "assets",
+            rec.to_str().unwrap(),
+            "-o",
+            pkg.to_str().unwrap(),
+            "--json",
+        ])
+        .env("HTTP_PROXY", "http://203.0.113.1:9")
+        .env("http_proxy", "http://203.0.113.1:9")
+        .env("ALL_PROXY", "http://203.0.113.1:9")
+        .output()
+        .unwrap();
     ok(&o);
     let summary: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(summary["fetched"], 0);
