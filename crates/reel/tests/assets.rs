@@ -327,6 +327,29 @@ fn assets_from_loopback_go_into_the_package() {
     asked.sort();
     assert_eq!(asked, ["/img/big.png", "/missing.png"]);
     assert_eq!(manifest(&again)["assets"], m["assets"]);
+
+    // The offline HTML carries the assets; above the size chosen, a warning says so.
+    let html = dir.path().join("x.html");
+    let o = reel(&[
+        "export",
+        "--html",
+        again.to_str().unwrap(),
+        "-o",
+        html.to_str().unwrap(),
+    ]);
+    ok(&o);
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("warning"));
+    let o = reel(&[
+        "export",
+        "--html",
+        again.to_str().unwrap(),
+        "-o",
+        html.to_str().unwrap(),
+        "--warn-above-mb",
+        "0",
+    ]);
+    ok(&o);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("above --warn-above-mb 0"));
     ok(&reel(&[
         "verify",
         again.to_str().unwrap(),
