@@ -301,6 +301,13 @@ fn assets_from_loopback_go_into_the_package() {
     // The events are unchanged: the package plays without assets too.
     let o = reel(&["inspect", pkg.to_str().unwrap(), "--json"]);
     ok(&o);
+    let kind = serde_json::from_slice::<Value>(&o.stdout).unwrap()["kind"].clone();
+    assert!(
+        kind.as_str()
+            .unwrap()
+            .contains("format 1.2, 9 asset URL(s)"),
+        "{kind}"
+    );
 
     // Again, from the package: what it holds is kept, only what failed is asked for again.
     let again = dir.path().join("again.reel.zip");
