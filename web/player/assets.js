@@ -135,6 +135,7 @@ export function rewriteAssetUrls(events, t) {
       const tag = String(n.tagName || '').toLowerCase();
       const a = n.attributes && typeof n.attributes === 'object' ? n.attributes : null;
       if (typeof n.id === 'number') tags.set(n.id, tag === 'link' ? `link ${String((a && a.rel) || '').toLowerCase()}` : tag === 'input' ? `input ${String((a && a.type) || '').toLowerCase()}` : tag);
+      if (tag === 'base' && a && typeof a.href === 'string') base = absoluteUrl(a.href, base) || base;
       if (a) for (const k of Object.keys(a)) a[k] = attr(tags.get(n.id) || tag, k, a[k]);
       if (Array.isArray(n.childNodes)) for (const c of n.childNodes) node(c, tag);
     } else if (n.type === 3) {

@@ -57,3 +57,15 @@ test('assets: CSS imports and data URLs', () => {
     '@import "blob:S"; x{background:url(data:image/png;base64,AA)}');
   assert.equal(assetCss('no urls here', B, table), 'no urls here');
 });
+
+test('assets: a <base href> changes how relative URLs resolve, as when recorded', () => {
+  const events = [
+    { type: 4, timestamp: 1, data: { href: 'https://elsewhere.example/p.html' } },
+    { type: 2, timestamp: 2, data: { node: { type: 0, id: 1, childNodes: [el(2, 'html', {}, [
+      el(3, 'base', { href: `${B}/` }),
+      el(4, 'img', { src: 'a.png' }),
+    ])] } } },
+  ];
+  rewriteAssetUrls(events, table);
+  assert.equal(events[1].data.node.childNodes[0].childNodes[1].attributes.src, 'blob:A');
+});
