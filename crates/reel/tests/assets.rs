@@ -357,6 +357,45 @@ fn assets_from_loopback_go_into_the_package() {
     ]);
     ok(&o);
     assert!(String::from_utf8_lossy(&o.stderr).contains("above --warn-above-mb 0"));
+
+    // `reel pack --assets` does the same in one go.
+    let packed = dir.path().join("packed.reel.zip");
+    let o = reel(&[
+        "pack",
+        rec.to_str().unwrap(),
+        "-o",
+        packed.to_str().unwrap(),
+        "--assets",
+        "--allow-private",
+        "--max-asset-bytes",
+        "100000",
+        "--json",
+    ]);
+    ok(&o);
+    let summary: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(summary["assets"]["fetched"], expected.len() + 1);
+    assert_eq!(summary["assets"]["failed"].as_array().unwrap().len(), 2);
+    let pm = manifest(&packed);
+    let urls = |m: &Value| {
+        m["assets"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(urls(&pm), urls(&m));
+    ok(&reel(&["verify", packed.to_str().unwrap()]));
+    // Without --assets, pack fetches nothing.
+    let before = site.log.lock().unwrap().len();
+    ok(&reel(&[
+        "pack",
+        rec.to_str().unwrap(),
+        "-o",
+        packed.to_str().unwrap(),
+    ]));
+    assert_eq!(site.log.lock().unwrap().len(), before);
+    assert!(manifest(&packed).get("assets").is_none());
     ok(&reel(&[
         "verify",
         again.to_str().unwrap(),

@@ -32,6 +32,21 @@ pub struct Args {
     /// Output package.
     #[arg(short, long)]
     output: PathBuf,
+    #[command(flatten)]
+    fetch: FetchArgs,
+    /// Sign the package with this secret key (from `reel keygen`).
+    #[arg(long, value_name = "KEY")]
+    sign: Option<PathBuf>,
+    /// Print a JSON summary on stdout.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    limits: ui::LimitArgs,
+}
+
+/// How assets are fetched (`reel assets`, `reel pack --assets`).
+#[derive(clap::Args, Clone, Debug)]
+pub struct FetchArgs {
     /// Fetch only from this origin (e.g. https://shop.example); repeat for several.
     #[arg(long = "allow-origin", value_name = "ORIGIN")]
     allow_origins: Vec<String>,
@@ -47,35 +62,36 @@ pub struct Args {
     /// Also fetch from loopback, private and link-local addresses.
     #[arg(long)]
     allow_private: bool,
-    /// Sign the package with this secret key (from `reel keygen`).
-    #[arg(long, value_name = "KEY")]
-    sign: Option<PathBuf>,
-    /// Print a JSON summary on stdout.
-    #[arg(long)]
-    json: bool,
-    #[command(flatten)]
-    limits: ui::LimitArgs,
+}
+
+impl FetchArgs {
+    pub fn policy(&self) -> anyhow::Result<Policy> {
+        if !(self.timeout > 0.0 && self.timeout.is_finite()) {
+            bail!(
+                "--timeout {}: use a number of seconds above 0",
+                self.timeout
+            );
+        }
+        for o in &self.allow_origins {
+            let u = url::Url::parse(o).map_err(|e| anyhow::anyhow!("--allow-origin {o:?}: {e}"))?;
+            if !matches!(u.scheme(), "http" | "https") {
+                bail!("--allow-origin {o:?}: use http(s)://host[:port]");
+            }
+        }
+        Ok(Policy {
+            allow_private: self.allow_private,
+            allow_origins: self.allow_origins.clone(),
+            max_asset_bytes: self.max_asset_bytes,
+            max_total_bytes: self.max_total_bytes,
+            timeout: Duration::from_secs_f64(self.timeout),
+            ..Default::default()
+        })
+    }
 }
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let limits = a.limits.limits();
-    if !(a.timeout > 0.0 && a.timeout.is_finite()) {
-        bail!("--timeout {}: use a number of seconds above 0", a.timeout);
-    }
-    for o in &a.allow_origins {
-        let u = url::Url::parse(o).map_err(|e| anyhow::anyhow!("--allow-origin {o:?}: {e}"))?;
-        if !matches!(u.scheme(), "http" | "https") {
-            bail!("--allow-origin {o:?}: use http(s)://host[:port]");
-        }
-    }
-    let policy = Policy {
-        allow_private: a.allow_private,
-        allow_origins: a.allow_origins.clone(),
-        max_asset_bytes: a.max_asset_bytes,
-        max_total_bytes: a.max_total_bytes,
-        timeout: Duration::from_secs_f64(a.timeout),
-        ..Default::default()
-    };
+    let policy = a.fetch.policy()?;
     let key = a.sign.as_deref().map(super::secret_key).transpose()?;
     let mut warnings = Vec::new();
     let spool = spool_inputs(&a.inputs, limits, |p, _, rec| {
@@ -100,55 +116,15 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
                 ..Default::default()
             },
         );
-        let (_, windows) =
-            spool.write_parallel(&mut w, &mut |_| {}, &mut |_| Ok(()), &|sid, wid| {
-                Analyzing {
-                    inner: AssetScan::new(),
-                    window: WindowAnalyzer::new(sid, wid, &config),
-                }
-            })?;
-        let scans = reel_insight::write_summaries(&mut w, windows, &config)?;
-        let mut urls = BTreeSet::new();
-        for (_, s) in scans {
-            if s.dropped > 0 {
-                ui::warn(&format!(
-                    "a window refers to more than {} URLs; {} left out",
-                    reel_insight::assets::MAX_URLS,
-                    s.dropped
-                ));
-            }
-            urls.extend(s.urls);
-        }
-        // Assets the input packages already hold are kept, not fetched again (their stylesheets'
-        // references are looked at again: what failed last time is tried once more).
-        let mut have = BTreeSet::new();
-        for p in &a.inputs {
-            carry_assets(p, limits, &mut w, &mut have, &mut urls)?;
-        }
-        let bar = ui::count_bar(urls.len() as u64, "assets");
-        let mut got = collect(
-            urls,
-            &have,
+        let got = write_with_assets(
+            spool,
+            &mut w,
+            &mut |_| {},
+            &config,
             &policy,
-            &mut |done, known, _| {
-                bar.set_length(known as u64);
-                bar.set_position(done as u64);
-            },
-            &mut |f| -> anyhow::Result<()> {
-                let at = iso_ms(f.fetched_ms);
-                for u in &f.urls {
-                    if !w.has_asset(u) {
-                        w.add_asset(u, &f.bytes, &f.content_type, &at)?;
-                    }
-                }
-                Ok(())
-            },
+            &a.inputs,
+            limits,
         )?;
-        bar.finish_and_clear();
-        for (from, target) in &got.aliases {
-            w.add_asset_alias(from, target)?;
-        }
-        got.fetched += have.len();
         let (buf, _) = w.finish(key.as_ref())?;
         buf.into_inner()
             .map_err(|e| anyhow::anyhow!("{}: {}", a.output.display(), e.error()))?;
@@ -173,18 +149,85 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             }))?
         )?;
     } else {
-        for f in &got.failed {
-            ui::warn(&format!("{}: {}", f.url, f.error));
-        }
-        eprintln!(
-            "{}: {} asset URL(s) ({}) inside, {} failed",
-            a.output.display(),
-            urls,
-            human(got.bytes),
-            got.failed.len()
-        );
+        report(&got);
+        eprintln!("wrote {}", a.output.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What failed (warnings) and what the package holds, on stderr.
+pub(crate) fn report(got: &reel_move::assets::Collected) {
+    for f in &got.failed {
+        ui::warn(&format!("{}: {}", f.url, f.error));
+    }
+    eprintln!(
+        "{} asset URL(s) ({}) inside, {} failed",
+        got.fetched,
+        human(got.bytes),
+        got.failed.len()
+    );
+}
+
+/// Write the spool's sessions into `w` with their `summary.json` (like `reel pack`), find the
+/// URLs they load while doing so, keep the assets input packages already hold, fetch the rest
+/// under `policy` and add them.
+pub(crate) fn write_with_assets<W: std::io::Write + Seek>(
+    spool: reel_format::package::Spool,
+    w: &mut PackageWriter<W>,
+    progress: &mut dyn FnMut(u64),
+    config: &reel_insight::Config,
+    policy: &Policy,
+    inputs: &[PathBuf],
+    limits: reel_format::Limits,
+) -> anyhow::Result<reel_move::assets::Collected> {
+    let (_, windows) =
+        spool.write_parallel(w, progress, &mut |_| Ok(()), &|sid, wid| Analyzing {
+            inner: AssetScan::new(),
+            window: WindowAnalyzer::new(sid, wid, config),
+        })?;
+    let scans = reel_insight::write_summaries(w, windows, config)?;
+    let mut urls = BTreeSet::new();
+    for (_, s) in scans {
+        if s.dropped > 0 {
+            ui::warn(&format!(
+                "a window refers to more than {} URLs; {} left out",
+                reel_insight::assets::MAX_URLS,
+                s.dropped
+            ));
+        }
+        urls.extend(s.urls);
+    }
+    // Assets the input packages already hold are kept, not fetched again (their stylesheets'
+    // references are looked at again: what failed last time is tried once more).
+    let mut have = BTreeSet::new();
+    for p in inputs {
+        carry_assets(p, limits, w, &mut have, &mut urls)?;
+    }
+    let bar = ui::count_bar(urls.len() as u64, "assets");
+    let mut got = collect(
+        urls,
+        &have,
+        policy,
+        &mut |done, known, _| {
+            bar.set_length(known as u64);
+            bar.set_position(done as u64);
+        },
+        &mut |f| -> anyhow::Result<()> {
+            let at = iso_ms(f.fetched_ms);
+            for u in &f.urls {
+                if !w.has_asset(u) {
+                    w.add_asset(u, &f.bytes, &f.content_type, &at)?;
+                }
+            }
+            Ok(())
+        },
+    )?;
+    bar.finish_and_clear();
+    for (from, target) in &got.aliases {
+        w.add_asset_alias(from, target)?;
+    }
+    got.fetched += have.len();
+    Ok(got)
 }
 
 /// If `path` is a package with assets (format 1.2), copy them into `w` (hash checked), note
