@@ -298,6 +298,20 @@ fn assets_from_loopback_go_into_the_package() {
     for p in expected {
         assert_eq!(log.iter().filter(|l| *l == p).count(), 1, "{p}: {log:?}");
     }
+    // Standard-library Python reads the map and checks every entry (docs/examples/read_package.py).
+    let py = Command::new("python3")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/examples/read_package.py"))
+        .arg(&pkg)
+        .output()
+        .unwrap();
+    ok(&py);
+    let text = String::from_utf8_lossy(&py.stdout);
+    let a1 = hex(site.bytes("/img/a1.png"));
+    assert!(
+        text.contains(&format!("asset {}: image/png", site.url("/moved.png"))),
+        "{text}"
+    );
+    assert!(text.contains(&format!("assets/sha256/{a1}")), "{text}");
     // The events are unchanged: the package plays without assets too.
     let o = reel(&["inspect", pkg.to_str().unwrap(), "--json"]);
     ok(&o);
