@@ -22,6 +22,10 @@ with zipfile.ZipFile(sys.argv[1]) as z:
             ok = False
         if not ok:
             bad.append(path)
+    for url, a in manifest.get("assets", {}).items():  # 1.2: URL -> entry named by its hash
+        path = f"assets/sha256/{a['sha256']}"
+        bad += [] if expected.get(path) == a["sha256"] else [path]
+        print(f"asset {url}: {a['content_type']}, {a['size']} bytes, {path}")
     for path in sorted(set(bad)):
         print(f"MISMATCH {path}", file=sys.stderr)
     for s in manifest["sessions"]:

@@ -1,5 +1,6 @@
 // Turn the player's inputs (events, URLs, JSON, JSONL, .reel.zip, PostHog exports) into sessions of windows.
 import { zipEntries, zipRead, inflateBytes } from './zip.js';
+import { assetTable, rewriteAssetUrls } from './assets.js';
 
 /**
  * @typedef {{id: string, events: any[]}} ReelWindow
@@ -123,19 +124,24 @@ export async function readPackage(input) {
   const warnings = [];
   let verified = 0;
   const canHash = typeof crypto !== 'undefined' && !!crypto.subtle;
-  // Read an entry and check it against the manifest's sha256 (when the page can hash).
+  // Check an entry's bytes against the manifest's sha256 (when the page can hash).
+  const check = async (/** @type {string} */ p, /** @type {Uint8Array} */ bytes) => {
+    const want = sums.get(p);
+    if (!want || !canHash) return true;
+    const got = Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', /** @type {any} */ (bytes))), (b) => b.toString(16).padStart(2, '0')).join('');
+    if (got !== want) { warnings.push(`${p}: sha256 does not match the manifest (the package was modified or damaged)`); return false; }
+    verified++;
+    return true;
+  };
   text = async (/** @type {string} */ p) => {
     const e = entries.get(p);
     if (!e) return null;
     const bytes = await zipRead(buf, e);
-    const want = sums.get(p);
-    if (want && canHash) {
-      const got = Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', /** @type {any} */ (bytes))), (b) => b.toString(16).padStart(2, '0')).join('');
-      if (got !== want) warnings.push(`${p}: sha256 does not match the manifest (the package was modified or damaged)`);
-      else verified++;
-    }
+    await check(p, bytes);
     return td.decode(bytes);
   };
+  // Assets (format 1.2): what the package holds loads from it (blob: URLs), the rest as recorded.
+  const assets = await assetTable(manifest, entries, buf, check);
   /** @type {string[]} */
   let ids = manifest && Array.isArray(manifest.sessions) ? manifest.sessions.map((s) => String(s.id)) : [];
   if (!ids.length) {
@@ -158,7 +164,9 @@ export async function readPackage(input) {
       if (body == null) { warnings.push(`${n}: listed in the manifest but missing`); continue; }
       const evs = parseRecordingText(body);
       const wid = n.split('/').pop().replace(/\.jsonl$/, '');
-      windows.push({ id: wid, events: cleanEvents(await decodePacked(evs)) });
+      const events = cleanEvents(await decodePacked(evs));
+      if (assets) rewriteAssetUrls(events, assets);
+      windows.push({ id: wid, events });
     }
     // Key moments and summary (format 1.1), computed by Reel: the player shows them, never detects them.
     let insight = null;

@@ -20,6 +20,7 @@
 #![forbid(unsafe_code)]
 
 pub mod analyze;
+pub mod assets;
 pub mod llm;
 pub mod moments;
 pub mod summary;
@@ -29,6 +30,7 @@ pub use analyze::{
     add_summary, analyze_package_session, analyze_session, write_summaries, Analyzer, Analyzing,
     Insight, Keep, WindowAnalyzer,
 };
+pub use assets::AssetScan;
 pub use llm::LlmSummary;
 pub use moments::{Config, Moment, MomentKind};
 pub use summary::Summary;

@@ -12,6 +12,7 @@
 //! Decoding (JSONL lines, `cv` packing, rrweb events) is `reel-format`'s: this crate only talks
 //! HTTP and shapes what the remotes answer into recordings.
 #![forbid(unsafe_code)]
+pub mod assets;
 pub mod capture;
 pub mod http;
 pub mod llm;

@@ -22,7 +22,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/share/{token}/moments", get(share_moments))
 }
 
-const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline' *; img-src * data: blob:; font-src * data:; media-src * data: blob:; connect-src 'self'; frame-src 'self' blob: data: about:; object-src 'none'; base-uri 'none'; form-action 'self'";
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline' * blob:; img-src * data: blob:; font-src * data: blob:; media-src * data: blob:; connect-src 'self'; frame-src 'self' blob: data: about:; object-src 'none'; base-uri 'none'; form-action 'self'";
 
 fn page(html: String, frameable: bool) -> Response {
     let mut r = Html(html).into_response();

@@ -54,6 +54,21 @@ pub fn bytes_bar(total: u64, what: &str) -> ProgressBar {
     pb
 }
 
+/// A count-progress bar on stderr, hidden when stderr is not a terminal.
+pub fn count_bar(total: u64, what: &str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new(total);
+    pb.set_style(
+        ProgressStyle::with_template("{msg:>10} [{bar:30}] {pos}/{len} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    pb.set_message(what.to_string());
+    pb
+}
+
 /// Limits from the shared `--max-bytes` / `--max-ratio` flags.
 #[derive(clap::Args, Debug, Clone)]
 pub struct LimitArgs {

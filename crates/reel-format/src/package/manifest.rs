@@ -4,9 +4,14 @@ use crate::recording::Source;
 use crate::stats::SessionStats;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 
 pub const FORMAT: &str = "reel";
 pub const FORMAT_VERSION: &str = "1.1";
+/// The version of a package that holds assets (`assets/sha256/<hex>` entries and the manifest's
+/// `assets` map). A package without assets keeps [`FORMAT_VERSION`]: the lowest version that
+/// describes it, so readers of 1.1 see nothing new.
+pub const FORMAT_VERSION_ASSETS: &str = "1.2";
 /// The newest major version this reader understands.
 pub const SUPPORTED_MAJOR: u64 = 1;
 
@@ -21,6 +26,25 @@ pub struct Manifest {
     /// Present when the package was redacted: which rules, their hash, when.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redaction: Option<Value>,
+    /// Format 1.2: what the recording loads (images, fonts, stylesheets), from absolute URL to
+    /// the `assets/sha256/<hex>` entry holding its bytes.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub assets: BTreeMap<String, AssetEntry>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// One asset of the manifest's `assets` map (format 1.2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AssetEntry {
+    /// Hex SHA-256 of the bytes; the entry is `assets/sha256/<sha256>`.
+    pub sha256: String,
+    /// The `Content-Type` the server sent (parameters dropped), or `application/octet-stream`.
+    pub content_type: String,
+    /// Bytes.
+    pub size: u64,
+    /// RFC 3339 UTC time of the fetch.
+    pub fetched_at: String,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }

@@ -6,6 +6,7 @@
 //! sessions/<session-id>/windows/<window-id>.jsonl one plain rrweb event per line, time order
 //! SHA256SUMS                                      `sha256sum -c` works on the unzipped folder
 //! sessions/<session-id>/summary.json              optional (1.1): key moments and summary
+//! assets/sha256/<hex>                            optional (1.2): an asset's bytes, named by their SHA-256
 //! redaction-report.json                           optional
 //! signature.json                                  optional: ed25519 over manifest.json
 //! ```
@@ -19,8 +20,8 @@ mod unpack;
 mod writer;
 
 pub use manifest::{
-    iso_ms, FileEntry, Manifest, ManifestSession, SessionMeta, WindowMeta, FORMAT, FORMAT_VERSION,
-    SUPPORTED_MAJOR,
+    iso_ms, AssetEntry, FileEntry, Manifest, ManifestSession, SessionMeta, WindowMeta, FORMAT,
+    FORMAT_VERSION, FORMAT_VERSION_ASSETS, SUPPORTED_MAJOR,
 };
 pub use reader::{expansion_budget, read_recording, PackageReader, VerifyReport};
 pub use sign::{
@@ -86,4 +87,32 @@ pub const SUMMARY: &str = "summary.json";
 /// A session's key moments and summary (format 1.1; written by `reel-insight`).
 pub fn summary_path(id: &str) -> String {
     format!("sessions/{id}/{SUMMARY}")
+}
+
+/// Where an asset's bytes live (format 1.2): `assets/sha256/<hex>`.
+pub const ASSETS_DIR: &str = "assets/sha256/";
+pub fn asset_path(sha256: &str) -> String {
+    format!("{ASSETS_DIR}{sha256}")
+}
+
+/// Content types whose bytes are already compressed: their entries are stored, not deflated.
+pub fn stored_content_type(content_type: &str) -> bool {
+    let t = content_type.trim().to_ascii_lowercase();
+    let t = t.split(';').next().unwrap_or("").trim();
+    (t.starts_with("image/")
+        && !matches!(
+            t,
+            "image/svg+xml" | "image/bmp" | "image/x-icon" | "image/vnd.microsoft.icon"
+        ))
+        || matches!(
+            t,
+            "font/woff"
+                | "font/woff2"
+                | "application/font-woff"
+                | "application/font-woff2"
+                | "application/zip"
+                | "application/gzip"
+        )
+        || t.starts_with("video/")
+        || t.starts_with("audio/")
 }

@@ -62,6 +62,8 @@ pub struct VerifyReport {
     pub events: u64,
     /// `None`: unsigned; `Some(hex public key)`: signature valid for that key.
     pub signed_by: Option<String>,
+    /// URLs in the manifest's `assets` map (format 1.2).
+    pub assets: u64,
     pub warnings: Vec<String>,
 }
 
@@ -468,9 +470,72 @@ impl<R: Read + Seek> PackageReader<R> {
             }
         }
         report.bytes = total;
+        self.check_assets(&files, &mut report)?;
         self.check_sums(&files)?;
         report.signed_by = self.check_signature(key)?;
         Ok(report)
+    }
+
+    /// Format 1.2: each `assets/sha256/<hex>` entry is named by its bytes' hash (already compared
+    /// with the manifest's), and each URL of the `assets` map points at such an entry of its size.
+    fn check_assets(&self, files: &[super::FileEntry], report: &mut VerifyReport) -> Result<()> {
+        let mut used = HashSet::new();
+        for (url, a) in &self.manifest.assets {
+            let path = super::asset_path(&a.sha256);
+            let Some(f) = files.iter().find(|f| f.path == path) else {
+                return Err(Error::invalid(
+                    MANIFEST,
+                    format!("asset {url:?}: {path} is not in the package"),
+                ));
+            };
+            if f.bytes != a.size {
+                return Err(Error::invalid(
+                    MANIFEST,
+                    format!(
+                        "asset {url:?}: size {} differs from {path}'s {}",
+                        a.size, f.bytes
+                    ),
+                ));
+            }
+            used.insert(path);
+        }
+        for f in files {
+            if let Some(name) = f.path.strip_prefix(super::ASSETS_DIR) {
+                if name != f.sha256 {
+                    return Err(Error::Checksum {
+                        entry: f.path.clone(),
+                        expected: name.to_string(),
+                        actual: f.sha256.clone(),
+                    });
+                }
+                if !used.contains(&f.path) {
+                    report
+                        .warnings
+                        .push(format!("{}: no URL of the assets map uses it", f.path));
+                }
+            }
+        }
+        report.assets = self.manifest.assets.len() as u64;
+        Ok(())
+    }
+
+    /// An asset's bytes (format 1.2) by URL, checked against its hash; `None` when the package
+    /// does not hold that URL.
+    pub fn read_asset(&mut self, url: &str) -> Result<Option<(super::AssetEntry, Vec<u8>)>> {
+        let Some(a) = self.manifest.assets.get(url).cloned() else {
+            return Ok(None);
+        };
+        let path = super::asset_path(&a.sha256);
+        let bytes = self.read_entry(&path)?;
+        let actual = hex::encode(Sha256::digest(&bytes));
+        if actual != a.sha256 {
+            return Err(Error::Checksum {
+                entry: path,
+                expected: a.sha256,
+                actual,
+            });
+        }
+        Ok(Some((a, bytes)))
     }
 
     fn check_sums(&mut self, files: &[super::FileEntry]) -> Result<()> {
@@ -671,6 +736,24 @@ fn check_manifest(m: &Manifest) -> Result<()> {
                     format!("window file {w:?} is listed twice; each window has its own file"),
                 ));
             }
+        }
+    }
+    for (url, a) in &m.assets {
+        let hex_ok = a.sha256.len() == 64
+            && a.sha256
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        if !hex_ok {
+            return Err(Error::invalid(
+                MANIFEST,
+                format!("asset {url:?}: sha256 is not 64 lowercase hex digits"),
+            ));
+        }
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(Error::invalid(
+                MANIFEST,
+                format!("asset {url:?}: not an absolute http(s) URL"),
+            ));
         }
     }
     let mut files = HashSet::new();

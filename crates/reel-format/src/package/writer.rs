@@ -1,13 +1,18 @@
 //! Streaming package writer: events go straight from the caller into deflated ZIP entries while
 //! being hashed and counted; only the manifest is held in memory.
 use super::manifest::{
-    iso_ms, FileEntry, Manifest, ManifestSession, SessionMeta, WindowMeta, FORMAT, FORMAT_VERSION,
+    iso_ms, AssetEntry, FileEntry, Manifest, ManifestSession, SessionMeta, WindowMeta, FORMAT,
+    FORMAT_VERSION, FORMAT_VERSION_ASSETS,
 };
-use super::{meta_path, valid_id, window_path, MANIFEST, SHA256SUMS, SIGNATURE};
+use super::{
+    asset_path, meta_path, stored_content_type, valid_id, window_path, MANIFEST, SHA256SUMS,
+    SIGNATURE,
+};
 use crate::recording::{Session, Source};
 use crate::stats::StatsBuilder;
 use crate::{Error, Event, Result};
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 use std::io::{Seek, Write};
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipWriter};
@@ -38,6 +43,7 @@ pub struct PackageWriter<W: Write + Seek> {
     opts: WriterOptions,
     files: Vec<FileEntry>,
     sessions: Vec<ManifestSession>,
+    assets: BTreeMap<String, AssetEntry>,
 }
 
 impl<W: Write + Seek> PackageWriter<W> {
@@ -47,6 +53,7 @@ impl<W: Write + Seek> PackageWriter<W> {
             opts,
             files: Vec::new(),
             sessions: Vec::new(),
+            assets: BTreeMap::new(),
         }
     }
 
@@ -80,6 +87,71 @@ impl<W: Write + Seek> PackageWriter<W> {
             extra: Default::default(),
         });
         Ok(())
+    }
+
+    /// Whether `url` is in the assets map already.
+    pub fn has_asset(&self, url: &str) -> bool {
+        self.assets.contains_key(url)
+    }
+
+    /// Map `url` to the bytes already stored for `target` (a redirect, or one content under two
+    /// URLs), with `target`'s facts.
+    pub fn add_asset_alias(&mut self, url: &str, target: &str) -> Result<()> {
+        if self.assets.contains_key(url) {
+            return Err(Error::invalid(url, "asset added twice"));
+        }
+        let a = self
+            .assets
+            .get(target)
+            .cloned()
+            .ok_or_else(|| Error::invalid(target, "no such asset in the package"))?;
+        self.assets.insert(url.to_string(), a);
+        Ok(())
+    }
+
+    /// Add an asset (format 1.2): its bytes as `assets/sha256/<hex>` (written once however many
+    /// URLs share them; stored when the content type is already compressed, else deflated) and
+    /// `url` in the manifest's `assets` map. `fetched_at` is RFC 3339. Returns the hex SHA-256.
+    pub fn add_asset(
+        &mut self,
+        url: &str,
+        bytes: &[u8],
+        content_type: &str,
+        fetched_at: &str,
+    ) -> Result<String> {
+        if self.assets.contains_key(url) {
+            return Err(Error::invalid(url, "asset added twice"));
+        }
+        let sha = hex::encode(Sha256::digest(bytes));
+        let path = asset_path(&sha);
+        if !self.files.iter().any(|f| f.path == path) {
+            let o = if stored_content_type(content_type) {
+                entry_options(0, false)
+            } else {
+                self.entry_options(false)
+            };
+            self.zip
+                .start_file(path.as_str(), o)
+                .map_err(|e| Error::zip(&path, e))?;
+            self.zip.write_all(bytes).map_err(|e| Error::io(&path, e))?;
+            self.files.push(FileEntry {
+                path,
+                bytes: bytes.len() as u64,
+                sha256: sha.clone(),
+                extra: Default::default(),
+            });
+        }
+        self.assets.insert(
+            url.to_string(),
+            AssetEntry {
+                sha256: sha.clone(),
+                content_type: content_type.to_string(),
+                size: bytes.len() as u64,
+                fetched_at: fetched_at.to_string(),
+                extra: Default::default(),
+            },
+        );
+        Ok(sha)
     }
 
     /// Stream one window's events (already in time order) into its JSONL entry.
@@ -183,14 +255,21 @@ impl<W: Write + Seek> PackageWriter<W> {
 
     /// Write manifest.json, SHA256SUMS and (with a key) signature.json; return the inner writer.
     pub fn finish(mut self, key: Option<&ed25519_dalek::SigningKey>) -> Result<(W, Manifest)> {
+        let assets = std::mem::take(&mut self.assets);
         let manifest = Manifest {
             format: FORMAT.into(),
-            format_version: FORMAT_VERSION.into(),
+            format_version: if assets.is_empty() {
+                FORMAT_VERSION
+            } else {
+                FORMAT_VERSION_ASSETS
+            }
+            .into(),
             producer: self.opts.producer.clone(),
             created_at: iso_ms(now_ms()),
             sessions: std::mem::take(&mut self.sessions),
             files: std::mem::take(&mut self.files),
             redaction: self.opts.redaction.clone(),
+            assets,
             extra: Default::default(),
         };
         let mbytes = serde_json::to_vec_pretty(&manifest)
@@ -267,7 +346,7 @@ fn check_ids(session: &str, window: &str) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn now_ms() -> i64 {
+pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)

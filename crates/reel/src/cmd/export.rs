@@ -40,6 +40,10 @@ pub struct Args {
     /// Write one HTML file (give -o).
     #[arg(long, required_unless_present = "all", conflicts_with = "all")]
     html: bool,
+    /// With --html: warn when the page is larger than this many megabytes (assets inside a
+    /// package make it grow; browsers slow down on very large pages).
+    #[arg(long, value_name = "MB", default_value_t = 50)]
+    warn_above_mb: u64,
     #[arg(short, long, required_unless_present = "all")]
     output: Option<PathBuf>,
     /// Every session of a Reel server (give --server, --token, --to).
@@ -148,6 +152,14 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         output.display(),
         html.len() / 1024
     );
+    if html.len() as u64 > a.warn_above_mb.saturating_mul(1_000_000) {
+        ui::warn(&format!(
+            "{} is {} MB, above --warn-above-mb {}: its assets and events are inside (base64); large pages open slowly",
+            output.display(),
+            html.len() / 1_000_000,
+            a.warn_above_mb
+        ));
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -47,11 +47,23 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
                 package_insight(&mut r, id, &config).map_err(|e| anyhow::anyhow!("{name}: {e}"))?,
             );
         }
-        (
-            format!("reel package (format {})", r.manifest.format_version),
-            metas,
-            insights,
-        )
+        let assets = &r.manifest.assets;
+        let kind = if assets.is_empty() {
+            format!("reel package (format {})", r.manifest.format_version)
+        } else {
+            // Bytes of the distinct contents (URLs may share one).
+            let sizes: std::collections::BTreeMap<&str, u64> = assets
+                .values()
+                .map(|a| (a.sha256.as_str(), a.size))
+                .collect();
+            format!(
+                "reel package (format {}, {} asset URL(s), {} of assets)",
+                r.manifest.format_version,
+                assets.len(),
+                super::pack::human(sizes.values().sum())
+            )
+        };
+        (kind, metas, insights)
     } else {
         let (kind, mut rec) = super::import(&a.file, limits)?;
         for w in &rec.warnings {

@@ -1,3 +1,4 @@
+pub mod assets;
 pub mod convert;
 pub mod dom;
 pub mod export;

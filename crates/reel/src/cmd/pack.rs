@@ -43,6 +43,12 @@ pub struct Args {
     /// (repeat for several; see `reel moments`).
     #[arg(long = "custom-tag", value_name = "TAG")]
     custom_tags: Vec<String>,
+    /// Also put the images, fonts and stylesheets the recording loads inside (format 1.2), as
+    /// `reel assets` does; the flags below apply with it.
+    #[arg(long)]
+    assets: bool,
+    #[command(flatten)]
+    fetch: super::assets::FetchArgs,
     #[command(flatten)]
     limits: ui::LimitArgs,
 }
@@ -58,6 +64,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         bail!("--level {}: use 0-9", a.level);
     }
     let key = a.sign.as_deref().map(super::secret_key).transpose()?;
+    let policy = a.assets.then(|| a.fetch.policy()).transpose()?;
     let mut warnings = Vec::new();
     let mut kinds = Vec::new();
     let mut spool = spool_inputs(&a.inputs, limits, |p, kind, rec| {
@@ -85,6 +92,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         custom_tags: a.custom_tags.clone(),
     };
     let mut manifest = None;
+    let mut assets = None;
     ui::write_atomic(&a.output, |f| {
         let mut w = PackageWriter::new(
             BufWriter::with_capacity(1 << 20, f),
@@ -94,7 +102,17 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
                 redaction: None,
             },
         );
-        write_with_summaries(spool, &mut w, &mut |d| bar.set_position(d), &config)?;
+        let progress = &mut |d| bar.set_position(d);
+        match &policy {
+            Some(p) => {
+                let got = super::assets::write_with_assets(
+                    spool, &mut w, progress, &config, p, &a.inputs, limits,
+                )?;
+                bar.finish_and_clear();
+                assets = Some(got);
+            }
+            None => write_with_summaries(spool, &mut w, progress, &config)?,
+        }
         let (buf, m) = w.finish(key.as_ref())?;
         buf.into_inner()
             .map_err(|e| anyhow::anyhow!("{}: {}", a.output.display(), e.error()))?;
@@ -111,9 +129,13 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
                 "output": a.output.display().to_string(), "inputs": kinds, "sessions": sessions,
                 "events": events, "event_bytes": bytes, "package_bytes": out_bytes, "signed": key.is_some(),
                 "warnings": warnings, "files": manifest.map(|m| m.files.len()).unwrap_or(0),
+                "assets": assets.as_ref().map(|g| serde_json::json!({"fetched": g.fetched, "failed": g.failed, "bytes": g.bytes})),
             }))?
         )?;
     } else {
+        if let Some(g) = &assets {
+            super::assets::report(g);
+        }
         eprintln!(
             "packed {} session(s), {} events ({}) into {} ({}){}",
             sessions.len(),

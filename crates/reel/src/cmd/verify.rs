@@ -56,11 +56,15 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
                     ui::warn(w);
                 }
                 crate::outln!(
-                    "{name}: OK ({} entries, {} sessions, {} events, {} of events; package {}){}",
+                    "{name}: OK ({} entries, {} sessions, {} events, {} of {}; package {}){}",
                     rep.entries,
                     rep.sessions,
                     rep.events,
                     super::pack::human(rep.bytes),
+                    match rep.assets {
+                        0 => "events".to_string(),
+                        n => format!("events and assets ({n} asset URLs)"),
+                    },
                     super::pack::human(size),
                     match &rep.signed_by {
                         Some(k) => format!(", signed by ed25519 key {}…", &k[..16]),
