@@ -178,6 +178,27 @@ test('LLM summary is off by default; share and embed pages show key moments', as
       await tab.waitForSelector('#summary .summary-text');
       assert.equal(await tab.$('#llm-summary'), null);
     } finally { await tab.close(); }
+    // The list: PostHog's orders and a free-text search, kept in the URL (a filtered list is a link).
+    let r2 = await fetch(`${server.url}/api/v1/sessions?sort=nope`, { headers: { Authorization: `Bearer ${ADMIN}` } });
+    assert.equal(r2.status, 400);
+    assert.match((await r2.json()).error, /duration/);
+    r2 = await fetch(`${server.url}/api/v1/sessions?q=${'x'.repeat(201)}`, { headers: { Authorization: `Bearer ${ADMIN}` } });
+    assert.equal(r2.status, 400);
+    assert.equal((await api(server, '/api/v1/sessions?q=PAGE.HTML&sort=duration')).results[0].id, sid);
+    assert.equal((await api(server, '/api/v1/sessions?q=no-such-thing')).results.length, 0);
+    const list = await browser.newPage();
+    try {
+      await list.goto(`${server.url}/`);
+      await list.evaluate((t) => localStorage.setItem('reel.adminToken', t), ADMIN);
+      await list.goto(`${server.url}/#/?sort=duration&q=no-such-thing`);
+      await list.waitForSelector('.status:has-text("No sessions match")');
+      assert.equal(await list.inputValue('select[name=sort]'), 'duration');
+      await list.fill('input[name=q]', 'page.html');
+      await list.click('form.filters button[type=submit]');
+      await list.waitForSelector('tr.row');
+      assert.match(list.url(), /#\/\?q=page\.html&sort=duration$/);
+    } finally { await list.close(); }
+
     // A revoked share's moments are gone too.
     await api(server, `/api/v1/shares/${share.id}`, { method: 'DELETE' });
     assert.equal((await fetch(`${server.url}/share/${share.token}/moments`)).status, 404);

@@ -24,7 +24,26 @@ function header() {
     h('button', { onclick: () => { setToken(''); signIn(); } }, 'Sign out'));
 }
 
-const filters = { person: '', url: '', has_errors: '', min_duration: '', from: '', to: '', has: '', sort: '' };
+const filters = { q: '', person: '', url: '', has_errors: '', min_duration: '', from: '', to: '', has: '', sort: '' };
+
+/** The list's filters live in the URL (`#/?sort=duration&q=…`): a filtered list is a link to share. */
+function filtersFromUrl() {
+  const m = location.hash.match(/^#\/\?(.*)$/);
+  const p = new URLSearchParams(m ? m[1] : '');
+  for (const k of Object.keys(filters)) filters[k] = p.get(k) || '';
+}
+function filtersToUrl() {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(filters)) if (v) p.set(k, v);
+  const qs = p.toString();
+  history.replaceState(null, '', qs ? `#/?${qs}` : '#/');
+}
+
+/** The list's orders (PostHog's recording orders and the key-moment counts), descending. */
+const ORDERS = [['', 'newest'], ['duration', 'longest'], ['active_seconds', 'most active time'], ['inactive_seconds', 'most inactive time'],
+  ['click_count', 'most clicks'], ['keypress_count', 'most keypresses'], ['mouse_activity_count', 'most mouse activity'],
+  ['console_error_count', 'most console errors'], ['activity_score', 'activity score'], ['rage_click_count', 'rage clicks'],
+  ['dead_click_count', 'dead clicks'], ['error_click_count', 'error clicks'], ['network_error_count', 'failed requests']];
 
 /** Key-moment badges of a session row (counts computed by the server at seal; docs/moments.md). */
 function badges(s) {
@@ -34,6 +53,7 @@ function badges(s) {
 }
 
 async function list() {
+  filtersFromUrl();
   const rows = h('tbody');
   const more = h('button', { hidden: true }, 'Load more');
   const status = h('p', { class: 'status' });
@@ -63,7 +83,8 @@ async function list() {
   more.onclick = () => load(false);
   const input = (name, attrs) => h('label', {}, attrs.label, h('input', { ...attrs, label: null, name, value: filters[name],
     oninput: (e) => { filters[name] = e.target.value; } }));
-  const form = h('form', { class: 'filters', onsubmit: (e) => { e.preventDefault(); load(true); } },
+  const form = h('form', { class: 'filters', onsubmit: (e) => { e.preventDefault(); filtersToUrl(); load(true); } },
+    input('q', { label: 'Search', placeholder: 'person or URL', type: 'search' }),
     input('person', { label: 'Person', placeholder: 'distinct id' }),
     input('url', { label: 'URL contains', placeholder: '/checkout' }),
     input('min_duration', { label: 'Min seconds', type: 'number', min: 0 }),
@@ -76,8 +97,7 @@ async function list() {
       ...[['', 'any'], ['rage_click', 'rage clicks'], ['dead_click', 'dead clicks'], ['error_click', 'error clicks'], ['network_error', 'failed requests'], ['exception', 'exceptions']]
         .map(([v, t]) => h('option', { value: v, selected: filters.has === v }, t)))),
     h('label', {}, 'Sort', h('select', { name: 'sort', onchange: (e) => { filters.sort = e.target.value; } },
-      ...[['', 'newest'], ['rage_click_count', 'rage clicks'], ['dead_click_count', 'dead clicks'], ['error_click_count', 'error clicks'], ['network_error_count', 'failed requests'], ['activity_score', 'activity']]
-        .map(([v, t]) => h('option', { value: v, selected: filters.sort === v }, t)))),
+      ...ORDERS.map(([v, t]) => h('option', { value: v, selected: filters.sort === v }, t)))),
     h('button', { type: 'submit' }, 'Filter'));
   app.replaceChildren(header(), h('main', {}, h('h2', {}, 'Sessions'), form,
     h('table', { class: 'sessions' }, h('thead', {}, h('tr', {}, ...['Started', 'Person', 'First page', 'Duration', 'Clicks', 'Errors', 'Moments', 'Events'].map((t) => h('th', {}, t)))), rows),

@@ -91,8 +91,10 @@ struct ListQuery {
     has_errors: Option<bool>,
     /// Moment kinds, comma-separated: sessions with at least one of each.
     has: Option<String>,
-    /// A column of `reel_store::SORT_COLUMNS` (descending).
+    /// An order of `reel_store::SORT_COLUMNS` (descending).
     sort: Option<String>,
+    /// Free text over the person and the page URLs.
+    q: Option<String>,
     cursor: Option<String>,
     limit: Option<i64>,
 }
@@ -158,8 +160,15 @@ async fn list(
             );
         }
     }
+    if q.q.as_deref().is_some_and(|t| t.len() > 200) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "q: at most 200 bytes of search text",
+        );
+    }
     let f = SessionFilter {
         has,
+        search: q.q,
         sort: q.sort.filter(|s| s != "start_time"),
         person: q.person,
         url_contains: q.url,

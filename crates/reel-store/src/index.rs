@@ -95,14 +95,57 @@ ALTER TABLE sessions ADD COLUMN meta TEXT
 "#,
 ];
 
-/// Columns the session list can be sorted by (descending), besides its default `start_ms`.
+/// Orders the session list can take (descending), besides its default `start_time`: PostHog's
+/// recording orders and the key-moment counts.
 pub const SORT_COLUMNS: &[&str] = &[
+    "duration",
+    "active_seconds",
+    "inactive_seconds",
+    "click_count",
+    "keypress_count",
+    "mouse_activity_count",
+    "console_error_count",
     "rage_click_count",
     "dead_click_count",
     "error_click_count",
     "network_error_count",
     "activity_score",
 ];
+
+/// A fixed SQL expression and the same value read from a row.
+type SortKey = (&'static str, fn(&SessionRow) -> i64);
+
+/// An order's SQL expression (fixed text, never from the request) and the same value read from a
+/// row (for the paging cursor). Moment counts not computed yet sort last (-1).
+fn sort_key(name: &str) -> Option<SortKey> {
+    Some(match name {
+        "duration" => ("(end_ms - start_ms)", |s| s.end_ms - s.start_ms),
+        "active_seconds" => ("active_ms", |s| (s.active_seconds * 1000.0).round() as i64),
+        "inactive_seconds" => ("((end_ms - start_ms) - active_ms)", |s| {
+            s.end_ms - s.start_ms - (s.active_seconds * 1000.0).round() as i64
+        }),
+        "click_count" => ("click_count", |s| s.click_count),
+        "keypress_count" => ("keypress_count", |s| s.keypress_count),
+        "mouse_activity_count" => ("mouse_activity_count", |s| s.mouse_activity_count),
+        "console_error_count" => ("console_error_count", |s| s.console_error_count),
+        "rage_click_count" => ("COALESCE(rage_click_count, -1)", |s| {
+            s.rage_click_count.unwrap_or(-1)
+        }),
+        "dead_click_count" => ("COALESCE(dead_click_count, -1)", |s| {
+            s.dead_click_count.unwrap_or(-1)
+        }),
+        "error_click_count" => ("COALESCE(error_click_count, -1)", |s| {
+            s.error_click_count.unwrap_or(-1)
+        }),
+        "network_error_count" => ("COALESCE(network_error_count, -1)", |s| {
+            s.network_error_count.unwrap_or(-1)
+        }),
+        "activity_score" => ("COALESCE(activity_score, -1)", |s| {
+            s.activity_score.unwrap_or(-1)
+        }),
+        _ => return None,
+    })
+}
 
 /// A session's key moments as the index keeps them (see `Index::set_insight`).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -186,9 +229,11 @@ pub struct SessionFilter {
     pub has_errors: Option<bool>,
     /// Only sessions with at least one moment of each of these kinds (`rage_click`, …).
     pub has: Vec<String>,
-    /// Sort by this column of [`SORT_COLUMNS`] (descending; sessions not analysed yet last)
+    /// Sort by this order of [`SORT_COLUMNS`] (descending; sessions not analysed yet last)
     /// instead of newest first.
     pub sort: Option<String>,
+    /// Free text found (case-insensitive substring) in the person or any page URL.
+    pub search: Option<String>,
     /// Opaque cursor from a previous page.
     pub cursor: Option<String>,
     pub limit: i64,
@@ -553,13 +598,7 @@ impl Index {
             push(" AND distinct_id = $?", Arg::S(p.clone()), &mut sql);
         }
         if let Some(u) = &f.url_contains {
-            let pat = format!(
-                "%{}%",
-                u.to_lowercase()
-                    .replace('\\', "\\\\")
-                    .replace('%', "\\%")
-                    .replace('_', "\\_")
-            );
+            let pat = format!("%{}%", like_escape(&u.to_lowercase()));
             push(
                 " AND EXISTS (SELECT 1 FROM session_urls u WHERE u.project_id = s.project_id AND u.session_id = s.id AND LOWER(u.url) LIKE $? ESCAPE '\\')",
                 Arg::S(pat),
@@ -592,10 +631,19 @@ impl Index {
                 &mut sql,
             );
         }
-        // The sort key: a fixed column name from SORT_COLUMNS (never text from the request).
-        let key = match f.sort.as_deref() {
-            Some(c) => match SORT_COLUMNS.iter().find(|x| **x == c) {
-                Some(x) => format!("COALESCE({x}, -1)"),
+        if let Some(q) = f.search.as_deref().filter(|q| !q.trim().is_empty()) {
+            // Free text over the person and every page URL, case-insensitive, as a substring.
+            let pat = format!("%{}%", like_escape(&q.trim().to_lowercase()));
+            args.push(Arg::S(pat));
+            let n = args.len();
+            sql.push_str(&format!(
+                " AND (LOWER(COALESCE(distinct_id, '')) LIKE ${n} ESCAPE '\\' OR EXISTS (SELECT 1 FROM session_urls u WHERE u.project_id = s.project_id AND u.session_id = s.id AND LOWER(u.url) LIKE ${n} ESCAPE '\\'))"
+            ));
+        }
+        // The sort key: a fixed expression from `sort_key` (never text from the request).
+        let (key, sort_value): SortKey = match f.sort.as_deref() {
+            Some(c) => match sort_key(c) {
+                Some(k) => k,
                 None => {
                     return Err(Error::Config(format!(
                         "sort: use one of {}",
@@ -603,7 +651,7 @@ impl Index {
                     )))
                 }
             },
-            None => "start_ms".to_string(),
+            None => ("start_ms", |s| s.start_ms),
         };
         if let Some((ms, id)) = f.cursor.as_deref().and_then(decode_cursor) {
             args.push(Arg::I(ms));
@@ -635,16 +683,6 @@ impl Index {
             s.start_url = s.urls.first().cloned();
             out.push(s);
         }
-        let sort_value = |s: &SessionRow| -> i64 {
-            match f.sort.as_deref() {
-                Some("rage_click_count") => s.rage_click_count.unwrap_or(-1),
-                Some("dead_click_count") => s.dead_click_count.unwrap_or(-1),
-                Some("error_click_count") => s.error_click_count.unwrap_or(-1),
-                Some("network_error_count") => s.network_error_count.unwrap_or(-1),
-                Some("activity_score") => s.activity_score.unwrap_or(-1),
-                _ => s.start_ms,
-            }
-        };
         let next = (rows.len() as i64 > limit)
             .then(|| out.last().map(|s| encode_cursor(sort_value(s), &s.id)))
             .flatten();
@@ -1171,6 +1209,13 @@ pub(crate) fn strings(rows: &[AnyRow], column: &str) -> Result<Vec<String>> {
     rows.iter()
         .map(|r| r.try_get::<String, _>(column).map_err(Error::from))
         .collect()
+}
+
+/// `s` for a `LIKE … ESCAPE '\'` pattern: its `\`, `%` and `_` match themselves.
+fn like_escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }
 
 pub(crate) const SESSION_COLS: &str = "id, distinct_id, start_ms, end_ms, event_count, size, click_count, keypress_count, mouse_activity_count, console_log_count, console_warn_count, console_error_count, network_request_count, active_ms, user_agent, source, lib, lib_version, sealed_ms, rage_click_count, dead_click_count, error_click_count, network_error_count, activity_score";

@@ -436,6 +436,136 @@ async fn list_filters_pagination_delete_forget_retention_shares() {
             b.name
         );
         assert!(sorted[3..].iter().all(|(_, n)| n.is_none()));
+        // PostHog's recording orders: sessions of different lengths (prefixes of the fixture) come
+        // back longest first, page by page, each once, for every order.
+        let q = p.clone();
+        let before = s
+            .index
+            .sessions(
+                &q.id,
+                &SessionFilter {
+                    limit: 500,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap()
+            .0
+            .len();
+        for (i, n) in [40usize, 263, 120, 10].iter().enumerate() {
+            let mut u = unit(
+                &format!("o{i}"),
+                &format!("o{i}"),
+                "w",
+                all[..(*n).min(all.len())].to_vec(),
+            );
+            u.distinct_id = Some(format!("Person-{i}"));
+            s.ingest(&q.id, vec![u]).await.unwrap();
+        }
+        for order in reel_store::SORT_COLUMNS {
+            let mut got = Vec::new();
+            let mut cursor = None;
+            loop {
+                let f = SessionFilter {
+                    sort: Some(order.to_string()),
+                    limit: 1,
+                    cursor: cursor.clone(),
+                    ..Default::default()
+                };
+                let (rows, next) = s.index.sessions(&q.id, &f).await.unwrap();
+                got.extend(rows);
+                match next {
+                    Some(n) => cursor = Some(n),
+                    None => break,
+                }
+            }
+            assert_eq!(
+                got.len(),
+                before + 4,
+                "{}: {order}: each session once",
+                b.name
+            );
+            let v = |r: &reel_store::SessionRow| -> f64 {
+                match *order {
+                    "duration" => r.recording_duration,
+                    "active_seconds" => r.active_seconds,
+                    "inactive_seconds" => r.recording_duration - r.active_seconds,
+                    "click_count" => r.click_count as f64,
+                    "keypress_count" => r.keypress_count as f64,
+                    "mouse_activity_count" => r.mouse_activity_count as f64,
+                    "console_error_count" => r.console_error_count as f64,
+                    _ => 0.0,
+                }
+            };
+            assert!(
+                got.windows(2).all(|w| v(&w[0]) >= v(&w[1]) - 1e-9),
+                "{}: {order} descending: {:?}",
+                b.name,
+                got.iter().map(v).collect::<Vec<_>>()
+            );
+        }
+        let longest = SessionFilter {
+            sort: Some("duration".into()),
+            limit: 500,
+            ..Default::default()
+        };
+        let ids_of =
+            |rows: Vec<reel_store::SessionRow>| rows.into_iter().map(|r| r.id).collect::<Vec<_>>();
+        let mine: Vec<String> = ids_of(s.index.sessions(&q.id, &longest).await.unwrap().0)
+            .into_iter()
+            .filter(|i| i.starts_with('o'))
+            .collect();
+        assert_eq!(mine, ["o1", "o2", "o0", "o3"], "{}", b.name);
+        // Free text: the person (any case) or a page URL; LIKE's wildcards are plain text.
+        let search = |t: &str| SessionFilter {
+            search: Some(t.into()),
+            limit: 500,
+            ..Default::default()
+        };
+        assert_eq!(
+            ids_of(
+                s.index
+                    .sessions(&q.id, &search("person-2"))
+                    .await
+                    .unwrap()
+                    .0
+            ),
+            ["o2"],
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            s.index
+                .sessions(&q.id, &search("CHECKOUT"))
+                .await
+                .unwrap()
+                .0
+                .len(),
+            before + 4,
+            "{}",
+            b.name
+        );
+        assert!(
+            s.index
+                .sessions(&q.id, &search("%"))
+                .await
+                .unwrap()
+                .0
+                .is_empty(),
+            "{}",
+            b.name
+        );
+        assert!(
+            s.index
+                .sessions(&q.id, &search("Person_"))
+                .await
+                .unwrap()
+                .0
+                .is_empty(),
+            "{}",
+            b.name
+        );
+
         let bad = SessionFilter {
             sort: Some("id; DROP TABLE sessions".into()),
             limit: 5,
