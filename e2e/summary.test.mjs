@@ -154,6 +154,16 @@ test('LLM summary is off by default; share and embed pages show key moments', as
   const server = await startReel({ mode: 'embedded', env: { REEL_LLM_URL: '' } });
   try {
     assert.equal((await api(server, '/api/v1/project')).llm_summaries, false);
+    // An empty server's list teaches how to record, with this server's address and capture token.
+    const empty = await browser.newPage();
+    try {
+      await empty.goto(`${server.url}/`);
+      await empty.evaluate((t) => localStorage.setItem('reel.adminToken', t), ADMIN);
+      await empty.goto(`${server.url}/#/`);
+      const steps = await (await empty.waitForSelector('.first-steps')).textContent();
+      assert.ok(steps.includes(`${server.url}/static/reel.js`) && steps.includes(CAPTURE), steps);
+      assert.ok(!steps.includes(ADMIN), 'never the admin token');
+    } finally { await empty.close(); }
     const sid = await record(server);
     const r = await fetch(`${server.url}/api/v1/sessions/${sid}/summary/llm`, { method: 'POST', headers: { Authorization: `Bearer ${ADMIN}` } });
     assert.equal(r.status, 409);

@@ -52,11 +52,25 @@ function badges(s) {
   return h('td', { class: 'badges' }, ...b.filter(([k]) => s[k] > 0).map(([k, label, title]) => h('span', { class: 'badge', title }, `${s[k]} ${label}`)));
 }
 
+/** The empty list teaches: how to point Reel's recorder or unmodified posthog-js at this server (with its capture token). */
+async function firstSteps() {
+  const p = await api('/api/v1/project').then((r) => r.json()).catch(() => ({}));
+  const host = location.origin, token = p.capture_token || 'YOUR_CAPTURE_TOKEN';
+  const code = (text) => h('pre', { class: 'snippet' }, h('code', {}, text));
+  return h('div', { class: 'first-steps' }, h('h3', {}, 'No recordings yet'),
+    h('p', {}, 'Add one of these to the pages you want to record. The capture token can only write; recordings appear here within seconds.'),
+    h('p', {}, "Reel's recorder (no dependencies):"),
+    code(`<script src="${host}/static/reel.js"></script>\n<script>reel.init({ apiHost: '${host}', token: '${token}' });</script>`),
+    h('p', {}, 'Or posthog-js, unmodified:'),
+    code(`posthog.init('${token}', { api_host: '${host}', person_profiles: 'always' })`),
+    h('p', {}, 'Or import what you have: ', h('code', {}, 'reel push FILE --server ' + host + ' --token ADMIN_TOKEN'), ' (PostHog exports, rrweb JSON, .reel.zip).'));
+}
+
 async function list() {
   filtersFromUrl();
   const rows = h('tbody');
   const more = h('button', { hidden: true }, 'Load more');
-  const status = h('p', { class: 'status' });
+  const status = h('div', { class: 'status', role: 'status' });
   let cursor = null;
   async function load(reset) {
     if (reset) { rows.replaceChildren(); cursor = null; }
@@ -77,7 +91,8 @@ async function list() {
           h('td', {}, String(s.event_count))));
       }
       cursor = data.next_cursor; more.hidden = !data.has_next;
-      status.textContent = rows.children.length ? `${rows.children.length} session(s)` : 'No sessions match. Point a recorder at this server (see the README).';
+      status.textContent = rows.children.length ? `${rows.children.length} session(s)` : 'No sessions match these filters.';
+      if (!rows.children.length && !Object.values(filters).some(Boolean)) status.replaceChildren(await firstSteps());
     } catch (err) { if (err.status === 401) return signIn(err.message); status.textContent = err.message; }
   }
   more.onclick = () => load(false);
