@@ -48,8 +48,8 @@ async function fakeLlm() {
   return self;
 }
 
-/** Record a page with typing, a click that throws and a console error; returns the session id. */
-async function record(server) {
+/** Record a page with typing, a click that throws and a console error (as `person` when given); returns the session id. */
+async function record(server, person) {
   const site = await servePages({ '/page.html': `<!doctype html><html><head><title>Form</title>
     <script src="${server.url}/static/reel.js"></script>
     <script>reel.init({ apiHost: '${server.url}', token: '${CAPTURE}', flushIntervalMs: 300, maskAllInputs: false });</script>
@@ -59,6 +59,7 @@ async function record(server) {
   try {
     await tab.goto(`${site.url}/page.html?token=${QUERY_SECRET}`);
     await tab.waitForFunction(() => window.reel && window.reel.sessionId);
+    if (person) await tab.evaluate((p) => window.reel.identify(p), person);
     await tab.click('#name');
     await tab.keyboard.type(TYPED, { delay: 5 });
     await tab.click('#throw');
@@ -164,7 +165,8 @@ test('LLM summary is off by default; share and embed pages show key moments', as
       assert.ok(steps.includes(`${server.url}/static/reel.js`) && steps.includes(CAPTURE), steps);
       assert.ok(!steps.includes(ADMIN), 'never the admin token');
     } finally { await empty.close(); }
-    const sid = await record(server);
+    const sid = await record(server, 'ann-42');
+    const other = await record(server, 'ann-42');
     const r = await fetch(`${server.url}/api/v1/sessions/${sid}/summary/llm`, { method: 'POST', headers: { Authorization: `Bearer ${ADMIN}` } });
     assert.equal(r.status, 409);
     assert.match((await r.json()).error, /--llm-url/);
@@ -187,6 +189,9 @@ test('LLM summary is off by default; share and embed pages show key moments', as
       await tab.goto(`${server.url}/#/s/${encodeURIComponent(sid)}`);
       await tab.waitForSelector('#summary .summary-text');
       assert.equal(await tab.$('#llm-summary'), null);
+      // The person's other sessions, one click away.
+      await tab.click(`#person-sessions a[href="#/s/${other}"]`);
+      await tab.waitForFunction((o) => location.hash === `#/s/${o}`, other);
     } finally { await tab.close(); }
     // The list: PostHog's orders and a free-text search, kept in the URL (a filtered list is a link).
     let r2 = await fetch(`${server.url}/api/v1/sessions?sort=nope`, { headers: { Authorization: `Bearer ${ADMIN}` } });

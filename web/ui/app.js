@@ -159,6 +159,19 @@ function summaryBlock(id, insight, llmOn) {
   return box;
 }
 
+/** The person's other sessions (newest first, up to 20), each a link. */
+async function otherSessions(person, id) {
+  const box = h('section', { class: 'person-sessions', id: 'person-sessions' }, h('h3', {}, `Other sessions of ${person}`));
+  try {
+    const data = await (await api(`/api/v1/sessions?person=${encodeURIComponent(person)}&limit=21`)).json();
+    const others = data.results.filter((x) => x.id !== id).slice(0, 20);
+    if (!others.length) box.append(h('p', { class: 'status' }, 'None.'));
+    else box.append(h('ul', {}, ...others.map((x) => h('li', {}, h('a', { href: `#/s/${encodeURIComponent(x.id)}` }, new Date(x.start_time).toLocaleString()),
+      ` · ${fmtDuration(x.recording_duration)} · ${x.start_url || ''}`))));
+  } catch (err) { box.append(h('p', { class: 'error' }, err.message)); }
+  return box;
+}
+
 async function session(id) {
   const main = h('main', { class: 'session' });
   app.replaceChildren(header(), main);
@@ -267,6 +280,7 @@ async function session(id) {
   }
   main.append(h('h2', {}, 'Session'), stage, h('section', { class: 'facts' }, h('dl', {}, ...facts.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, String(v))]))),
     actions, shareBox, h('h3', {}, 'Shares'), shares);
+  if (s.distinct_id) main.append(await otherSessions(s.distinct_id, id));
   loadShares().catch(() => {});
   try {
     const windows = await windowsFrom(await api(`/api/v1/sessions/${encodeURIComponent(id)}/events?format=jsonl`));
