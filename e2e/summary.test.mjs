@@ -189,9 +189,33 @@ test('LLM summary is off by default; share and embed pages show key moments', as
       await tab.goto(`${server.url}/#/s/${encodeURIComponent(sid)}`);
       await tab.waitForSelector('#summary .summary-text');
       assert.equal(await tab.$('#llm-summary'), null);
+      // On a phone nothing is wider than the screen (list and session page).
+      await tab.setViewportSize({ width: 390, height: 800 });
+      await tab.waitForTimeout(300);
+      const over = await tab.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(over <= 0, `session page overflows a phone by ${over}px`);
+      // The side panels resize by dragging the bar between them and the page, and keep their width.
+      await tab.setViewportSize({ width: 1400, height: 900 });
+      const side0 = (await tab.locator('.reel-side').boundingBox()).width;
+      const bar = await tab.locator('.reel-split').boundingBox();
+      await tab.mouse.move(bar.x + bar.width / 2, bar.y + 40);
+      await tab.mouse.down();
+      await tab.mouse.move(bar.x - 150, bar.y + 40, { steps: 5 });
+      await tab.mouse.up();
+      const side1 = (await tab.locator('.reel-side').boundingBox()).width;
+      assert.ok(Math.abs(side1 - side0 - 150) < 12, `side ${side0} → ${side1}`);
       // The person's other sessions, one click away.
       await tab.click(`#person-sessions a[href="#/s/${other}"]`);
       await tab.waitForFunction((o) => location.hash === `#/s/${o}`, other);
+      await tab.waitForSelector('.reel-side');
+      await tab.waitForTimeout(200);
+      const kept = (await tab.locator('.reel-side').boundingBox()).width;
+      assert.ok(Math.abs(kept - side1) < 12, `width kept: ${side1} → ${kept}`);
+      await tab.setViewportSize({ width: 390, height: 800 });
+      await tab.goto(`${server.url}/#/`);
+      await tab.waitForSelector('tr.row');
+      const overList = await tab.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overList <= 0, `list overflows a phone by ${overList}px`);
     } finally { await tab.close(); }
     // The list: PostHog's orders and a free-text search, kept in the URL (a filtered list is a link).
     let r2 = await fetch(`${server.url}/api/v1/sessions?sort=nope`, { headers: { Authorization: `Bearer ${ADMIN}` } });
@@ -199,7 +223,10 @@ test('LLM summary is off by default; share and embed pages show key moments', as
     assert.match((await r2.json()).error, /duration/);
     r2 = await fetch(`${server.url}/api/v1/sessions?q=${'x'.repeat(201)}`, { headers: { Authorization: `Bearer ${ADMIN}` } });
     assert.equal(r2.status, 400);
-    assert.equal((await api(server, '/api/v1/sessions?q=PAGE.HTML&sort=duration')).results[0].id, sid);
+    const found = (await api(server, '/api/v1/sessions?q=PAGE.HTML&sort=duration')).results;
+    assert.deepEqual(found.map((x) => x.id).sort(), [sid, other].sort());
+    assert.ok(found[0].recording_duration >= found[1].recording_duration, 'longest first');
+    assert.deepEqual((await api(server, '/api/v1/sessions?q=ANN-42')).results.length, 2);
     assert.equal((await api(server, '/api/v1/sessions?q=no-such-thing')).results.length, 0);
     const list = await browser.newPage();
     try {

@@ -13,7 +13,12 @@ export function buildShell(root) {
   const main = h('div', 'reel-main');
   const stage = h('div', 'reel-stage');
   const side = h('div', 'reel-side');
-  main.append(stage, side);
+  const split = h('div', 'reel-split');
+  split.setAttribute('role', 'separator');
+  split.setAttribute('aria-orientation', 'vertical');
+  split.title = 'Drag to resize the panels';
+  main.append(stage, split, side);
+  bindSplit(split, side, main);
   const bar = h('div', 'reel-controls');
   const playBtn = btn('reel-play', '▶', 'Play (space)');
   const time = h('span', 'reel-time', '0:00 / 0:00');
@@ -117,4 +122,34 @@ export function drawProgress(ui, t, duration, playing) {
   ui.timeline.setAttribute('aria-valuetext', ui.time.textContent);
   ui.playBtn.textContent = playing ? '❚❚' : '▶';
   ui.playBtn.title = playing ? 'Pause (space)' : 'Play (space)';
+}
+
+const SIDE_KEY = 'reel.sideWidth';
+
+/**
+ * Resize the side panels by dragging the bar between them and the page; the width is kept for next time (this
+ * browser's localStorage, when the page may use it).
+ * @param {HTMLElement} split @param {HTMLElement} side @param {HTMLElement} main
+ */
+function bindSplit(split, side, main) {
+  const apply = (/** @type {number} */ w) => {
+    const max = Math.max(240, main.getBoundingClientRect().width - 240);
+    side.style.width = Math.round(Math.max(220, Math.min(max, w))) + 'px';
+    side.style.maxWidth = 'none';
+  };
+  try { const w = Number(localStorage.getItem(SIDE_KEY)); if (w > 0) requestAnimationFrame(() => apply(w)); } catch (e) { /* storage not allowed */ }
+  split.addEventListener('pointerdown', (ev) => {
+    ev.preventDefault();
+    split.setPointerCapture(ev.pointerId);
+    split.classList.add('dragging');
+    const move = (/** @type {PointerEvent} */ e) => apply(main.getBoundingClientRect().right - e.clientX);
+    const up = () => {
+      split.classList.remove('dragging');
+      split.removeEventListener('pointermove', move);
+      split.removeEventListener('pointerup', up);
+      try { localStorage.setItem(SIDE_KEY, String(side.getBoundingClientRect().width)); } catch (e) { /* storage not allowed */ }
+    };
+    split.addEventListener('pointermove', move);
+    split.addEventListener('pointerup', up);
+  });
 }
