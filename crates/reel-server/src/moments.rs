@@ -163,8 +163,14 @@ pub(crate) async fn kept_llm_summary(
     project: &str,
     id: &str,
 ) -> Option<reel_insight::LlmSummary> {
+    /// Only the one field (exports ask for every session; the moments need not be built).
+    #[derive(serde::Deserialize)]
+    struct Kept {
+        #[serde(default)]
+        llm_summary: Option<reel_insight::LlmSummary>,
+    }
     let (kept, _) = st.store.index.insight(project, id).await.ok()??;
-    serde_json::from_str::<Insight>(&kept?).ok()?.llm_summary
+    serde_json::from_str::<Kept>(&kept?).ok()?.llm_summary
 }
 
 /// `POST /api/v1/sessions/{id}/summary/llm`: ask the configured model (`--llm-url`) for a
@@ -186,7 +192,7 @@ pub(crate) async fn llm(
         Ok(Some(x)) => x,
         r => return respond(r),
     };
-    let Ok(mut insight) = serde_json::from_str::<Insight>(&json) else {
+    let Ok(insight) = serde_json::from_str::<Insight>(&json) else {
         return error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "the kept summary.json cannot be read",
@@ -200,11 +206,14 @@ pub(crate) async fn llm(
         )
             .into_response();
     };
-    let ask = insight.clone();
-    let answer = tokio::task::spawn_blocking(move || endpoint.summarize(&ask)).await;
-    let summary = match answer {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => {
+    let answer = tokio::task::spawn_blocking(move || {
+        let r = endpoint.summarize(&insight);
+        (insight, r)
+    })
+    .await;
+    let (mut insight, summary) = match answer {
+        Ok((i, Ok(s))) => (i, s),
+        Ok((_, Err(e))) => {
             tracing::warn!(session = %id, error = %e, "LLM summary failed");
             return error(StatusCode::BAD_GATEWAY, &format!("{e:#}"));
         }
