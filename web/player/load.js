@@ -1,6 +1,7 @@
 // Turn the player's inputs (events, URLs, JSON, JSONL, .reel.zip, PostHog exports) into sessions of windows.
 import { zipEntries, zipRead, inflateBytes } from './zip.js';
 import { assetTable, rewriteAssetUrls } from './assets.js';
+import { mobileToWeb } from './mobile.js';
 
 /**
  * @typedef {{id: string, events: any[]}} ReelWindow
@@ -39,7 +40,11 @@ export async function unpackField(s) {
   return JSON.parse(new TextDecoder().decode(await inflateBytes(bytes, 'gzip')));
 }
 
-/** Group events into windows by `windowId`. @param {any[]} events @returns {ReelWindow[]} */
+/**
+ * Group events into windows by `windowId`. A window of PostHog mobile events comes out as the web events that show it
+ * (`mobile.js`; copies, the events given stay as they are).
+ * @param {any[]} events @returns {ReelWindow[]}
+ */
 export function splitWindows(events) {
   /** @type {Map<string, any[]>} */
   const m = new Map();
@@ -48,7 +53,7 @@ export function splitWindows(events) {
     if (!m.has(w)) m.set(w, []);
     m.get(w).push(e);
   }
-  return Array.from(m, ([id, ev]) => ({ id, events: ev }));
+  return Array.from(m, ([id, ev]) => ({ id, events: mobileToWeb(ev) }));
 }
 
 /**
@@ -166,7 +171,7 @@ export async function readPackage(input) {
       const wid = n.split('/').pop().replace(/\.jsonl$/, '');
       const events = cleanEvents(await decodePacked(evs));
       if (assets) rewriteAssetUrls(events, assets);
-      windows.push({ id: wid, events });
+      windows.push({ id: wid, events: mobileToWeb(events) });
     }
     // Key moments and summary (format 1.1), computed by Reel: the player shows them, never detects them.
     let insight = null;
@@ -197,7 +202,7 @@ export async function loadSessions(opts) {
   if (opts.windows) {
     const list = Array.isArray(opts.windows) ? opts.windows : Object.entries(opts.windows).map(([id, events]) => ({ id, events }));
     const windows = [];
-    for (const w of list) windows.push({ id: String(w.id), events: cleanEvents(await decodePacked(w.events.slice())) });
+    for (const w of list) windows.push({ id: String(w.id), events: mobileToWeb(cleanEvents(await decodePacked(w.events.slice()))) });
     return [{ id: 'session', meta: {}, windows }];
   }
   if (opts.events) return [{ id: 'session', meta: {}, windows: splitWindows(cleanEvents(await decodePacked(opts.events.slice()))) }];
