@@ -36,7 +36,7 @@ textarea.wf-field{padding:4px 6px;resize:none}
 .wf-ring{width:100%;height:100%;border-radius:50%;display:flex;align-items:center;justify-content:center}
 .wf-hole{width:70%;height:70%;border-radius:50%;background:#fff}
 .wf-stars{align-self:center;letter-spacing:2px}
-.wf-keyboard{position:fixed;left:0;right:0;bottom:0;z-index:2147483647;background:#d1d5db;border-top:1px solid #9ca3af;
+.wf-keyboard{position:fixed;left:0;right:0;bottom:0;box-sizing:border-box;z-index:2147483647;background:#d1d5db;border-top:1px solid #9ca3af;
  display:flex;align-items:center;justify-content:center;color:#4b5563;font:13px system-ui,sans-serif}`;
 
 /**
