@@ -74,8 +74,8 @@ export function mobileToWeb(events) {
         if (!sized) { out.push({ type: EV.Meta, data: extentOf(d.wireframes), timestamp: e.timestamp }); sized = true; }
         out.push({ ...e, data: { node: scene.full(d.wireframes), initialOffset: { top: 0, left: 0 } } });
       } else if (e.type === EV.Inc && d && d.source === SRC.Mutation && isWireframeMutation(d)) {
-        const m = scene.mutate(d);
-        if (m) out.push({ ...e, data: m });
+        // Nothing to change (e.g. removes of unknown ids) still leaves the event in the list, as an empty mutation.
+        out.push({ ...e, data: scene.mutate(d) || { source: SRC.Mutation, texts: [], attributes: [], removes: [], adds: [] } });
       } else if (e.type === EV.Inc && d && d.source === SRC.MouseInteraction) {
         // A tap starts with TouchStart: shown (ripple, timeline marker) as the click it is.
         out.push({ ...e, data: { ...d, type: d.type === 7 ? 2 : d.type, id: scene.nodeId(d.id) } });
@@ -221,7 +221,11 @@ class WireframeScene {
     if (r.masked) cls.push('wf-masked');
     if (w.disabled === true) cls.push('wf-disabled');
     if (s.backgroundColor != null || s.borderWidth != null) cls.push('wf-bare');
+    /** @type {Record<string, string>} */
     const attrs = { id: 'wf-' + String(w.id).replace(/[^\w-]/g, '_'), class: cls.join(' '), style: boxStyle(w, s, type) };
+    // A control's name for the Events panel and the DOM explorer (its text sits deeper than the box).
+    const name = type === 'input' ? (inputTypeOf(w) === 'button' && w.value != null ? w.value : w.label) : null;
+    if (name != null && String(name)) attrs['aria-label'] = String(name);
     const content = r.nodes;
     if (old && shapeOf(old.childNodes) === shapeOf(content)) reuseIds(content, old.childNodes);
     else this.numberAll(content);

@@ -89,6 +89,8 @@ test('every input type: value, checked state, options, progress', () => {
   assert.equal(find(byWf(tree, 36), 'textarea').attributes.value, '42 Canary Wharf Lane');
   const btn = find(byWf(tree, 37), 'button');
   assert.deepEqual([btn.attributes.type, textOf(btn)], ['button', 'Pay now']);
+  assert.equal(byWf(tree, 37).attributes['aria-label'], 'Pay now'); // named in the Events panel
+  assert.equal(byWf(tree, 30).attributes['aria-label'], 'Accept terms');
   assert.match(byWf(tree, 37).attributes.style, /background-color:#2563eb/);
   assert.match([...nodes(byWf(tree, 38))].find((n) => n.attributes && n.attributes.class === 'wf-fill').attributes.style, /width:30%/);
   assert.match([...nodes(byWf(tree, 39))].find((n) => n.attributes && n.attributes.class === 'wf-ring').attributes.style, /conic-gradient\(#16a34a 60%/);
@@ -175,6 +177,7 @@ test('flat adds (child before parent), moves to another parent, and no meta even
       { parentId: 1, wireframe: { id: 5, x: 0, y: 0, width: 100, height: 100, type: 'div' } },
     ] }, timestamp: t + 1 },
     { type: 3, data: { source: 0, updates: [{ parentId: 1, wireframe: { id: 6, x: 20, y: 20, width: 50, height: 20, type: 'text', text: 'moved' } }] }, timestamp: t + 2 },
+    { type: 3, data: { source: 0, removes: [{ parentId: 1, id: 404 }] }, timestamp: t + 3 },
   ];
   const out = mobileToWeb(evs);
   assert.deepEqual(out[0].data, { width: 300, height: 500 }); // sized from the screen
@@ -186,6 +189,9 @@ test('flat adds (child before parent), moves to another parent, and no meta even
   assert.deepEqual(move.removes, [{ parentId: add[0].node.id, id: byWf(add[0].node, 6).id }]);
   assert.equal(move.adds[0].parentId, byWf(tree, 1).id);
   assert.equal(textOf(move.adds[0].node), 'moved');
+  // Nothing to do: the event stays, as an empty mutation.
+  assert.deepEqual(out[4].data, { source: 0, texts: [], attributes: [], removes: [], adds: [] });
+  assert.equal(out.length, evs.length + 1);
 });
 
 test('hostile values stay inert text; CSS gets only validated values; images only data:image', () => {
@@ -221,7 +227,7 @@ test('hostile values stay inert text; CSS gets only validated values; images onl
   assert.ok(!tags.has('img'), 'no image from a non-image base64');
   for (const n of all.filter((x) => x.type === 2)) {
     for (const [k, v] of Object.entries(n.attributes)) {
-      assert.ok(/^(id|class|style|src|alt|type|value|checked|disabled|readonly|selected|data-reel)$/.test(k), `attribute ${k}`);
+      assert.ok(/^(id|class|style|src|alt|type|value|checked|disabled|readonly|selected|data-reel|aria-label)$/.test(k), `attribute ${k}`);
       assert.equal(safeAttr(n.tagName, k, v, n.attributes), v, `the sanitizer keeps ${k}="${v}" as is`);
       assert.ok(!isDangerousUrl(v), `${k} is not a dangerous URL`);
       if (k === 'style' || k === 'id' || k === 'class') assert.ok(!/url\(|evil|expression|javascript|[<>"]/.test(v.replace(/url\("data:image\/[a-z]+;base64,[A-Za-z0-9+/=]+"\)/g, '')), `${k}: ${v}`);
