@@ -110,7 +110,7 @@ function extentOf(wfs) {
       if (!w || typeof w !== 'object') continue;
       width = Math.max(width, toNum(w.x) + (typeof w.width === 'number' ? w.width : 0));
       height = Math.max(height, toNum(w.y) + toNum(w.height));
-      if (Array.isArray(w.childWireframes)) visit(w.childWireframes);
+      visit(kidsOf(w));
     }
   };
   visit(wfs);
@@ -160,7 +160,7 @@ class WireframeScene {
   full(wfs) {
     this.on = new Map();
     this.roots = [];
-    for (const w of wfs) this.insert(w, null);
+    for (const w of wfs) this.insert(w, null, true);
     const body = snEl('body', { class: 'wf-screen' }, this.roots.map((id) => this.tree(id)), MID.body);
     if (this.kb) body.childNodes.push(snClone(this.kb));
     const head = snEl('head', {}, [snEl('style', {}, [{ type: NT.Text, textContent: MOBILE_CSS, id: MID.css }], MID.style)], MID.head);
@@ -173,19 +173,34 @@ class WireframeScene {
   }
 
   /**
-   * Put a wireframe (and its child wireframes) on screen, in the model only.
-   * @param {any} w @param {any} parent wireframe id or null @returns {any} its id, or undefined when unusable
+   * Put a wireframe (and its child wireframes) on screen, in the model only. An id already on screen is replaced,
+   * except within one full snapshot (`dup`: SDKs do send one id twice there, both are shown) and when it is an
+   * ancestor of the new place: then the newcomer gets a key of its own (`id#n`, the same on every run).
+   * @param {any} w @param {any} parent wireframe id or null @param {boolean} [dup]
+   * @returns {any} its key, or undefined when unusable
    */
-  insert(w, parent) {
+  insert(w, parent, dup = false) {
     if (!w || typeof w !== 'object' || w.id == null) return undefined;
-    const id = wfKey(w.id);
-    if (this.on.has(id)) this.drop(id);
-    const entry = { nid: this.nidFor(id), parent, kids: [], own: this.ownNode(w, null), last: { ...w, childWireframes: undefined } };
+    let id = wfKey(w.id);
+    if (this.on.has(id)) {
+      if (dup || this.holds(id, parent)) {
+        let n = 1;
+        while (this.on.has(`${id}#${n}`)) n++;
+        id = `${id}#${n}`;
+      } else this.drop(id);
+    }
+    const entry = { nid: this.nidFor(id), parent, kids: [], own: this.ownNode(w, null, id), last: { ...w, childWireframes: undefined, childNodes: undefined } };
     this.on.set(id, entry);
     if (parent != null && this.on.has(parent)) this.on.get(parent).kids.push(id);
     else { entry.parent = null; this.roots.push(id); }
-    for (const c of Array.isArray(w.childWireframes) ? w.childWireframes : []) this.insert(c, id);
+    for (const c of kidsOf(w)) this.insert(c, id, dup);
     return id;
+  }
+
+  /** Whether wireframe `id` is `at` or one of its ancestors. @param {any} id @param {any} at */
+  holds(id, at) {
+    for (let x = at; x != null; x = this.on.has(x) ? this.on.get(x).parent : null) if (x === id) return true;
+    return false;
   }
 
   /** Take a wireframe and its descendants off the model. @param {any} id */
@@ -210,10 +225,10 @@ class WireframeScene {
   /**
    * A wireframe's own element: the positioned, styled box and what it shows, without child wireframes. Content ids
    * come from `old` when its content has the same shape (an update then changes only texts and attributes).
-   * @param {any} w @param {any} old previous own element, or null
+   * @param {any} w @param {any} old previous own element, or null @param {string} k its key
    */
-  ownNode(w, old) {
-    const type = typeof w.type === 'string' && /^[a-z_]{1,32}$/.test(w.type) ? w.type : 'div';
+  ownNode(w, old, k) {
+    const type = typeOf(w);
     const s = w.style && typeof w.style === 'object' ? w.style : {};
     const r = wireframeContent(w, type, s);
     const cls = ['wf', 'wf-' + type];
@@ -222,14 +237,14 @@ class WireframeScene {
     if (w.disabled === true) cls.push('wf-disabled');
     if (s.backgroundColor != null || s.borderWidth != null) cls.push('wf-bare');
     /** @type {Record<string, string>} */
-    const attrs = { id: 'wf-' + String(w.id).replace(/[^\w-]/g, '_'), class: cls.join(' '), style: boxStyle(w, s, type) };
+    const attrs = { id: 'wf-' + k.replace(/[^\w-]/g, '_'), class: cls.join(' '), style: boxStyle(w, s, type) };
     // A control's name for the Events panel and the DOM explorer (its text sits deeper than the box).
     const name = type === 'input' ? (inputTypeOf(w) === 'button' && w.value != null ? w.value : w.label) : null;
     if (name != null && String(name)) attrs['aria-label'] = String(name);
     const content = r.nodes;
     if (old && shapeOf(old.childNodes) === shapeOf(content)) reuseIds(content, old.childNodes);
     else this.numberAll(content);
-    return { type: NT.Element, tagName: 'div', attributes: attrs, childNodes: content, id: this.nidFor(w.id) };
+    return { type: NT.Element, tagName: 'div', attributes: attrs, childNodes: content, id: this.nidFor(k) };
   }
 
   /** @param {any[]} nodes */
@@ -320,7 +335,7 @@ class WireframeScene {
       if (nid !== undefined) added.push(nid);
       return;
     }
-    const own = this.ownNode(w, e.own);
+    const own = this.ownNode(w, e.own, id);
     if (!inserted(id)) {
       diffAttrs(e.own, own, out);
       if (shapeOf(own.childNodes) === shapeOf(e.own.childNodes)) {
@@ -328,8 +343,8 @@ class WireframeScene {
       } else if (!replaced.has(id)) replaced.set(id, e.own.childNodes.map((/** @type {any} */ c) => c.id));
     }
     e.own = own;
-    e.last = { ...w, childWireframes: undefined };
-    for (const c of Array.isArray(w.childWireframes) ? w.childWireframes : []) this.update(c, id, out, added, replaced, inserted, add, removeNode);
+    e.last = { ...w, childWireframes: undefined, childNodes: undefined };
+    for (const c of kidsOf(w)) this.update(c, id, out, added, replaced, inserted, add, removeNode);
   }
 
   /** A wireframe as last seen, with its children (to rebuild it elsewhere). @param {any} id @returns {any} */
@@ -463,6 +478,19 @@ function wireframeContent(w, type, s) {
   }
 }
 
+/** The wireframe type: lower case, spaces as `_` (`"radio group"`, `" radio_group"` are seen); unknown shapes are `div`. @param {any} w */
+function typeOf(w) {
+  const t = typeof w.type === 'string' ? w.type.trim().toLowerCase().replace(/\s+/g, '_') : 'div';
+  return /^[a-z_]{1,32}$/.test(t) ? t : 'div';
+}
+
+/** Child wireframes (`childNodes` is seen for them too, told apart from rrweb nodes by a string `type`). @param {any} w @returns {any[]} */
+function kidsOf(w) {
+  if (Array.isArray(w.childWireframes)) return w.childWireframes;
+  if (Array.isArray(w.childNodes)) return w.childNodes.filter((/** @type {any} */ c) => c && typeof c === 'object' && typeof c.type === 'string');
+  return [];
+}
+
 /** @param {string} label @returns {WfContent} */
 function maskedBox(label) { return { nodes: [snText(label)], masked: true }; }
 
@@ -504,7 +532,9 @@ function inputContent(w, s) {
 /** Progress: a bar (default), a ring (`bar: circular`) or stars (`bar: rating`). @param {any} w @param {any} s @returns {any[]} */
 function progressContent(w, s) {
   const bar = s.bar === 'circular' || s.bar === 'rating' ? s.bar : 'horizontal';
-  const max = toNum(w.max) > 0 ? toNum(w.max) : (bar === 'rating' ? 5 : 100);
+  // Without a max: 5 stars, else a fraction (iOS progress is 0…1) or a percentage.
+  const raw = toNum(w.value);
+  const max = toNum(w.max) > 0 ? toNum(w.max) : (bar === 'rating' ? 5 : (raw > 0 && raw < 1 ? 1 : 100));
   const v = w.value == null ? null : Math.max(0, Math.min(max, toNum(w.value)));
   const color = cssColor(s.color) || (bar === 'rating' ? '#f59e0b' : '#2563eb');
   if (bar === 'rating') {
@@ -561,7 +591,9 @@ const ALIGN = { top: 'flex-start', left: 'flex-start', center: 'center', bottom:
  * @param {any} w @param {any} s @param {string} type
  */
 function boxStyle(w, s, type) {
-  const p = [`left:${cssLen(w.x)}`, `top:${cssLen(w.y)}`, `width:${cssLen(w.width)}`, `height:${cssLen(w.height)}`];
+  // The system bars span the screen when no width came.
+  const bar = (type === 'status_bar' || type === 'navigation_bar') && w.width == null;
+  const p = [`left:${cssLen(w.x)}`, `top:${cssLen(w.y)}`, `width:${bar ? '100vw' : cssLen(w.width)}`, `height:${cssLen(w.height)}`];
   const color = cssColor(s.color);
   if (color && !(type === 'input' && s.bar)) p.push(`color:${color}`);
   const bg = cssColor(s.backgroundColor);

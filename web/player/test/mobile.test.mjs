@@ -194,6 +194,37 @@ test('flat adds (child before parent), moves to another parent, and no meta even
   assert.equal(out.length, evs.length + 1);
 });
 
+test('shapes seen from the SDKs: duplicate ids, "radio group" with childNodes, textArea, string numbers, no width', () => {
+  const out = mobileToWeb([
+    { type: 4, data: { width: 300, height: 600 }, timestamp: 1 },
+    { type: 2, data: { wireframes: [
+      { id: 7, x: 0, y: 0, width: 100, height: 30, type: 'text', text: 'first' },
+      { id: 7, x: 0, y: 30, width: 100, height: 30, type: 'text', text: 'second', childWireframes: [{ id: 7, x: 0, y: 30, width: 10, height: 10, type: 'text', text: 'nested' }] },
+      { id: 8, width: 100, height: 30, type: 'radio group', childNodes: [
+        { id: 81, width: 50, height: 30, type: 'input', inputType: 'radio', checked: true, label: 'first' },
+        { type: 2, tagName: 'div', id: 99 }, // an rrweb node is not a wireframe
+      ] },
+      { id: 9, width: 100, height: 30, type: 'input', inputType: 'textArea', value: 'hello' },
+      { id: 10, width: 100, height: 30, type: 'input', inputType: 'progress', style: { bar: 'rating' }, max: '12', value: '6.5' },
+      { id: 11, width: 100, height: 8, type: 'input', inputType: 'progress', style: { bar: 'horizontal' }, value: 0.75 },
+      { id: 12, height: 20, type: 'status_bar', style: { borderWidth: '4', borderRadius: '10px' } },
+    ] }, timestamp: 2 },
+    { type: 3, data: { source: 0, updates: [{ wireframe: { id: 7, x: 0, y: 0, width: 100, height: 30, type: 'text', text: 'first, updated' } }] }, timestamp: 3 },
+  ]);
+  const tree = out[1].data.node;
+  assert.deepEqual(['wf-7', 'wf-7_1', 'wf-7_2'].map((k) => [...nodes(tree)].find((n) => n.attributes && n.attributes.id === k)).map((n) => n.childNodes[0].textContent), ['first', 'second', 'nested']);
+  const ids = [...nodes(tree)].map((n) => n.id);
+  assert.equal(new Set(ids).size, ids.length, 'node ids are unique');
+  assert.match(byWf(tree, 8).attributes.class, /wf-radio_group/);
+  assert.equal(find(byWf(tree, 81), 'input').attributes.checked, '');
+  assert.equal(byWf(tree, 8).childNodes.length, 1);
+  assert.equal(find(byWf(tree, 9), 'textarea').attributes.value, 'hello');
+  assert.equal(textOf(byWf(tree, 10)), '★★★★★★★☆☆☆☆☆');
+  assert.match([...nodes(byWf(tree, 11))].find((n) => n.attributes && n.attributes.class === 'wf-fill').attributes.style, /width:75%/);
+  assert.match(byWf(tree, 12).attributes.style, /left:0px;top:0px;width:100vw;height:20px;border:4px solid currentColor;border-radius:10px/);
+  assert.deepEqual(out[2].data.texts, [{ id: byWf(tree, 7).childNodes[0].id, value: 'first, updated' }]);
+});
+
 test('hostile values stay inert text; CSS gets only validated values; images only data:image', () => {
   const evil = [
     { type: 4, data: { width: 320, height: 480 }, timestamp: 1 },
