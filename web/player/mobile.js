@@ -182,17 +182,24 @@ class WireframeScene {
   insert(w, parent, dup = false) {
     if (!w || typeof w !== 'object' || w.id == null) return undefined;
     let id = wfKey(w.id);
+    let at = -1;
     if (this.on.has(id)) {
       if (dup || this.holds(id, parent)) {
         let n = 1;
         while (this.on.has(`${id}#${n}`)) n++;
         id = `${id}#${n}`;
-      } else this.drop(id);
+      } else {
+        // Sent again under the same parent (iOS adds a tree, then its subtrees again): it keeps its place.
+        const old = this.on.get(id);
+        if (old.parent === (parent != null && this.on.has(parent) ? parent : null)) at = this.siblings(old).indexOf(id);
+        this.drop(id);
+      }
     }
     const entry = { nid: this.nidFor(id), parent, kids: [], own: this.ownNode(w, null, id), last: { ...w, childWireframes: undefined, childNodes: undefined } };
     this.on.set(id, entry);
-    if (parent != null && this.on.has(parent)) this.on.get(parent).kids.push(id);
-    else { entry.parent = null; this.roots.push(id); }
+    if (parent == null || !this.on.has(parent)) entry.parent = null;
+    const list = this.siblings(entry);
+    if (at >= 0 && at <= list.length) list.splice(at, 0, id); else list.push(id);
     for (const c of kidsOf(w)) this.insert(c, id, dup);
     return id;
   }
@@ -203,13 +210,16 @@ class WireframeScene {
     return false;
   }
 
+  /** The list a wireframe sits in: its parent's kids, or the top level. @param {WfEntry} e @returns {any[]} */
+  siblings(e) { return e.parent != null && this.on.has(e.parent) ? this.on.get(e.parent).kids : this.roots; }
+
   /** Take a wireframe and its descendants off the model. @param {any} id */
   drop(id) {
     const e = this.on.get(id);
     if (!e) return;
     for (const k of e.kids.slice()) this.drop(k);
     this.on.delete(id);
-    const list = e.parent != null && this.on.has(e.parent) ? this.on.get(e.parent).kids : this.roots;
+    const list = this.siblings(e);
     const i = list.indexOf(id);
     if (i >= 0) list.splice(i, 1);
   }

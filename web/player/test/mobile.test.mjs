@@ -225,6 +225,28 @@ test('shapes seen from the SDKs: duplicate ids, "radio group" with childNodes, t
   assert.deepEqual(out[2].data.texts, [{ id: byWf(tree, 7).childNodes[0].id, value: 'first, updated' }]);
 });
 
+test('an add that repeats its own subtrees (as iOS sends them) adds one tree, children in their order', () => {
+  const txt = (id, text) => ({ id, x: 0, y: id, width: 50, height: 10, type: 'text', text });
+  const inner = { id: 20, x: 0, y: 0, width: 100, height: 60, style: {}, childWireframes: [txt(21, 'a'), txt(22, 'b'), txt(23, 'c')] };
+  const out = mobileToWeb([
+    { type: 2, data: { wireframes: [{ id: 1, x: 0, y: 0, width: 300, height: 500, type: 'div' }] }, timestamp: 1 },
+    { type: 3, data: { source: 0, adds: [
+      { parentId: 1, wireframe: { id: 10, x: 0, y: 0, width: 100, height: 70, style: { backgroundImage: 'iVBORw0KGgo\nAAAA' }, childWireframes: [inner] } },
+      { parentId: 10, wireframe: inner },
+      { parentId: 20, wireframe: txt(21, 'a') },
+    ], removes: [{ parentId: 1, id: 404 }, { parentId: 404, id: 405 }] }, timestamp: 2 },
+  ]);
+  const m = out[2].data;
+  assert.equal(m.adds.length, 1);
+  assert.deepEqual(m.removes, []);
+  const tree = m.adds[0].node;
+  assert.match(tree.attributes.class, /\bwf-div\b/, 'no type: a div');
+  assert.match(tree.attributes.style, /background-image:url\("data:image\/png;base64,iVBORw0KGgoAAAA"\)/);
+  assert.deepEqual(byWf(tree, 20).childNodes.map((n) => textOf(n)), ['a', 'b', 'c']);
+  const ids = [...nodes(tree)].map((n) => n.id);
+  assert.equal(new Set(ids).size, ids.length);
+});
+
 test('hostile values stay inert text; CSS gets only validated values; images only data:image', () => {
   const evil = [
     { type: 4, data: { width: 320, height: 480 }, timestamp: 1 },
