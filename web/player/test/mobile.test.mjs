@@ -413,3 +413,56 @@ test('player: screenshot mode shows each frame as an image', async () => {
     assert.deepEqual(page.errors, []);
   } finally { await context.close(); }
 });
+
+test('player: a hostile mobile recording runs nothing and reaches no other host', async () => {
+  const EVIL = 'http://evil.test';
+  const t0 = 1_700_000_000_000;
+  const events = [
+    { type: 4, data: { href: `javascript:alert(1)`, width: 320, height: 480 }, timestamp: t0 },
+    { type: 2, data: { wireframes: [
+      { id: 1, x: 0, y: 0, width: 320, height: 40, type: 'text', text: '<img src=x onerror="top.postMessage(\'pwned\',\'*\')"><script>top.postMessage("pwned","*")</script>' },
+      { id: 2, x: 0, y: 40, width: 320, height: 60, type: 'web_view', url: `javascript:top.postMessage('pwned','*')` },
+      { id: 3, x: 0, y: 100, width: 40, height: 40, type: 'image', base64: `${EVIL}/img.png` },
+      { id: 4, x: 40, y: 100, width: 40, height: 40, type: 'screenshot', base64: `data:image/svg+xml,<svg xmlns="http://www.w3.org/2000/svg"><image href="${EVIL}/svg.png"/></svg>` },
+      { id: 5, x: 80, y: 100, width: 40, height: 40, type: 'rectangle', style: { backgroundImage: `url(${EVIL}/bg.png)`, backgroundColor: `red;background-image:url(${EVIL}/bg2.png)`, fontFamily: `x;background:url(${EVIL}/f.png)` } },
+      { id: 6, x: 0, y: 140, width: 320, height: 40, type: 'input', inputType: 'button', value: '<b onmouseover=alert(1)>pay</b>' },
+    ] }, timestamp: t0 + 10 },
+    { type: 3, data: { source: 0, updates: [{ wireframe: { id: 2, x: 0, y: 40, width: 320, height: 60, type: 'web_view', url: `${EVIL}/page` } }],
+      adds: [{ parentId: 1, wireframe: { id: 7, x: 0, y: 200, width: 100, height: 20, type: 'image', base64: `data:text/html;base64,PHNjcmlwdD4=` } }] }, timestamp: t0 + 500 },
+    { type: 3, data: { source: 2, type: 7, id: 6, x: 10, y: 150 }, timestamp: t0 + 600 },
+  ];
+  if (!srv) srv = await serve({ '/m.html': playerPage(`window.p = await ReelPlayer.mount(document.getElementById('app'), { events: window.__events, hash: false, keyboard: false });`) });
+  const { page, context } = await newPage(srv.base);
+  const requests = [];
+  context.on('request', (r) => requests.push(r.url()));
+  const dialogs = [];
+  page.on('dialog', (d) => { dialogs.push(d.message()); d.dismiss(); });
+  await page.addInitScript((evs) => { window.__events = evs; window.__msgs = []; addEventListener('message', (e) => window.__msgs.push(String(e.data))); }, events);
+  try {
+    await page.goto(srv.base + '/m.html');
+    await page.evaluate(() => window.__ready);
+    const res = await page.evaluate(async () => {
+      const p = window.p;
+      p.seek(0); p.seek(p.duration); p.seek(100); p.seek(p.duration);
+      const doc = p.engine.doc;
+      for (const el of doc.querySelectorAll('*')) { try { el.click(); el.dispatchEvent(new MouseEvent('mouseover', { bubbles: true })); } catch (e) { /* ignore */ } }
+      await new Promise((r) => setTimeout(r, 500));
+      return {
+        msgs: window.__msgs, scripts: doc.querySelectorAll('script, iframe, object, embed, a, img').length,
+        on: Array.from(doc.querySelectorAll('*')).flatMap((n) => Array.from(n.attributes).filter((a) => a.name.startsWith('on')).map((a) => a.name)),
+        texts: [doc.getElementById('wf-1').textContent, doc.getElementById('wf-2').textContent, doc.getElementById('wf-6').textContent],
+        masked: ['wf-3', 'wf-4', 'wf-7'].map((id) => doc.getElementById(id).className.includes('wf-masked')),
+      };
+    });
+    assert.deepEqual(res.msgs, []);
+    assert.deepEqual(dialogs, []);
+    assert.equal(res.scripts, 0);
+    assert.deepEqual(res.on, []);
+    assert.match(res.texts[0], /^<img src=x onerror=/);
+    assert.equal(res.texts[1], `Web view${EVIL}/page`);
+    assert.equal(res.texts[2], '<b onmouseover=alert(1)>pay</b>');
+    assert.deepEqual(res.masked, [true, true, true]);
+    assert.deepEqual(requests.filter((u) => !u.startsWith(srv.base) && !u.startsWith('data:')), []);
+    assert.deepEqual(page.errors, []);
+  } finally { await context.close(); }
+});
