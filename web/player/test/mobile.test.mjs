@@ -6,7 +6,10 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { mobileToWeb, isMobileRecording } from '../mobile.js';
 import { safeAttr, isDangerousUrl } from '../sanitize.js';
-import { ROOT, serve, newPage, closeBrowser, playerPage } from './helpers.mjs';
+import { writeFile, mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { ROOT, serve, newPage, closeBrowser, playerPage, browser } from './helpers.mjs';
+import { inlineHtml } from './inline.mjs';
 
 const fixture = async (n) => JSON.parse(await readFile(join(ROOT, 'tests', 'fixtures', 'mobile', n + '.json'), 'utf8'));
 let wireframes, screenshots, srv;
@@ -464,5 +467,26 @@ test('player: a hostile mobile recording runs nothing and reaches no other host'
     assert.deepEqual(res.masked, [true, true, true]);
     assert.deepEqual(requests.filter((u) => !u.startsWith(srv.base) && !u.startsWith('data:')), []);
     assert.deepEqual(page.errors, []);
+  } finally { await context.close(); }
+});
+
+test('offline: the inlined player.html with the mobile fixture embedded plays it from file:// (#t= deep link)', async () => {
+  const html = inlineHtml({ recording: Buffer.from(JSON.stringify(wireframes)) });
+  const dir = await mkdtemp(join(tmpdir(), 'reel-mobile-'));
+  await writeFile(join(dir, 'replay.html'), html);
+  const context = await (await browser()).newContext({ viewport: { width: 1000, height: 700 } });
+  await context.setOffline(true);
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  try {
+    await page.goto('file://' + join(dir, 'replay.html') + '#t=4.5');
+    await page.waitForFunction(() => window.reel && window.reel.engine && window.reel.engine.doc.getElementById('wf-10'), null, { timeout: 10000 });
+    const r = await page.evaluate(() => {
+      const d = window.reel.engine.doc;
+      return { t: window.reel.currentTime, title: d.getElementById('wf-10').textContent, kb: !!d.getElementById('wf-keyboard'), value: d.querySelector('#wf-20 input').value };
+    });
+    assert.deepEqual(r, { t: 4500, title: 'Hello again, Zelda', kb: true, value: 'Zelda C.' });
+    assert.deepEqual(errors, []);
   } finally { await context.close(); }
 });
