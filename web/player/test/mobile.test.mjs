@@ -8,6 +8,7 @@ import { mobileToWeb, isMobileRecording } from '../mobile.js';
 import { safeAttr, isDangerousUrl } from '../sanitize.js';
 import { writeFile, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
 import { ROOT, serve, newPage, closeBrowser, playerPage, browser } from './helpers.mjs';
 import { inlineHtml } from './inline.mjs';
 
@@ -28,6 +29,14 @@ const byWf = (tree, id) => [...nodes(tree)].find((n) => n.attributes && n.attrib
 const textOf = (n) => [...nodes(n)].filter((x) => x.type === 3).map((x) => x.textContent).join('');
 const find = (n, tag) => [...nodes(n)].find((x) => x.tagName === tag);
 const at = (events, dt, type = 3) => events.find((e) => e.timestamp - events[0].timestamp === dt && e.type === type);
+
+test('the committed fixtures are what gen.mjs writes', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'reel-mobile-gen-'));
+  execFileSync(process.execPath, [join(ROOT, 'tests', 'fixtures', 'mobile', 'gen.mjs'), dir]);
+  for (const f of ['wireframes.json', 'screenshots.json']) {
+    assert.equal(await readFile(join(dir, f), 'utf8'), await readFile(join(ROOT, 'tests', 'fixtures', 'mobile', f), 'utf8'), f);
+  }
+});
 
 test('a mobile window is detected; a web window comes back as the same array', () => {
   assert.equal(isMobileRecording(wireframes), true);
