@@ -365,7 +365,7 @@ class WireframeScene {
 
   /**
    * The software keyboard: a box at the bottom of the device while it is open.
-   * @param {any} p payload `{open, height?, styles?}` @returns {any} rrweb mutation data, or null
+   * @param {any} p payload `{open, height?, styles?, x?, y?, width?}` @returns {any} rrweb mutation data, or null
    */
   keyboard(p) {
     if (p.open === false || p.open === 'false') {
@@ -379,7 +379,11 @@ class WireframeScene {
     // Without a height, a phone keyboard covers about 40 % of the screen.
     if (!(hgt > 0)) hgt = Math.round((this.height || 640) * 0.4);
     const bg = cssColor(st.backgroundColor);
-    const style = `height:${hgt}px` + (bg ? `;background:${bg}` : '');
+    let style = `height:${hgt}px` + (bg ? `;background:${bg}` : '');
+    // With x and y (the schema allows them) it sits there; without, at the bottom, full width.
+    if (typeof p.x === 'number' && typeof p.y === 'number') {
+      style += `;left:${cssLen(p.x)};top:${cssLen(p.y)};bottom:auto` + (typeof p.width === 'number' ? `;width:${cssLen(p.width)};right:auto` : '');
+    }
     if (this.kb) {
       if (this.kb.attributes.style === style) return null;
       this.kb.attributes.style = style;
@@ -542,9 +546,8 @@ function inputContent(w, s) {
 /** Progress: a bar (default), a ring (`bar: circular`) or stars (`bar: rating`). @param {any} w @param {any} s @returns {any[]} */
 function progressContent(w, s) {
   const bar = s.bar === 'circular' || s.bar === 'rating' ? s.bar : 'horizontal';
-  // Without a max: 5 stars, else a fraction (iOS progress is 0…1) or a percentage.
-  const raw = toNum(w.value);
-  const max = toNum(w.max) > 0 ? toNum(w.max) : (bar === 'rating' ? 5 : (raw > 0 && raw < 1 ? 1 : 100));
+  // Without a max: 5 stars, else 1 as the schema says (a value above 1 is taken as a percentage).
+  const max = toNum(w.max) > 0 ? toNum(w.max) : (bar === 'rating' ? 5 : (toNum(w.value) > 1 ? 100 : 1));
   const v = w.value == null ? null : Math.max(0, Math.min(max, toNum(w.value)));
   const color = cssColor(s.color) || (bar === 'rating' ? '#f59e0b' : '#2563eb');
   if (bar === 'rating') {

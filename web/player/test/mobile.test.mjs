@@ -151,6 +151,8 @@ test('keyboard open/close is a box at the bottom; touches are clicks and mouse m
   // No height: 40 % of the device.
   const noH = mobileToWeb([wireframes[0], wireframes[1], { type: 5, data: { tag: 'keyboard', payload: { open: true } }, timestamp: wireframes[1].timestamp + 5 }]);
   assert.match(noH.at(-1).data.adds[0].node.attributes.style, /height:296px/);
+  const placed = mobileToWeb([wireframes[0], wireframes[1], { type: 5, data: { tag: 'keyboard', payload: { open: true, height: 200, x: 10, y: 300, width: 340 } }, timestamp: wireframes[1].timestamp + 5 }]);
+  assert.equal(placed.at(-1).data.adds[0].node.attributes.style, 'height:200px;left:10px;top:300px;bottom:auto;width:340px;right:auto');
   const tree = out.find((e) => e.type === 2).data.node;
   const tap = at(out, 1000).data;
   assert.deepEqual([tap.source, tap.type, tap.id, tap.x, tap.y], [2, 2, byWf(tree, 37).id, 180, 416]);
@@ -233,6 +235,9 @@ test('shapes seen from the SDKs: duplicate ids, "radio group" with childNodes, t
   assert.equal(find(byWf(tree, 9), 'textarea').attributes.value, 'hello');
   assert.equal(textOf(byWf(tree, 10)), '★★★★★★★☆☆☆☆☆');
   assert.match([...nodes(byWf(tree, 11))].find((n) => n.attributes && n.attributes.class === 'wf-fill').attributes.style, /width:75%/);
+  // No max: 1 (the schema's default).
+  const bar = (value) => [...nodes(mobileToWeb([{ type: 2, data: { wireframes: [{ id: 1, width: 10, height: 2, type: 'input', inputType: 'progress', value }] }, timestamp: 1 }])[1].data.node)].find((n) => n.attributes && n.attributes.class === 'wf-fill').attributes.style;
+  assert.deepEqual([bar(1), bar(0.5), bar(0), bar(40), bar(undefined)].map((st) => /width:([\d.]+)%/.exec(st)[1]), ['100', '50', '0', '40', '25']);
   assert.match(byWf(tree, 12).attributes.style, /left:0px;top:0px;width:100vw;height:20px;border:4px solid currentColor;border-radius:10px/);
   assert.deepEqual(out[2].data.texts, [{ id: byWf(tree, 7).childNodes[0].id, value: 'first, updated' }]);
 });
