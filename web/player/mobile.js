@@ -94,12 +94,17 @@ export function mobileToWeb(events) {
   return out;
 }
 
-/** @param {any} d */
+/**
+ * A mutation of wireframes, not of rrweb nodes. In a mobile window that is every mutation but one that carries nodes,
+ * texts or attributes (its ids are node ids: passing wireframe ids through would touch unrelated nodes).
+ * @param {any} d
+ */
 function isWireframeMutation(d) {
-  if (Array.isArray(d.updates)) return true;
+  if (Array.isArray(d.updates) && d.updates.length) return true;
   const a = Array.isArray(d.adds) ? d.adds[0] : null;
   if (a && a.wireframe) return true;
-  return !a && !Array.isArray(d.texts) && !Array.isArray(d.attributes);
+  if (a && a.node) return false;
+  return !(Array.isArray(d.texts) && d.texts.length) && !(Array.isArray(d.attributes) && d.attributes.length);
 }
 
 /** The device size a screen's wireframes cover (fallback when no meta event came first). @param {any[]} wfs */

@@ -192,6 +192,8 @@ test('flat adds (child before parent), moves to another parent, and no meta even
     ] }, timestamp: t + 1 },
     { type: 3, data: { source: 0, updates: [{ parentId: 1, wireframe: { id: 6, x: 20, y: 20, width: 50, height: 20, type: 'text', text: 'moved' } }] }, timestamp: t + 2 },
     { type: 3, data: { source: 0, removes: [{ parentId: 1, id: 404 }] }, timestamp: t + 3 },
+    // Empty arrays beside the removes (as some SDKs send): still wireframe ids, never node ids.
+    { type: 3, data: { source: 0, adds: [], texts: [], attributes: [], updates: [], removes: [{ parentId: 1, id: 5 }] }, timestamp: t + 4 },
   ];
   const out = mobileToWeb(evs);
   assert.deepEqual(out[0].data, { width: 300, height: 500 }); // sized from the screen
@@ -205,6 +207,7 @@ test('flat adds (child before parent), moves to another parent, and no meta even
   assert.equal(textOf(move.adds[0].node), 'moved');
   // Nothing to do: the event stays, as an empty mutation.
   assert.deepEqual(out[4].data, { source: 0, texts: [], attributes: [], removes: [], adds: [] });
+  assert.deepEqual(out[5].data.removes, [{ parentId: byWf(tree, 1).id, id: add[0].node.id }]);
   assert.equal(out.length, evs.length + 1);
 });
 
