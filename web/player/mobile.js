@@ -82,6 +82,9 @@ export function mobileToWeb(events) {
       } else if (e.type === EV.Inc && d && d.source === SRC.TouchMove && Array.isArray(d.positions)) {
         const positions = d.positions.map((/** @type {any} */ p) => ({ ...p, id: scene.nodeId(p && p.id) }));
         out.push({ ...e, data: { ...d, source: SRC.MouseMove, positions } });
+      } else if (e.type === EV.Inc && d && d.id != null) {
+        // Any other source naming a wireframe (scroll, input…): its id becomes the node's, never a node id by chance.
+        out.push({ ...e, data: { ...d, id: scene.nodeId(d.id) } });
       } else if (e.type === EV.Custom && d && d.tag === 'keyboard') {
         out.push(e);
         const m = scene.keyboard(d.payload || {});

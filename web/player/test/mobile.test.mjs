@@ -157,6 +157,8 @@ test('keyboard open/close is a box at the bottom; touches are clicks and mouse m
   const tap = at(out, 1000).data;
   assert.deepEqual([tap.source, tap.type, tap.id, tap.x, tap.y], [2, 2, byWf(tree, 37).id, 180, 416]);
   assert.equal(at(out, 1100).data.type, 9);
+  const other = mobileToWeb([wireframes[1], { type: 3, data: { source: 3, id: 2, x: 0, y: 5 }, timestamp: wireframes[1].timestamp + 1 }, { type: 3, data: { source: 5, id: 777, text: 'x' }, timestamp: wireframes[1].timestamp + 2 }]);
+  assert.deepEqual(other.slice(-2).map((e) => e.data.id), [byWf(tree, 2).id, undefined]);
   const move = at(out, 1500).data;
   assert.equal(move.source, 1);
   assert.deepEqual(move.positions.map((p) => [p.x, p.y, p.id]), [[100, 200, byWf(tree, 2).id], [120, 240, byWf(tree, 2).id]]);
