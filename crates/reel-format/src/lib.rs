@@ -21,6 +21,7 @@ pub mod export;
 pub mod import;
 pub mod json;
 pub mod limits;
+pub mod mobile;
 pub mod package;
 pub mod recording;
 pub mod stats;

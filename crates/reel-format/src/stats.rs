@@ -13,6 +13,11 @@ pub struct StatsBuilder {
     s: SessionStats,
     activity: Vec<i64>,
     urls: Vec<(i64, String)>,
+    /// Wireframe events seen: a mobile recording, whose taps are its clicks.
+    mobile: bool,
+    /// Touch ends (`MouseInteraction` type 9): clicks of a mobile recording (a web page on a phone
+    /// sends a click too, so they are not counted there).
+    taps: u64,
 }
 
 /// Statistics of one session (or one window).
@@ -55,6 +60,15 @@ impl SessionStats {
 }
 
 impl StatsBuilder {
+    /// A builder for events of a recorder (`Source::system`): a mobile SDK's touch ends count as
+    /// clicks even in a batch without wireframes.
+    pub fn for_system(system: &str) -> StatsBuilder {
+        StatsBuilder {
+            mobile: system.contains("mobile"),
+            ..StatsBuilder::default()
+        }
+    }
+
     pub fn observe(&mut self, e: &Event) {
         let s = &mut self.s;
         s.event_count += 1;
@@ -76,7 +90,12 @@ impl StatsBuilder {
         if e.is_activity() {
             self.activity.push(e.timestamp);
         }
+        let m = crate::mobile::facts(e);
+        self.mobile |= m.mobile;
+        // A mobile SDK sends an input's wireframe again when its value changed: one keypress.
+        s.keypress_count += m.input_updates;
         match &e.detail {
+            Detail::Interaction(MouseInteraction::TouchEnd) => self.taps += 1,
             Detail::Interaction(MouseInteraction::Click)
             | Detail::Interaction(MouseInteraction::DblClick) => s.click_count += 1,
             Detail::Console(ConsoleLevel::Log) | Detail::Console(ConsoleLevel::Other) => {
@@ -114,9 +133,14 @@ impl StatsBuilder {
         }
         self.activity.extend(other.activity);
         self.urls.extend(other.urls);
+        self.mobile |= other.mobile;
+        self.taps += other.taps;
     }
 
     pub fn finish(mut self) -> SessionStats {
+        if self.mobile {
+            self.s.click_count += self.taps;
+        }
         self.activity.sort_unstable();
         let mut active = 0i64;
         for w in self.activity.windows(2) {
@@ -140,7 +164,15 @@ impl StatsBuilder {
 
 /// Statistics of a list of events.
 pub fn of_events<'a>(events: impl IntoIterator<Item = &'a Event>) -> SessionStats {
-    let mut b = StatsBuilder::default();
+    of_events_from("", events)
+}
+
+/// Statistics of a list of events sent by recorder `system` (see [`StatsBuilder::for_system`]).
+pub fn of_events_from<'a>(
+    system: &str,
+    events: impl IntoIterator<Item = &'a Event>,
+) -> SessionStats {
+    let mut b = StatsBuilder::for_system(system);
     for e in events {
         b.observe(e);
     }
@@ -177,5 +209,48 @@ mod tests {
         // 1500 → 1600 active (100 ms); 1600 → 9000 is a gap longer than 5 s.
         assert_eq!(s.active_ms, 100);
         assert_eq!(s.mouse_activity_count, 2);
+    }
+
+    #[test]
+    fn mobile_taps_are_clicks_and_input_updates_keypresses() {
+        let tap = |t: i64, ty: u8| {
+            ev(&format!(
+                r#"{{"type":3,"data":{{"source":2,"type":{ty},"id":5,"x":1,"y":2}},"timestamp":{t}}}"#
+            ))
+        };
+        let field = |t: i64, v: &str| {
+            ev(&format!(
+                r#"{{"type":3,"data":{{"source":0,"updates":[{{"parentId":1,"wireframe":{{"id":5,"type":"input","inputType":"text","value":"{v}"}}}}]}},"timestamp":{t}}}"#
+            ))
+        };
+        let full = ev(
+            r#"{"type":2,"data":{"wireframes":[{"id":5,"type":"input","inputType":"text","value":""}],"initialOffset":{"top":0,"left":0}},"timestamp":1000}"#,
+        );
+        let events = [
+            full,
+            tap(1100, 7),
+            tap(1150, 9),
+            field(1200, "a"),
+            field(1300, "ab"),
+            tap(1400, 7),
+            tap(1450, 9),
+        ];
+        let s = of_events(&events);
+        assert_eq!((s.click_count, s.keypress_count), (2, 2));
+        // Order does not matter (blocks of a session arrive in any order), nor which batch held
+        // the wireframes when the recorder says it is a mobile SDK.
+        let rev: Vec<Event> = events.iter().rev().cloned().collect();
+        assert_eq!(of_events(&rev).click_count, 2);
+        assert_eq!(
+            of_events_from("posthog-mobile", &events[1..3]).click_count,
+            1
+        );
+        // A web page on a phone sends touch ends besides its clicks: not counted twice.
+        let web = [
+            tap(1100, 7),
+            tap(1150, 9),
+            ev(r#"{"type":3,"data":{"source":2,"type":2,"id":5},"timestamp":1160}"#),
+        ];
+        assert_eq!(of_events_from("posthog", &web).click_count, 1);
     }
 }

@@ -84,17 +84,23 @@ fn kinds(i: &Insight, k: MomentKind) -> Vec<i64> {
         .collect()
 }
 
+/// The timeline of one window's events.
+fn timeline(evs: &[Event]) -> Vec<crate::timeline::TimelineEvent> {
+    let mut w = WindowTimeline::new("s1", "w1");
+    let mut out = Vec::new();
+    for e in evs {
+        w.observe(e, &mut out);
+    }
+    out
+}
+
 #[test]
 fn timeline_resolves_targets_and_urls() {
     let mut evs = page(T0, "https://a.test/", 1);
     evs.push(click(T0 + 100, "101".into(), 10.0, 10.0));
     evs.push(ev(format!(r#"{{"type":3,"data":{{"source":5,"id":151,"text":"*****","isChecked":false}},"timestamp":{}}}"#, T0 + 200)));
     evs.push(click(T0 + 300, "191".into(), 10.0, 10.0));
-    let mut w = WindowTimeline::new("s1", "w1");
-    let mut out = Vec::new();
-    for e in &evs {
-        w.observe(e, &mut out);
-    }
+    let out = timeline(&evs);
     let k: Vec<Kind> = out.iter().map(|t| t.kind).collect();
     assert_eq!(
         k,
@@ -120,6 +126,62 @@ fn timeline_resolves_targets_and_urls() {
     // A click on a text node resolves to its element; masked text stays masked.
     let p = out[4].target.as_ref().unwrap();
     assert_eq!((p.tag.as_str(), p.text.as_str()), ("p", "*** ****"));
+}
+
+#[test]
+fn mobile_taps_are_clicks_on_wireframes_and_input_updates_are_inputs() {
+    let evs = vec![
+        ev(format!(
+            r#"{{"type":4,"data":{{"href":"LoginActivity","width":393,"height":852}},"timestamp":{T0}}}"#
+        )),
+        ev(format!(
+            r#"{{"type":2,"data":{{"initialOffset":{{"top":0,"left":0}},"wireframes":[{{"id":1,"type":"div","width":393,"height":852,"childWireframes":[
+                {{"id":2,"type":"input","inputType":"text","value":"","width":300,"height":40}},
+                {{"id":3,"type":"input","inputType":"button","value":"Sign  in","width":300,"height":40}}]}}]}},"timestamp":{}}}"#,
+            T0 + 1
+        )),
+        ev(format!(
+            r#"{{"type":3,"data":{{"source":2,"type":7,"id":2,"x":5,"y":5}},"timestamp":{}}}"#,
+            T0 + 100
+        )),
+        ev(format!(
+            r#"{{"type":3,"data":{{"source":2,"type":9,"id":2,"x":5,"y":5}},"timestamp":{}}}"#,
+            T0 + 150
+        )),
+        ev(format!(
+            r#"{{"type":3,"data":{{"source":0,"updates":[{{"parentId":1,"wireframe":{{"id":2,"type":"input","inputType":"text","value":"ada","width":300,"height":40}}}}]}},"timestamp":{}}}"#,
+            T0 + 400
+        )),
+        ev(format!(
+            r#"{{"type":3,"data":{{"source":2,"type":9,"id":3,"x":9,"y":9}},"timestamp":{}}}"#,
+            T0 + 900
+        )),
+    ];
+    let out = timeline(&evs);
+    let k: Vec<Kind> = out.iter().map(|t| t.kind).collect();
+    assert_eq!(
+        k,
+        [
+            Kind::Navigation,
+            Kind::FullSnapshot,
+            Kind::Click,
+            Kind::Input,
+            Kind::Click
+        ]
+    );
+    let tap = out[4].target.as_ref().unwrap();
+    assert_eq!(
+        (tap.tag.as_str(), tap.selector.as_str(), tap.text.as_str()),
+        ("button", "button#3", "Sign in")
+    );
+    assert_eq!(out[3].input_value.as_deref(), Some("ada"));
+    assert_eq!(out[3].target.as_ref().unwrap().id, 2);
+    let i = run(evs);
+    assert!(
+        i.summary.text.contains("clicked 2 times"),
+        "{}",
+        i.summary.text
+    );
 }
 
 #[test]

@@ -152,6 +152,8 @@ pub struct WindowTimeline {
     pending_meta: Option<(i64, String)>,
     /// The document node id of the last FullSnapshot.
     last_doc_id: Option<NodeId>,
+    /// A mobile recording (wireframes, no DOM): what each wireframe id is, for taps and inputs.
+    wires: Option<std::collections::HashMap<i64, Target>>,
     limits: Limits,
 }
 
@@ -164,6 +166,7 @@ impl WindowTimeline {
             url: None,
             pending_meta: None,
             last_doc_id: None,
+            wires: None,
             limits: Limits::default(),
         }
     }
@@ -247,6 +250,23 @@ impl WindowTimeline {
     }
 
     fn full_snapshot(&mut self, e: &Event, out: &mut Vec<TimelineEvent>) {
+        if reel_format::mobile::facts(e).mobile {
+            let mut wires = std::collections::HashMap::new();
+            if let Ok(mut v) = e.to_value() {
+                for root in reel_format::mobile::roots_mut(&mut v) {
+                    reel_format::mobile::walk_mut(root, &mut |w| {
+                        if let Some(t) = wire_target(w) {
+                            wires.insert(t.id, t);
+                        }
+                    });
+                }
+            }
+            self.wires = Some(wires);
+            self.pending_meta = None;
+            out.push(self.base(e, Kind::FullSnapshot));
+            return;
+        }
+        self.wires = None;
         // The document's id is the new root's (read without a `Value` tree: the hot path).
         let Some(ch) = self.dom.apply_json(e.json()) else {
             return;
@@ -270,6 +290,9 @@ impl WindowTimeline {
     }
 
     fn incremental(&mut self, e: &Event, out: &mut Vec<TimelineEvent>) {
+        if self.wires.is_some() {
+            return self.mobile_incremental(e, out);
+        }
         match e.source {
             Some(IncrementalSource::Mutation) => {
                 self.dom.apply_json(e.json());
@@ -337,6 +360,60 @@ impl WindowTimeline {
                 t.target = id.map(|id| target(&self.dom, id as NodeId));
                 t.input_value = value;
                 out.push(t);
+            }
+            _ => {}
+        }
+    }
+
+    /// A mobile recording: a touch end is a tap (a click on the wireframe under it), an input
+    /// wireframe sent again with a value or checked state is an input.
+    fn mobile_incremental(&mut self, e: &Event, out: &mut Vec<TimelineEvent>) {
+        match e.source {
+            Some(IncrementalSource::MouseInteraction)
+                if e.detail == Detail::Interaction(MouseInteraction::TouchEnd) =>
+            {
+                let Ok(d) = data::<Pointer>(e) else { return };
+                let mut t = self.base(e, Kind::Click);
+                t.x = d.x;
+                t.y = d.y;
+                t.target =
+                    d.id.and_then(|id| self.wires.as_ref()?.get(&(id as i64)).cloned());
+                out.push(t);
+            }
+            Some(IncrementalSource::Mutation) => {
+                let Ok(mut v) = e.to_value() else { return };
+                let updated: Vec<i64> = v
+                    .get("data")
+                    .and_then(|d| d.get("updates"))
+                    .and_then(|u| u.as_array())
+                    .map(|u| {
+                        u.iter()
+                            .filter_map(|c| c.get("wireframe")?.get("id")?.as_i64())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let mut inputs = Vec::new();
+                let wires = self.wires.get_or_insert_with(Default::default);
+                for root in reel_format::mobile::roots_mut(&mut v) {
+                    let top = root.get("id").and_then(|i| i.as_i64());
+                    let value = input_value(root);
+                    reel_format::mobile::walk_mut(root, &mut |w| {
+                        if let Some(t) = wire_target(w) {
+                            wires.insert(t.id, t);
+                        }
+                    });
+                    if let (Some(id), Some(value)) = (top, value) {
+                        if updated.contains(&id) {
+                            inputs.push((id, value));
+                        }
+                    }
+                }
+                for (id, value) in inputs {
+                    let mut t = self.base(e, Kind::Input);
+                    t.target = self.wires.as_ref().and_then(|w| w.get(&id).cloned());
+                    t.input_value = Some(value);
+                    out.push(t);
+                }
             }
             _ => {}
         }
@@ -503,6 +580,44 @@ fn console_message(p: &serde_json::Value) -> String {
 }
 
 /// At most `n` characters of `s`.
+/// What a mobile wireframe is, as a click or input target: `tag` its type (an input's
+/// `inputType`), `selector` `type#id`, `text` its text, label or value as recorded.
+fn wire_target(w: &serde_json::Map<String, serde_json::Value>) -> Option<Target> {
+    let id = w.get("id")?.as_i64()?;
+    let kind = w.get("type").and_then(|t| t.as_str()).unwrap_or("");
+    let tag = match (kind, w.get("inputType").and_then(|t| t.as_str())) {
+        ("input", Some(it)) => it,
+        (k, _) => k,
+    };
+    let text = ["text", "label", "value"]
+        .iter()
+        .find_map(|k| w.get(*k).and_then(|v| v.as_str()))
+        .unwrap_or("");
+    let tag = cut(tag, 40);
+    Some(Target {
+        id,
+        selector: format!("{tag}#{id}"),
+        tag,
+        text: cut(
+            &text.split_whitespace().collect::<Vec<_>>().join(" "),
+            MAX_TEXT,
+        ),
+    })
+}
+
+/// An input wireframe's value as recorded (or its checked state).
+fn input_value(w: &serde_json::Map<String, serde_json::Value>) -> Option<String> {
+    if w.get("type").and_then(|t| t.as_str()) != Some("input") {
+        return None;
+    }
+    match (w.get("value"), w.get("checked")) {
+        (Some(serde_json::Value::String(s)), _) => Some(cut(s, MAX_MESSAGE)),
+        (Some(v @ serde_json::Value::Number(_)), _) => Some(v.to_string()),
+        (_, Some(serde_json::Value::Bool(b))) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
 pub(crate) fn cut(s: &str, n: usize) -> String {
     match s.char_indices().nth(n) {
         Some((i, _)) => s[..i].to_string(),

@@ -570,6 +570,9 @@ impl WindowRedactor {
             self.counts.add("undecodable packed event", "event", 1);
             return Ok(None);
         }
+        if reel_format::mobile::facts(&e).mobile {
+            return self.mobile_event(e);
+        }
         let dom_event = c.needs_dom
             && (e.kind == EventType::FullSnapshot
                 || matches!(
@@ -1338,6 +1341,36 @@ impl WindowRedactor {
         (true, ch)
     }
 
+    /// A mobile recording's wireframes (full snapshot or mutation): patterns over each wireframe's
+    /// `text`, `value`, `label`, `placeholder`, `options` and web view `url` (query parameters
+    /// too), inputs masked by type (`mask_inputs.types` with the web's names: `text_area` is
+    /// `textarea`, `toggle` is `checkbox`) or all, and images and screenshots dropped with
+    /// `media.block_images` (the player shows a placeholder). CSS selectors do not apply: there is
+    /// no DOM.
+    fn mobile_event(&mut self, e: Event) -> Result<Option<Event>, RedactError> {
+        let c = self.c.clone();
+        let mask = c.patterns.candidates(e.json().as_bytes());
+        let inputs = c.input_all || !c.input_types.is_empty();
+        if mask == 0 && !inputs && !c.block_images {
+            self.totals.events_untouched += 1;
+            return Ok(Some(e));
+        }
+        let mut v = e.to_value()?;
+        let mut counts = std::mem::take(&mut self.counts);
+        let mut changed = false;
+        for root in reel_format::mobile::roots_mut(&mut v) {
+            reel_format::mobile::walk_mut(root, &mut |w| {
+                changed |= mobile_wireframe(&c, mask, w, &mut counts);
+            });
+        }
+        self.counts = counts;
+        if !changed {
+            return Ok(Some(e));
+        }
+        self.totals.events_changed += 1;
+        Ok(Some(Event::parse(reel_format::json::to_string(&v))?))
+    }
+
     /// `rrweb/network@1`: headers dropped by name, bodies dropped or masked by URL, patterns.
     fn network(&mut self, v: &mut Value) -> bool {
         let c = self.c.clone();
@@ -1504,6 +1537,84 @@ fn placeholder(o: &mut Map<String, Value>) {
         k.clear();
     }
     o.remove("isShadowHost");
+}
+
+/// Redact one wireframe (not its children) of a mobile recording; see `mobile_event`.
+fn mobile_wireframe(
+    c: &Compiled,
+    candidates: u64,
+    w: &mut Map<String, Value>,
+    counts: &mut Counts,
+) -> bool {
+    let kind = w
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let mut changed = false;
+    if kind == "input" {
+        let ty = match w.get("inputType").and_then(Value::as_str).unwrap_or("text") {
+            "text_area" => "textarea".to_string(),
+            "toggle" => "checkbox".to_string(),
+            t => t.to_ascii_lowercase(),
+        };
+        if c.input_all || c.input_types.contains(&ty) {
+            let mut n = 0;
+            if let Some(Value::String(t)) = w.get_mut("value") {
+                if !t.is_empty() && !is_masked(t) {
+                    *t = mask(t);
+                    n += 1;
+                }
+            }
+            if let Some(Value::Array(opts)) = w.get_mut("options") {
+                for o in opts.iter_mut() {
+                    if let Value::String(t) = o {
+                        if !t.is_empty() && !is_masked(t) {
+                            *t = mask(t);
+                            n += 1;
+                        }
+                    }
+                }
+            }
+            counts.add("mask_inputs", "input", n);
+            changed |= n > 0;
+        }
+    }
+    if c.block_images
+        && matches!(kind.as_str(), "image" | "screenshot")
+        && w.remove("base64").is_some()
+    {
+        counts.add("media.block_images", "image", 1);
+        changed = true;
+    }
+    if c.block_images {
+        if let Some(Value::Object(style)) = w.get_mut("style") {
+            if style.remove("backgroundImage").is_some() {
+                counts.add("media.block_images", "image", 1);
+                changed = true;
+            }
+        }
+    }
+    for key in ["text", "value", "label", "placeholder", "url"] {
+        if let Some(Value::String(t)) = w.get_mut(key) {
+            let field = if key == "value" {
+                "input"
+            } else if key == "url" {
+                "url"
+            } else {
+                "text"
+            };
+            changed |= scrub_str(c, candidates, t, field, counts);
+        }
+    }
+    if let Some(Value::Array(opts)) = w.get_mut("options") {
+        for o in opts.iter_mut() {
+            if let Value::String(t) = o {
+                changed |= scrub_str(c, candidates, t, "input", counts);
+            }
+        }
+    }
+    changed
 }
 
 fn field_of(e: &Event) -> &'static str {

@@ -255,6 +255,17 @@ fn parse_snapshot(
         "--decompressed-limit",
         &mut res,
     )?;
+    snapshot_items(st, &plain, res, query_token, capture_token)
+}
+
+/// The `$snapshot` items of a decoded capture body (other events are skipped), tokens checked.
+fn snapshot_items(
+    st: &AppState,
+    plain: &[u8],
+    res: Reservation,
+    query_token: Option<&str>,
+    capture_token: &str,
+) -> Result<SnapshotBody, Fail> {
     let opts = ImportOptions {
         limits: st.limits(),
         lenient: true,
@@ -272,7 +283,7 @@ fn parse_snapshot(
         token_ok: &mut token_ok,
         cv: cv_budget(st),
     };
-    let items = match wire_items_checked(&plain, &opts, &mut warnings, &mut ctl) {
+    let items = match wire_items_checked(plain, &opts, &mut warnings, &mut ctl) {
         Ok(i) => i,
         Err(e) if is_refused(&e) => {
             return Err(Fail(
@@ -326,20 +337,34 @@ async fn snapshot(
         let tok = project.capture_token.clone();
         blocking(move || parse_snapshot(&st, &body, qt.as_deref(), &tok)).await
     };
+    match parsed {
+        Ok(p) => store_snapshot(&st, &project, &headers, &q, p, "/s/").await,
+        Err(f) => f.into_response(&st, &headers),
+    }
+}
+
+/// Store the `$snapshot` items of a capture body (`/s/`, or mobile SDKs' `/batch/`, `/e/`,
+/// `/i/v0/e/`): quotas, times, ingest redaction, then the durable write; the reply says it is stored.
+async fn store_snapshot(
+    st: &Arc<AppState>,
+    project: &reel_store::index::Project,
+    headers: &HeaderMap,
+    q: &HashMap<String, String>,
+    body: SnapshotBody,
+    route: &str,
+) -> Response {
+    let (st, headers, q) = (st.clone(), headers.clone(), q);
     let SnapshotBody {
         _res,
         items,
         warnings,
         bytes,
-    } = match parsed {
-        Ok(p) => p,
-        Err(f) => return f.into_response(&st, &headers),
-    };
+    } = body;
     if items.is_empty() {
         if let Some(w) = warnings.first() {
             return Fail::bad(w.clone()).into_response(&st, &headers);
         }
-        return ok_reply(&headers, &q);
+        return ok_reply(&headers, q);
     }
     if let Err(r) = st.guard.charge_bytes(&project.capture_token, bytes) {
         return refused(&st, &headers, r);
@@ -347,7 +372,7 @@ async fn snapshot(
     if !warnings.is_empty() {
         st.bad_events
             .fetch_add(warning_count(&warnings) as u64, Ordering::Relaxed);
-        tracing::warn!(count = warning_count(&warnings), first = %warnings[0], "skipped malformed events in a /s/ batch");
+        tracing::warn!(count = warning_count(&warnings), first = %warnings[0], route, "skipped malformed events in a snapshot batch");
     }
     let ua = headers
         .get(header::USER_AGENT)
@@ -404,7 +429,7 @@ async fn snapshot(
         }
     }
     match st.store.ingest(&project.id, units).await {
-        Ok(_) => ok_reply(&headers, &q),
+        Ok(_) => ok_reply(&headers, q),
         Err(e) if crate::state::refused_batch(&e).is_some() => {
             st.reject();
             cors(
@@ -413,7 +438,7 @@ async fn snapshot(
             )
         }
         Err(e) => {
-            tracing::error!(error = %e, "storing a /s/ batch failed");
+            tracing::error!(error = %e, route, "storing a snapshot batch failed");
             cors(
                 &headers,
                 error(
@@ -458,6 +483,8 @@ struct AnalyticsProps<'a> {
 const MAX_URL_BYTES: usize = 8192;
 
 struct AnalyticsBody {
+    /// The body's `$snapshot` events (mobile SDKs send recordings with their analytics events).
+    snapshots: Option<SnapshotBody>,
     _res: Reservation,
     /// (session, url) → first time seen.
     urls: HashMap<(String, String), i64>,
@@ -516,6 +543,7 @@ fn parse_analytics(
     let max_urls = st.config.max_urls_per_request;
     let mut urls: HashMap<(String, String), i64> = HashMap::new();
     let mut people = std::collections::BTreeSet::new();
+    let mut snapshots = false;
     let mut each = |i: usize, raw: &RawValue| -> reel_format::Result<()> {
         let e: Option<AnalyticsEvent> = serde_json::from_str(raw.get()).ok();
         let props: Option<AnalyticsProps> = e
@@ -545,8 +573,13 @@ fn parse_analytics(
             }
             None => now,
         };
-        if string_of(e.event).as_deref() != Some("$pageview") {
-            return Ok(());
+        match string_of(e.event).as_deref() {
+            Some("$pageview") => {}
+            Some("$snapshot") => {
+                snapshots = true;
+                return Ok(());
+            }
+            _ => return Ok(()),
         }
         let Some(p) = props else { return Ok(()) };
         let (Some(sid), Some(url)) = (string_of(p.session_id), string_of(p.current_url)) else {
@@ -591,11 +624,24 @@ fn parse_analytics(
         }
         Err(e) => return Err(Fail::bad(e.to_string())),
     }
+    let bytes = plain.len() as u64;
+    if snapshots {
+        // The same body read as recordings; its reservation covers both readings.
+        let snap = snapshot_items(st, &plain, res, query_token, capture_token)?;
+        return Ok(AnalyticsBody {
+            snapshots: Some(snap),
+            _res: st.guard.reserve(),
+            urls,
+            people,
+            bytes,
+        });
+    }
     Ok(AnalyticsBody {
+        snapshots: None,
         _res: res,
         urls,
         people,
-        bytes: plain.len() as u64,
+        bytes,
     })
 }
 
@@ -626,6 +672,7 @@ async fn analytics(
         blocking(move || parse_analytics(&st, &body, qt.as_deref(), &tok)).await
     };
     let AnalyticsBody {
+        snapshots,
         _res,
         urls,
         people,
@@ -634,8 +681,19 @@ async fn analytics(
         Ok(p) => p,
         Err(f) => return f.into_response(&st, &headers),
     };
-    if let Err(r) = st.guard.charge_bytes(&project.capture_token, bytes) {
-        return refused(&st, &headers, r);
+    match snapshots {
+        // Recordings first: the reply says they are stored (it charges the body's bytes).
+        Some(snap) => {
+            let r = store_snapshot(&st, &project, &headers, &q, snap, "analytics").await;
+            if !r.status().is_success() {
+                return r;
+            }
+        }
+        None => {
+            if let Err(r) = st.guard.charge_bytes(&project.capture_token, bytes) {
+                return refused(&st, &headers, r);
+            }
+        }
     }
     if urls.is_empty() {
         return ok_reply(&headers, &q);

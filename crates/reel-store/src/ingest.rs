@@ -199,7 +199,7 @@ impl Store {
             } else {
                 key
             };
-            let st = stats::of_events(events.iter().copied());
+            let st = stats::of_events_from(&us[0].source.system, events.iter().copied());
             let mut urls: BTreeMap<String, i64> = BTreeMap::new();
             for e in &events {
                 if let Detail::Href(h) = &e.detail {
