@@ -99,8 +99,20 @@ test('navigate, scroll, type, resize: a recorded session renders without black o
     const zip = join(dir, 's.reel.zip');
     writeFileSync(zip, await api(server, `/api/v1/sessions/${sid}/export`));
     const video = join(dir, 's.mp4');
-    execFileSync(REEL, ['video', zip, '--fps', String(FPS), '--size', `${W}x${H}`, '-o', video]);
+    const stats = JSON.parse(execFileSync(REEL, ['video', zip, '--fps', String(FPS), '--size', `${W}x${H}`, '--json', '-o', video]).toString());
     const f = frames(video);
+    // Typing changes only the input: those frames capture just its rectangle into the last page. The same video
+    // captured whole page every time shows the same pictures.
+    assert.ok(stats.clipped >= 3, `typing captured the field alone (${JSON.stringify(stats)})`);
+    const whole = join(dir, 'whole.mp4');
+    const wstats = JSON.parse(execFileSync(REEL, ['video', zip, '--fps', String(FPS), '--size', `${W}x${H}`, '--json', '-o', whole], { env: { ...process.env, REEL_RENDER_NO_CLIP: '1' } }).toString());
+    assert.equal(wstats.clipped, 0);
+    const g = frames(whole);
+    assert.equal(g.length, f.length);
+    let worst = 0;
+    for (let k = 0; k < f.length; k++) worst = Math.max(worst, diff(f[k], g[k]));
+    console.log(`clipped ${stats.clipped} of ${stats.captures} captures; largest mean difference from whole captures ${worst.toFixed(3)}`);
+    assert.ok(worst < 0.5, `a frame rendered from field captures differs from the whole page's (${worst})`);
     const n = (s) => Math.max(0, Math.min(f.length - 1, Math.round(s * FPS)));
     console.log(`${f.length} frames; marks (s): ${Object.keys(marks).map((k) => `${k} ${at(k).toFixed(2)}`).join(', ')}`);
 

@@ -65,6 +65,10 @@ export class ReelEngine {
     this.seeking = false;
     /** Render mode: bumped whenever the page's pixels may change (not for cursor moves, clicks or unstyled hover). */
     this.pageVersion = 0;
+    /** Render mode: bumps of `pageVersion` that were a new value in a text field, and those fields (see `valueOnly`). */
+    this.inputBumps = 0;
+    /** @type {Element[]} */
+    this.dirtyInputs = [];
     /** Clicks that ripple (timestamp, x, y), for `overlayAt`. @type {{t: number, x: number, y: number}[]} */
     this.clicks = [];
     for (const e of events) {
@@ -295,7 +299,12 @@ export class ReelEngine {
   /** Apply one event; a broken one is skipped and counted. @param {any} e @param {boolean} sync */
   apply(e, sync) {
     const d = e && e.data;
-    if (!e || e.type === EV.Full || e.type === EV.Meta || (e.type === EV.Inc && !(d && OVERLAY_ONLY.has(d.source)))) this.pageVersion++;
+    if (!e || e.type === EV.Full || e.type === EV.Meta || (e.type === EV.Inc && !(d && OVERLAY_ONLY.has(d.source)))) {
+      this.pageVersion++;
+      // A new value in a text field changes only that field's box: a renderer may capture just that rectangle.
+      const el = e && e.type === EV.Inc && d && d.source === SRC.Input ? this.mirror.get(d.id) : null;
+      if (el && textField(el, this.doc) && this.dirtyInputs.length < 64) { this.inputBumps++; this.dirtyInputs.push(el); }
+    }
     try { this.applyOne(e, sync); } catch (err) { this.skipped++; }
   }
 
@@ -486,3 +495,69 @@ function hoverStyled(el) {
   }
 }
 const HOVER_LIST = { size: -1, sel: '' };
+
+const TEXT_INPUTS = new Set(['', 'text', 'search', 'email', 'url', 'tel', 'password', 'number']);
+
+/**
+ * A text field or textarea of the replayed document itself (not of a nested frame or shadow root): a new value changes
+ * the pixels of its own box only, unless its size follows its content or the page styles by value (see
+ * `valueStyledDoc`). Checkboxes and radios are not: `:checked` styles other elements, a radio unchecks its group.
+ * @param {any} el @param {Document|null} doc
+ */
+export function textField(el, doc) {
+  if (!el || !doc || el.ownerDocument !== doc || !el.isConnected || el.getRootNode() !== doc) return false;
+  if (el.localName === 'textarea') return true;
+  return el.localName === 'input' && TEXT_INPUTS.has((el.getAttribute('type') || '').toLowerCase());
+}
+
+/** Selectors that react to a field's value (floating labels, validation styles, `:has()`). */
+const VALUE_STYLED = /:(placeholder-shown|valid|invalid|user-valid|user-invalid|in-range|out-of-range|blank|has\(|autofill|-webkit-autofill)/;
+/** @type {WeakMap<Document, {key: string, styled: boolean}>} */
+const styledCache = new WeakMap();
+
+/**
+ * Whether the document's style sheets may style anything by a field's value (true when a sheet cannot be read).
+ * @param {Document} doc
+ */
+export function valueStyledDoc(doc) {
+  const sheets = [...Array.from(doc.styleSheets), ...Array.from(doc.adoptedStyleSheets || [])];
+  let key = `${sheets.length}`;
+  try { for (const sh of sheets) key += `:${sh.cssRules.length}`; } catch (e) { return true; }
+  const hit = styledCache.get(doc);
+  if (hit && hit.key === key) return hit.styled;
+  let styled = false;
+  for (const sh of sheets) {
+    for (const r of Array.from(sh.cssRules)) if (VALUE_STYLED.test(r.cssText)) { styled = true; break; }
+    if (styled) break;
+  }
+  styledCache.set(doc, { key, styled });
+  return styled;
+}
+
+/**
+ * Render mode: the rectangle (CSS pixels of the render window) that holds every change since the last capture when
+ * all of them were new values of text fields, or null. `geo` is where the page is drawn (`geometry()`).
+ * @param {any} engine @param {{x: number, y: number, w: number, h: number, s: number}} geo
+ */
+export function inputClip(engine, geo) {
+  const doc = engine.doc;
+  const els = engine.dirtyInputs;
+  if (!doc || !els.length || valueStyledDoc(doc)) return null;
+  const view = doc.defaultView;
+  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+  for (const el of els) {
+    if (!textField(el, doc)) return null;
+    const cs = view.getComputedStyle(el);
+    if (/** @type {any} */ (cs).fieldSizing === 'content' || cs.display === 'contents') return null;
+    const r = el.getBoundingClientRect();
+    x0 = Math.min(x0, r.left); y0 = Math.min(y0, r.top); x1 = Math.max(x1, r.right); y1 = Math.max(y1, r.bottom);
+  }
+  // Into the render window, two pixels wider (anti-aliased edges), within the drawn page.
+  const m = 2;
+  const cx0 = Math.max(geo.x, Math.floor(geo.x + x0 * geo.s) - m);
+  const cy0 = Math.max(geo.y, Math.floor(geo.y + y0 * geo.s) - m);
+  const cx1 = Math.min(geo.x + geo.w, Math.ceil(geo.x + x1 * geo.s) + m);
+  const cy1 = Math.min(geo.y + geo.h, Math.ceil(geo.y + y1 * geo.s) + m);
+  if (!(cx1 > cx0 && cy1 > cy0)) return null;
+  return { x: Math.floor(cx0), y: Math.floor(cy0), w: Math.ceil(cx1) - Math.floor(cx0), h: Math.ceil(cy1) - Math.floor(cy0) };
+}

@@ -1,7 +1,7 @@
 // Reel player entry: ReelPlayer.mount(element, options).
 import { h, fmtTime, lastAtOrBefore, EV } from './util.js';
 import { loadSessions } from './load.js';
-import { ReelEngine } from './engine.js';
+import { ReelEngine, inputClip } from './engine.js';
 import { analyse } from './timeline.js';
 import { buildShell, drawTimeline, drawProgress, bindScrub, SPEEDS } from './ui.js';
 import { ReelPanels } from './panels.js';
@@ -273,14 +273,22 @@ export class ReelPlayer extends EventTarget {
       else this.seek(list[i]);
       const e = this.engine;
       frames.push(this.overlay());
-      const key = e ? [this.windowId, e.pageVersion, e.viewport.style.transform, e.viewport.style.left, e.viewport.style.top, this.panelsKey()].join('|') : '';
+      const rest = e ? [this.windowId, e.viewport.style.transform, e.viewport.style.left, e.viewport.style.top, this.panelsKey()].join('|') : '';
+      const key = e ? `${rest}|${e.pageVersion}` : '';
       if (key === this.pageKey) continue;
       this.pageKey = key;
       await this.renderFrame(list[i], maxWaitMs, false);
       // A scroll offset set from script reaches a screenshot only with the next composited frame (a capture taken
       // at once shows the previous offset): wait for one when this step scrolled.
       if (!e || e !== e0 || scrolledBetween(e.events, from, e.index)) await new Promise((r) => { requestAnimationFrame(() => requestAnimationFrame(r)); setTimeout(r, 200); });
-      return { i, frames, geo: this.geometry() };
+      const geo = this.geometry();
+      // When every change since the last capture of this page was a new value in a text field, only those fields'
+      // rectangle needs capturing (`clip`); the renderer keeps the rest of its last capture.
+      const last = this.lastCapture;
+      let clip = null;
+      if (e && last && last.engine === e && last.rest === rest && e.pageVersion - last.version === e.inputBumps - last.bumps) clip = inputClip(e, geo);
+      if (e) { this.lastCapture = { engine: e, rest, version: e.pageVersion, bumps: e.inputBumps }; e.dirtyInputs.length = 0; }
+      return { i, frames, geo, clip };
     }
     return { i: list.length, frames, geo: this.geometry() };
   }

@@ -236,6 +236,33 @@ fn blend(img: &mut Rgb, x: usize, y: usize, c: [u8; 3], a: u32) {
 }
 
 /// Bytes of a `w`×`h` I420 frame (chroma planes of ⌈w/2⌉×⌈h/2⌉, as ffmpeg lays out `yuv420p`).
+impl Rect {
+    /// The player's clip `{x, y, w, h}` (CSS pixels of the window) widened to even coordinates
+    /// (whole I420 chroma samples) within a `width`×`height` frame; `None` when absent or empty.
+    pub fn from_clip(v: &Value, width: usize, height: usize) -> Option<Rect> {
+        let n = |k: &str| v.get(k).and_then(Value::as_f64).filter(|f| f.is_finite());
+        let (x, y, w, h) = (n("x")?, n("y")?, n("w")?, n("h")?);
+        let lo = |a: f64, max: usize| ((a.floor().max(0.0) as usize) & !1).min(max);
+        let hi = |a: f64, max: usize| ((a.ceil().max(0.0) as usize + 1) & !1).min(max);
+        let r = Rect {
+            x0: lo(x, width),
+            y0: lo(y, height),
+            x1: hi(x + w, width),
+            y1: hi(y + h, height),
+        };
+        (r.x1 > r.x0 && r.y1 > r.y0).then_some(r)
+    }
+}
+
+/// Copy `patch` (the size of `r`) into `img` at `r`.
+pub fn paste(img: &mut Rgb, patch: &Rgb, r: Rect) {
+    let (row, prow) = (img.w * 3, patch.w * 3);
+    for y in r.y0..r.y1 {
+        let src = &patch.px[(y - r.y0) * prow..][..prow];
+        img.px[y * row + r.x0 * 3..][..prow].copy_from_slice(src);
+    }
+}
+
 pub fn i420_len(w: usize, h: usize) -> usize {
     w * h + 2 * w.div_ceil(2) * h.div_ceil(2)
 }

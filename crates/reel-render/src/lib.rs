@@ -101,6 +101,13 @@ pub struct Renderer {
     sprites: std::collections::HashMap<i64, std::sync::Arc<compose::Sprite>>,
     /// Page captures taken.
     pub captures: u64,
+    /// Of those, captures of a changed rectangle only.
+    pub clipped: u64,
+    /// Frame size.
+    width: usize,
+    height: usize,
+    /// `REEL_RENDER_NO_CLIP`: always capture the whole page (to compare).
+    no_clip: bool,
 }
 
 /// What `Renderer::steps` found.
@@ -112,6 +119,9 @@ pub struct Steps {
     pub overlays: Vec<compose::Overlay>,
     /// Where the page is drawn now.
     pub geo: compose::Geo,
+    /// When only text fields changed since the previous capture of this page: the window's
+    /// rectangle holding them (the rest of that capture is still what the page shows).
+    pub clip: Option<compose::Rect>,
 }
 
 impl Renderer {
@@ -177,6 +187,10 @@ impl Renderer {
             info: r,
             sprites: Default::default(),
             captures: 0,
+            clipped: 0,
+            width: opts.width as usize,
+            height: opts.height as usize,
+            no_clip: std::env::var_os("REEL_RENDER_NO_CLIP").is_some_and(|v| !v.is_empty()),
         })
     }
 
@@ -242,11 +256,42 @@ impl Renderer {
         if overlays.len() != (changed + 1).min(times.len()) {
             return Err(Error::Browser("the player gave too few frames".into()));
         }
+        let clip = (!self.no_clip)
+            .then(|| compose::Rect::from_clip(&v["clip"], self.width, self.height))
+            .flatten();
         Ok(Steps {
             changed,
             overlays,
             geo: compose::Geo::from_json(&v["geo"]),
+            clip,
         })
+    }
+
+    /// The part `r` of the page as shown now (see [`Steps::clip`]), without cursor and ripples.
+    pub fn page_clip(&mut self, r: compose::Rect) -> Result<compose::Rgb, Error> {
+        let shot = self.browser.call(
+            "Page.captureScreenshot",
+            json!({"format": "png", "optimizeForSpeed": true, "captureBeyondViewport": false,
+                   "clip": {"x": r.x0, "y": r.y0, "width": r.x1 - r.x0, "height": r.y1 - r.y0, "scale": 1}}),
+        )?;
+        self.captures += 1;
+        self.clipped += 1;
+        let png = base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            shot["data"].as_str().unwrap_or_default(),
+        )
+        .map_err(|e| Error::Browser(format!("screenshot: {e}")))?;
+        let img = compose::decode_png(&png)?;
+        if (img.w, img.h) != (r.x1 - r.x0, r.y1 - r.y0) {
+            return Err(Error::Browser(format!(
+                "the browser drew {}x{} for a {}x{} clip",
+                img.w,
+                img.h,
+                r.x1 - r.x0,
+                r.y1 - r.y0
+            )));
+        }
+        Ok(img)
     }
 
     /// The page as shown now, without the cursor and ripples.

@@ -157,6 +157,8 @@ pub struct VideoStats {
     /// Page captures taken from the browser (the other frames reuse one, with the cursor and
     /// ripples drawn again where they moved).
     pub captured: u64,
+    /// Of those, captures of changed text fields only (the rest of the page kept).
+    pub clipped: u64,
     /// Frames handed to the encoder: the others repeat the previous picture and are not stored
     /// again (the video has a variable frame rate on the `fps` grid).
     pub encoded: u64,
@@ -257,6 +259,7 @@ pub fn video(
     let mut result = Ok(());
     let mut encoded = 0u64;
     let captured = std::sync::atomic::AtomicU64::new(0);
+    let clipped = std::sync::atomic::AtomicU64::new(0);
     std::thread::scope(|scope| {
         let mut inputs: Vec<std::sync::mpsc::Receiver<Result<Msg, Error>>> = Vec::new();
         let mut first = Some(r);
@@ -272,6 +275,7 @@ pub fn video(
                 .collect();
             let renderer = first.take();
             let captured = &captured;
+            let clipped = &clipped;
             scope.spawn(move || {
                 let run = || -> Result<(), Error> {
                     let mut r = match renderer {
@@ -292,7 +296,22 @@ pub fn video(
                             prof.steps += t0.elapsed();
                             let n = st.overlays.len();
                             for (j, o) in st.overlays.into_iter().enumerate() {
-                                if j == st.changed {
+                                // Only text fields changed: capture their rectangle into the last page.
+                                let clip = st.clip.filter(|_| {
+                                    work.page.as_ref().is_some_and(|p| p.geo == st.geo)
+                                });
+                                if let (true, Some(rect)) = (j == st.changed, clip) {
+                                    let t0 = std::time::Instant::now();
+                                    let patch = r.page_clip(rect)?;
+                                    prof.capture += t0.elapsed();
+                                    let t0 = std::time::Instant::now();
+                                    let page = work.page.as_mut().expect("checked above");
+                                    crate::compose::paste(&mut page.rgb, &patch, rect);
+                                    let yuv = std::sync::Arc::make_mut(&mut page.yuv);
+                                    crate::compose::to_i420(&page.rgb, yuv, rect);
+                                    prof.convert += t0.elapsed();
+                                    work.last = None;
+                                } else if j == st.changed {
                                     let t0 = std::time::Instant::now();
                                     let rgb = r.page()?;
                                     prof.capture += t0.elapsed();
@@ -331,8 +350,12 @@ pub fn video(
                         }
                     }
                     captured.fetch_add(r.captures, std::sync::atomic::Ordering::Relaxed);
+                    clipped.fetch_add(r.clipped, std::sync::atomic::Ordering::Relaxed);
                     if std::env::var_os("REEL_RENDER_PROFILE").is_some() {
-                        eprintln!("renderer {wk}: {prof:?} ({} captures)", r.captures);
+                        eprintln!(
+                            "renderer {wk}: {prof:?} ({} captures, {} of a rectangle)",
+                            r.captures, r.clipped
+                        );
                     }
                     Ok(())
                 };
@@ -390,6 +413,7 @@ pub fn video(
         to,
         frames: total,
         captured: captured.into_inner(),
+        clipped: clipped.into_inner(),
         encoded,
     })
 }

@@ -54,6 +54,10 @@ pub struct Args {
     /// Frame size in pixels.
     #[arg(long, default_value = "1280x720", value_parser = reel_render::parse_size, value_name = "WxH")]
     size: (u32, u32),
+    /// Print what was rendered as one JSON object on stdout (output, session, from, to, frames,
+    /// stored, captures, clipped, seconds, speed).
+    #[arg(long)]
+    json: bool,
     #[command(flatten)]
     limits: ui::LimitArgs,
 }
@@ -116,8 +120,19 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     tmp.persist(&a.output)
         .map_err(|e| anyhow::anyhow!("{}: {}", a.output.display(), e.error))?;
     let secs = started.elapsed().as_secs_f64();
+    let speed = (stats.to - stats.from) / secs.max(1e-3);
+    if a.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "output": a.output, "session": stats.session, "from": stats.from, "to": stats.to,
+                "frames": stats.frames, "stored": stats.encoded, "captures": stats.captured,
+                "clipped": stats.clipped, "seconds": secs, "speed": speed,
+            })
+        );
+    }
     eprintln!(
-        "wrote {} ({:.1} s of session {}, {} frames, {} stored, {} page capture{}, {:.1}x real time)",
+        "wrote {} ({:.1} s of session {}, {} frames, {} stored, {} page capture{} ({} of a changed field), {:.1}x real time)",
         a.output.display(),
         stats.to - stats.from,
         stats.session,
@@ -125,7 +140,8 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         stats.encoded,
         stats.captured,
         if stats.captured == 1 { "" } else { "s" },
-        (stats.to - stats.from) / secs.max(1e-3)
+        stats.clipped,
+        speed
     );
     Ok(ExitCode::SUCCESS)
 }
