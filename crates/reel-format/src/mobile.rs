@@ -87,6 +87,29 @@ pub fn facts(e: &Event) -> Facts {
     }
 }
 
+/// Mark the sessions whose windows hold a mobile full snapshot as mobile recordings: their
+/// `source.system` gets a `-mobile` suffix (`posthog-export-v2-mobile`, `rrweb-mobile`) unless it
+/// already names one (`posthog-mobile` from a capture with `$snapshot_source: "mobile"`).
+pub fn mark_sessions(rec: &mut crate::Recording) {
+    for s in &mut rec.sessions {
+        if s.source.system.contains("mobile") {
+            continue;
+        }
+        let mobile = s.windows.iter().any(|w| {
+            w.events
+                .iter()
+                .any(|e| e.kind == EventType::FullSnapshot && facts(e).mobile)
+        });
+        if mobile {
+            s.source.system = if s.source.system.is_empty() {
+                "mobile".into()
+            } else {
+                format!("{}-mobile", s.source.system)
+            };
+        }
+    }
+}
+
 /// The top wireframes of a mobile event's value (full snapshot `data.wireframes`, mutation
 /// `data.adds[].wireframe` and `data.updates[].wireframe`), for editing in place. Empty for any
 /// other event.
@@ -160,6 +183,37 @@ mod tests {
             r#"{"type":3,"timestamp":2,"data":{"source":0,"adds":[{"parentId":1,"nextId":null,"node":{"type":3,"id":9,"textContent":"wireframe"}}],"removes":[],"texts":[],"attributes":[]}}"#,
         );
         assert_eq!(facts(&web_mut), Facts::default());
+    }
+
+    #[test]
+    fn imports_of_mobile_recordings_say_so() {
+        let meta = r#"{"type":4,"data":{"href":"Main","width":393,"height":852},"timestamp":1700000000000}"#;
+        let full = r#"{"type":2,"data":{"wireframes":[{"id":1,"type":"text","text":"hi","width":10,"height":10}],"initialOffset":{"top":0,"left":0}},"timestamp":1700000000001}"#;
+        let opts = crate::import::ImportOptions::default();
+        let system = |name: &str, body: String| {
+            let (_, rec) = crate::import::import(name, body.as_bytes(), &opts).unwrap();
+            let s = &rec.sessions[0];
+            // Stored as sent, byte for byte.
+            assert_eq!(s.windows[0].events[1].json(), full);
+            s.source.system.clone()
+        };
+        assert_eq!(system("a.json", format!("[{meta},{full}]")), "rrweb-mobile");
+        let v2 = format!(
+            r#"{{"version":"2023-04-28","data":{{"id":"s1","snapshots":[{},{}]}}}}"#,
+            meta.replacen('{', r#"{"windowId":"w1","#, 1),
+            full.replacen('{', r#"{"windowId":"w1","#, 1)
+        );
+        let (_, rec) = crate::import::import("export.json", v2.as_bytes(), &opts).unwrap();
+        assert_eq!(rec.sessions[0].source.system, "posthog-export-v2-mobile");
+        let lines = format!("[\"w1\",{meta}]\n[\"w1\",{full}]\n");
+        let rec = crate::import::snapshot_lines("s2", lines.as_bytes(), &opts).unwrap();
+        assert_eq!(rec.sessions[0].source.system, "posthog-snapshot-api-mobile");
+        assert_eq!(rec.sessions[0].windows[0].events[1].json(), full);
+        // A web recording stays as it was named.
+        let web = r#"{"type":2,"data":{"node":{"type":0,"id":1,"childNodes":[]},"initialOffset":{"top":0,"left":0}},"timestamp":1700000000001}"#;
+        let (_, rec) =
+            crate::import::import("w.json", format!("[{meta},{web}]").as_bytes(), &opts).unwrap();
+        assert_eq!(rec.sessions[0].source.system, "rrweb");
     }
 
     #[test]

@@ -272,6 +272,7 @@ pub fn import(name: &str, bytes: &[u8], opts: &ImportOptions) -> Result<(InputKi
             InputKind::SnapshotJsonl => posthog::snapshot_jsonl(name, &plain, opts)?,
             InputKind::ReelBatch => reel_batch(&plain, opts)?,
         };
+        crate::mobile::mark_sessions(&mut rec);
         rec.sort();
         Ok((kind, rec))
     };
@@ -288,6 +289,7 @@ pub fn snapshot_lines(session_id: &str, bytes: &[u8], opts: &ImportOptions) -> R
     for s in &mut rec.sessions {
         s.id = session_id.to_string();
     }
+    crate::mobile::mark_sessions(&mut rec);
     rec.sort();
     Ok(rec)
 }
