@@ -12,6 +12,7 @@ import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startReel, api, modes, waitFor, CAPTURE, ADMIN, REEL } from './server.mjs';
+import { decodePng } from './frames.mjs';
 
 /** A short app session as posthog-android records it: meta, wireframes, typing, taps, keyboard. */
 function recording(t0) {
@@ -132,3 +133,29 @@ for (const mode of modes()) {
     } finally { await server.stop(); server.cleanup(); }
   });
 }
+
+test('a captured mobile session plays: server screenshots show the wireframes at their places, the keyboard while open', async () => {
+  const server = await startReel({ mode: 'embedded' });
+  try {
+    const t0 = Date.now() - 10_000;
+    const events = recording(t0);
+    assert.equal((await post(server, '/batch/', JSON.stringify({ api_key: CAPTURE, batch: [snapshot('m-play', events)], sent_at: new Date().toISOString() }))).status, 200);
+    await waitFor(async () => (await stored(server, 'm-play')).length === events.length, { what: 'stored' });
+    const shot = async (t) => {
+      const r = await fetch(`${server.url}/api/v1/sessions/m-play/screenshot?t=${t}&size=1280x720`, { headers: { Authorization: `Bearer ${ADMIN}` } });
+      assert.equal(r.status, 200, await r.clone().text());
+      return decodePng(Buffer.from(await r.arrayBuffer()));
+    };
+    // The 393×852 device fits the 720 px height: scale 720/852, centred.
+    const s = 720 / 852, ox = (1280 - 393 * s) / 2;
+    const px = (img, x, y) => { const i = (Math.round(y * s) * img.w + Math.round(ox + x * s)) * 3; return [...img.rgb.subarray(i, i + 3)]; };
+    const near = (c, want, what) => assert.ok(c.every((v, k) => Math.abs(v - want[k]) < 40), `${what}: ${c} is not ${want}`);
+    const open = await shot(1.0);
+    near(px(open, 196, 20), [0, 0, 0], 'status bar');
+    near(px(open, 40, 284), [0x1d, 0x4a, 0xff], 'the Sign in button');
+    near(px(open, 40, 780), [0xd1, 0xd5, 0xdb], 'the keyboard while open');
+    const closed = await shot(2.0);
+    near(px(closed, 40, 780), [255, 255, 255], 'no keyboard after it closed');
+    near(px(closed, 40, 284), [0x1d, 0x4a, 0xff], 'the Sign in button');
+  } finally { await server.stop(); server.cleanup(); }
+});
