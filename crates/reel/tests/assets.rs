@@ -323,6 +323,52 @@ fn assets_from_loopback_go_into_the_package() {
         "{kind}"
     );
 
+    // Redaction keeps the assets the redacted page still loads and drops, and counts, those
+    // only blocked elements referenced (a1.png's bytes stay: the redirect's URL still loads them).
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(&rules, "block = [\"#pic\", \"#added\"]\n").unwrap();
+    let clean = dir.path().join("clean.reel.zip");
+    let o = reel(&[
+        "redact",
+        pkg.to_str().unwrap(),
+        "--rules",
+        rules.to_str().unwrap(),
+        "-o",
+        clean.to_str().unwrap(),
+        "--json",
+    ]);
+    ok(&o);
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        report["counts"]["by_rule"]["assets.unreferenced"], 3,
+        "{report}"
+    );
+    ok(&reel(&["verify", clean.to_str().unwrap()]));
+    let mut kept: Vec<String> = manifest(&clean)["assets"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    kept.sort();
+    let mut want: Vec<String> = [
+        "/site.css",
+        "/more.css",
+        "/fonts/site.woff2",
+        "/img/bg.png",
+        "/img/more.png",
+        "/moved.png",
+    ]
+    .iter()
+    .map(|p| site.url(p))
+    .collect();
+    want.sort();
+    assert_eq!(kept, want);
+    assert_eq!(
+        manifest(&clean)["assets"][site.url("/moved.png")]["sha256"],
+        hex(site.bytes("/img/a1.png"))
+    );
+
     // Again, from the package: what it holds is kept, only what failed is asked for again.
     let again = dir.path().join("again.reel.zip");
     let key = dir.path().join("k");

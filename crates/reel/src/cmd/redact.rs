@@ -3,10 +3,12 @@
 use crate::ui;
 use anyhow::{anyhow, bail, Context};
 use reel_format::package::{
-    PackageWriter, SessionInfo, Spool, WindowFilter, WriterOptions, REDACTION_REPORT,
+    PackageReader, PackageWriter, SessionInfo, Spool, WindowFilter, WriterOptions, REDACTION_REPORT,
 };
 use reel_format::Event;
+use reel_insight::assets::AssetScan;
 use reel_redact::{Redactor, Report, SessionReport, WindowRedactor};
+use std::collections::BTreeSet;
 use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -20,6 +22,11 @@ use std::process::ExitCode;
 ///
 /// The output embeds redaction-report.json (counts per rule and field, never the values) and its
 /// manifest records the rules' name and hash. Nothing is written if anything fails.
+///
+/// Assets of input packages (`reel assets`) are kept when the redacted recording still loads
+/// them (directly or through a kept stylesheet); the others, referenced only by what was removed
+/// (a blocked element, a blocked image, a URL masked by a pattern), are dropped and counted in
+/// the report (`assets.unreferenced`).
 ///
 /// Examples:
 ///   reel redact session.reel.zip --preset default -o clean.reel.zip
@@ -57,14 +64,66 @@ pub struct Args {
 }
 
 /// One window's redactor, on the thread that compresses that window.
-struct Win(WindowRedactor);
+/// The window's redactor, then a scan of what it kept for the URLs the page still loads.
+struct Win(WindowRedactor, AssetScan);
 
 impl WindowFilter for Win {
     fn event(&mut self, e: Event) -> reel_format::Result<Option<Event>> {
-        self.0.event(e).map_err(|er| match er {
+        let out = self.0.event(e).map_err(|er| match er {
             reel_redact::RedactError::Format(f) => f,
-        })
+        })?;
+        if let Some(o) = &out {
+            self.1.observe(o);
+        }
+        Ok(out)
     }
+}
+
+/// Copy the assets of the input packages that the redacted recording still loads (`want`, and
+/// what kept stylesheets load in turn). Returns (kept, dropped) counts of URLs.
+fn keep_assets<W: Write + Seek>(
+    inputs: &[PathBuf],
+    limits: reel_format::Limits,
+    w: &mut PackageWriter<W>,
+    mut want: BTreeSet<String>,
+) -> anyhow::Result<(u64, u64)> {
+    let mut listed = BTreeSet::new();
+    for p in inputs {
+        let mut f = std::fs::File::open(p)?;
+        let mut magic = [0u8; 2];
+        if std::io::Read::read(&mut f, &mut magic)? < 2 || magic != *b"PK" {
+            continue;
+        }
+        f.rewind()?;
+        let mut r = PackageReader::open(f, limits).map_err(|e| anyhow!("{}: {e}", p.display()))?;
+        let here: BTreeSet<String> = r.manifest.assets.keys().cloned().collect();
+        loop {
+            let next: Vec<String> = want
+                .iter()
+                .filter(|u| here.contains(*u) && !w.has_asset(u))
+                .cloned()
+                .collect();
+            if next.is_empty() {
+                break;
+            }
+            for u in next {
+                let Some((entry, bytes)) = r
+                    .read_asset(&u)
+                    .map_err(|e| anyhow!("{}: {e}", p.display()))?
+                else {
+                    want.remove(&u);
+                    continue;
+                };
+                w.add_asset(&u, &bytes, &entry.content_type, &entry.fetched_at)?;
+                if entry.content_type == "text/css" {
+                    want.extend(reel_insight::assets::stylesheet_urls(&u, &bytes));
+                }
+            }
+        }
+        listed.extend(here);
+    }
+    let kept = listed.iter().filter(|u| w.has_asset(u)).count() as u64;
+    Ok((kept, listed.len() as u64 - kept))
 }
 
 /// Redact every session and window of `spool` into `w` (windows on one thread per core); returns
@@ -74,6 +133,8 @@ fn redact_into<W: Write + Seek>(
     w: &mut PackageWriter<W>,
     r: &Redactor,
     bar: &indicatif::ProgressBar,
+    inputs: &[PathBuf],
+    limits: reel_format::Limits,
 ) -> anyhow::Result<Report> {
     let mut sessions: Vec<SessionReport> = Vec::new();
     let config = reel_insight::Config::default();
@@ -95,7 +156,7 @@ fn redact_into<W: Write + Seek>(
             Ok(())
         },
         &|sid, wid| reel_insight::Analyzing {
-            inner: Win(r.window()),
+            inner: Win(r.window(), AssetScan::new()),
             window: reel_insight::WindowAnalyzer::new(sid, wid, &config),
         },
     )?;
@@ -103,7 +164,9 @@ fn redact_into<W: Write + Seek>(
     let windows = reel_insight::write_summaries(w, windows, &config)?;
     let mut report = Report::new(r.info().clone());
     let mut at = 0;
-    for (sid, Win(win)) in windows {
+    let mut want = BTreeSet::new();
+    for (sid, Win(win, scan)) in windows {
+        want.extend(scan.urls);
         while sessions.get(at).is_some_and(|s| s.id != sid) {
             at += 1;
         }
@@ -116,6 +179,8 @@ fn redact_into<W: Write + Seek>(
     for s in sessions {
         report.add_session(s);
     }
+    let (_, dropped) = keep_assets(inputs, limits, w, want)?;
+    report.counts.add("assets.unreferenced", "asset", dropped);
     Ok(report)
 }
 
@@ -190,7 +255,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     if a.report_only {
         // Nothing is kept: store, don't deflate.
         let mut w = PackageWriter::new(Nothing::default(), WriterOptions { level: 1, ..opts });
-        let report = redact_into(spool, &mut w, &redactor, &bar)?;
+        let report = redact_into(spool, &mut w, &redactor, &bar, &a.inputs, limits)?;
         bar.finish_and_clear();
         print_report(&report, a.json)?;
         return Ok(ExitCode::SUCCESS);
@@ -206,7 +271,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
                 ..opts
             },
         );
-        let mut rep = redact_into(spool, &mut w, &redactor, &bar)?;
+        let mut rep = redact_into(spool, &mut w, &redactor, &bar, &a.inputs, limits)?;
         rep.redacted_at = at.clone();
         let bytes = serde_json::to_vec_pretty(&rep)?;
         report = Some(rep);
