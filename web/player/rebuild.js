@@ -227,7 +227,8 @@ function rrAttr(el, name, value, ctx) {
   if (n === 'rr_width' && st) st.setProperty('width', String(value));
   else if (n === 'rr_height' && st) st.setProperty('height', String(value));
   else if (n === 'rr_dataurl' && ctx.visual && /^data:image\//i.test(String(value))) {
-    if (el.localName === 'img') el.setAttribute('src', String(value));
+    // The recorded picture wins over the URLs (a srcset candidate would be chosen over src).
+    if (el.localName === 'img') { el.setAttribute('src', String(value)); el.removeAttribute('srcset'); }
     else if (el.localName === 'canvas') {
       const img = new Image();
       img.onload = () => {

@@ -30,7 +30,7 @@ function sset(s, k, v) { try { v == null ? W[s].removeItem(k) : W[s].setItem(k, 
 
 // ---------- options & state ----------
 const DEF = { apiHost: '', token: '', maskAllText: false, maskAllInputs: true, blockSelector: '', maskTextSelector: '',
-  ignoreSelector: '', recordCanvas: false, canvasFps: 1, captureConsole: true, captureNetwork: {}, sampleRate: 1,
+  ignoreSelector: '', recordCanvas: false, canvasFps: 1, inlineImages: false, captureConsole: true, captureNetwork: {}, sampleRate: 1,
   flushIntervalMs: 2000, maxBatchBytes: 256000, maxQueueBytes: 20e6, retryBaseMs: 1000, retryMaxMs: 60000, requestTimeoutMs: 30000,
   fullSnapshotIntervalMs: 300000, idleTimeoutMs: 1800000, maxSessionMs: 86400000, mousemoveSampleMs: 50, keepBytes: null, maxExportBytes: 50e6 };
 let O = null, on = false, BLOCK, MASK, IGNORE, url = '';
@@ -172,6 +172,12 @@ function attrsOf(el, tag, masked, fresh) {
   if (tag === 'video' || tag === 'audio') Object.assign(a, { rr_mediaState: el.paused ? 'paused' : 'played', rr_mediaCurrentTime: el.currentTime,
     rr_mediaPlaybackRate: el.playbackRate, rr_mediaMuted: el.muted, rr_mediaLoop: el.loop, rr_mediaVolume: el.volume });
   if (tag === 'canvas' && O.recordCanvas) { canvases.add(el); const u = canvasURL(el); if (u) a.rr_dataURL = u; }
+  // inlineImages: the picture itself travels (replays offline, years later); one not loaded yet follows when it loads.
+  if (tag === 'img' && O.inlineImages) {
+    const u = imgURL(el);
+    if (u) a.rr_dataURL = u;
+    else if (!el.complete && !hooked.has(el)) { hooked.add(el); listen(el, 'load', () => { const i = ids.get(el), v = imgURL(el); if (i && v) inc(0, { texts: [], removes: [], adds: [], attributes: [{ id: i, attributes: { rr_dataURL: v } }] }); }, false); }
+  }
   // Reading scroll offsets costs ~2 µs per element: skip tags that practically never scroll unless we saw them scroll.
   if (!fresh && (!NOSCROLL.test(tag) || scrolled.has(el))) { if (el.scrollLeft) a.rr_scrollLeft = el.scrollLeft; if (el.scrollTop) a.rr_scrollTop = el.scrollTop; }
   if (tag === 'iframe') { let d = null; try { d = el.contentDocument; } catch (e) {} if (!d && a.src) a.rr_src = a.src; delete a.src; }
@@ -185,6 +191,26 @@ function attrVal(el, tag, name, v, masked) {
   if (name === 'style') return absCss(v, el.baseURI);
   if (masked && MASKABLE_ATTR.test(name)) return maskText(v);
   return v;
+}
+// Same-origin (or CORS-clean) loaded images as data URLs, once per URL; cross-origin ones taint the canvas and stay URLs.
+let imgCache = new Map(), imgBytes = 0;
+function imgURL(img) {
+  const src = img.currentSrc || img.src;
+  if (!src || /^data:/i.test(src) || !img.complete || !img.naturalWidth) return '';
+  let u = imgCache.get(src);
+  if (u != null) return u;
+  u = '';
+  try {
+    const w = img.naturalWidth, h = img.naturalHeight;
+    if (w * h <= 4e6) {
+      const c = img.ownerDocument.createElement('canvas'); c.width = w; c.height = h;
+      c.getContext('2d').drawImage(img, 0, 0);
+      u = c.toDataURL('image/webp', 0.85);
+    }
+  } catch (e) { u = ''; }
+  if (u.length > 2e6) u = '';
+  if (imgBytes + u.length < 32e6) { imgCache.set(src, u); imgBytes += u.length; }
+  return u;
 }
 function canvasURL(c) {
   try {
@@ -840,7 +866,7 @@ let hiddenAt = 0;
 function start() {
   if (!on) return;
   mo = new MutationObserver(guard(onMutations));
-  hooked = new WeakSet(); observed = new WeakSet(); watched = new WeakSet();
+  hooked = new WeakSet(); observed = new WeakSet(); watched = new WeakSet(); imgCache = new Map(); imgBytes = 0;
   patchDOM();
   if (O.captureConsole) patchConsole();
   if (O.captureNetwork) patchNetwork();
