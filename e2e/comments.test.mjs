@@ -1,12 +1,14 @@
 // Comments on recordings (issue 15): the API (tokens, checks, order, deletion, audit), comments
 // travelling in an export (`sessions/<id>/comments.json`, the export policy's text patterns
-// applied) and coming back with an import (once, however often it is imported).
+// applied) and coming back with an import (once, however often it is imported), and the web UI's
+// session page driven in Chromium: `c`, the list, the timeline marker, a reload, the deletion.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync, mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { launch } from './browser.mjs';
 import { startReel, modes, api, ADMIN, CAPTURE, ROOT, REEL } from './server.mjs';
 
 const tmp = mkdtempSync(join(tmpdir(), 'reel-comments-'));
@@ -126,3 +128,78 @@ for (const mode of modes()) {
   });
 }
 
+test('web UI: c opens the comment box at the current time; the list, the marker, a reload, the deletion', async () => {
+  const server = await startReel({ mode: 'embedded' });
+  const browser = await launch();
+  try {
+    const s = await checkout(server);
+    const tab = await browser.newPage();
+    await tab.goto(`${server.url}/`);
+    await tab.evaluate((t) => localStorage.setItem('reel.adminToken', t), ADMIN);
+    await tab.goto(`${server.url}/#/s/${encodeURIComponent(s.id)}&t=1.5`);
+    await tab.waitForSelector('.reel-timeline');
+    await tab.waitForSelector('#comment-list li');
+    // `?` lists the key.
+    await tab.locator('body').click({ position: { x: 2, y: 2 } });
+    await tab.keyboard.press('?');
+    assert.match(await tab.textContent('.reel-help'), /comment at the current time/);
+    await tab.keyboard.press('Escape');
+    await tab.keyboard.press('c');
+    assert.equal(await tab.evaluate(() => document.activeElement.id), 'comment-text');
+    assert.equal(await tab.textContent('.comment-at'), '0:01');
+    await tab.keyboard.type('<img src=x onerror=alert(1)> the total is wrong');
+    await tab.fill('#comment-author', 'tester');
+    await tab.click('.comment-form button[type=submit]');
+    await tab.waitForSelector('#comment-list li.comment');
+    const entry = async () => tab.evaluate(() => {
+      const li = document.querySelector('#comment-list li.comment');
+      return li && { text: li.querySelector('.comment-text').textContent, author: li.querySelector('.author').textContent,
+        time: li.querySelector('.time').textContent, link: li.querySelector('.comment-link').href, imgs: li.querySelectorAll('img').length,
+        markers: document.querySelectorAll('.reel-marker.reel-m-comment').length, title: (document.querySelector('.reel-m-comment') || {}).title };
+    });
+    let e = await entry();
+    assert.equal(e.text, '<img src=x onerror=alert(1)> the total is wrong', 'shown as text');
+    assert.equal(e.imgs, 0, 'never as HTML');
+    assert.deepEqual([e.author, e.time, e.markers], ['tester', '0:01', 1]);
+    assert.match(e.title, /tester: <img/);
+    assert.ok(e.link.endsWith(`#/s/${encodeURIComponent(s.id)}&t=1.5`), e.link);
+    const stored = (await api(server, `/api/v1/sessions/${s.id}/comments`)).comments;
+    assert.equal(stored.length, 1);
+    assert.ok(Math.abs(stored[0].at - 1.5) < 0.05, `at ${stored[0].at}`);
+    // `n` from the start reaches the comment (a marker like the key moments).
+    await tab.locator('body').click({ position: { x: 2, y: 2 } });
+    await tab.keyboard.press('0');
+    for (let i = 0; i < 10; i++) {
+      const t = await tab.evaluate(() => document.querySelector('.reel-time').textContent);
+      if (t.startsWith('0:01')) break;
+      await tab.keyboard.press('n');
+    }
+    assert.match(await tab.evaluate(() => document.querySelector('.reel-time').textContent), /^0:01/);
+    // Clicking a comment seeks there.
+    await tab.keyboard.press('5');
+    assert.match(await tab.evaluate(() => document.querySelector('.reel-time').textContent), /^0:2/);
+    await tab.click('#comment-list .comment-text');
+    assert.match(await tab.evaluate(() => document.querySelector('.reel-time').textContent), /^0:01/);
+
+    // After a reload: still there; the author label is remembered.
+    await tab.reload();
+    await tab.waitForSelector('#comment-list li.comment');
+    await tab.waitForSelector('.reel-m-comment');
+    e = await entry();
+    assert.equal(e.text, '<img src=x onerror=alert(1)> the total is wrong');
+    assert.equal(await tab.inputValue('#comment-author'), 'tester');
+
+    // Delete, confirmed.
+    tab.once('dialog', (d) => d.accept());
+    await tab.click('#comment-list li.comment button.danger');
+    await tab.waitForFunction(() => !document.querySelector('#comment-list li.comment') && !document.querySelector('.reel-m-comment'));
+    assert.deepEqual((await api(server, `/api/v1/sessions/${s.id}/comments`)).comments, []);
+    // A share page shows no comments (shares honour the export policy; comments stay inside).
+    await api(server, `/api/v1/sessions/${s.id}/comments`, { method: 'POST', body: JSON.stringify({ at: 1, text: 'internal note' }), headers: { 'Content-Type': 'application/json' } });
+    const share = await api(server, `/api/v1/sessions/${s.id}/shares`, { method: 'POST', body: '{}', headers: { 'Content-Type': 'application/json' } });
+    await tab.goto(server.url + share.url);
+    await tab.waitForSelector('.reel-timeline');
+    assert.equal(await tab.locator('.reel-m-comment').count(), 0);
+    assert.ok(!(await tab.content()).includes('internal note'));
+  } finally { await browser.close(); await server.stop(); server.cleanup(); }
+});
