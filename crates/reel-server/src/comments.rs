@@ -53,7 +53,7 @@ pub fn parse_request(body: &[u8]) -> Result<(i64, String, String), String> {
         Some(_) => return Err("at: a number of seconds from the session's start".into()),
         None => return Err("at: missing (seconds from the session's start)".into()),
     };
-    if !at.is_finite() || at < 0.0 || at > 1e12 {
+    if !at.is_finite() || !(0.0..=1e12).contains(&at) {
         return Err("at: seconds from the session's start, 0 or more".into());
     }
     let text = match o.get("text") {
@@ -263,12 +263,12 @@ mod tests {
         };
         let r = reel_redact::Redactor::from_toml("[patterns]\nbuiltin = [\"email\"]\n").unwrap();
         // The package's session starts 200 ms later (an early event was dropped).
-        let out = for_package(&[c.clone()], 1_000_000, 1_000_200, Some(&r));
+        let out = for_package(std::slice::from_ref(&c), 1_000_000, 1_000_200, Some(&r));
         assert_eq!(out[0].t_ms, 4000);
         assert!(!out[0].text.contains("ana@example.com"), "{}", out[0].text);
         let back = from_package(
             "s",
-            &for_package(&[c.clone()], 1_000_000, 1_000_200, None)[0],
+            &for_package(std::slice::from_ref(&c), 1_000_000, 1_000_200, None)[0],
             1_000_000,
         );
         assert_eq!(back, c);
