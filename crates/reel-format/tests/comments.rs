@@ -80,3 +80,40 @@ fn a_bad_comment_is_refused_when_writing() {
     let e = w.add_comments(&rec.sessions[0].id, vec![bad]).unwrap_err();
     assert!(e.to_string().contains("control"), "{e}");
 }
+
+#[test]
+fn verify_refuses_a_comments_entry_that_breaks_the_rules() {
+    let rec = recording();
+    let id = rec.sessions[0].id.clone();
+    for (doc, what) in [
+        (
+            r#"{"version":1,"session_id":"other","comments":[]}"#.to_string(),
+            "session_id",
+        ),
+        (
+            format!(
+                r#"{{"version":1,"session_id":"{id}","comments":[{{"id":"c","timestamp":"yesterday","t_ms":0,"text":"x","created_at":"2026-01-01T00:00:00Z"}}]}}"#
+            ),
+            "RFC 3339",
+        ),
+        (
+            format!(
+                r#"{{"version":1,"session_id":"{id}","comments":[{{"id":"c","timestamp":"2026-01-01T00:00:00Z","t_ms":0,"text":"\u001b[2J","created_at":"2026-01-01T00:00:00Z"}}]}}"#
+            ),
+            "control",
+        ),
+    ] {
+        // Listed with the right checksum: only the rules of the entry can refuse it.
+        let mut w = PackageWriter::new(Cursor::new(Vec::new()), WriterOptions::default());
+        w.add_session(&rec.sessions[0]).unwrap();
+        w.add_file(&comments_path(&id), doc.as_bytes()).unwrap();
+        let pkg = w.finish(None).unwrap().0.into_inner();
+        let mut r = PackageReader::open(Cursor::new(&pkg), Default::default()).unwrap();
+        let e = r.verify(None, &mut |_| {}).unwrap_err().to_string();
+        assert!(
+            e.contains(what) && e.contains("comments.json"),
+            "{what}: {e}"
+        );
+        assert!(r.comments(&id).is_err());
+    }
+}
