@@ -3,8 +3,8 @@
 
 Usage: python3 docs/schema/validate.py PACKAGE.reel.zip [PACKAGE...]
 
-Checks manifest.json, every sessions/<id>/meta.json, every sessions/<id>/summary.json (format 1.1)
-and every line of every window file.
+Checks manifest.json, every sessions/<id>/meta.json, every sessions/<id>/summary.json (format 1.1),
+every sessions/<id>/comments.json (format 1.3) and every line of every window file.
 Prints one line per problem (package: entry[:line]: message) and exits 1 if there was any.
 Needs the `jsonschema` package (pip install jsonschema).
 """
@@ -28,6 +28,7 @@ MANIFEST = validator("manifest.schema.json")
 META = validator("session-meta.schema.json")
 EVENT = validator("event.schema.json")
 SUMMARY = validator("summary.schema.json")
+COMMENTS = validator("comments.schema.json")
 
 
 def problems(v, doc, where):
@@ -50,6 +51,10 @@ def check(path):
             if summary in {f["path"] for f in manifest.get("files", [])}:
                 counts["summary"] += 1
                 out += problems(SUMMARY, json.loads(z.read(summary)), summary)
+            comments = f"sessions/{s['id']}/comments.json"
+            if comments in {f["path"] for f in manifest.get("files", [])}:
+                counts["comments"] = counts.get("comments", 0) + 1
+                out += problems(COMMENTS, json.loads(z.read(comments)), comments)
             for w in s.get("windows", []):
                 with z.open(w) as f:
                     for n, line in enumerate(f, 1):

@@ -9,7 +9,7 @@ import { ReelPanels } from './panels.js';
 /** One frame at 24 fps: the step of keys `,` and `.`. */
 const FRAME_MS = 1000 / 24;
 const SHORTCUTS = [['Space or k', 'play / pause'], ['← / →', 'back / forward 5 s'], [', / .', 'previous / next frame (pauses)'],
-  ['0 … 9', 'jump to 0 % … 90 %'], ['n / p', 'next / previous key moment'], ['f', 'full screen'], ['?', 'this list (Escape closes it)']];
+  ['0 … 9', 'jump to 0 % … 90 %'], ['n / p', 'next / previous key moment or comment'], ['f', 'full screen'], ['?', 'this list (Escape closes it)']];
 
 /**
  * @typedef {object} MountOptions
@@ -27,6 +27,7 @@ const SHORTCUTS = [['Space or k', 'play / pause'], ['← / →', 'back / forward
  * @property {string[]} [openPanels] panels to open side by side: moments, console, network, events, meta, dom
  * @property {string|object} [moments] key moments for the first session when the input has no summary.json: the URL of
  *   the server's `/api/v1/sessions/{id}/moments` (fetched with the page's credentials) or that document itself
+ * @property {[string, string][]} [shortcuts] more keys for the `?` list (handled by the page: the web UI's `c`)
  * @property {number} [keyframeWork] least work (≈ nodes touched) between keyframes; default 600 or the DOM size
  * @property {boolean} [morph] reuse live nodes when rebuilding from a keyframe (default true)
  * @property {boolean} [render] render mode (screenshots, video): only the page, scaled to fill the element and
@@ -129,10 +130,8 @@ export class ReelPlayer extends EventTarget {
     this.windowId = main ? main.id : '';
     this.ensureEngine(this.windowId);
     ws.value = this.windowId;
-    drawTimeline(this.ui, this.info, (ms, m) => {
-      if (m && m.windowId != null && m.windowId !== this.windowId && this.engines.size) this.selectWindow(m.windowId, true);
-      this.seek(ms);
-    });
+    this.comments = [];
+    this.drawMarkers();
     this.autoWindow = s.windows.length > 1;
     this.panels.render();
     if (opts.openPanels && opts.openPanels.length) opts.openPanels.forEach((k, n) => this.panels.show(k, n > 0));
@@ -221,9 +220,30 @@ export class ReelPlayer extends EventTarget {
 
   toggle() { if (this.playing) this.pause(); else this.play(); }
 
-  /** Jump to the next (`dir` 1) or previous (-1) key moment; keys `n` and `p`. @param {number} dir */
+  /** Draw the timeline's markers (the session's, then comments). */
+  drawMarkers() {
+    drawTimeline(this.ui, this.info, (ms, m) => {
+      if (m && m.windowId != null && m.windowId !== this.windowId && this.engines.size) this.selectWindow(m.windowId, true);
+      this.seek(ms);
+    });
+  }
+
+  /**
+   * Show comments as markers on the timeline; `n` and `p` step through them with the key moments. Replaces the
+   * previous list. Labels are shown as text (a title), never as HTML.
+   * @param {{t: number, label: string, id?: string}[]} list `t`: ms from the first event
+   */
+  setComments(list) {
+    if (!this.info) return;
+    this.comments = list.map((c) => ({ t: Math.max(0, Math.min(this.info.duration, +c.t || 0)), kind: 'comment', label: String(c.label || ''), id: c.id }));
+    this.info.markers = this.info.markers.filter((/** @type {{kind: string}} */ m) => m.kind !== 'comment').concat(this.comments)
+      .sort((/** @type {{t: number}} */ a, /** @type {{t: number}} */ b) => a.t - b.t);
+    this.drawMarkers();
+  }
+
+  /** Jump to the next (`dir` 1) or previous (-1) key moment or comment; keys `n` and `p`. @param {number} dir */
   stepMoment(dir) {
-    const ms = this.info.moments.map((/** @type {{t: number}} */ m) => m.t);
+    const ms = this.info.moments.concat(this.comments || []).map((/** @type {{t: number}} */ m) => m.t).sort((a, b) => a - b);
     const cur = this.time;
     const t = dir > 0 ? ms.find((/** @type {number} */ x) => x > cur + 50) : ms.reverse().find((/** @type {number} */ x) => x < cur - 50);
     if (t != null) this.seek(t);
@@ -417,7 +437,7 @@ export class ReelPlayer extends EventTarget {
     box.setAttribute('role', 'dialog');
     box.setAttribute('aria-label', 'Keyboard shortcuts');
     const dl = h('dl');
-    for (const [k, what] of SHORTCUTS) dl.append(h('dt', '', k), h('dd', '', what));
+    for (const [k, what] of SHORTCUTS.concat(this.opts.shortcuts || [])) dl.append(h('dt', '', k), h('dd', '', what));
     const close = h('button', 'reel-help-close', 'Close');
     close.addEventListener('click', () => this.toggleHelp(false));
     box.append(h('strong', '', 'Keyboard shortcuts'), dl, close);

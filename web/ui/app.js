@@ -1,5 +1,5 @@
 // Reel web UI: sign in with the admin token, list and filter sessions, open one (player, facts,
-// export, delete, share). Plain DOM, no framework, no build step.
+// comments, export, delete, share). Plain DOM, no framework, no build step.
 import { api, token, setToken, h, fmtDuration, windowsFrom } from './api.js';
 import { ReelPlayer } from '/player/index.js';
 
@@ -159,6 +159,93 @@ function summaryBlock(id, insight, llmOn) {
   return box;
 }
 
+/** Where the comment form remembers the author label between visits (this browser only). */
+const AUTHOR_KEY = 'reel.commentAuthor';
+
+/** The web UI's deep link to `seconds` of session `id` (`#/s/<id>&t=<seconds>`, the player reads it). */
+const linkTo = (id, seconds) => `${location.origin}${location.pathname}#/s/${encodeURIComponent(id)}&t=${Math.round(seconds * 10) / 10}`;
+
+/**
+ * The session's comments: a list (time, author, text — always inserted as text), each seeking the player, with a
+ * link to its time and a delete button; a form adding one at the player's current time (key `c` opens it); the
+ * comments as markers on the player's timeline (`n`/`p` step through them). `startMs`: the session's first event
+ * (comment times count from there; the player's from its first loaded event).
+ */
+function commentsBlock(id, startMs) {
+  const path = `/api/v1/sessions/${encodeURIComponent(id)}/comments`;
+  const list = h('ol', { class: 'comment-list', id: 'comment-list' });
+  const count = h('span', { class: 'count' });
+  const status = h('span', { class: 'status comment-status', role: 'status' });
+  const at = h('button', { type: 'button', class: 'time comment-at', title: 'The comment is at this time; click to jump there', onclick: () => player && player.seek(atMs - offset()) }, '0:00');
+  const text = h('textarea', { name: 'text', id: 'comment-text', rows: 2, maxlength: 2000, required: true, placeholder: 'What happens here? (plain text; c opens this box at the current time)' });
+  const author = h('input', { name: 'author', id: 'comment-author', maxlength: 100, placeholder: 'your name', value: localStorage.getItem(AUTHOR_KEY) || '' });
+  let atMs = 0;
+  let comments = [];
+  /** ms between the session's start and the player's time 0 (the export policy may drop early events). */
+  const offset = () => (player && player.info ? player.info.start - startMs : 0);
+  /** Take the player's current time as the comment's. */
+  function takeTime() {
+    atMs = Math.max(0, Math.round((player ? player.currentTime : 0) + offset()));
+    at.textContent = clock(atMs);
+  }
+  function markers() {
+    if (player && player.setComments) player.setComments(comments.map((c) => ({ id: c.id, t: c.at * 1000 - offset(), label: `${c.author || 'comment'}: ${c.text.slice(0, 80)}` })));
+  }
+  function render() {
+    count.textContent = comments.length ? ` (${comments.length})` : '';
+    list.replaceChildren(...comments.map((c) => h('li', { class: 'comment', 'data-id': c.id, title: 'Click to jump there',
+      onclick: (e) => { if (!(/** @type {HTMLElement} */ (e.target)).closest('a, button') && player) player.seek(c.at * 1000 - offset()); } },
+      h('button', { type: 'button', class: 'time', title: 'Jump there', onclick: () => player && player.seek(c.at * 1000 - offset()) }, clock(c.at * 1000)),
+      ' ', h('span', { class: 'author' }, c.author || 'anonymous'),
+      h('small', {}, ` · ${new Date(c.created_at).toLocaleString()}`),
+      h('p', { class: 'comment-text' }, c.text),
+      h('a', { class: 'comment-link', href: linkTo(id, c.at), title: 'Copy a link to this time', onclick: (e) => {
+        e.preventDefault();
+        const url = linkTo(id, c.at);
+        if (navigator.clipboard) navigator.clipboard.writeText(url).catch(() => {});
+        status.textContent = `Link copied: ${url}`;
+      } }, 'Copy link'), ' ',
+      h('button', { type: 'button', class: 'danger small', onclick: async () => {
+        if (!confirm('Delete this comment?')) return;
+        try { await api(`/api/v1/comments/${encodeURIComponent(c.id)}`, { method: 'DELETE' }); await load(); } catch (err) { status.textContent = `Delete: ${err.message}`; }
+      } }, 'Delete'))));
+    if (!comments.length) list.append(h('li', { class: 'status' }, 'No comments yet.'));
+    markers();
+  }
+  async function load() {
+    comments = (await (await api(path)).json()).comments;
+    render();
+  }
+  const form = h('form', { class: 'comment-form', onsubmit: async (e) => {
+    e.preventDefault();
+    localStorage.setItem(AUTHOR_KEY, author.value.trim());
+    status.textContent = 'Saving…';
+    try {
+      await api(path, { method: 'POST', headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ at: atMs / 1000, text: text.value, author: author.value }) });
+      text.value = ''; status.textContent = '';
+      await load();
+    } catch (err) { status.textContent = err.message; }
+  } }, h('label', {}, 'At ', at), text, author, h('button', { type: 'submit' }, 'Comment'), status);
+  text.addEventListener('focus', () => { if (!text.value) takeTime(); });
+  const box = h('section', { class: 'comments', id: 'comments', 'aria-label': 'Comments' }, h('h3', {}, 'Comments', count), list, form);
+  return {
+    box, load, markers,
+    /** Key `c`: pause, take the current time, focus the box. */
+    open() { if (player) player.pause(); takeTime(); text.focus(); },
+  };
+}
+
+/** Key `c` on the session page (set while one is shown). */
+let commentKey = null;
+document.addEventListener('keydown', (ev) => {
+  const t = /** @type {HTMLElement} */ (ev.target);
+  if (!commentKey || ev.key !== 'c' || ev.metaKey || ev.ctrlKey || ev.altKey) return;
+  if (t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT' || t.isContentEditable)) return;
+  ev.preventDefault();
+  commentKey();
+});
+
 /** The person's other sessions (newest first, up to 20), each a link. */
 async function otherSessions(person, id) {
   const box = h('section', { class: 'person-sessions', id: 'person-sessions' }, h('h3', {}, `Other sessions of ${person}`));
@@ -278,7 +365,10 @@ async function session(id) {
       x.expires_ms ? ` · expires ${new Date(x.expires_ms).toLocaleString()}` : '', x.revoked_ms ? ' · revoked' : ' ',
       x.revoked_ms ? null : h('button', { onclick: async () => { await api(`/api/v1/shares/${x.id}`, { method: 'DELETE' }); loadShares(); } }, 'Revoke'))));
   }
-  main.append(h('h2', {}, 'Session'), stage, h('section', { class: 'facts' }, h('dl', {}, ...facts.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, String(v))]))),
+  const comments = commentsBlock(id, s.start_ms);
+  commentKey = () => comments.open();
+  comments.load().catch((err) => comments.box.append(h('p', { class: 'error' }, err.message)));
+  main.append(h('h2', {}, 'Session'), stage, comments.box, h('section', { class: 'facts' }, h('dl', {}, ...facts.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, String(v))]))),
     actions, shareBox, h('h3', {}, 'Shares'), shares);
   if (s.distinct_id) main.append(await otherSessions(s.distinct_id, id));
   loadShares().catch(() => {});
@@ -289,13 +379,16 @@ async function session(id) {
     const project = await api('/api/v1/project').then((r) => r.json()).catch(() => ({}));
     if (moments) stage.after(summaryBlock(id, moments, !!project.llm_summaries));
     if (player) player.destroy?.();
-    player = await ReelPlayer.mount(stage, { windows, moments, openPanels: [moments && moments.moments.length ? 'moments' : 'console'] });
+    player = await ReelPlayer.mount(stage, { windows, moments, openPanels: [moments && moments.moments.length ? 'moments' : 'console'],
+      shortcuts: [['c', 'comment at the current time']] });
+    comments.markers();
   } catch (err) { stage.append(h('p', { class: 'error' }, `Cannot play: ${err.message}`)); }
 }
 
 function route() {
   if (!token()) return signIn();
   if (player) { player.destroy?.(); player = null; }
+  commentKey = null;
   // #/s/<id>, optionally &t=<seconds> (the player's deep link; reel.getReplayUrl() makes these)
   const m = location.hash.match(/^#\/s\/([^&]+)/);
   if (m) session(decodeURIComponent(m[1])); else list();

@@ -369,6 +369,13 @@ impl Redactor {
         }
     }
 
+    /// Free text people wrote about a recording (a comment): every text pattern and masked query
+    /// parameter, as text inside an event gets them (selectors do not apply: there is no DOM).
+    /// True when something was masked.
+    pub fn free_text(&self, s: &mut String, counts: &mut Counts) -> bool {
+        scrub_str(&self.c, u64::MAX, s, "comment", counts)
+    }
+
     /// What an importer kept of the source's listing (`meta.json`'s `posthog`, `sentry`, …
     /// sections) gets the same treatment as the session's own facts: `person` (PostHog) and
     /// `user` (Sentry) objects dropped with `drop_person`, `distinct_id`s hashed with

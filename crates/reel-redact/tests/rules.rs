@@ -136,3 +136,23 @@ fn source_listing_facts_follow_the_metadata_and_url_rules() {
         .unwrap()
         .starts_with("https://shop.example/p?token="));
 }
+
+#[test]
+fn free_text_gets_the_text_patterns() {
+    let r = Redactor::from_toml(
+        "[patterns]\nbuiltin = [\"email\"]\n[[patterns.custom]]\nname = \"order\"\nregex = 'ORD-[0-9]{6}'\n",
+    )
+    .unwrap();
+    let mut counts = reel_redact::Counts::default();
+    let mut s = "ana@example.com could not pay ORD-123456\nsee again".to_string();
+    assert!(r.free_text(&mut s, &mut counts));
+    assert!(
+        !s.contains("ana@example.com") && !s.contains("ORD-123456"),
+        "{s}"
+    );
+    assert!(s.ends_with("\nsee again"), "{s}");
+    assert_eq!(counts.total(), 2);
+    let mut plain = "nothing to hide here".to_string();
+    assert!(!r.free_text(&mut plain, &mut counts));
+    assert_eq!(plain, "nothing to hide here");
+}

@@ -334,6 +334,7 @@ async fn events(
 
 /// Write a session as a `.reel.zip` package into a temporary file, window by window, events
 /// streamed from the store through the export policy (blocking).
+#[allow(clippy::too_many_arguments)] // everything a package holds, gathered by `package_file`
 fn write_package(
     store: &reel_store::Store,
     row: reel_store::SessionRow,
@@ -342,6 +343,7 @@ fn write_package(
     policy: Option<Arc<reel_redact::Redactor>>,
     config: &reel_insight::Config,
     llm: Option<reel_insight::LlmSummary>,
+    comments: Vec<reel_store::Comment>,
 ) -> Result<std::fs::File, reel_format::Error> {
     use reel_format::package::SessionInfo;
     use std::io::Seek;
@@ -420,7 +422,18 @@ fn write_package(
         metas.push(m);
         all.merge(st);
     }
-    w.finish_session(info, metas, all)?;
+    let session_start = row.start_ms;
+    let meta = w.finish_session(info, metas, all)?;
+    // Comments travel with the session (format 1.3), through the policy's text patterns.
+    let package_start = meta
+        .start_time
+        .as_deref()
+        .and_then(reel_format::package::comments::parse_time)
+        .unwrap_or(session_start);
+    w.add_comments(
+        &row.id,
+        crate::comments::for_package(&comments, session_start, package_start, policy.as_deref()),
+    )?;
     let mut insight = analyzer.finish();
     insight.llm_summary = llm;
     reel_insight::add_summary(&mut w, insight)?;
@@ -452,9 +465,15 @@ pub(crate) async fn package_file(
     let config = crate::moments::config(st);
     // An LLM summary asked for the session as it is now travels with it.
     let llm = crate::moments::kept_llm_summary(st, project, &row.id).await;
+    let comments = st
+        .store
+        .index
+        .comments(project, &row.id)
+        .await
+        .map_err(|e| e.to_string())?;
     let store = st.store.clone();
     tokio::task::spawn_blocking(move || {
-        write_package(&store, row, plan, meta, policy, &config, llm)
+        write_package(&store, row, plan, meta, policy, &config, llm, comments)
     })
     .await
     .map_err(|e| e.to_string())?
@@ -574,17 +593,19 @@ async fn import(State(st): State<Arc<AppState>>, Admin(p): Admin, body: Bytes) -
         hex::encode(&sha2::Sha256::digest(&body)[..16])
     };
     let parsed = tokio::task::spawn_blocking(move || {
-        reel_format::import::import(
+        let (kind, rec) = reel_format::import::import(
             "upload",
             &body,
             &reel_format::import::ImportOptions {
                 limits,
                 lenient: false,
             },
-        )
+        )?;
+        let comments = package_comments(&body, &rec, limits)?;
+        Ok::<_, reel_format::Error>((kind, rec, comments))
     })
     .await;
-    let (kind, rec) = match parsed {
+    let (kind, rec, comments) = match parsed {
         Ok(Ok(x)) => x,
         Ok(Err(e)) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
         Err(e) => return internal(e),
@@ -603,9 +624,61 @@ async fn import(State(st): State<Arc<AppState>>, Admin(p): Admin, body: Bytes) -
         Err(e) if crate::state::refused_batch(&e).is_some() => {
             crate::state::refused_batch(&e).unwrap_or_default()
         }
-        Ok(o) => Json(serde_json::json!({"kind": kind.name(), "sessions": o.sessions, "events": o.events, "already_stored": o.already_stored, "duplicate": o.duplicate, "warnings": warnings})).into_response(),
+        Ok(o) => {
+            let restored = match restore_comments(&st, &p.id, comments).await {
+                Ok(n) => n,
+                Err(e) => return internal(e),
+            };
+            Json(serde_json::json!({"kind": kind.name(), "sessions": o.sessions, "events": o.events, "already_stored": o.already_stored, "duplicate": o.duplicate, "comments": restored, "warnings": warnings})).into_response()
+        }
         Err(e) => internal(e),
     }
+}
+
+/// The comments of an uploaded package (format 1.3), per session of the import; none for other
+/// kinds of file. A bad `comments.json` refuses the import (nothing is stored).
+fn package_comments(
+    body: &[u8],
+    rec: &reel_format::Recording,
+    limits: reel_format::Limits,
+) -> Result<Vec<(String, Vec<reel_format::package::comments::Comment>)>, reel_format::Error> {
+    if !body.starts_with(b"PK") {
+        return Ok(Vec::new());
+    }
+    let Ok(mut r) = reel_format::package::PackageReader::open(std::io::Cursor::new(body), limits)
+    else {
+        return Ok(Vec::new()); // a ZIP of other files: the importer read it
+    };
+    let mut out = Vec::new();
+    for s in &rec.sessions {
+        let c = r.comments(&s.id)?;
+        if !c.is_empty() {
+            out.push((s.id.clone(), c));
+        }
+    }
+    Ok(out)
+}
+
+/// Store an import's comments, times against the stored session's start; a comment already
+/// there (same id) is kept once. Returns how many were added.
+async fn restore_comments(
+    st: &AppState,
+    project: &str,
+    comments: Vec<(String, Vec<reel_format::package::comments::Comment>)>,
+) -> reel_store::Result<usize> {
+    let mut added = 0;
+    for (session, list) in comments {
+        let Some(row) = st.store.index.session(project, &session).await? else {
+            continue;
+        };
+        for c in &list {
+            let c = crate::comments::from_package(&session, c, row.start_ms);
+            if st.store.index.insert_comment(project, &c).await? == Some(true) {
+                added += 1;
+            }
+        }
+    }
+    Ok(added)
 }
 
 #[derive(Deserialize, Default)]

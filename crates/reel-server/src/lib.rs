@@ -11,6 +11,7 @@ mod api;
 pub mod assets;
 mod auth;
 mod capture;
+mod comments;
 pub mod export_to;
 mod guard;
 mod jobs;
@@ -33,6 +34,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .merge(capture::routes())
         .merge(api::routes())
+        .merge(comments::routes())
         .merge(pages::routes())
         .merge(screenshot::routes())
         .merge(jobs::routes())

@@ -93,6 +93,15 @@ CREATE TABLE IF NOT EXISTS exports (
 CREATE INDEX IF NOT EXISTS exports_deleted ON exports (project_id, target, deleted);
 ALTER TABLE sessions ADD COLUMN meta TEXT
 "#,
+    // Comments at a time of a recording (reel_store::comments). Ids are random (uuid v7), kept
+    // across export and import so that importing a package twice stores each comment once.
+    r#"
+CREATE TABLE IF NOT EXISTS comments (
+  project_id TEXT NOT NULL, id TEXT NOT NULL, session_id TEXT NOT NULL, at_ms BIGINT NOT NULL,
+  text TEXT NOT NULL, author TEXT NOT NULL, created_ms BIGINT NOT NULL,
+  PRIMARY KEY (project_id, id));
+CREATE INDEX IF NOT EXISTS comments_session ON comments (project_id, session_id, at_ms)
+"#,
 ];
 
 /// Orders the session list can take (descending), besides its default `start_time`: PostHog's
@@ -383,6 +392,13 @@ impl Index {
     /// secret, yet the same subject always gives the same hash.
     pub fn subject_hash(&self, subject: &str) -> String {
         hmac_sha256_hex(&self.secret, subject.as_bytes())
+    }
+
+    /// Rows were deleted for good: the next [`Index::reclaim`] truncates the WAL so that no
+    /// copy of them stays in `index.sqlite-wal`.
+    pub(crate) fn note_deletion(&self) {
+        self.checkpoint_pending
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Hold this while writing (a no-op guard on PostgreSQL).
@@ -882,6 +898,7 @@ impl Index {
             "batches",
             "shares",
             "session_people",
+            "comments",
         ] {
             n += sqlx::query(sqlx::AssertSqlSafe(format!(
                 "DELETE FROM {t} WHERE project_id = $1 AND session_id = $2"

@@ -14,11 +14,13 @@
 //! * [`read`]: a session's events in time order, `cv` decoded.
 //! * [`dedupe`]: idempotent imports: events a session already holds are not stored again.
 //! * [`export`]: continuous export of sealed sessions to a folder or bucket the user owns.
+//! * [`comments`]: comments at a time of a recording; deleted with their session.
 //!
 //! This crate knows nothing about HTTP.
 #![forbid(unsafe_code)]
 
 pub mod blobs;
+pub mod comments;
 pub mod dedupe;
 pub mod export;
 pub mod index;
@@ -27,6 +29,7 @@ pub mod read;
 pub mod seal;
 
 pub use blobs::Blobs;
+pub use comments::Comment;
 pub use dedupe::ImportOutcome;
 pub use index::{Index, InsightRow, SessionFilter, SessionRow, SORT_COLUMNS};
 pub use ingest::{IngestOutcome, IngestUnit};

@@ -652,13 +652,14 @@ fn walk(dir: &std::path::Path) -> usize {
 // ---- deletion that lasts (issue 10, section 2) ----
 
 /// A session with recognisable strings everywhere: page URL (in an event and from `/e/`), user
-/// agent, person id and event content.
+/// agent, person id, event content and a comment.
 struct Marked {
     id: String,
     url: String,
     ua: String,
     person: String,
     content: String,
+    comment: String,
 }
 
 impl Marked {
@@ -670,11 +671,18 @@ impl Marked {
             ua: format!("MarkedAgent/{r}"),
             person: format!("person-{r}@example.com"),
             content: format!("typed-secret-{r}"),
+            comment: format!("comment-secret-{r}"),
         }
     }
 
-    fn strings(&self) -> [&str; 4] {
-        [&self.url, &self.ua, &self.person, &self.content]
+    fn strings(&self) -> [&str; 5] {
+        [
+            &self.url,
+            &self.ua,
+            &self.person,
+            &self.content,
+            &self.comment,
+        ]
     }
 
     /// Batch `i` of the session: fixture events plus a page view and a custom event carrying
@@ -714,8 +722,8 @@ impl Marked {
         u
     }
 
-    /// Two batches, sealed (a blob), then a third (kept in the index on SQLite), and an `/e/`
-    /// page view.
+    /// Two batches, sealed (a blob), then a third (kept in the index on SQLite), an `/e/` page
+    /// view and a comment.
     async fn store(&self, s: &Store, project: &str, base_ms: i64) {
         for i in 0..2 {
             s.ingest(project, vec![self.batch(i, base_ms)])
@@ -733,6 +741,11 @@ impl Marked {
         )
         .await
         .unwrap();
+        s.index
+            .add_comment(project, &self.id, 1500, &self.comment, "tester")
+            .await
+            .unwrap()
+            .expect("the session exists");
     }
 }
 
@@ -883,7 +896,7 @@ async fn delete_leaves_no_trace_in_the_data_folder_index_or_bucket() {
         );
         // The search can fail: before the deletion it finds everything.
         let before = traces(&b, &s, &p.id, &victim, &chunks).await;
-        for x in [&victim.url, &victim.ua, &victim.person] {
+        for x in [&victim.url, &victim.ua, &victim.person, &victim.comment] {
             assert!(
                 before.iter().any(|t| t.starts_with(x.as_str())),
                 "{}: {x} not found before deleting: {before:?}",
@@ -1110,6 +1123,11 @@ async fn forget_covers_every_session_that_ever_carried_the_person() {
         first.distinct_id = Some(anon.clone());
         s.ingest(&p.id, vec![first]).await.unwrap();
         s.ingest(&p.id, vec![a.batch(1, now)]).await.unwrap();
+        s.index
+            .add_comment(&p.id, &a.id, 0, &a.comment, "tester")
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(
             s.index
                 .session(&p.id, &a.id)
@@ -1564,5 +1582,113 @@ async fn export_bookkeeping_once_per_version_leases_backoff_and_deletion() {
             "{}",
             b.name
         );
+    }
+}
+
+// ---- comments (issue 15) ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn comments_are_kept_in_time_order_imported_once_and_deleted_for_good() {
+    let now = reel_store::now_ms();
+    for b in backends().await {
+        let s = Store::open(&b.index, &b.blobs).await.unwrap();
+        let (p, _) = s.index.ensure_project(None, None).await.unwrap();
+        let m = Marked::new("commented-1");
+        s.ingest(&p.id, vec![m.batch(0, now - 60_000)])
+            .await
+            .unwrap();
+        let idx = &s.index;
+        let late = idx
+            .add_comment(
+                &p.id,
+                &m.id,
+                9000,
+                "  the pay button\r\ndid nothing ",
+                "ana",
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(late.text, "the pay button\ndid nothing", "{}", b.name);
+        let early = idx
+            .add_comment(&p.id, &m.id, 1200, &m.comment, "")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_ne!(early.id, late.id);
+        // Negative offsets are the session's start.
+        let first = idx
+            .add_comment(&p.id, &m.id, -5, "at the start", "bo")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(first.at_ms, 0);
+        let list = idx.comments(&p.id, &m.id).await.unwrap();
+        let ids: Vec<&str> = list.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, [&first.id, &early.id, &late.id], "{}", b.name);
+        assert_eq!(list[2], late);
+        // No such session; text refused with the reason.
+        assert!(idx
+            .add_comment(&p.id, "no-such-session", 0, "x", "")
+            .await
+            .unwrap()
+            .is_none());
+        let err = idx
+            .add_comment(&p.id, &m.id, 0, "   ", "")
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("write something"), "{err}");
+        // An import keeps id, time and author, and stores a comment once.
+        let imported = reel_store::Comment {
+            id: "0192f0c1-7a3e-7b00-8000-00000000beef".into(),
+            session_id: m.id.clone(),
+            at_ms: 5000,
+            text: "from a package".into(),
+            author: "someone else".into(),
+            created_ms: 1_700_000_000_000,
+        };
+        assert_eq!(
+            idx.insert_comment(&p.id, &imported).await.unwrap(),
+            Some(true)
+        );
+        assert_eq!(
+            idx.insert_comment(&p.id, &imported).await.unwrap(),
+            Some(false)
+        );
+        let mut elsewhere = imported.clone();
+        elsewhere.session_id = "no-such-session".into();
+        assert_eq!(idx.insert_comment(&p.id, &elsewhere).await.unwrap(), None);
+        let list = idx.comments(&p.id, &m.id).await.unwrap();
+        assert_eq!(list.len(), 4);
+        assert_eq!(list[2], imported);
+        // Deleting one: gone from the list and from the data folder (or every table).
+        let gone = idx.delete_comment(&p.id, &early.id).await.unwrap().unwrap();
+        assert_eq!(gone.session_id, m.id);
+        assert!(idx
+            .delete_comment(&p.id, &early.id)
+            .await
+            .unwrap()
+            .is_none());
+        assert_eq!(idx.comments(&p.id, &m.id).await.unwrap().len(), 3);
+        let left: Vec<String> = traces(&b, &s, &p.id, &m, &[])
+            .await
+            .into_iter()
+            .filter(|t| t.starts_with(&m.comment))
+            .collect();
+        assert!(
+            left.is_empty(),
+            "{}: deleted comment left: {left:?}",
+            b.name
+        );
+        // The other comments go with their session.
+        assert!(s.delete_session(&p.id, &m.id).await.unwrap());
+        assert!(idx.comments(&p.id, &m.id).await.unwrap().is_empty());
+        for t in ["the pay button", "from a package"] {
+            if b.name == "sqlite+folder" {
+                assert!(holders(b._tmp.path(), t.as_bytes()).is_empty(), "{t}");
+            } else {
+                assert!(!pg_rows(&s).await.iter().any(|r| r.contains(t)), "{t}");
+            }
+        }
     }
 }

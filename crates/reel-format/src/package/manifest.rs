@@ -12,6 +12,9 @@ pub const FORMAT_VERSION: &str = "1.1";
 /// `assets` map). A package without assets keeps [`FORMAT_VERSION`]: the lowest version that
 /// describes it, so readers of 1.1 see nothing new.
 pub const FORMAT_VERSION_ASSETS: &str = "1.2";
+/// The version of a package that holds comments (`sessions/<id>/comments.json`, see
+/// [`super::comments`]), with or without assets.
+pub const FORMAT_VERSION_COMMENTS: &str = "1.3";
 /// The newest major version this reader understands.
 pub const SUPPORTED_MAJOR: u64 = 1;
 

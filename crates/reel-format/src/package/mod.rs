@@ -6,12 +6,14 @@
 //! sessions/<session-id>/windows/<window-id>.jsonl one plain rrweb event per line, time order
 //! SHA256SUMS                                      `sha256sum -c` works on the unzipped folder
 //! sessions/<session-id>/summary.json              optional (1.1): key moments and summary
+//! sessions/<session-id>/comments.json             optional (1.3): comments at times of the recording
 //! assets/sha256/<hex>                            optional (1.2): an asset's bytes, named by their SHA-256
 //! redaction-report.json                           optional
 //! signature.json                                  optional: ed25519 over manifest.json
 //! ```
 //! Entries are deflated (never zstd: `unzip` and Python must read them). Writing and verifying
 //! stream: memory does not grow with the package.
+pub mod comments;
 mod manifest;
 mod reader;
 mod sign;
@@ -21,7 +23,7 @@ mod writer;
 
 pub use manifest::{
     iso_ms, AssetEntry, FileEntry, Manifest, ManifestSession, SessionMeta, WindowMeta, FORMAT,
-    FORMAT_VERSION, FORMAT_VERSION_ASSETS, SUPPORTED_MAJOR,
+    FORMAT_VERSION, FORMAT_VERSION_ASSETS, FORMAT_VERSION_COMMENTS, SUPPORTED_MAJOR,
 };
 pub use reader::{expansion_budget, read_recording, PackageReader, VerifyReport};
 pub use sign::{

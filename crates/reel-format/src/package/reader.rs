@@ -189,6 +189,28 @@ impl<R: Read + Seek> PackageReader<R> {
         Ok(v)
     }
 
+    /// A session's comments (format 1.3: `sessions/<id>/comments.json`, checksum compared with
+    /// the manifest's and checked by [`super::comments::parse`]); empty when the package has none.
+    pub fn comments(&mut self, id: &str) -> Result<Vec<super::comments::Comment>> {
+        let path = super::comments::comments_path(id);
+        let Some(f) = self.manifest.files.iter().find(|f| f.path == path).cloned() else {
+            return Ok(Vec::new());
+        };
+        if f.bytes > super::comments::MAX_ENTRY_BYTES as u64 {
+            return Err(Error::invalid(&path, "too large for a comments entry"));
+        }
+        let bytes = self.read_entry(&path)?;
+        let actual = hex::encode(Sha256::digest(&bytes));
+        if actual != f.sha256 {
+            return Err(Error::Checksum {
+                entry: path,
+                expected: f.sha256,
+                actual,
+            });
+        }
+        Ok(super::comments::parse(&path, id, &bytes)?.comments)
+    }
+
     /// A session's `meta.json`, checked: its id is the manifest's, window ids are valid and
     /// unique, and every window's file is one the manifest lists for this session.
     pub fn session_meta(&mut self, id: &str) -> Result<SessionMeta> {
@@ -427,7 +449,7 @@ impl<R: Read + Seek> PackageReader<R> {
                             progress(total + done.get());
                         }
                     }
-                } else if f.path.ends_with("/meta.json") {
+                } else if f.path.ends_with("/meta.json") || f.path.ends_with("/comments.json") {
                     hr.read_to_end(&mut meta_bytes)
                         .map_err(|e| io_err(&f.path, e))?;
                 } else {
@@ -460,6 +482,14 @@ impl<R: Read + Seek> PackageReader<R> {
             }
             report.entries += 1;
             progress(total);
+            if let Some(s) = self
+                .manifest
+                .sessions
+                .iter()
+                .find(|s| f.path == super::comments::comments_path(&s.id))
+            {
+                super::comments::parse(&f.path, &s.id, &meta_bytes)?;
+            }
             if f.path.ends_with("/meta.json") {
                 let meta = serde_json::from_slice::<SessionMeta>(&meta_bytes)
                     .map_err(|e| Error::json(&f.path, &e, 0))?;

@@ -2,7 +2,7 @@
 //! being hashed and counted; only the manifest is held in memory.
 use super::manifest::{
     iso_ms, AssetEntry, FileEntry, Manifest, ManifestSession, SessionMeta, WindowMeta, FORMAT,
-    FORMAT_VERSION, FORMAT_VERSION_ASSETS,
+    FORMAT_VERSION, FORMAT_VERSION_ASSETS, FORMAT_VERSION_COMMENTS,
 };
 use super::{
     asset_path, meta_path, stored_content_type, valid_id, window_path, MANIFEST, SHA256SUMS,
@@ -44,6 +44,8 @@ pub struct PackageWriter<W: Write + Seek> {
     files: Vec<FileEntry>,
     sessions: Vec<ManifestSession>,
     assets: BTreeMap<String, AssetEntry>,
+    /// A `comments.json` was written (format 1.3).
+    comments: bool,
 }
 
 impl<W: Write + Seek> PackageWriter<W> {
@@ -54,6 +56,7 @@ impl<W: Write + Seek> PackageWriter<W> {
             files: Vec::new(),
             sessions: Vec::new(),
             assets: BTreeMap::new(),
+            comments: false,
         }
     }
 
@@ -86,6 +89,24 @@ impl<W: Write + Seek> PackageWriter<W> {
             sha256: hex::encode(Sha256::digest(bytes)),
             extra: Default::default(),
         });
+        Ok(())
+    }
+
+    /// Add a session's comments as `sessions/<id>/comments.json` (format 1.3; nothing is written
+    /// for none). Each is checked as a reader checks it.
+    pub fn add_comments(
+        &mut self,
+        session: &str,
+        comments: Vec<super::comments::Comment>,
+    ) -> Result<()> {
+        if comments.is_empty() {
+            return Ok(());
+        }
+        let path = super::comments::comments_path(session);
+        let bytes = super::comments::to_bytes(session, comments)?;
+        super::comments::parse(&path, session, &bytes)?;
+        self.add_file(&path, &bytes)?;
+        self.comments = true;
         Ok(())
     }
 
@@ -258,10 +279,13 @@ impl<W: Write + Seek> PackageWriter<W> {
         let assets = std::mem::take(&mut self.assets);
         let manifest = Manifest {
             format: FORMAT.into(),
-            format_version: if assets.is_empty() {
-                FORMAT_VERSION
-            } else {
+            // The lowest version that describes the package.
+            format_version: if self.comments {
+                FORMAT_VERSION_COMMENTS
+            } else if !assets.is_empty() {
                 FORMAT_VERSION_ASSETS
+            } else {
+                FORMAT_VERSION
             }
             .into(),
             producer: self.opts.producer.clone(),
