@@ -10,6 +10,10 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// Frames on demand: without a display, Chromium still paces frames (and `requestAnimationFrame`)
+/// at 60 Hz; a renderer that asks for one frame after another only waits on that clock.
+const FRAME_FLAGS: &[&str] = &["--disable-frame-rate-limit", "--disable-gpu-vsync"];
+
 /// The Chromium binary: `REEL_CHROMIUM`, else `chromium` (Debian), `chromium-browser` or
 /// `google-chrome` on PATH.
 pub fn find_chromium() -> Result<PathBuf, Error> {
@@ -115,11 +119,21 @@ impl Browser {
                 "--disable-extensions",
                 "--hide-scrollbars",
                 "--mute-audio",
-                // Repaint whole tiles: partial raster leaves ±1 differences on anti-aliased edges
-                // depending on what was painted before, so the same instant would not give the same pixels.
-                "--disable-partial-raster",
                 "--remote-debugging-pipe",
             ])
+            // Repaint whole tiles: partial raster leaves ±1 differences on anti-aliased edges
+            // depending on what was painted before, so the same instant would not give the same
+            // pixels (measured: no faster with partial raster).
+            .arg("--disable-partial-raster")
+            .args(FRAME_FLAGS)
+            // `REEL_CHROMIUM_FLAGS`: more flags, space-separated (experiments, benchmarks).
+            .args(
+                std::env::var("REEL_CHROMIUM_FLAGS")
+                    .unwrap_or_default()
+                    .split_whitespace()
+                    .filter(|f| f.starts_with("--"))
+                    .map(str::to_string),
+            )
             .arg(format!("--user-data-dir={}", profile.display()))
             .arg(format!("--window-size={width},{height}"))
             .arg("about:blank")
