@@ -12,7 +12,7 @@ const arg = (k, d) => { const i = process.argv.indexOf(`--${k}`); return i > 0 ?
 const N = arg('sessions', 10000);
 process.env.REEL_BIN ||= join(ROOT, 'target/release/reel');
 
-const server = await startReel({ args: ['--seal-idle-seconds', '3600'] });
+const server = await startReel({ args: ['--seal-idle-seconds', '3600', '--quota-new-sessions-per-minute', '0', '--quota-bytes-per-second', '0'] });
 const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
 const post = (path, body) => new Promise((resolve, reject) => {
   const req = http.request(server.url + path, { method: 'POST', agent, headers: { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) } }, (res) => {
