@@ -82,7 +82,7 @@ async function list() {
       for (const s of data.results) {
         rows.append(h('tr', { onclick: () => { location.hash = `#/s/${encodeURIComponent(s.id)}`; }, class: 'row' },
           h('td', {}, new Date(s.start_time).toLocaleString()),
-          h('td', {}, s.distinct_id || '—'),
+          h('td', {}, s.distinct_id ? personLink(s.distinct_id) : '—'),
           h('td', { class: 'url' }, s.start_url || '—'),
           h('td', {}, fmtDuration(s.recording_duration)),
           h('td', {}, String(s.click_count)),
@@ -248,7 +248,7 @@ document.addEventListener('keydown', (ev) => {
 
 /** The person's other sessions (newest first, up to 20), each a link. */
 async function otherSessions(person, id) {
-  const box = h('section', { class: 'person-sessions', id: 'person-sessions' }, h('h3', {}, `Other sessions of ${person}`));
+  const box = h('section', { class: 'person-sessions', id: 'person-sessions' }, h('h3', {}, 'Other sessions of ', personLink(person)));
   try {
     const data = await (await api(`/api/v1/sessions?person=${encodeURIComponent(person)}&limit=21`)).json();
     const others = data.results.filter((x) => x.id !== id).slice(0, 20);
@@ -385,13 +385,67 @@ async function session(id) {
   } catch (err) { stage.append(h('p', { class: 'error' }, `Cannot play: ${err.message}`)); }
 }
 
+/** A link to a person's page. */
+const personLink = (id) => h('a', { href: `#/p/${encodeURIComponent(id)}`, class: 'person-link', onclick: (e) => e.stopPropagation() }, id);
+
+/**
+ * A person's page (`#/p/<distinct id>`): their sessions, first and last seen, and "Forget this person" — every session
+ * and everything recorded about them deleted after the id is typed again, then what was deleted is shown.
+ */
+async function person(id) {
+  const main = h('main', { class: 'person' });
+  app.replaceChildren(header(), main);
+  main.append(h('h2', {}, 'Person ', h('code', {}, id)));
+  const rows = [];
+  let cursor = null;
+  try {
+    // Every session of the person (pages of 500, up to 5,000 listed).
+    do {
+      const q = new URLSearchParams({ person: id, limit: '500' });
+      if (cursor) q.set('cursor', cursor);
+      const data = await (await api(`/api/v1/sessions?${q}`)).json();
+      rows.push(...data.results);
+      cursor = data.has_next ? data.next_cursor : null;
+    } while (cursor && rows.length < 5000);
+  } catch (err) { if (err.status === 401) return signIn(err.message); main.append(h('p', { class: 'error' }, err.message)); return; }
+  const starts = rows.map((r) => Date.parse(r.start_time)).filter(Number.isFinite);
+  const ends = rows.map((r) => Date.parse(r.end_time || r.start_time)).filter(Number.isFinite);
+  const when = (ms) => (ms.length ? new Date(Math.max(...ms)).toLocaleString() : '—');
+  const facts = [['Distinct id', id], ['Sessions', `${rows.length}${cursor ? '+' : ''}`],
+    ['First seen', starts.length ? new Date(Math.min(...starts)).toLocaleString() : '—'], ['Last seen', when(ends)]];
+  main.append(h('section', { class: 'facts' }, h('dl', {}, ...facts.flatMap(([k, v]) => [h('dt', {}, k), h('dd', { class: `fact-${k.toLowerCase().replace(/ /g, '-')}` }, String(v))]))));
+  const list = h('table', { class: 'sessions' }, h('thead', {}, h('tr', {}, ...['Started', 'Duration', 'Start URL', 'Clicks', 'Errors'].map((t) => h('th', {}, t)))),
+    h('tbody', {}, ...rows.map((r) => h('tr', { class: 'row', onclick: () => { location.hash = `#/s/${encodeURIComponent(r.id)}`; } },
+      h('td', {}, h('a', { href: `#/s/${encodeURIComponent(r.id)}` }, new Date(r.start_time).toLocaleString())), h('td', {}, fmtDuration(r.recording_duration)),
+      h('td', { class: 'url' }, r.start_url || '—'), h('td', {}, String(r.click_count)), h('td', { class: r.console_error_count ? 'bad' : '' }, String(r.console_error_count))))));
+  main.append(h('h3', {}, 'Sessions'), rows.length ? list : h('p', { class: 'status' }, 'No sessions of this person are kept.'));
+  // Forget: a second step that asks for the id again.
+  const result = h('p', { role: 'status', class: 'forget-result' });
+  const confirmBox = h('form', { class: 'forget-confirm', hidden: true, onsubmit: async (e) => {
+    e.preventDefault();
+    if (e.target.elements.confirm.value !== id) { result.textContent = 'The id does not match; nothing was deleted.'; return; }
+    try {
+      const r = await (await api(`/api/v1/people/${encodeURIComponent(id)}/forget`, { method: 'POST' })).json();
+      confirmBox.hidden = true;
+      result.replaceChildren(`Forgotten: ${r.sessions_deleted} session(s) of ${id} deleted, with their events, comments, shares and rendered videos. `,
+        h('a', { href: '#/' }, 'Back to the sessions'));
+    } catch (err) { result.textContent = err.message; }
+  } },
+  h('p', {}, `This deletes every session of ${id} (${rows.length}${cursor ? '+' : ''}) and everything recorded about them, on this server and in its exports' copies. It cannot be undone. Type the id to confirm:`),
+  h('label', {}, 'Distinct id ', h('input', { name: 'confirm', autocomplete: 'off', required: true })),
+  h('button', { type: 'submit', class: 'danger' }, 'Forget'));
+  main.append(h('section', { class: 'forget' }, h('h3', {}, 'Forget this person'),
+    h('button', { class: 'danger', onclick: () => { confirmBox.hidden = false; confirmBox.elements.confirm.focus(); } }, 'Forget this person…'), confirmBox, result));
+}
+
 function route() {
   if (!token()) return signIn();
   if (player) { player.destroy?.(); player = null; }
   commentKey = null;
   // #/s/<id>, optionally &t=<seconds> (the player's deep link; reel.getReplayUrl() makes these)
   const m = location.hash.match(/^#\/s\/([^&]+)/);
-  if (m) session(decodeURIComponent(m[1])); else list();
+  const p = location.hash.match(/^#\/p\/([^&?]+)/);
+  if (m) session(decodeURIComponent(m[1])); else if (p) person(decodeURIComponent(p[1])); else list();
 }
 
 window.addEventListener('hashchange', route);

@@ -105,7 +105,7 @@ pub fn asset_response(path: &str) -> Response {
 fn shell(title: &str, body_attrs: &str, script: &str) -> String {
     format!(
         "<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport content='width=device-width,initial-scale=1'><meta name=referrer content=no-referrer>\
-<title>{title}</title><link rel=stylesheet href='/player/player.css'><link rel=stylesheet href='/ui/app.css'></head>\
+<title>{title}</title><link rel=icon href='/ui/icon.svg' type='image/svg+xml'><link rel=stylesheet href='/player/player.css'><link rel=stylesheet href='/ui/app.css'></head>\
 <body {body_attrs}><div id=app></div><script type=module src='{script}'></script></body></html>"
     )
 }
