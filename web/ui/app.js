@@ -24,7 +24,7 @@ function header() {
     h('button', { onclick: () => { setToken(''); signIn(); } }, 'Sign out'));
 }
 
-const filters = { q: '', person: '', url: '', has_errors: '', min_duration: '', from: '', to: '', has: '', sort: '' };
+const filters = { q: '', person: '', url: '', has_errors: '', watched: '', min_duration: '', from: '', to: '', has: '', sort: '' };
 
 /** The list's filters live in the URL (`#/?sort=duration&q=…`): a filtered list is a link to share. */
 function filtersFromUrl() {
@@ -80,7 +80,7 @@ async function list() {
     try {
       const data = await (await api(`/api/v1/sessions?${q}`)).json();
       for (const s of data.results) {
-        rows.append(h('tr', { onclick: () => { location.hash = `#/s/${encodeURIComponent(s.id)}`; }, class: 'row' },
+        rows.append(h('tr', { onclick: () => { location.hash = `#/s/${encodeURIComponent(s.id)}`; }, class: s.viewed ? 'row' : 'row unwatched', title: s.viewed ? null : 'Not watched yet' },
           h('td', {}, new Date(s.start_time).toLocaleString()),
           h('td', {}, s.distinct_id ? personLink(s.distinct_id) : '—'),
           h('td', { class: 'url' }, s.start_url || '—'),
@@ -108,6 +108,9 @@ async function list() {
     h('label', {}, 'Errors', h('select', { name: 'has_errors', onchange: (e) => { filters.has_errors = e.target.value; } },
       h('option', { value: '' }, 'any'), h('option', { value: 'true', selected: filters.has_errors === 'true' }, 'with errors'),
       h('option', { value: 'false', selected: filters.has_errors === 'false' }, 'without'))),
+    h('label', {}, 'Watched', h('select', { name: 'watched', onchange: (e) => { filters.watched = e.target.value; } },
+      h('option', { value: '' }, 'any'), h('option', { value: 'false', selected: filters.watched === 'false' }, 'not watched'),
+      h('option', { value: 'true', selected: filters.watched === 'true' }, 'watched'))),
     h('label', {}, 'Moments', h('select', { name: 'has', onchange: (e) => { filters.has = e.target.value; } },
       ...[['', 'any'], ['rage_click', 'rage clicks'], ['dead_click', 'dead clicks'], ['error_click', 'error clicks'], ['network_error', 'failed requests'], ['exception', 'exceptions']]
         .map(([v, t]) => h('option', { value: v, selected: filters.has === v }, t)))),
@@ -267,6 +270,8 @@ async function session(id) {
     if (err.status === 401) return signIn(err.message);
     main.append(h('p', { class: 'error' }, err.message)); return;
   }
+  // Opened: no longer "not watched" in the list.
+  if (!s.viewed) api(`/api/v1/sessions/${encodeURIComponent(id)}/watched`, { method: 'POST' }).catch(() => {});
   const stage = h('div', { class: 'stage' });
   const shares = h('ul', { class: 'shares' });
   const facts = [['Session', s.id], ['Person', s.distinct_id || '—'], ['Started', new Date(s.start_time).toLocaleString()],

@@ -20,6 +20,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/v1/sessions/{id}", get(one).delete(remove))
         .route("/api/v1/sessions/{id}/events", get(events))
         .route("/api/v1/sessions/{id}/export", get(export))
+        .route("/api/v1/sessions/{id}/watched", post(watched))
         .route("/api/v1/sessions/{id}/moments", get(crate::moments::get))
         .route(
             "/api/v1/sessions/{id}/summary/llm",
@@ -89,6 +90,8 @@ struct ListQuery {
     to: Option<String>,
     min_duration: Option<f64>,
     has_errors: Option<bool>,
+    /// `false`: only sessions no admin has watched yet; `true`: only watched ones.
+    watched: Option<bool>,
     /// Moment kinds, comma-separated: sessions with at least one of each.
     has: Option<String>,
     /// An order of `reel_store::SORT_COLUMNS` (descending).
@@ -176,6 +179,7 @@ async fn list(
         to_ms: to,
         min_duration_ms: q.min_duration.map(|s| (s * 1000.0) as i64),
         has_errors: q.has_errors,
+        watched: q.watched,
         cursor: q.cursor,
         limit: q.limit.unwrap_or(50),
     };
@@ -565,6 +569,24 @@ async fn remove(
                 .await;
             StatusCode::NO_CONTENT.into_response()
         }
+        Ok(false) => error(StatusCode::NOT_FOUND, "no such session"),
+        Err(e) => internal(e),
+    }
+}
+
+/// `POST /api/v1/sessions/{id}/watched`: an admin opened the session (the list's "not watched").
+async fn watched(
+    State(st): State<Arc<AppState>>,
+    Admin(p): Admin,
+    Path(id): Path<String>,
+) -> Response {
+    match st
+        .store
+        .index
+        .mark_watched(&p.id, &id, reel_store::now_ms())
+        .await
+    {
+        Ok(true) => StatusCode::NO_CONTENT.into_response(),
         Ok(false) => error(StatusCode::NOT_FOUND, "no such session"),
         Err(e) => internal(e),
     }

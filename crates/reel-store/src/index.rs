@@ -102,6 +102,10 @@ CREATE TABLE IF NOT EXISTS comments (
   PRIMARY KEY (project_id, id));
 CREATE INDEX IF NOT EXISTS comments_session ON comments (project_id, session_id, at_ms)
 "#,
+    // When an admin first watched the session (the list's "not watched" filter, PostHog's `viewed`).
+    r#"
+ALTER TABLE sessions ADD COLUMN watched_ms BIGINT
+"#,
 ];
 
 /// Orders the session list can take (descending), besides its default `start_time`: PostHog's
@@ -226,10 +230,14 @@ pub struct SessionRow {
     pub error_click_count: Option<i64>,
     pub network_error_count: Option<i64>,
     pub activity_score: Option<i64>,
+    /// Watched by an admin (PostHog's `viewed`).
+    pub viewed: bool,
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct SessionFilter {
+    /// Only sessions watched (`true`) or not watched yet (`false`).
+    pub watched: Option<bool>,
     pub person: Option<String>,
     pub url_contains: Option<String>,
     pub from_ms: Option<i64>,
@@ -598,6 +606,20 @@ impl Index {
         strings(&rows, "url")
     }
 
+    /// Mark a session watched (the first time counts; later calls keep it). False when there is
+    /// no such session.
+    pub async fn mark_watched(&self, project: &str, id: &str, now_ms: i64) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE sessions SET watched_ms = COALESCE(watched_ms, $3) WHERE project_id = $1 AND id = $2",
+        )
+        .bind(project)
+        .bind(id)
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() > 0)
+    }
+
     /// A page of sessions, newest first. Returns the rows and the cursor of the next page.
     pub async fn sessions(
         &self,
@@ -629,6 +651,11 @@ impl Index {
         }
         if let Some(d) = f.min_duration_ms {
             push(" AND end_ms - start_ms >= $?", Arg::I(d), &mut sql);
+        }
+        match f.watched {
+            Some(true) => sql.push_str(" AND watched_ms IS NOT NULL"),
+            Some(false) => sql.push_str(" AND watched_ms IS NULL"),
+            None => {}
         }
         match f.has_errors {
             Some(true) => sql.push_str(" AND console_error_count > 0"),
@@ -1235,7 +1262,7 @@ fn like_escape(s: &str) -> String {
         .replace('_', "\\_")
 }
 
-pub(crate) const SESSION_COLS: &str = "id, distinct_id, start_ms, end_ms, event_count, size, click_count, keypress_count, mouse_activity_count, console_log_count, console_warn_count, console_error_count, network_request_count, active_ms, user_agent, source, lib, lib_version, sealed_ms, rage_click_count, dead_click_count, error_click_count, network_error_count, activity_score";
+pub(crate) const SESSION_COLS: &str = "id, distinct_id, start_ms, end_ms, event_count, size, click_count, keypress_count, mouse_activity_count, console_log_count, console_warn_count, console_error_count, network_request_count, active_ms, user_agent, source, lib, lib_version, sealed_ms, rage_click_count, dead_click_count, error_click_count, network_error_count, activity_score, watched_ms";
 
 fn session_of(r: &AnyRow) -> Result<SessionRow> {
     let start_ms: i64 = r.try_get("start_ms")?;
@@ -1271,6 +1298,7 @@ fn session_of(r: &AnyRow) -> Result<SessionRow> {
         error_click_count: r.try_get("error_click_count")?,
         network_error_count: r.try_get("network_error_count")?,
         activity_score: r.try_get("activity_score")?,
+        viewed: r.try_get::<Option<i64>, _>("watched_ms")?.is_some(),
     })
 }
 
