@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startReel, api, modes, waitFor, CAPTURE, ADMIN, REEL } from './server.mjs';
 import { decodePng } from './frames.mjs';
+import { launch } from './browser.mjs';
 
 /** A short app session as posthog-android records it: meta, wireframes, typing, taps, keyboard. */
 function recording(t0) {
@@ -157,5 +158,24 @@ test('a captured mobile session plays: server screenshots show the wireframes at
     const closed = await shot(2.0);
     near(px(closed, 40, 780), [255, 255, 255], 'no keyboard after it closed');
     near(px(closed, 40, 284), [0x1d, 0x4a, 0xff], 'the Sign in button');
+
+    // A share link and its embed play it too (signed out).
+    const share = await api(server, '/api/v1/sessions/m-play/shares', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const browser = await launch();
+    try {
+      const tab = await browser.newPage();
+      const errors = [];
+      tab.on('pageerror', (e) => errors.push(e.message));
+      for (const page of [share.url, share.embed_url]) {
+        await tab.goto(server.url + page);
+        await waitFor(async () => {
+          for (const f of tab.frames()) {
+            try { if (await f.evaluate(() => !!document.body && document.body.innerText.includes('Sign in') && document.body.innerText.includes('Welcome to'))) return true; } catch { /* not ready */ }
+          }
+          return false;
+        }, { what: `the wireframes in ${page}` });
+      }
+      assert.deepEqual(errors, []);
+    } finally { await browser.close(); }
   } finally { await server.stop(); server.cleanup(); }
 });
