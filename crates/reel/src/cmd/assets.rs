@@ -232,6 +232,22 @@ pub(crate) fn write_with_assets<W: std::io::Write + Seek>(
 
 /// If `path` is a package with assets (format 1.2), copy them into `w` (hash checked), note
 /// their URLs in `have`, and add what its stylesheets refer to to `urls`.
+/// `path` opened as a package, or `None` when it is another kind of input (not a ZIP).
+pub(crate) fn open_package(
+    path: &std::path::Path,
+    limits: reel_format::Limits,
+) -> anyhow::Result<Option<PackageReader<std::fs::File>>> {
+    let mut f = std::fs::File::open(path)?;
+    let mut magic = [0u8; 2];
+    if std::io::Read::read(&mut f, &mut magic)? < 2 || magic != *b"PK" {
+        return Ok(None);
+    }
+    f.rewind()?;
+    PackageReader::open(f, limits)
+        .map(Some)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
 fn carry_assets<W: std::io::Write + Seek>(
     path: &std::path::Path,
     limits: reel_format::Limits,
@@ -239,14 +255,9 @@ fn carry_assets<W: std::io::Write + Seek>(
     have: &mut BTreeSet<String>,
     urls: &mut BTreeSet<String>,
 ) -> anyhow::Result<()> {
-    let mut f = std::fs::File::open(path)?;
-    let mut magic = [0u8; 2];
-    if std::io::Read::read(&mut f, &mut magic)? < 2 || magic != *b"PK" {
+    let Some(mut r) = open_package(path, limits)? else {
         return Ok(());
-    }
-    f.rewind()?;
-    let mut r =
-        PackageReader::open(f, limits).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    };
     let listed: Vec<String> = r.manifest.assets.keys().cloned().collect();
     for u in listed {
         if have.contains(&u) {

@@ -3,7 +3,7 @@
 use crate::ui;
 use anyhow::{anyhow, bail, Context};
 use reel_format::package::{
-    PackageReader, PackageWriter, SessionInfo, Spool, WindowFilter, WriterOptions, REDACTION_REPORT,
+    PackageWriter, SessionInfo, Spool, WindowFilter, WriterOptions, REDACTION_REPORT,
 };
 use reel_format::Event;
 use reel_insight::assets::AssetScan;
@@ -89,13 +89,9 @@ fn keep_assets<W: Write + Seek>(
 ) -> anyhow::Result<(u64, u64)> {
     let mut listed = BTreeSet::new();
     for p in inputs {
-        let mut f = std::fs::File::open(p)?;
-        let mut magic = [0u8; 2];
-        if std::io::Read::read(&mut f, &mut magic)? < 2 || magic != *b"PK" {
+        let Some(mut r) = super::assets::open_package(p, limits)? else {
             continue;
-        }
-        f.rewind()?;
-        let mut r = PackageReader::open(f, limits).map_err(|e| anyhow!("{}: {e}", p.display()))?;
+        };
         let here: BTreeSet<String> = r.manifest.assets.keys().cloned().collect();
         loop {
             let next: Vec<String> = want
