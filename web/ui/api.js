@@ -46,3 +46,19 @@ export function fmtDuration(s) {
   const m = Math.floor(s / 60), r = s % 60;
   return m >= 60 ? `${Math.floor(m / 60)}h ${m % 60}m` : m ? `${m}m ${r}s` : `${r}s`;
 }
+
+/** The colour theme: the one chosen in this browser (`reel.theme`), else the system's preference. */
+export function applyTheme() {
+  let t = '';
+  try { t = localStorage.getItem('reel.theme') || ''; } catch { /* storage off */ }
+  if (t !== 'dark' && t !== 'light') t = window.matchMedia && matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light';
+  document.documentElement.dataset.theme = t;
+  return t;
+}
+
+/** Switch between light and dark and remember the choice; returns the new theme. */
+export function toggleTheme() {
+  const next = document.documentElement.dataset.theme === 'dark' ? 'light' : 'dark';
+  try { localStorage.setItem('reel.theme', next); } catch { /* storage off */ }
+  return applyTheme();
+}

@@ -1,10 +1,13 @@
 // Reel web UI: sign in with the admin token, list and filter sessions, open one (player, facts,
 // comments, export, delete, share). Plain DOM, no framework, no build step.
-import { api, token, setToken, h, fmtDuration, windowsFrom } from './api.js';
+import { api, token, setToken, h, fmtDuration, windowsFrom, applyTheme, toggleTheme } from './api.js';
 import { ReelPlayer } from '/player/index.js';
+import { allCollections, bulkBar, collectionPage, collectionsPage, sessionCollections } from './collections.js';
+import { importer } from './importer.js';
 
 const app = document.getElementById('app');
 let player = null;
+applyTheme();
 
 function signIn(message) {
   app.replaceChildren(h('form', { class: 'signin', onsubmit: async (e) => {
@@ -20,11 +23,16 @@ function signIn(message) {
 }
 
 function header() {
-  return h('header', {}, h('a', { href: '#/' , class: 'brand' }, 'Reel'), h('span', { class: 'grow' }),
+  return h('header', {}, h('a', { href: '#/' , class: 'brand' }, 'Reel'),
+    h('nav', { class: 'main-nav', 'aria-label': 'Main' }, h('a', { href: '#/' }, 'Sessions'), h('a', { href: '#/c' }, 'Collections')),
+    h('span', { class: 'grow' }),
+    h('button', { type: 'button', class: 'secondary theme-toggle', title: 'Switch between the light and the dark theme', onclick: (e) => {
+      e.target.textContent = toggleTheme() === 'dark' ? 'Light theme' : 'Dark theme';
+    } }, document.documentElement.dataset.theme === 'dark' ? 'Light theme' : 'Dark theme'),
     h('button', { onclick: () => { setToken(''); signIn(); } }, 'Sign out'));
 }
 
-const filters = { q: '', person: '', url: '', has_errors: '', watched: '', min_duration: '', from: '', to: '', has: '', sort: '' };
+const filters = { q: '', person: '', url: '', has_errors: '', watched: '', min_duration: '', from: '', to: '', has: '', collection: '', sort: '' };
 
 /** The list's filters live in the URL (`#/?sort=duration&q=…`): a filtered list is a link to share. */
 function filtersFromUrl() {
@@ -63,7 +71,7 @@ async function firstSteps() {
     code(`<script src="${host}/static/reel.js"></script>\n<script>reel.init({ apiHost: '${host}', token: '${token}' });</script>`),
     h('p', {}, 'Or posthog-js, unmodified:'),
     code(`posthog.init('${token}', { api_host: '${host}', person_profiles: 'always' })`),
-    h('p', {}, 'Or import what you have: ', h('code', {}, 'reel push FILE --server ' + host + ' --token ADMIN_TOKEN'), ' (PostHog exports, rrweb JSON, .reel.zip).'));
+    h('p', {}, 'Or import what you have: drop PostHog exports, rrweb JSON or .reel.zip files on this page, or ', h('code', {}, 'reel push FILE --server ' + host + ' --token ADMIN_TOKEN'), ' for large ones.'));
 }
 
 async function list() {
@@ -72,8 +80,15 @@ async function list() {
   const more = h('button', { hidden: true }, 'Load more');
   const status = h('div', { class: 'status', role: 'status' });
   let cursor = null;
+  // Bulk actions over the ticked rows (add to a collection, export, delete).
+  const picked = new Set();
+  const bulk = bulkBar(() => [...picked], () => load(true));
+  const all = h('input', { type: 'checkbox', 'aria-label': 'Select every listed session', onchange: (e) => {
+    for (const box of rows.querySelectorAll('input.pick')) { box.checked = e.target.checked; if (box.checked) picked.add(box.value); else picked.delete(box.value); }
+    bulk.update(picked.size);
+  } });
   async function load(reset) {
-    if (reset) { rows.replaceChildren(); cursor = null; }
+    if (reset) { rows.replaceChildren(); cursor = null; picked.clear(); all.checked = false; bulk.update(0); }
     const q = new URLSearchParams({ limit: '50' });
     for (const [k, v] of Object.entries(filters)) if (v) q.set(k, k === 'from' || k === 'to' ? new Date(v).toISOString() : v);
     if (cursor) q.set('cursor', cursor);
@@ -81,6 +96,8 @@ async function list() {
       const data = await (await api(`/api/v1/sessions?${q}`)).json();
       for (const s of data.results) {
         rows.append(h('tr', { onclick: () => { location.hash = `#/s/${encodeURIComponent(s.id)}`; }, class: s.viewed ? 'row' : 'row unwatched', title: s.viewed ? null : 'Not watched yet' },
+          h('td', { class: 'pick-cell', onclick: (e) => e.stopPropagation() }, h('input', { type: 'checkbox', class: 'pick', value: s.id, 'aria-label': `Select the session of ${new Date(s.start_time).toLocaleString()}`,
+            onchange: (e) => { if (e.target.checked) picked.add(s.id); else picked.delete(s.id); bulk.update(picked.size); } })),
           h('td', {}, new Date(s.start_time).toLocaleString()),
           h('td', {}, s.distinct_id ? personLink(s.distinct_id) : '—'),
           h('td', { class: 'url' }, s.start_url || '—'),
@@ -91,6 +108,8 @@ async function list() {
           h('td', {}, String(s.event_count))));
       }
       cursor = data.next_cursor; more.hidden = !data.has_next;
+      // The order the list shows: "autoplay next" on a session page follows it.
+      try { sessionStorage.setItem(LIST_ORDER, JSON.stringify([...rows.querySelectorAll('input.pick')].map((b) => b.value))); } catch { /* storage off */ }
       status.textContent = rows.children.length ? `${rows.children.length} session(s)` : 'No sessions match these filters.';
       if (!rows.children.length && !Object.values(filters).some(Boolean)) status.replaceChildren(await firstSteps());
     } catch (err) { if (err.status === 401) return signIn(err.message); status.textContent = err.message; }
@@ -114,13 +133,39 @@ async function list() {
     h('label', {}, 'Moments', h('select', { name: 'has', onchange: (e) => { filters.has = e.target.value; } },
       ...[['', 'any'], ['rage_click', 'rage clicks'], ['dead_click', 'dead clicks'], ['error_click', 'error clicks'], ['network_error', 'failed requests'], ['exception', 'exceptions']]
         .map(([v, t]) => h('option', { value: v, selected: filters.has === v }, t)))),
+    collectionFilter(),
     h('label', {}, 'Sort', h('select', { name: 'sort', onchange: (e) => { filters.sort = e.target.value; } },
       ...ORDERS.map(([v, t]) => h('option', { value: v, selected: filters.sort === v }, t)))),
     h('button', { type: 'submit' }, 'Filter'));
-  app.replaceChildren(header(), h('main', {}, h('h2', {}, 'Sessions'), form,
-    h('table', { class: 'sessions' }, h('thead', {}, h('tr', {}, ...['Started', 'Person', 'First page', 'Duration', 'Clicks', 'Errors', 'Moments', 'Events'].map((t) => h('th', {}, t)))), rows),
-    status, more));
+  const main = h('main', {});
+  // Files dropped anywhere on the list are imported (PostHog exports, rrweb JSON, .reel.zip); the button does the same.
+  const imp = importer(main, () => load(true));
+  app.replaceChildren(header(), main);
+  main.append(h('div', { class: 'list-head' }, h('h2', {}, 'Sessions'), imp.button), imp.results, form, bulk.bar,
+    h('table', { class: 'sessions' }, h('thead', {}, h('tr', {}, h('th', {}, all), ...['Started', 'Person', 'First page', 'Duration', 'Clicks', 'Errors', 'Moments', 'Events'].map((t) => h('th', {}, t)))), rows),
+    status, more);
   await load(true);
+}
+
+/** sessionStorage keys: the ids the list showed last (in order), and "the next session should start playing". */
+const LIST_ORDER = 'reel.listOrder', AUTOPLAY_NOW = 'reel.autoplayNow';
+
+/** The session after `id` in the list the admin came from, if any. */
+function nextInList(id) {
+  try {
+    const ids = JSON.parse(sessionStorage.getItem(LIST_ORDER) || '[]');
+    const i = ids.indexOf(id);
+    return i >= 0 && i + 1 < ids.length ? ids[i + 1] : null;
+  } catch { return null; }
+}
+
+/** The list's collection filter: a select filled with the project's collections (kept in the URL like every filter). */
+function collectionFilter() {
+  const select = h('select', { name: 'collection', onchange: (e) => { filters.collection = e.target.value; } }, h('option', { value: '' }, 'any'));
+  allCollections().then((list) => {
+    select.append(...list.map((c) => h('option', { value: c.id, selected: filters.collection === c.id }, c.name)));
+  }).catch(() => {});
+  return h('label', {}, 'Collection', select);
 }
 
 /** m:ss from ms. @param {number} ms */
@@ -180,8 +225,8 @@ function commentsBlock(id, startMs) {
   const count = h('span', { class: 'count' });
   const status = h('span', { class: 'status comment-status', role: 'status' });
   const at = h('button', { type: 'button', class: 'time comment-at', title: 'The comment is at this time; click to jump there', onclick: () => player && player.seek(atMs - offset()) }, '0:00');
-  const text = h('textarea', { name: 'text', id: 'comment-text', rows: 2, maxlength: 2000, required: true, placeholder: 'What happens here? (plain text; c opens this box at the current time)' });
-  const author = h('input', { name: 'author', id: 'comment-author', maxlength: 100, placeholder: 'your name', value: localStorage.getItem(AUTHOR_KEY) || '' });
+  const text = h('textarea', { name: 'text', id: 'comment-text', 'aria-label': 'Comment', rows: 2, maxlength: 2000, required: true, placeholder: 'What happens here? (plain text; c opens this box at the current time)' });
+  const author = h('input', { name: 'author', id: 'comment-author', 'aria-label': 'Your name', maxlength: 100, placeholder: 'your name', value: localStorage.getItem(AUTHOR_KEY) || '' });
   let atMs = 0;
   let comments = [];
   /** ms between the session's start and the player's time 0 (the export policy may drop early events). */
@@ -351,13 +396,16 @@ async function session(id) {
       await api(`/api/v1/sessions/${encodeURIComponent(id)}/shares`, { method: 'POST', body, headers: { 'Content-Type': 'application/json' } })
         .then((r) => r.json()).then((x) => { showShare(x); loadShares(); });
     } }, 'Share'),
-    h('select', { id: 'expiry' }, h('option', { value: '86400' }, 'for 1 day'), h('option', { value: '604800' }, 'for 7 days'), h('option', { value: '' }, 'until revoked')),
+    h('select', { id: 'expiry', 'aria-label': 'Share link expires' }, h('option', { value: '86400' }, 'for 1 day'), h('option', { value: '604800' }, 'for 7 days'), h('option', { value: '' }, 'until revoked')),
     h('button', { class: 'danger', onclick: async () => {
       if (!confirm('Delete this recording everywhere? This cannot be undone.')) return;
       await api(`/api/v1/sessions/${encodeURIComponent(id)}`, { method: 'DELETE' }); location.hash = '#/';
     } }, 'Delete'));
   const shotStatus = h('span', { class: 'status shot-status' });
-  actions.append(jobBar, shotStatus);
+  const autoNext = h('input', { type: 'checkbox', id: 'autoplay-next', checked: localStorage.getItem('reel.autoplayNext') === '1',
+    onchange: (e) => localStorage.setItem('reel.autoplayNext', e.target.checked ? '1' : '0') });
+  const nextNote = h('span', { class: 'status next-note', role: 'status' });
+  actions.append(jobBar, shotStatus, h('label', { class: 'autoplay-next', title: 'When this recording ends, play the next one of the list' }, autoNext, ' Autoplay next'), nextNote);
   const shareBox = h('div', { class: 'share-result' });
   function showShare(x) {
     const url = new URL(x.url, location.href).href, embed = new URL(x.embed_url, location.href).href;
@@ -374,7 +422,7 @@ async function session(id) {
   commentKey = () => comments.open();
   comments.load().catch((err) => comments.box.append(h('p', { class: 'error' }, err.message)));
   main.append(h('h2', {}, 'Session'), stage, comments.box, h('section', { class: 'facts' }, h('dl', {}, ...facts.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, String(v))]))),
-    actions, shareBox, h('h3', {}, 'Shares'), shares);
+    actions, shareBox, sessionCollections(id, s.collections), h('h3', {}, 'Shares'), shares);
   if (s.distinct_id) main.append(await otherSessions(s.distinct_id, id));
   loadShares().catch(() => {});
   try {
@@ -384,8 +432,20 @@ async function session(id) {
     const project = await api('/api/v1/project').then((r) => r.json()).catch(() => ({}));
     if (moments) stage.after(summaryBlock(id, moments, !!project.llm_summaries));
     if (player) player.destroy?.();
-    player = await ReelPlayer.mount(stage, { windows, moments, openPanels: [moments && moments.moments.length ? 'moments' : 'console'],
+    let autoplay = false;
+    try { autoplay = sessionStorage.getItem(AUTOPLAY_NOW) === id; sessionStorage.removeItem(AUTOPLAY_NOW); } catch { /* storage off */ }
+    player = await ReelPlayer.mount(stage, { windows, moments, autoplay, openPanels: [moments && moments.moments.length ? 'moments' : 'console'],
       shortcuts: [['c', 'comment at the current time']] });
+    // Autoplay next: when this one ends, the next session of the list starts (unless cancelled within 3 s).
+    player.on?.('ended', () => {
+      const next = nextInList(id);
+      if (!autoNext.checked || !next) return;
+      let timer = setTimeout(() => {
+        try { sessionStorage.setItem(AUTOPLAY_NOW, next); } catch { /* storage off */ }
+        location.hash = `#/s/${encodeURIComponent(next)}`;
+      }, 3000);
+      nextNote.replaceChildren('Next session in 3 s… ', h('button', { type: 'button', class: 'small', onclick: () => { clearTimeout(timer); timer = null; nextNote.replaceChildren(); } }, 'Cancel'));
+    });
     comments.markers();
   } catch (err) { stage.append(h('p', { class: 'error' }, `Cannot play: ${err.message}`)); }
 }
@@ -450,7 +510,10 @@ function route() {
   // #/s/<id>, optionally &t=<seconds> (the player's deep link; reel.getReplayUrl() makes these)
   const m = location.hash.match(/^#\/s\/([^&]+)/);
   const p = location.hash.match(/^#\/p\/([^&?]+)/);
-  if (m) session(decodeURIComponent(m[1])); else if (p) person(decodeURIComponent(p[1])); else list();
+  const c = location.hash.match(/^#\/c(?:\/([^&?]+))?$/);
+  const ctx = { app, header, signIn };
+  if (m) session(decodeURIComponent(m[1])); else if (p) person(decodeURIComponent(p[1]));
+  else if (c && c[1]) collectionPage(decodeURIComponent(c[1]), ctx); else if (c) collectionsPage(ctx); else list();
 }
 
 window.addEventListener('hashchange', route);

@@ -77,7 +77,7 @@ pub async fn metrics_only(State(st): State<Arc<AppState>>) -> Response {
         .into_response()
 }
 
-fn internal(e: impl std::fmt::Display) -> Response {
+pub(crate) fn internal(e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "request failed");
     error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())
 }
@@ -98,6 +98,8 @@ struct ListQuery {
     sort: Option<String>,
     /// Free text over the person and the page URLs.
     q: Option<String>,
+    /// Only sessions of this collection.
+    collection: Option<String>,
     cursor: Option<String>,
     limit: Option<i64>,
 }
@@ -180,6 +182,7 @@ async fn list(
         min_duration_ms: q.min_duration.map(|s| (s * 1000.0) as i64),
         has_errors: q.has_errors,
         watched: q.watched,
+        collection: q.collection,
         cursor: q.cursor,
         limit: q.limit.unwrap_or(50),
     };
@@ -207,6 +210,19 @@ async fn one(State(st): State<Arc<AppState>>, Admin(p): Admin, Path(id): Path<St
         o.insert("windows".into(), serde_json::json!(windows));
         o.insert("blocks".into(), serde_json::json!(blocks.len()));
         o.insert("stored_bytes".into(), serde_json::json!(stored));
+        let collections = st
+            .store
+            .index
+            .collections_of_session(&p.id, &id)
+            .await
+            .unwrap_or_default();
+        o.insert(
+            "collections".into(),
+            collections
+                .iter()
+                .map(|c| serde_json::json!({"id": c.id, "name": c.name}))
+                .collect(),
+        );
     }
     Json(v).into_response()
 }
@@ -336,20 +352,25 @@ async fn events(
     events_response(&st, &p.id, &id, &q).await
 }
 
-/// Write a session as a `.reel.zip` package into a temporary file, window by window, events
-/// streamed from the store through the export policy (blocking).
-#[allow(clippy::too_many_arguments)] // everything a package holds, gathered by `package_file`
-fn write_package(
-    store: &reel_store::Store,
+/// Everything one session brings into a package, gathered on the async side by
+/// [`session_parts`].
+pub(crate) struct SessionParts {
     row: reel_store::SessionRow,
     plan: reel_store::read::Plan,
+    /// An imported session's facts without a column (person properties, the listing's fields).
     meta: Option<serde_json::Value>,
-    policy: Option<Arc<reel_redact::Redactor>>,
-    config: &reel_insight::Config,
     llm: Option<reel_insight::LlmSummary>,
     comments: Vec<reel_store::Comment>,
+}
+
+/// Write sessions as one `.reel.zip` package into a temporary file, window by window, events
+/// streamed from the store through the export policy (blocking).
+fn write_package(
+    store: &reel_store::Store,
+    sessions: Vec<SessionParts>,
+    policy: Option<Arc<reel_redact::Redactor>>,
+    config: &reel_insight::Config,
 ) -> Result<std::fs::File, reel_format::Error> {
-    use reel_format::package::SessionInfo;
     use std::io::Seek;
     let tmp = tempfile::tempfile().map_err(|e| reel_format::Error::io("temporary file", e))?;
     let mut w = PackageWriter::new(
@@ -359,6 +380,34 @@ fn write_package(
             ..Default::default()
         },
     );
+    for s in sessions {
+        add_session(&mut w, store, s, policy.clone(), config)?;
+    }
+    let (bw, _) = w.finish(None)?;
+    let mut file = bw
+        .into_inner()
+        .map_err(|e| reel_format::Error::io("temporary file", e.into_error()))?;
+    file.rewind()
+        .map_err(|e| reel_format::Error::io("temporary file", e))?;
+    Ok(file)
+}
+
+/// One session into a package being written: events, facts, comments, moments and summary.
+fn add_session<W: std::io::Write + std::io::Seek>(
+    w: &mut PackageWriter<W>,
+    store: &reel_store::Store,
+    parts: SessionParts,
+    policy: Option<Arc<reel_redact::Redactor>>,
+    config: &reel_insight::Config,
+) -> Result<(), reel_format::Error> {
+    use reel_format::package::SessionInfo;
+    let SessionParts {
+        row,
+        plan,
+        meta,
+        llm,
+        comments,
+    } = parts;
     let mut info = SessionInfo {
         id: row.id.clone(),
         distinct_id: row.distinct_id.clone(),
@@ -370,7 +419,6 @@ fn write_package(
         },
         ..Default::default()
     };
-    // An imported session's facts without a column (person properties, the listing's fields).
     if let Some(serde_json::Value::Object(mut m)) = meta {
         info.person = m.remove("person").filter(|p| !p.is_null());
         if let Some(serde_json::Value::Object(extra)) = m.remove("extra") {
@@ -440,33 +488,23 @@ fn write_package(
     )?;
     let mut insight = analyzer.finish();
     insight.llm_summary = llm;
-    reel_insight::add_summary(&mut w, insight)?;
-    let (bw, _) = w.finish(None)?;
-    let mut file = bw
-        .into_inner()
-        .map_err(|e| reel_format::Error::io("temporary file", e.into_error()))?;
-    file.rewind()
-        .map_err(|e| reel_format::Error::io("temporary file", e))?;
-    Ok(file)
+    reel_insight::add_summary(w, insight)?;
+    Ok(())
 }
 
-/// A session as it may leave the server, as a `.reel.zip` in a temporary file: the export policy
-/// applied, and an imported session's facts (`meta`) carried. The one way out for packages: the
-/// export route, the renderer and `--export-to`.
-pub(crate) async fn package_file(
+/// What [`write_package`] needs of a session, read from the index.
+pub(crate) async fn session_parts(
     st: &AppState,
     project: &str,
     row: reel_store::SessionRow,
     plan: reel_store::read::Plan,
-) -> Result<std::fs::File, String> {
+) -> Result<SessionParts, String> {
     let meta = st
         .store
         .index
         .session_meta(project, &row.id)
         .await
         .map_err(|e| e.to_string())?;
-    let policy = st.policy("export_redaction");
-    let config = crate::moments::config(st);
     // An LLM summary asked for the session as it is now travels with it.
     let llm = crate::moments::kept_llm_summary(st, project, &row.id).await;
     let comments = st
@@ -475,13 +513,64 @@ pub(crate) async fn package_file(
         .comments(project, &row.id)
         .await
         .map_err(|e| e.to_string())?;
-    let store = st.store.clone();
-    tokio::task::spawn_blocking(move || {
-        write_package(&store, row, plan, meta, policy, &config, llm, comments)
+    Ok(SessionParts {
+        row,
+        plan,
+        meta,
+        llm,
+        comments,
     })
-    .await
-    .map_err(|e| e.to_string())?
-    .map_err(|e| e.to_string())
+}
+
+/// A session as it may leave the server, as a `.reel.zip` in a temporary file: the export policy
+/// applied, and an imported session's facts (`meta`) carried. The one way out for packages: the
+/// export route, the renderer and `--export-to` (and [`sessions_file`] for several sessions).
+pub(crate) async fn package_file(
+    st: &AppState,
+    project: &str,
+    row: reel_store::SessionRow,
+    plan: reel_store::read::Plan,
+) -> Result<std::fs::File, String> {
+    let parts = session_parts(st, project, row, plan).await?;
+    write_parts(st, vec![parts]).await
+}
+
+/// Sessions (in this order) as one `.reel.zip` in a temporary file, as [`package_file`] writes
+/// one. `Err`: the response to send (404 naming the first id the project does not hold).
+pub(crate) async fn sessions_file(
+    st: &AppState,
+    project: &str,
+    ids: &[String],
+) -> Result<std::fs::File, Response> {
+    let mut parts = Vec::with_capacity(ids.len());
+    for id in ids {
+        let (row, plan) = match plan_of(st, project, id).await {
+            Ok(x) => x,
+            Err(r) if r.status() == StatusCode::NOT_FOUND => {
+                return Err(error(
+                    StatusCode::NOT_FOUND,
+                    &format!("no such session: {id}"),
+                ))
+            }
+            Err(r) => return Err(r),
+        };
+        parts.push(
+            session_parts(st, project, row, plan)
+                .await
+                .map_err(internal)?,
+        );
+    }
+    write_parts(st, parts).await.map_err(internal)
+}
+
+async fn write_parts(st: &AppState, parts: Vec<SessionParts>) -> Result<std::fs::File, String> {
+    let policy = st.policy("export_redaction");
+    let config = crate::moments::config(st);
+    let store = st.store.clone();
+    tokio::task::spawn_blocking(move || write_package(&store, parts, policy, &config))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())
 }
 
 /// A session as it may leave the server (export policy applied), as `.reel.zip` bytes: for the
@@ -535,23 +624,39 @@ async fn export(
         Err(r) => return r,
     };
     match package_file(&st, &p.id, row, plan).await {
-        Ok(file) => {
-            let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-            (
-                [
-                    (header::CONTENT_TYPE, "application/zip".to_string()),
-                    (
-                        header::CONTENT_DISPOSITION,
-                        format!("attachment; filename=\"{id}.reel.zip\""),
-                    ),
-                    (header::CONTENT_LENGTH, len.to_string()),
-                ],
-                file_body(file),
-            )
-                .into_response()
-        }
+        Ok(file) => file_response(file, &format!("{id}.reel.zip")),
         Err(e) => internal(e),
     }
+}
+
+/// Write an audit entry; a failure is logged, never shown to the client.
+pub(crate) async fn write_audit(
+    st: &AppState,
+    project: &str,
+    action: &str,
+    subject: Option<&str>,
+    detail: serde_json::Value,
+) {
+    if let Err(e) = st.store.index.audit(project, action, subject, detail).await {
+        tracing::warn!(error = %e, action, "audit entry not written");
+    }
+}
+
+/// A `.reel.zip` in a temporary file as a download named `name` (plain ASCII, no quotes).
+pub(crate) fn file_response(file: std::fs::File, name: &str) -> Response {
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    (
+        [
+            (header::CONTENT_TYPE, "application/zip".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+            (header::CONTENT_LENGTH, len.to_string()),
+        ],
+        file_body(file),
+    )
+        .into_response()
 }
 
 async fn remove(
@@ -562,11 +667,14 @@ async fn remove(
     match st.store.delete_session(&p.id, &id).await {
         Ok(true) => {
             crate::jobs::sweep(&st).await; // its rendered videos go too
-            let _ = st
-                .store
-                .index
-                .audit(&p.id, "session.delete", Some(&id), serde_json::json!({}))
-                .await;
+            write_audit(
+                &st,
+                &p.id,
+                "session.delete",
+                Some(&id),
+                serde_json::json!({}),
+            )
+            .await;
             StatusCode::NO_CONTENT.into_response()
         }
         Ok(false) => error(StatusCode::NOT_FOUND, "no such session"),
@@ -709,6 +817,21 @@ struct ShareReq {
     expires_in_seconds: Option<serde_json::Value>,
 }
 
+/// `expires_in_seconds` of a share request as the time it expires (`None`: never), or the
+/// message of a 400.
+pub(crate) fn expires_from(v: Option<&serde_json::Value>) -> Result<Option<i64>, &'static str> {
+    match v.filter(|v| !v.is_null()).map(|v| v.as_i64().unwrap_or(0)) {
+        None => Ok(None),
+        Some(s) => match s
+            .checked_mul(1000)
+            .and_then(|ms| reel_store::now_ms().checked_add(ms))
+        {
+            Some(at) if s > 0 => Ok(Some(at)),
+            _ => Err("expires_in_seconds: a whole number of seconds greater than 0 (leave it out for a link that does not expire)"),
+        },
+    }
+}
+
 async fn create_share(
     State(st): State<Arc<AppState>>,
     Admin(p): Admin,
@@ -728,33 +851,20 @@ async fn create_share(
         Ok(None) => return error(StatusCode::NOT_FOUND, "no such session"),
         Err(e) => return internal(e),
     }
-    let expires = match req.expires_in_seconds.map(|v| v.as_i64().unwrap_or(0)) {
-        None => None,
-        Some(s) => match s
-            .checked_mul(1000)
-            .and_then(|ms| reel_store::now_ms().checked_add(ms))
-        {
-            Some(at) if s > 0 => Some(at),
-            _ => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    "expires_in_seconds: a whole number of seconds greater than 0 (leave it out for a link that does not expire)",
-                )
-            }
-        },
+    let expires = match expires_from(req.expires_in_seconds.as_ref()) {
+        Ok(x) => x,
+        Err(m) => return error(StatusCode::BAD_REQUEST, m),
     };
     match st.store.index.create_share(&p.id, &id, expires).await {
         Ok((share_id, token)) => {
-            let _ = st
-                .store
-                .index
-                .audit(
-                    &p.id,
-                    "share.create",
-                    Some(&id),
-                    serde_json::json!({"share_id": share_id}),
-                )
-                .await;
+            write_audit(
+                &st,
+                &p.id,
+                "share.create",
+                Some(&id),
+                serde_json::json!({"share_id": share_id}),
+            )
+            .await;
             (
                 StatusCode::CREATED,
                 Json(serde_json::json!({"id": share_id, "token": token, "url": format!("/share/{token}"), "embed_url": format!("/embed/{token}"), "expires_ms": expires})),
@@ -783,16 +893,14 @@ async fn revoke_share(
 ) -> Response {
     match st.store.index.revoke_share(&p.id, &id).await {
         Ok(true) => {
-            let _ = st
-                .store
-                .index
-                .audit(
-                    &p.id,
-                    "share.revoke",
-                    None,
-                    serde_json::json!({"share_id": id}),
-                )
-                .await;
+            write_audit(
+                &st,
+                &p.id,
+                "share.revoke",
+                None,
+                serde_json::json!({"share_id": id}),
+            )
+            .await;
             StatusCode::NO_CONTENT.into_response()
         }
         Ok(false) => error(StatusCode::NOT_FOUND, "no such live share"),

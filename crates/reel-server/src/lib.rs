@@ -11,6 +11,7 @@ mod api;
 pub mod assets;
 mod auth;
 mod capture;
+mod collections;
 mod comments;
 pub mod export_to;
 mod guard;
@@ -35,6 +36,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(capture::routes())
         .merge(api::routes())
         .merge(comments::routes())
+        .merge(collections::routes())
         .merge(pages::routes())
         .merge(screenshot::routes())
         .merge(jobs::routes())

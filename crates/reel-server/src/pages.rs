@@ -15,6 +15,11 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/", get(index))
         .route("/player/{file}", get(asset))
         .route("/ui/{file}", get(asset))
+        // Browsers ask for it on any page without an icon link (an API answer opened in a tab).
+        .route(
+            "/favicon.ico",
+            get(|| async { asset_response("/ui/icon.svg") }),
+        )
         .route("/share/{token}", get(share_page))
         .route("/embed/{token}", get(embed_page))
         .route("/share/{token}/events", get(share_events))
@@ -118,11 +123,66 @@ async fn asset(uri: axum::http::Uri) -> Response {
     asset_response(uri.path())
 }
 
-async fn resolve(st: &AppState, token: &str) -> Option<(String, String)> {
+/// What a live share token opens.
+enum Opened {
+    /// (project, session)
+    Session(String, String),
+    /// (project, collection)
+    Collection(String, String),
+}
+
+async fn open(st: &AppState, token: &str) -> Option<Opened> {
     if token.len() > 128 || !token.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return None;
     }
-    st.store.index.share(token).await.ok().flatten()
+    if let Some((p, s)) = st.store.index.share(token).await.ok().flatten() {
+        return Some(Opened::Session(p, s));
+    }
+    let (p, c) = st
+        .store
+        .index
+        .collection_share(token)
+        .await
+        .ok()
+        .flatten()?;
+    Some(Opened::Collection(p, c))
+}
+
+/// Which session of a collection share a request asks for (`?session=`).
+#[derive(serde::Deserialize, Default)]
+struct Pick {
+    session: Option<String>,
+}
+
+/// The (project, session) a share request may read: the session of a session share (a
+/// `?session=` naming another is refused), or the asked-for session of a collection share
+/// (only if it is in the collection; without `?session=`, its first).
+async fn resolve(st: &AppState, token: &str, pick: &Pick) -> Option<(String, String)> {
+    match open(st, token).await? {
+        Opened::Session(p, s) => (pick.session.is_none()
+            || pick.session.as_deref() == Some(s.as_str()))
+        .then_some((p, s)),
+        Opened::Collection(p, c) => {
+            let s = match &pick.session {
+                Some(s) => st
+                    .store
+                    .index
+                    .in_collection(&p, &c, s)
+                    .await
+                    .ok()?
+                    .then(|| s.clone())?,
+                None => st
+                    .store
+                    .index
+                    .collection_sessions(&p, &c)
+                    .await
+                    .ok()?
+                    .into_iter()
+                    .next()?,
+            };
+            Some((p, s))
+        }
+    }
 }
 
 fn gone() -> Response {
@@ -132,7 +192,7 @@ fn gone() -> Response {
 }
 
 async fn share_page(State(st): State<Arc<AppState>>, Path(token): Path<String>) -> Response {
-    match resolve(&st, &token).await {
+    match open(&st, &token).await {
         Some(_) => page(
             shell("Shared recording · Reel", "data-mode=share", "/ui/share.js"),
             false,
@@ -142,7 +202,7 @@ async fn share_page(State(st): State<Arc<AppState>>, Path(token): Path<String>) 
 }
 
 async fn embed_page(State(st): State<Arc<AppState>>, Path(token): Path<String>) -> Response {
-    match resolve(&st, &token).await {
+    match open(&st, &token).await {
         Some(_) => page(
             shell("Reel player", "data-mode=embed class=embed", "/ui/share.js"),
             true,
@@ -155,36 +215,65 @@ async fn share_events(
     State(st): State<Arc<AppState>>,
     Path(token): Path<String>,
     Query(q): Query<EventsQuery>,
+    Query(pick): Query<Pick>,
 ) -> Response {
-    let Some((project, session)) = resolve(&st, &token).await else {
+    let Some((project, session)) = resolve(&st, &token, &pick).await else {
         return gone();
     };
     events_response(&st, &project, &session, &q).await
 }
 
-async fn share_moments(State(st): State<Arc<AppState>>, Path(token): Path<String>) -> Response {
-    let Some((project, session)) = resolve(&st, &token).await else {
+async fn share_moments(
+    State(st): State<Arc<AppState>>,
+    Path(token): Path<String>,
+    Query(pick): Query<Pick>,
+) -> Response {
+    let Some((project, session)) = resolve(&st, &token, &pick).await else {
         return gone();
     };
     crate::moments::for_share(&st, &project, &session).await
 }
 
+/// What a share page shows above the player: the session's start, length and first URL (the
+/// export policy applied); for a collection, its name and description and the same facts of
+/// every session in it.
 async fn share_meta(State(st): State<Arc<AppState>>, Path(token): Path<String>) -> Response {
-    let Some((project, session)) = resolve(&st, &token).await else {
-        return gone();
+    let facts = |r: &reel_store::SessionRow| {
+        // The export policy applies here as on every way out of the server.
+        let start_url = match st.policy("export_redaction") {
+            Some(p) => r.start_url.as_deref().and_then(|u| p.page_url(u)),
+            None => r.start_url.clone(),
+        };
+        serde_json::json!({
+            "id": r.id, "start_time": r.start_time, "recording_duration": r.recording_duration, "start_url": start_url,
+        })
     };
-    match st.store.index.session(&project, &session).await {
-        Ok(Some(r)) => {
-            // The export policy applies here as on every way out of the server.
-            let start_url = match st.policy("export_redaction") {
-                Some(p) => r.start_url.as_deref().and_then(|u| p.page_url(u)),
-                None => r.start_url.clone(),
+    match open(&st, &token).await {
+        Some(Opened::Session(project, session)) => {
+            match st.store.index.session(&project, &session).await {
+                Ok(Some(r)) => axum::Json(facts(&r)).into_response(),
+                _ => gone(),
+            }
+        }
+        Some(Opened::Collection(project, id)) => {
+            let (Ok(Some(c)), Ok(ids)) = (
+                st.store.index.collection(&project, &id).await,
+                st.store.index.collection_sessions(&project, &id).await,
+            ) else {
+                return gone();
             };
+            let mut sessions = Vec::new();
+            for s in ids.iter().take(reel_store::collections::MAX_BATCH) {
+                if let Ok(Some(r)) = st.store.index.session(&project, s).await {
+                    sessions.push(facts(&r));
+                }
+            }
             axum::Json(serde_json::json!({
-                "id": r.id, "start_time": r.start_time, "recording_duration": r.recording_duration, "start_url": start_url,
+                "collection": {"name": c.name, "description": c.description},
+                "sessions": sessions,
             }))
             .into_response()
         }
-        _ => gone(),
+        None => gone(),
     }
 }

@@ -106,6 +106,19 @@ CREATE INDEX IF NOT EXISTS comments_session ON comments (project_id, session_id,
     r#"
 ALTER TABLE sessions ADD COLUMN watched_ms BIGINT
 "#,
+    // Collections (reel_store::collections): named lists of sessions; a share link may open a
+    // whole collection (`shares.collection_id`, its `session_id` then empty).
+    r#"
+CREATE TABLE IF NOT EXISTS collections (
+  project_id TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL, description TEXT NOT NULL,
+  created_ms BIGINT NOT NULL, updated_ms BIGINT NOT NULL,
+  PRIMARY KEY (project_id, id));
+CREATE TABLE IF NOT EXISTS collection_sessions (
+  project_id TEXT NOT NULL, collection_id TEXT NOT NULL, session_id TEXT NOT NULL, added_ms BIGINT NOT NULL,
+  PRIMARY KEY (project_id, collection_id, session_id));
+CREATE INDEX IF NOT EXISTS collection_sessions_session ON collection_sessions (project_id, session_id);
+ALTER TABLE shares ADD COLUMN collection_id TEXT
+"#,
 ];
 
 /// Orders the session list can take (descending), besides its default `start_time`: PostHog's
@@ -244,6 +257,8 @@ pub struct SessionFilter {
     pub to_ms: Option<i64>,
     pub min_duration_ms: Option<i64>,
     pub has_errors: Option<bool>,
+    /// Only sessions in this collection.
+    pub collection: Option<String>,
     /// Only sessions with at least one moment of each of these kinds (`rage_click`, …).
     pub has: Vec<String>,
     /// Sort by this order of [`SORT_COLUMNS`] (descending; sessions not analysed yet last)
@@ -652,6 +667,13 @@ impl Index {
         if let Some(d) = f.min_duration_ms {
             push(" AND end_ms - start_ms >= $?", Arg::I(d), &mut sql);
         }
+        if let Some(c) = &f.collection {
+            push(
+                " AND EXISTS (SELECT 1 FROM collection_sessions m WHERE m.project_id = s.project_id AND m.collection_id = $? AND m.session_id = s.id)",
+                Arg::S(c.clone()),
+                &mut sql,
+            );
+        }
         match f.watched {
             Some(true) => sql.push_str(" AND watched_ms IS NOT NULL"),
             Some(false) => sql.push_str(" AND watched_ms IS NULL"),
@@ -926,6 +948,7 @@ impl Index {
             "shares",
             "session_people",
             "comments",
+            "collection_sessions",
         ] {
             n += sqlx::query(sqlx::AssertSqlSafe(format!(
                 "DELETE FROM {t} WHERE project_id = $1 AND session_id = $2"
@@ -1157,13 +1180,25 @@ impl Index {
         session: &str,
         expires_ms: Option<i64>,
     ) -> Result<(String, String)> {
+        self.insert_share(project, session, None, expires_ms).await
+    }
+
+    /// A share row: a session's (`collection` `None`) or a collection's (`session` empty).
+    pub(crate) async fn insert_share(
+        &self,
+        project: &str,
+        session: &str,
+        collection: Option<&str>,
+        expires_ms: Option<i64>,
+    ) -> Result<(String, String)> {
         let token = random_token(32); // 32 base62 chars ≈ 190 bits
         let id = uuid::Uuid::now_v7().to_string();
         let _w = self.writer().await;
-        sqlx::query("INSERT INTO shares (token_sha256, project_id, session_id, id, created_ms, expires_ms) VALUES ($1, $2, $3, $4, $5, $6)")
+        sqlx::query("INSERT INTO shares (token_sha256, project_id, session_id, collection_id, id, created_ms, expires_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)")
             .bind(sha256_hex(&token))
             .bind(project)
             .bind(session)
+            .bind(collection)
             .bind(&id)
             .bind(crate::now_ms())
             .bind(expires_ms)
@@ -1174,14 +1209,33 @@ impl Index {
 
     /// The (project, session) a live share token opens.
     pub async fn share(&self, token: &str) -> Result<Option<(String, String)>> {
-        let row = sqlx::query("SELECT project_id, session_id, expires_ms, revoked_ms FROM shares WHERE token_sha256 = $1").bind(sha256_hex(token)).fetch_optional(&self.pool).await?;
+        self.live_share(token, "session_id").await
+    }
+
+    /// (project, `column`) of a live share token whose `column` — `session_id` or
+    /// `collection_id`, fixed text — says what it opens.
+    pub(crate) async fn live_share(
+        &self,
+        token: &str,
+        column: &'static str,
+    ) -> Result<Option<(String, String)>> {
+        let kind = if column == "collection_id" {
+            "IS NOT NULL"
+        } else {
+            "IS NULL"
+        };
+        // Audited: `column` and `kind` are fixed text; the value is bound.
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT project_id, {column} AS opens, expires_ms, revoked_ms FROM shares WHERE token_sha256 = $1 AND collection_id {kind}")))
+            .bind(sha256_hex(token))
+            .fetch_optional(&self.pool)
+            .await?;
         let Some(r) = row else { return Ok(None) };
         let expires: Option<i64> = r.try_get("expires_ms")?;
         let revoked: Option<i64> = r.try_get("revoked_ms")?;
         if revoked.is_some() || expires.is_some_and(|e| e <= crate::now_ms()) {
             return Ok(None);
         }
-        Ok(Some((r.try_get("project_id")?, r.try_get("session_id")?)))
+        Ok(Some((r.try_get("project_id")?, r.try_get("opens")?)))
     }
 
     pub async fn list_shares(
@@ -1189,9 +1243,20 @@ impl Index {
         project: &str,
         session: &str,
     ) -> Result<Vec<serde_json::Value>> {
-        let rows = sqlx::query("SELECT id, created_ms, expires_ms, revoked_ms FROM shares WHERE project_id = $1 AND session_id = $2 ORDER BY created_ms")
+        self.shares_where(project, "session_id", session).await
+    }
+
+    /// Share links whose `column` (`session_id` or `collection_id`, fixed text) is `value`.
+    pub(crate) async fn shares_where(
+        &self,
+        project: &str,
+        column: &'static str,
+        value: &str,
+    ) -> Result<Vec<serde_json::Value>> {
+        // Audited: `column` is one of two fixed names; values are bound.
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT id, created_ms, expires_ms, revoked_ms FROM shares WHERE project_id = $1 AND {column} = $2 ORDER BY created_ms")))
             .bind(project)
-            .bind(session)
+            .bind(value)
             .fetch_all(&self.pool)
             .await?;
         rows.iter()

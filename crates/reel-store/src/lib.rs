@@ -15,11 +15,13 @@
 //! * [`dedupe`]: idempotent imports: events a session already holds are not stored again.
 //! * [`export`]: continuous export of sealed sessions to a folder or bucket the user owns.
 //! * [`comments`]: comments at a time of a recording; deleted with their session.
+//! * [`collections`]: named lists of sessions and the share links that open one.
 //!
 //! This crate knows nothing about HTTP.
 #![forbid(unsafe_code)]
 
 pub mod blobs;
+pub mod collections;
 pub mod comments;
 pub mod dedupe;
 pub mod export;
@@ -29,6 +31,7 @@ pub mod read;
 pub mod seal;
 
 pub use blobs::Blobs;
+pub use collections::Collection;
 pub use comments::Comment;
 pub use dedupe::ImportOutcome;
 pub use index::{Index, InsightRow, SessionFilter, SessionRow, SORT_COLUMNS};

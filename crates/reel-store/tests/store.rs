@@ -1692,3 +1692,176 @@ async fn comments_are_kept_in_time_order_imported_once_and_deleted_for_good() {
         }
     }
 }
+
+// ---- collections (issue 15) ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collections_hold_sessions_until_they_are_deleted_and_share_links_open_only_them() {
+    let now = reel_store::now_ms();
+    for b in backends().await {
+        let s = Store::open(&b.index, &b.blobs).await.unwrap();
+        let (p, _) = s.index.ensure_project(None, None).await.unwrap();
+        let (a, c, d) = (
+            Marked::new("coll-a"),
+            Marked::new("coll-b"),
+            Marked::new("coll-c"),
+        );
+        for (i, m) in [&a, &c, &d].into_iter().enumerate() {
+            s.ingest(&p.id, vec![m.batch(0, now - 60_000 + i as i64 * 1000)])
+                .await
+                .unwrap();
+        }
+        let idx = &s.index;
+        // Names are checked and cleaned.
+        let err = idx.create_collection(&p.id, "  \n ", "").await.unwrap_err();
+        assert!(err.to_string().contains("name"), "{err}");
+        let long = "x".repeat(reel_store::collections::MAX_NAME_CHARS + 1);
+        assert!(idx.create_collection(&p.id, &long, "").await.is_err());
+        let bugs = idx
+            .create_collection(&p.id, " Checkout\u{0} bugs ", "seen in Q3")
+            .await
+            .unwrap();
+        assert_eq!(bugs.name, "Checkout bugs", "{}", b.name);
+        let other = idx.create_collection(&p.id, "Other", "").await.unwrap();
+        // Adding: new, repeated and unknown ids each reported; repeats in one call count once.
+        let ids = |v: &[&Marked]| v.iter().map(|m| m.id.clone()).collect::<Vec<_>>();
+        let mut req = ids(&[&a, &c, &a]);
+        req.push("no-such-session".into());
+        let r = idx
+            .add_to_collection(&p.id, &bugs.id, &req)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.added, ids(&[&a, &c]), "{}", b.name);
+        assert_eq!(r.unknown, ["no-such-session"]);
+        let r = idx
+            .add_to_collection(&p.id, &bugs.id, &ids(&[&c, &d]))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((r.added.len(), r.already.len()), (1, 1));
+        assert!(idx
+            .add_to_collection(&p.id, "no-such-collection", &ids(&[&a]))
+            .await
+            .unwrap()
+            .is_none());
+        let too_many = vec!["x".to_string(); reel_store::collections::MAX_BATCH + 1];
+        assert!(idx
+            .add_to_collection(&p.id, &bugs.id, &too_many)
+            .await
+            .is_err());
+        idx.add_to_collection(&p.id, &other.id, &ids(&[&a]))
+            .await
+            .unwrap();
+        // Oldest recording first; counts; the list filter; a session's collections.
+        assert_eq!(
+            idx.collection_sessions(&p.id, &bugs.id).await.unwrap(),
+            ids(&[&a, &c, &d]),
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            idx.collection(&p.id, &bugs.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .session_count,
+            3
+        );
+        let f = reel_store::SessionFilter {
+            collection: Some(other.id.clone()),
+            limit: 50,
+            ..Default::default()
+        };
+        let (rows, _) = idx.sessions(&p.id, &f).await.unwrap();
+        assert_eq!(
+            rows.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+            [a.id.as_str()]
+        );
+        let names: Vec<String> = idx
+            .collections_of_session(&p.id, &a.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.name)
+            .collect();
+        assert_eq!(names, ["Checkout bugs", "Other"], "{}", b.name);
+        // Rename; remove one (the session stays).
+        let renamed = idx
+            .update_collection(&p.id, &bugs.id, Some("Pay bugs"), None)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (renamed.name.as_str(), renamed.description.as_str()),
+            ("Pay bugs", "seen in Q3")
+        );
+        assert_eq!(
+            idx.remove_from_collection(&p.id, &bugs.id, &ids(&[&d]))
+                .await
+                .unwrap(),
+            Some(1)
+        );
+        assert!(idx.session(&p.id, &d.id).await.unwrap().is_some());
+        // A collection share opens the collection (not a session share), until revoked.
+        let (share_id, token) = idx
+            .create_collection_share(&p.id, &bugs.id, None)
+            .await
+            .unwrap();
+        assert_eq!(
+            idx.collection_share(&token).await.unwrap(),
+            Some((p.id.clone(), bugs.id.clone()))
+        );
+        assert_eq!(idx.share(&token).await.unwrap(), None, "{}", b.name);
+        assert!(idx.in_collection(&p.id, &bugs.id, &a.id).await.unwrap());
+        assert!(!idx.in_collection(&p.id, &bugs.id, &d.id).await.unwrap());
+        let (_, expired) = idx
+            .create_collection_share(&p.id, &bugs.id, Some(now - 1))
+            .await
+            .unwrap();
+        assert_eq!(idx.collection_share(&expired).await.unwrap(), None);
+        assert_eq!(
+            idx.list_collection_shares(&p.id, &bugs.id)
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
+        assert!(idx.revoke_share(&p.id, &share_id).await.unwrap());
+        assert_eq!(idx.collection_share(&token).await.unwrap(), None);
+        // Deleting a session takes it out of every collection.
+        assert!(s.delete_session(&p.id, &a.id).await.unwrap());
+        assert_eq!(
+            idx.collection_sessions(&p.id, &bugs.id).await.unwrap(),
+            ids(&[&c])
+        );
+        assert_eq!(
+            idx.collection(&p.id, &other.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .session_count,
+            0,
+            "{}",
+            b.name
+        );
+        // Deleting a collection keeps its sessions and kills its links.
+        let (_, live) = idx
+            .create_collection_share(&p.id, &bugs.id, None)
+            .await
+            .unwrap();
+        assert!(idx.delete_collection(&p.id, &bugs.id).await.unwrap());
+        assert!(!idx.delete_collection(&p.id, &bugs.id).await.unwrap());
+        assert_eq!(idx.collection_share(&live).await.unwrap(), None);
+        assert!(idx.session(&p.id, &c.id).await.unwrap().is_some());
+        assert_eq!(
+            idx.collections(&p.id)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|c| c.name)
+                .collect::<Vec<_>>(),
+            ["Other"]
+        );
+    }
+}
