@@ -10,28 +10,12 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { deflateSync } from 'node:zlib';
 import { launch } from './browser.mjs';
 import { REEL, ROOT } from './server.mjs';
+import { png } from './png.mjs';
 
 const browser = await launch();
 after(() => browser.close());
-
-const CRC = Array.from({ length: 256 }, (_, n) => { let c = n; for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1; return c >>> 0; });
-/** @param {Buffer} b */
-function crc32(b) { let c = 0xffffffff; for (const x of b) c = CRC[(c ^ x) & 255] ^ (c >>> 8); return (c ^ 0xffffffff) >>> 0; }
-/** A solid w×h RGB PNG. */
-function png(w, h, rgb) {
-  const chunk = (kind, data) => {
-    const len = Buffer.alloc(4); len.writeUInt32BE(data.length);
-    const crc = Buffer.alloc(4); crc.writeUInt32BE(crc32(Buffer.concat([Buffer.from(kind), data])));
-    return Buffer.concat([len, Buffer.from(kind), data, crc]);
-  };
-  const ihdr = Buffer.alloc(13); ihdr.writeUInt32BE(w, 0); ihdr.writeUInt32BE(h, 4); ihdr.set([8, 2, 0, 0, 0], 8);
-  const row = Buffer.from([0, ...Array.from({ length: w }, () => rgb).flat()]);
-  const raw = Buffer.concat(Array.from({ length: h }, () => row));
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
-}
 
 const FILES = {
   '/site.css': ['text/css', "@import 'more.css';\n@font-face { font-family: Site; src: url(fonts/site.woff2) format('woff2'); }\nbody { font-family: Site, sans-serif; background: url(\"/img/bg.png\") repeat; }"],
