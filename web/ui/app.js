@@ -118,7 +118,7 @@ async function list() {
   const input = (name, attrs) => h('label', {}, attrs.label, h('input', { ...attrs, label: null, name, value: filters[name],
     oninput: (e) => { filters[name] = e.target.value; } }));
   const form = h('form', { class: 'filters', onsubmit: (e) => { e.preventDefault(); filtersToUrl(); load(true); } },
-    input('q', { label: 'Search', placeholder: 'person or URL', type: 'search' }),
+    input('q', { label: 'Search', placeholder: 'person, URL or page title', type: 'search' }),
     input('person', { label: 'Person', placeholder: 'distinct id' }),
     input('url', { label: 'URL contains', placeholder: '/checkout' }),
     input('min_duration', { label: 'Min seconds', type: 'number', min: 0 }),

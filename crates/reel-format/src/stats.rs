@@ -163,6 +163,43 @@ impl StatsBuilder {
 }
 
 /// Statistics of a list of events.
+/// Longest page title kept (characters).
+pub const MAX_TITLE_CHARS: usize = 300;
+
+/// The document title of a full snapshot: the text of its first `<title>` element (the head's,
+/// which comes before any SVG `<title>` in the body), whitespace collapsed, at most
+/// [`MAX_TITLE_CHARS`]. `None` for other events, an empty title or none.
+pub fn snapshot_title(e: &Event) -> Option<String> {
+    if e.kind != EventType::FullSnapshot {
+        return None;
+    }
+    let json = e.json();
+    let i = ["\"tagName\":\"title\"", "\"tagName\": \"title\""]
+        .iter()
+        .filter_map(|p| json.find(p).map(|i| i + p.len()))
+        .min()?;
+    let rest = &json[i..];
+    let j = rest.find("\"textContent\"")?;
+    // Another element before any text: the title is empty.
+    if rest[..j].contains("\"tagName\"") {
+        return None;
+    }
+    let value = rest[j + "\"textContent\"".len()..]
+        .trim_start()
+        .strip_prefix(':')?
+        .trim_start();
+    let mut de = serde_json::Deserializer::from_str(value);
+    let text = <String as serde::Deserialize>::deserialize(&mut de).ok()?;
+    let title: String = text
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .take(MAX_TITLE_CHARS)
+        .collect();
+    (!title.is_empty()).then_some(title)
+}
+
 pub fn of_events<'a>(events: impl IntoIterator<Item = &'a Event>) -> SessionStats {
     of_events_from("", events)
 }
@@ -185,6 +222,36 @@ mod tests {
 
     fn ev(s: &str) -> Event {
         Event::parse(s).unwrap()
+    }
+
+    #[test]
+    fn titles_of_full_snapshots() {
+        let snap = |title: &str| {
+            ev(&format!(
+                r#"{{"type":2,"data":{{"node":{{"type":0,"id":1,"childNodes":[{{"type":2,"id":2,"tagName":"html","attributes":{{}},"childNodes":[{{"type":2,"id":3,"tagName":"head","attributes":{{}},"childNodes":[{title}]}}]}}]}}}},"timestamp":1}}"#
+            ))
+        };
+        let t = r#"{"type":2,"id":4,"tagName":"title","attributes":{},"childNodes":[{"type":3,"id":5,"textContent":"  Checkout \u2013\n step 2 "}]}"#;
+        assert_eq!(
+            snapshot_title(&snap(t)).as_deref(),
+            Some("Checkout \u{2013} step 2")
+        );
+        let empty = r#"{"type":2,"id":4,"tagName":"title","attributes":{},"childNodes":[]},{"type":2,"id":6,"tagName":"p","attributes":{},"childNodes":[{"type":3,"id":7,"textContent":"not a title"}]}"#;
+        assert_eq!(snapshot_title(&snap(empty)), None);
+        assert_eq!(snapshot_title(&snap("")), None);
+        let long = format!(
+            r#"{{"type":2,"id":4,"tagName":"title","attributes":{{}},"childNodes":[{{"type":3,"id":5,"textContent":"{}"}}]}}"#,
+            "x".repeat(1000)
+        );
+        assert_eq!(
+            snapshot_title(&snap(&long)).map(|t| t.chars().count()),
+            Some(MAX_TITLE_CHARS)
+        );
+        // Only full snapshots.
+        let mutation = ev(
+            r#"{"type":3,"data":{"source":0,"adds":[{"node":{"type":2,"tagName":"title","childNodes":[{"type":3,"textContent":"x"}]}}]},"timestamp":2}"#,
+        );
+        assert_eq!(snapshot_title(&mutation), None);
     }
 
     #[test]

@@ -119,6 +119,12 @@ CREATE TABLE IF NOT EXISTS collection_sessions (
 CREATE INDEX IF NOT EXISTS collection_sessions_session ON collection_sessions (project_id, session_id);
 ALTER TABLE shares ADD COLUMN collection_id TEXT
 "#,
+    // Page titles (the `<title>` of each full snapshot), for the list's free-text search.
+    r#"
+CREATE TABLE IF NOT EXISTS session_titles (
+  project_id TEXT NOT NULL, session_id TEXT NOT NULL, title TEXT NOT NULL, first_ms BIGINT NOT NULL,
+  PRIMARY KEY (project_id, session_id, title))
+"#,
 ];
 
 /// Orders the session list can take (descending), besides its default `start_time`: PostHog's
@@ -264,7 +270,7 @@ pub struct SessionFilter {
     /// Sort by this order of [`SORT_COLUMNS`] (descending; sessions not analysed yet last)
     /// instead of newest first.
     pub sort: Option<String>,
-    /// Free text found (case-insensitive substring) in the person or any page URL.
+    /// Free text found (case-insensitive substring) in the person, any page URL or any page title.
     pub search: Option<String>,
     /// Opaque cursor from a previous page.
     pub cursor: Option<String>,
@@ -702,7 +708,7 @@ impl Index {
             args.push(Arg::S(pat));
             let n = args.len();
             sql.push_str(&format!(
-                " AND (LOWER(COALESCE(distinct_id, '')) LIKE ${n} ESCAPE '\\' OR EXISTS (SELECT 1 FROM session_urls u WHERE u.project_id = s.project_id AND u.session_id = s.id AND LOWER(u.url) LIKE ${n} ESCAPE '\\'))"
+                " AND (LOWER(COALESCE(distinct_id, '')) LIKE ${n} ESCAPE '\\' OR EXISTS (SELECT 1 FROM session_urls u WHERE u.project_id = s.project_id AND u.session_id = s.id AND LOWER(u.url) LIKE ${n} ESCAPE '\\') OR EXISTS (SELECT 1 FROM session_titles t WHERE t.project_id = s.project_id AND t.session_id = s.id AND LOWER(t.title) LIKE ${n} ESCAPE '\\'))"
             ));
         }
         // The sort key: a fixed expression from `sort_key` (never text from the request).
@@ -949,6 +955,7 @@ impl Index {
             "session_people",
             "comments",
             "collection_sessions",
+            "session_titles",
         ] {
             n += sqlx::query(sqlx::AssertSqlSafe(format!(
                 "DELETE FROM {t} WHERE project_id = $1 AND session_id = $2"

@@ -201,9 +201,14 @@ impl Store {
             };
             let st = stats::of_events_from(&us[0].source.system, events.iter().copied());
             let mut urls: BTreeMap<String, i64> = BTreeMap::new();
+            let mut titles: BTreeMap<String, i64> = BTreeMap::new();
             for e in &events {
                 if let Detail::Href(h) = &e.detail {
                     let v = urls.entry(h.clone()).or_insert(e.timestamp);
+                    *v = (*v).min(e.timestamp);
+                }
+                if let Some(t) = stats::snapshot_title(e) {
+                    let v = titles.entry(t).or_insert(e.timestamp);
                     *v = (*v).min(e.timestamp);
                 }
             }
@@ -235,6 +240,7 @@ impl Store {
                 stored_len,
                 stats: st,
                 urls,
+                titles,
                 distinct,
                 people,
                 source: first_unit.source.clone(),
@@ -543,14 +549,16 @@ async fn write_index(
             .bind(now)
             .execute(&mut *conn)
             .await?;
-        for (url, ms) in &b.urls {
-            sqlx::query(UPSERT_URL)
-                .bind(project)
-                .bind(&b.session)
-                .bind(url)
-                .bind(*ms)
-                .execute(&mut *conn)
-                .await?;
+        for (sql, map) in [(UPSERT_URL, &b.urls), (UPSERT_TITLE, &b.titles)] {
+            for (text, ms) in map {
+                sqlx::query(sql)
+                    .bind(project)
+                    .bind(&b.session)
+                    .bind(text)
+                    .bind(*ms)
+                    .execute(&mut *conn)
+                    .await?;
+            }
         }
         for d in &b.people {
             sqlx::query("INSERT INTO session_people (project_id, session_id, distinct_id) VALUES ($1, $2, $3) ON CONFLICT (project_id, session_id, distinct_id) DO NOTHING")
@@ -714,6 +722,8 @@ struct PendingBlock {
     stored_len: i64,
     stats: stats::SessionStats,
     urls: BTreeMap<String, i64>,
+    /// Page titles of the block's full snapshots (first seen).
+    titles: BTreeMap<String, i64>,
     distinct: Option<String>,
     /// Every person id the batch carried for this session (for forget-a-person).
     people: Vec<String>,
@@ -766,5 +776,7 @@ ON CONFLICT (project_id, id) DO UPDATE SET
   updated_ms = excluded.updated_ms,
   sealed_ms = NULL";
 
+const UPSERT_TITLE: &str = "INSERT INTO session_titles (project_id, session_id, title, first_ms) VALUES ($1, $2, $3, $4)
+ON CONFLICT (project_id, session_id, title) DO UPDATE SET first_ms = CASE WHEN excluded.first_ms < session_titles.first_ms THEN excluded.first_ms ELSE session_titles.first_ms END";
 const UPSERT_URL: &str = "INSERT INTO session_urls (project_id, session_id, url, first_ms) VALUES ($1, $2, $3, $4)
 ON CONFLICT (project_id, session_id, url) DO UPDATE SET first_ms = CASE WHEN excluded.first_ms < session_urls.first_ms THEN excluded.first_ms ELSE session_urls.first_ms END";

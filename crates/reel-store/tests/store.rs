@@ -1865,3 +1865,71 @@ async fn collections_hold_sessions_until_they_are_deleted_and_share_links_open_o
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn page_titles_are_searchable_and_deleted_with_their_session() {
+    let now = reel_store::now_ms();
+    for b in backends().await {
+        let s = Store::open(&b.index, &b.blobs).await.unwrap();
+        let (p, _) = s.index.ensure_project(None, None).await.unwrap();
+        let r = rand_name();
+        let title = format!("Order summary {r} — Acme");
+        let snap = |t: i64, title: &str| {
+            Event::parse(format!(
+                r#"{{"type":2,"data":{{"node":{{"type":0,"id":1,"childNodes":[{{"type":2,"id":2,"tagName":"html","attributes":{{}},"childNodes":[{{"type":2,"id":3,"tagName":"head","attributes":{{}},"childNodes":[{{"type":2,"id":4,"tagName":"title","attributes":{{}},"childNodes":[{{"type":3,"id":5,"textContent":"{title}"}}]}}]}}]}}]}},"initialOffset":{{"top":0,"left":0}}}},"timestamp":{t}}}"#
+            ))
+            .unwrap()
+        };
+        s.ingest(
+            &p.id,
+            vec![unit(
+                "titled-b0",
+                "titled",
+                "w1",
+                vec![snap(now - 5000, &title), snap(now - 4000, "Cart")],
+            )],
+        )
+        .await
+        .unwrap();
+        s.ingest(
+            &p.id,
+            vec![unit(
+                "other-b0",
+                "other",
+                "w1",
+                vec![snap(now - 3000, "Home")],
+            )],
+        )
+        .await
+        .unwrap();
+        let search = |q: &str| reel_store::SessionFilter {
+            search: Some(q.into()),
+            limit: 50,
+            ..Default::default()
+        };
+        for q in [format!("order SUMMARY {r}"), "cart".to_string()] {
+            let (rows, _) = s.index.sessions(&p.id, &search(&q)).await.unwrap();
+            assert_eq!(
+                rows.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+                ["titled"],
+                "{}: {q}",
+                b.name
+            );
+        }
+        // LIKE's own characters match themselves.
+        let (rows, _) = s.index.sessions(&p.id, &search("%")).await.unwrap();
+        assert!(rows.is_empty(), "{}", b.name);
+        assert!(s.delete_session(&p.id, "titled").await.unwrap());
+        let (rows, _) = s.index.sessions(&p.id, &search("cart")).await.unwrap();
+        assert!(rows.is_empty());
+        s.index.reclaim().await.unwrap();
+        if b.name == "sqlite+folder" {
+            assert!(
+                holders(b._tmp.path(), r.as_bytes()).is_empty(),
+                "the title stays nowhere in the data folder"
+            );
+        } else {
+            assert!(!pg_rows(&s).await.iter().any(|row| row.contains(&r)));
+        }
+    }
+}
