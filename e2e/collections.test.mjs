@@ -52,6 +52,11 @@ for (const mode of modes()) {
       const t0 = Date.now() - 3_600_000;
       for (const [sid, i] of [['s-one', 0], ['s-two', 1], ['s-three', 2]]) assert.equal((await send(server, sid, t0 + i * 60_000, `Page of ${sid}`)).status, 200);
       await waitFor(async () => (await api(server, '/api/v1/sessions')).results.length === 3, { what: 'sessions listed' });
+      // Counts: how many match, on the first page; later pages do not count again.
+      const page1 = await api(server, '/api/v1/sessions?limit=2');
+      assert.equal(page1.total, 3);
+      assert.equal((await api(server, `/api/v1/sessions?limit=2&cursor=${page1.next_cursor}`)).total, null);
+      assert.equal((await api(server, '/api/v1/sessions?q=s-two')).total, 1);
       // The export policy removes e-mail addresses from everything that leaves the server.
       const patch = await fetch(`${server.url}/api/v1/project`, { method: 'PATCH', headers: JSON_H, body: JSON.stringify({ export_redaction: { rules: '[patterns]\nbuiltin = ["email"]\n' } }) });
       assert.equal(patch.status, 200);
@@ -61,6 +66,7 @@ for (const mode of modes()) {
       await tab.goto(`${server.url}/#/`);
       await tab.waitForSelector('input.pick[value="s-one"]');
       assert.equal(await tab.isHidden('.bulk'), true, 'no bulk bar before a row is ticked');
+      await tab.waitForSelector('main .status:text("3 of 3 sessions")');
       await tab.check('input.pick[value="s-one"]');
       await tab.check('input.pick[value="s-two"]');
       await tab.waitForSelector('.bulk-count:text("2 selected")');

@@ -62,7 +62,7 @@ test('opening a session in the web UI marks it watched', async () => {
     await tab.waitForSelector('main.session');
     await waitFor(async () => (await api(server, '/api/v1/sessions?watched=true')).results.length === 1, { what: 'marked watched' });
     await tab.goBack();
-    await tab.waitForFunction(() => document.querySelectorAll('tbody tr.row').length === 1 && !document.querySelector('.status:empty'));
+    await tab.waitForFunction(() => document.querySelectorAll('tbody tr.row').length === 1 && !document.querySelector('main > div.status:empty'));
     await tab.goto(`${server.url}/#/`);
     await tab.waitForFunction(() => document.querySelectorAll('tbody tr.row').length === 2);
     assert.equal(await tab.locator('tbody tr.unwatched').count(), 1, 'the watched one is no longer bold');

@@ -79,7 +79,7 @@ async function list() {
   const rows = h('tbody');
   const more = h('button', { hidden: true }, 'Load more');
   const status = h('div', { class: 'status', role: 'status' });
-  let cursor = null;
+  let cursor = null, total = null;
   // Bulk actions over the ticked rows (add to a collection, export, delete).
   const picked = new Set();
   const bulk = bulkBar(() => [...picked], () => load(true));
@@ -110,7 +110,9 @@ async function list() {
       cursor = data.next_cursor; more.hidden = !data.has_next;
       // The order the list shows: "autoplay next" on a session page follows it.
       try { sessionStorage.setItem(LIST_ORDER, JSON.stringify([...rows.querySelectorAll('input.pick')].map((b) => b.value))); } catch { /* storage off */ }
-      status.textContent = rows.children.length ? `${rows.children.length} session(s)` : 'No sessions match these filters.';
+      if (data.total != null) total = data.total;
+      const n = rows.children.length;
+      status.textContent = n ? `${n.toLocaleString()} of ${(total ?? n).toLocaleString()} session${total === 1 ? '' : 's'}` : 'No sessions match these filters.';
       if (!rows.children.length && !Object.values(filters).some(Boolean)) status.replaceChildren(await firstSteps());
     } catch (err) { if (err.status === 401) return signIn(err.message); status.textContent = err.message; }
   }

@@ -186,13 +186,21 @@ async fn list(
         cursor: q.cursor,
         limit: q.limit.unwrap_or(50),
     };
-    match st.store.index.sessions(&p.id, &f).await {
-        Ok((rows, next)) => Json(
-            serde_json::json!({"results": rows, "has_next": next.is_some(), "next_cursor": next}),
-        )
-        .into_response(),
-        Err(e) => internal(e),
-    }
+    let (rows, next) = match st.store.index.sessions(&p.id, &f).await {
+        Ok(x) => x,
+        Err(reel_store::Error::Config(m)) => return error(StatusCode::BAD_REQUEST, &m),
+        Err(e) => return internal(e),
+    };
+    // How many match in all: on the first page only (later pages keep paging cheap).
+    let total = match f.cursor {
+        None => match st.store.index.count_sessions(&p.id, &f).await {
+            Ok(n) => Some(n),
+            Err(e) => return internal(e),
+        },
+        Some(_) => None,
+    };
+    Json(serde_json::json!({"results": rows, "has_next": next.is_some(), "next_cursor": next, "total": total}))
+        .into_response()
 }
 
 async fn one(State(st): State<Arc<AppState>>, Admin(p): Admin, Path(id): Path<String>) -> Response {

@@ -647,70 +647,11 @@ impl Index {
         project: &str,
         f: &SessionFilter,
     ) -> Result<(Vec<SessionRow>, Option<String>)> {
-        let mut sql = format!("SELECT {SESSION_COLS} FROM sessions s WHERE project_id = $1");
-        let mut args = vec![Arg::S(project.into())];
-        let mut push = |cond: &str, a: Arg, sql: &mut String| {
-            args.push(a);
-            sql.push_str(&cond.replace("$?", &format!("${}", args.len())));
-        };
-        if let Some(p) = &f.person {
-            push(" AND distinct_id = $?", Arg::S(p.clone()), &mut sql);
-        }
-        if let Some(u) = &f.url_contains {
-            let pat = format!("%{}%", like_escape(&u.to_lowercase()));
-            push(
-                " AND EXISTS (SELECT 1 FROM session_urls u WHERE u.project_id = s.project_id AND u.session_id = s.id AND LOWER(u.url) LIKE $? ESCAPE '\\')",
-                Arg::S(pat),
-                &mut sql,
-            );
-        }
-        if let Some(t) = f.from_ms {
-            push(" AND end_ms >= $?", Arg::I(t), &mut sql);
-        }
-        if let Some(t) = f.to_ms {
-            push(" AND start_ms <= $?", Arg::I(t), &mut sql);
-        }
-        if let Some(d) = f.min_duration_ms {
-            push(" AND end_ms - start_ms >= $?", Arg::I(d), &mut sql);
-        }
-        if let Some(c) = &f.collection {
-            push(
-                " AND EXISTS (SELECT 1 FROM collection_sessions m WHERE m.project_id = s.project_id AND m.collection_id = $? AND m.session_id = s.id)",
-                Arg::S(c.clone()),
-                &mut sql,
-            );
-        }
-        match f.watched {
-            Some(true) => sql.push_str(" AND watched_ms IS NOT NULL"),
-            Some(false) => sql.push_str(" AND watched_ms IS NULL"),
-            None => {}
-        }
-        match f.has_errors {
-            Some(true) => sql.push_str(" AND console_error_count > 0"),
-            Some(false) => sql.push_str(" AND console_error_count = 0"),
-            None => {}
-        }
-        for k in &f.has {
-            // Kinds are plain names; anything else matches nothing.
-            let k: String = k
-                .chars()
-                .filter(|c| c.is_ascii_lowercase() || *c == '_')
-                .collect();
-            push(
-                " AND moment_kinds LIKE $?",
-                Arg::S(format!("%,{k},%")),
-                &mut sql,
-            );
-        }
-        if let Some(q) = f.search.as_deref().filter(|q| !q.trim().is_empty()) {
-            // Free text over the person and every page URL, case-insensitive, as a substring.
-            let pat = format!("%{}%", like_escape(&q.trim().to_lowercase()));
-            args.push(Arg::S(pat));
-            let n = args.len();
-            sql.push_str(&format!(
-                " AND (LOWER(COALESCE(distinct_id, '')) LIKE ${n} ESCAPE '\\' OR EXISTS (SELECT 1 FROM session_urls u WHERE u.project_id = s.project_id AND u.session_id = s.id AND LOWER(u.url) LIKE ${n} ESCAPE '\\') OR EXISTS (SELECT 1 FROM session_titles t WHERE t.project_id = s.project_id AND t.session_id = s.id AND LOWER(t.title) LIKE ${n} ESCAPE '\\'))"
-            ));
-        }
+        let (mut sql, mut args) = filter_sql(
+            &format!("SELECT {SESSION_COLS} FROM sessions s"),
+            project,
+            f,
+        );
         // The sort key: a fixed expression from `sort_key` (never text from the request).
         let (key, sort_value): SortKey = match f.sort.as_deref() {
             Some(c) => match sort_key(c) {
@@ -758,6 +699,20 @@ impl Index {
             .then(|| out.last().map(|s| encode_cursor(sort_value(s), &s.id)))
             .flatten();
         Ok((out, next))
+    }
+
+    /// How many sessions match the list's filters (cursor and limit ignored).
+    pub async fn count_sessions(&self, project: &str, f: &SessionFilter) -> Result<i64> {
+        let (sql, args) = filter_sql("SELECT COUNT(*) AS n FROM sessions s", project, f);
+        // Audited: `sql` holds only fixed text and $N placeholders; values are bound.
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for a in args {
+            q = match a {
+                Arg::I(i) => q.bind(i),
+                Arg::S(s) => q.bind(s),
+            };
+        }
+        Ok(q.fetch_one(&self.pool).await?.try_get("n")?)
     }
 
     /// Keep a session's key moments (computed from `updated_ms` = `as_of`: the session's
@@ -1285,6 +1240,76 @@ impl Index {
             .rows_affected();
         Ok(n > 0)
     }
+}
+
+/// `select` + ` WHERE …` of the list's filters (fixed text and `$N` placeholders) and the values
+/// to bind, in order. Cursor and order are the caller's.
+fn filter_sql(select: &str, project: &str, f: &SessionFilter) -> (String, Vec<Arg>) {
+    let mut sql = format!("{select} WHERE project_id = $1");
+    let mut args = vec![Arg::S(project.into())];
+    let mut push = |cond: &str, a: Arg, sql: &mut String| {
+        args.push(a);
+        sql.push_str(&cond.replace("$?", &format!("${}", args.len())));
+    };
+    if let Some(p) = &f.person {
+        push(" AND distinct_id = $?", Arg::S(p.clone()), &mut sql);
+    }
+    if let Some(u) = &f.url_contains {
+        let pat = format!("%{}%", like_escape(&u.to_lowercase()));
+        push(
+                " AND EXISTS (SELECT 1 FROM session_urls u WHERE u.project_id = s.project_id AND u.session_id = s.id AND LOWER(u.url) LIKE $? ESCAPE '\\')",
+                Arg::S(pat),
+                &mut sql,
+            );
+    }
+    if let Some(t) = f.from_ms {
+        push(" AND end_ms >= $?", Arg::I(t), &mut sql);
+    }
+    if let Some(t) = f.to_ms {
+        push(" AND start_ms <= $?", Arg::I(t), &mut sql);
+    }
+    if let Some(d) = f.min_duration_ms {
+        push(" AND end_ms - start_ms >= $?", Arg::I(d), &mut sql);
+    }
+    if let Some(c) = &f.collection {
+        push(
+                " AND EXISTS (SELECT 1 FROM collection_sessions m WHERE m.project_id = s.project_id AND m.collection_id = $? AND m.session_id = s.id)",
+                Arg::S(c.clone()),
+                &mut sql,
+            );
+    }
+    match f.watched {
+        Some(true) => sql.push_str(" AND watched_ms IS NOT NULL"),
+        Some(false) => sql.push_str(" AND watched_ms IS NULL"),
+        None => {}
+    }
+    match f.has_errors {
+        Some(true) => sql.push_str(" AND console_error_count > 0"),
+        Some(false) => sql.push_str(" AND console_error_count = 0"),
+        None => {}
+    }
+    for k in &f.has {
+        // Kinds are plain names; anything else matches nothing.
+        let k: String = k
+            .chars()
+            .filter(|c| c.is_ascii_lowercase() || *c == '_')
+            .collect();
+        push(
+            " AND moment_kinds LIKE $?",
+            Arg::S(format!("%,{k},%")),
+            &mut sql,
+        );
+    }
+    if let Some(q) = f.search.as_deref().filter(|q| !q.trim().is_empty()) {
+        // Free text over the person and every page URL, case-insensitive, as a substring.
+        let pat = format!("%{}%", like_escape(&q.trim().to_lowercase()));
+        args.push(Arg::S(pat));
+        let n = args.len();
+        sql.push_str(&format!(
+                " AND (LOWER(COALESCE(distinct_id, '')) LIKE ${n} ESCAPE '\\' OR EXISTS (SELECT 1 FROM session_urls u WHERE u.project_id = s.project_id AND u.session_id = s.id AND LOWER(u.url) LIKE ${n} ESCAPE '\\') OR EXISTS (SELECT 1 FROM session_titles t WHERE t.project_id = s.project_id AND t.session_id = s.id AND LOWER(t.title) LIKE ${n} ESCAPE '\\'))"
+            ));
+    }
+    (sql, args)
 }
 
 /// The sessions among `sessions` whose id is tombstoned (deleted, see [`Index::delete_session`]).
