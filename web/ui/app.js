@@ -2,6 +2,7 @@
 // comments, export, delete, share). Plain DOM, no framework, no build step.
 import { api, token, setToken, h, fmtDuration, windowsFrom } from './api.js';
 import { ReelPlayer } from '/player/index.js';
+import { settingsPage } from './settings.js';
 
 const app = document.getElementById('app');
 let player = null;
@@ -21,6 +22,7 @@ function signIn(message) {
 
 function header() {
   return h('header', {}, h('a', { href: '#/' , class: 'brand' }, 'Reel'), h('span', { class: 'grow' }),
+    h('a', { href: '#/settings', class: 'nav-settings' }, 'Settings'),
     h('button', { onclick: () => { setToken(''); signIn(); } }, 'Sign out'));
 }
 
@@ -450,7 +452,8 @@ function route() {
   // #/s/<id>, optionally &t=<seconds> (the player's deep link; reel.getReplayUrl() makes these)
   const m = location.hash.match(/^#\/s\/([^&]+)/);
   const p = location.hash.match(/^#\/p\/([^&?]+)/);
-  if (m) session(decodeURIComponent(m[1])); else if (p) person(decodeURIComponent(p[1])); else list();
+  if (m) session(decodeURIComponent(m[1])); else if (p) person(decodeURIComponent(p[1]));
+  else if (location.hash.startsWith('#/settings')) settingsPage(app, { header, signIn }); else list();
 }
 
 window.addEventListener('hashchange', route);

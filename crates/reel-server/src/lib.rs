@@ -18,6 +18,7 @@ mod jobs;
 mod moments;
 mod pages;
 mod screenshot;
+mod settings;
 mod state;
 
 pub use state::{AppState, Config};
@@ -35,6 +36,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(capture::routes())
         .merge(api::routes())
         .merge(comments::routes())
+        .merge(settings::routes())
         .merge(pages::routes())
         .merge(screenshot::routes())
         .merge(jobs::routes())

@@ -31,7 +31,7 @@ pub mod seal;
 pub use blobs::Blobs;
 pub use comments::Comment;
 pub use dedupe::ImportOutcome;
-pub use index::{Index, InsightRow, SessionFilter, SessionRow, SORT_COLUMNS};
+pub use index::{AdminTokenRow, Index, InsightRow, SessionFilter, SessionRow, Usage, SORT_COLUMNS};
 pub use ingest::{IngestOutcome, IngestUnit};
 
 use std::sync::Arc;
