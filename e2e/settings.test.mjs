@@ -42,6 +42,7 @@ async function captureStatuses(server, token, sid) {
     e: (await post('/e/', { api_key: token, batch: [pv] })).status,
     i_v0_e: (await post('/i/v0/e/', { api_key: token, batch: [pv] })).status,
     batch: (await post('/batch/', { api_key: token, batch: [pv] })).status,
+    capture: (await post('/capture/', { api_key: token, batch: [pv] })).status,
     config: (await fetch(`${server.url}/array/${encodeURIComponent(token)}/config`)).status,
   };
 }
@@ -60,7 +61,7 @@ for (const mode of modes()) {
     try {
       // ---- capture token rotation ----
       const before = await captureStatuses(a, CAPTURE, 'pre');
-      assert.deepEqual(before, { ingest: 200, s: 200, e: 200, i_v0_e: 200, batch: 200, config: 200 });
+      assert.deepEqual(before, { ingest: 200, s: 200, e: 200, i_v0_e: 200, batch: 200, capture: 200, config: 200 });
       assert.equal((await call(a, '/api/v1/project/capture-token', { method: 'POST', token: CAPTURE })).status, 403, 'the capture token cannot rotate');
       assert.equal((await call(a, '/api/v1/project/capture-token', { method: 'POST', token: 'nope' })).status, 401);
       const r = await call(a, '/api/v1/project/capture-token', { method: 'POST' });
@@ -71,16 +72,16 @@ for (const mode of modes()) {
       assert.match(rotated.warning, /REEL_CAPTURE_TOKEN/, 'started with the flag: says its next start sets it again');
       assert.equal((await api(a, '/api/v1/project')).capture_token, fresh);
       const refused = await captureStatuses(a, CAPTURE, 'old');
-      assert.deepEqual(refused, { ingest: 401, s: 401, e: 401, i_v0_e: 401, batch: 401, config: 404 }, 'the old token is refused at once');
+      assert.deepEqual(refused, { ingest: 401, s: 401, e: 401, i_v0_e: 401, batch: 401, capture: 401, config: 404 }, 'the old token is refused at once');
       const old = await ingest(a, CAPTURE, 'old-2', page(Date.now() - 60_000));
       assert.match((await old.json()).error, /unknown capture token/);
-      assert.deepEqual(await captureStatuses(a, fresh, 'new'), { ingest: 200, s: 200, e: 200, i_v0_e: 200, batch: 200, config: 200 });
+      assert.deepEqual(await captureStatuses(a, fresh, 'new'), { ingest: 200, s: 200, e: 200, i_v0_e: 200, batch: 200, capture: 200, config: 200 });
       const ids = async (s) => (await api(s, '/api/v1/sessions?limit=100')).results.map((x) => x.id).sort();
       assert.deepEqual(await ids(a), ['new-i', 'new-s', 'pre-i', 'pre-s'], 'nothing sent with the old token was stored');
       if (b) {
         // The other server follows at its next settings refresh (every sweep).
         await waitFor(async () => (await captureStatuses(b, CAPTURE, 'old-b')).ingest === 401, { what: 'server B refusing the old token' });
-        assert.deepEqual(await captureStatuses(b, fresh, 'new-b'), { ingest: 200, s: 200, e: 200, i_v0_e: 200, batch: 200, config: 200 });
+        assert.deepEqual(await captureStatuses(b, fresh, 'new-b'), { ingest: 200, s: 200, e: 200, i_v0_e: 200, batch: 200, capture: 200, config: 200 });
         assert.equal((await api(b, '/api/v1/project')).capture_token, fresh);
       }
       const audit = await api(a, '/api/v1/audit');

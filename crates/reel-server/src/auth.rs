@@ -76,11 +76,15 @@ impl FromRequestParts<Arc<AppState>> for Admin {
                         .flatten()
                 };
                 if let Some(project) = project {
-                    let _ = state
-                        .store
-                        .index
-                        .touch_admin_token(&t.project_id, &t.id, reel_store::now_ms())
-                        .await;
+                    // Last use, to the minute: no write on most requests.
+                    let now = reel_store::now_ms();
+                    if t.last_used_ms.is_none_or(|u| now - u >= 60_000) {
+                        let _ = state
+                            .store
+                            .index
+                            .touch_admin_token(&t.project_id, &t.id, now)
+                            .await;
+                    }
                     return Ok(Admin(project));
                 }
             }
