@@ -826,6 +826,50 @@ async fn settings_capture_token_rotation_named_admin_tokens_and_usage() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoked_admin_tokens_are_kept_listed_up_to_a_bound() {
+    use reel_store::index::KEPT_REVOKED_TOKENS;
+    // SQLite only: the bound is the same SQL on both engines, and the loop is long.
+    let tmp = tempfile::tempdir().unwrap();
+    let index = format!("sqlite://{}", tmp.path().join("index.sqlite").display());
+    let s = Store::open(&index, &tmp.path().join("blobs").display().to_string())
+        .await
+        .unwrap();
+    let (p, _) = s.index.ensure_project(None, None).await.unwrap();
+    let mut first = String::new();
+    for i in 0..KEPT_REVOKED_TOKENS + 2 {
+        let (t, _) = s
+            .index
+            .create_admin_token(&p.id, &format!("t{i}"), 1)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(s.index.revoke_admin_token(&p.id, &t.id).await.unwrap());
+        if i == 0 {
+            first = t.id;
+        }
+    }
+    let (live, _) = s
+        .index
+        .create_admin_token(&p.id, "live", 1)
+        .await
+        .unwrap()
+        .unwrap();
+    let listed = s.index.admin_tokens(&p.id).await.unwrap();
+    assert_eq!(
+        listed.len() as i64,
+        KEPT_REVOKED_TOKENS + 1,
+        "the newest revoked ones and the live one"
+    );
+    assert!(
+        !listed.iter().any(|t| t.id == first),
+        "the oldest revoked are forgotten"
+    );
+    assert!(listed
+        .iter()
+        .any(|t| t.id == live.id && t.revoked_ms.is_none()));
+}
+
 /// Regular files under `dir` (0 if it does not exist).
 fn walk(dir: &std::path::Path) -> usize {
     let Ok(rd) = std::fs::read_dir(dir) else {
