@@ -74,7 +74,7 @@ for (const mode of modes()) {
       const refused = await captureStatuses(a, CAPTURE, 'old');
       assert.deepEqual(refused, { ingest: 401, s: 401, e: 401, i_v0_e: 401, batch: 401, capture: 401, config: 404 }, 'the old token is refused at once');
       const old = await ingest(a, CAPTURE, 'old-2', page(Date.now() - 60_000));
-      assert.match((await old.json()).error, /unknown capture token/);
+      assert.match((await old.json()).error, /unknown capture token \(a rotated token is refused: the web UI's Settings shows the current one\)/, 'says what to do');
       assert.deepEqual(await captureStatuses(a, fresh, 'new'), { ingest: 200, s: 200, e: 200, i_v0_e: 200, batch: 200, capture: 200, config: 200 });
       const ids = async (s) => (await api(s, '/api/v1/sessions?limit=100')).results.map((x) => x.id).sort();
       assert.deepEqual(await ids(a), ['new-i', 'new-s', 'pre-i', 'pre-s'], 'nothing sent with the old token was stored');
