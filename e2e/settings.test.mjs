@@ -197,6 +197,12 @@ test('settings page: rotate, admin tokens, policies with preview, retention, sto
     assert.match(await tab.textContent('#snippet-posthog'), new RegExp(`posthog.init\\('${CAPTURE}', \\{ api_host: '${server.url}'`));
     assert.match(await tab.textContent('#snippet-reel'), new RegExp(`token: '${CAPTURE}'`));
 
+    // Copy puts the token on the clipboard.
+    await tab.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url });
+    await tab.click('button:text("Copy token")');
+    await tab.waitForSelector('#capture .copy-note:text("Copied")');
+    assert.equal(await tab.evaluate(() => navigator.clipboard.readText()), CAPTURE);
+
     // Every control has a label.
     const unlabelled = await tab.evaluate(() => [...document.querySelectorAll('main.settings input, main.settings textarea, main.settings select')]
       .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')).map((el) => el.outerHTML));
