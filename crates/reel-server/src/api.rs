@@ -881,7 +881,12 @@ async fn update_settings(
     if let Err(e) = st.store.index.set_settings(&p.id, &p.settings).await {
         return internal(e);
     }
-    st.set_project(p.clone());
+    // Onto the project as this server holds it now: a capture token rotated meanwhile stays.
+    let mut now = st.project();
+    if now.id == p.id {
+        now.settings = p.settings.clone();
+        st.set_project(now);
+    }
     Json(serde_json::json!({"settings": p.settings})).into_response()
 }
 
