@@ -15,3 +15,22 @@ export async function launch(extra = []) {
     ],
   });
 }
+
+/**
+ * Collect what a page reports as wrong: console errors, uncaught exceptions and responses of 400 or more (a page that
+ * works logs none). @param {import('playwright-core').Page} tab @returns {string[]}
+ */
+export function pageErrors(tab) {
+  const errors = [];
+  tab.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  tab.on('pageerror', (e) => errors.push(e.message));
+  tab.on('response', (r) => { if (r.status() >= 400) errors.push(`${r.status()} ${r.url()}`); });
+  return errors;
+}
+
+/** Open the web UI at `url` signed in with `token` (kept in the page's localStorage), at `hash`. */
+export async function signedIn(tab, url, token, hash = '#/') {
+  await tab.goto(`${url}/`);
+  await tab.evaluate((t) => localStorage.setItem('reel.adminToken', t), token);
+  await tab.goto(`${url}/${hash}`);
+}

@@ -28,6 +28,7 @@ export function pages(s) {
     ['collections', '/#/c', 'main.collections tbody tr'],
     ['collection', `/#/c/${s.collection}`, 'main.collection tbody tr'],
     ['collection-share', s.shareUrl, '.collection-list li'],
+    ['settings', '/#/settings', 'main.settings .card'],
   ];
   if (s.person) list.push(['person', `/#/p/${encodeURIComponent(s.person)}`, 'main.person tbody tr']);
   return list;

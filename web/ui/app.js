@@ -4,6 +4,7 @@ import { api, token, setToken, h, fmtDuration, windowsFrom, applyTheme, toggleTh
 import { ReelPlayer } from '/player/index.js';
 import { allCollections, bulkBar, collectionPage, collectionsPage, sessionCollections } from './collections.js';
 import { importer } from './importer.js';
+import { settingsPage } from './settings.js';
 
 const app = document.getElementById('app');
 let player = null;
@@ -26,6 +27,7 @@ function header() {
   return h('header', {}, h('a', { href: '#/' , class: 'brand' }, 'Reel'),
     h('nav', { class: 'main-nav', 'aria-label': 'Main' }, h('a', { href: '#/' }, 'Sessions'), h('a', { href: '#/c' }, 'Collections')),
     h('span', { class: 'grow' }),
+    h('a', { href: '#/settings', class: 'nav-settings' }, 'Settings'),
     h('button', { type: 'button', class: 'secondary theme-toggle', title: 'Switch between the light and the dark theme', onclick: (e) => {
       e.target.textContent = toggleTheme() === 'dark' ? 'Light theme' : 'Dark theme';
     } }, document.documentElement.dataset.theme === 'dark' ? 'Light theme' : 'Dark theme'),
@@ -515,6 +517,7 @@ function route() {
   const c = location.hash.match(/^#\/c(?:\/([^&?]+))?$/);
   const ctx = { app, header, signIn };
   if (m) session(decodeURIComponent(m[1])); else if (p) person(decodeURIComponent(p[1]));
+  else if (location.hash.startsWith('#/settings')) settingsPage(app, { header, signIn });
   else if (c && c[1]) collectionPage(decodeURIComponent(c[1]), ctx); else if (c) collectionsPage(ctx); else list();
 }
 

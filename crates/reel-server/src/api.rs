@@ -33,7 +33,14 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/v1/shares/{id}", delete(revoke_share))
         .route("/api/v1/import", post(import))
         .route("/api/v1/people/{distinct_id}/forget", post(forget))
-        .route("/api/v1/project", get(project).patch(update_settings))
+        .route(
+            "/api/v1/project",
+            get(project)
+                .patch(update_settings)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    crate::settings::MAX_PREVIEW_BODY,
+                )),
+        )
         .route("/api/v1/audit", get(audit))
 }
 
@@ -242,7 +249,7 @@ pub struct EventsQuery {
 }
 
 /// The session row and the blocks to read, or the error response (404 when it does not exist).
-async fn plan_of(
+pub(crate) async fn plan_of(
     st: &AppState,
     project: &str,
     id: &str,
@@ -899,25 +906,41 @@ async fn revoke_share(
     Admin(p): Admin,
     Path(id): Path<String>,
 ) -> Response {
-    match st.store.index.revoke_share(&p.id, &id).await {
+    let done = st.store.index.revoke_share(&p.id, &id).await;
+    let detail = serde_json::json!({ "share_id": id });
+    revocation(
+        &st,
+        &p.id,
+        done,
+        "share.revoke",
+        detail,
+        "no such live share",
+    )
+    .await
+}
+
+/// The answer to a revocation: `204` once audited (`action`, `detail`: never a secret), `404`
+/// saying `missing` when there was nothing live to revoke.
+pub(crate) async fn revocation(
+    st: &AppState,
+    project: &str,
+    done: reel_store::Result<bool>,
+    action: &str,
+    detail: serde_json::Value,
+    missing: &str,
+) -> Response {
+    match done {
         Ok(true) => {
-            write_audit(
-                &st,
-                &p.id,
-                "share.revoke",
-                None,
-                serde_json::json!({"share_id": id}),
-            )
-            .await;
+            write_audit(st, project, action, None, detail).await;
             StatusCode::NO_CONTENT.into_response()
         }
-        Ok(false) => error(StatusCode::NOT_FOUND, "no such live share"),
+        Ok(false) => error(StatusCode::NOT_FOUND, missing),
         Err(e) => internal(e),
     }
 }
 
 async fn project(State(st): State<Arc<AppState>>, Admin(p): Admin) -> Response {
-    Json(serde_json::json!({"id": p.id, "name": p.name, "capture_token": p.capture_token, "settings": p.settings, "llm_summaries": st.config.llm.is_some()})).into_response()
+    Json(serde_json::json!({"id": p.id, "name": p.name, "capture_token": p.capture_token, "settings": p.settings, "llm_summaries": st.config.llm.is_some(), "retention_days_default": st.config.retention_days})).into_response()
 }
 
 async fn update_settings(
@@ -943,6 +966,7 @@ async fn update_settings(
         "ingest_redaction",
         "export_redaction",
         "moment_custom_tags",
+        "retention_days",
     ];
     if let Some(k) = obj.keys().find(|k| !known.contains(&k.as_str())) {
         return error(
@@ -953,6 +977,11 @@ async fn update_settings(
     if let Some(v) = obj.get("moment_custom_tags") {
         if let Err(e) = crate::moments::check_setting(v) {
             return error(StatusCode::BAD_REQUEST, &format!("moment_custom_tags: {e}"));
+        }
+    }
+    if let Some(v) = obj.get("retention_days") {
+        if let Err(e) = crate::state::check_retention(v) {
+            return error(StatusCode::BAD_REQUEST, &format!("retention_days: {e}"));
         }
     }
     for k in ["ingest_redaction", "export_redaction"] {
@@ -970,7 +999,12 @@ async fn update_settings(
     if let Err(e) = st.store.index.set_settings(&p.id, &p.settings).await {
         return internal(e);
     }
-    st.set_project(p.clone());
+    // Onto the project as this server holds it now: a capture token rotated meanwhile stays.
+    let mut now = st.project();
+    if now.id == p.id {
+        now.settings = p.settings.clone();
+        st.set_project(now);
+    }
     Json(serde_json::json!({"settings": p.settings})).into_response()
 }
 

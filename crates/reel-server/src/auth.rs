@@ -47,14 +47,55 @@ impl FromRequestParts<Arc<AppState>> for Admin {
             ));
         };
         let p = state.project();
-        if same(
-            &reel_store::index::sha256_hex(&token),
-            &p.admin_token_sha256,
-        ) {
+        let hash = reel_store::index::sha256_hex(&token);
+        if same(&hash, &p.admin_token_sha256) {
             return Ok(Admin(p));
         }
         if same(&token, &p.capture_token) {
             return Err(error(StatusCode::FORBIDDEN, "this is the capture token: it can only send recordings; use the admin token to read"));
+        }
+        // A named admin token (Settings → Admin tokens): found by its hash, compared again in
+        // constant time, refused once revoked.
+        match state.store.index.admin_token_by_hash(&hash).await {
+            Ok(Some(t)) if same(&t.token_sha256, &hash) => {
+                if t.revoked_ms.is_some() {
+                    return Err(error(
+                        StatusCode::UNAUTHORIZED,
+                        "revoked token: ask an admin for a new one (Settings → Admin tokens)",
+                    ));
+                }
+                let project = if t.project_id == p.id {
+                    Some(p)
+                } else {
+                    state
+                        .store
+                        .index
+                        .project(&t.project_id)
+                        .await
+                        .ok()
+                        .flatten()
+                };
+                if let Some(project) = project {
+                    // Last use, to the minute: no write on most requests.
+                    let now = reel_store::now_ms();
+                    if t.last_used_ms.is_none_or(|u| now - u >= 60_000) {
+                        let _ = state
+                            .store
+                            .index
+                            .touch_admin_token(&t.project_id, &t.id, now)
+                            .await;
+                    }
+                    return Ok(Admin(project));
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "checking an admin token failed");
+                return Err(error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the index is unavailable; try again shortly",
+                ));
+            }
         }
         // Another server may have rotated the token: check the index before refusing.
         match state.store.index.project_by_admin_token(&token).await {

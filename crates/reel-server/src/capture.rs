@@ -22,6 +22,17 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+/// A refused capture token's message, with what to do: after a rotation (Settings) pages that
+/// still send the old token are refused.
+macro_rules! refused {
+    ($m:literal) => {
+        concat!(
+            $m,
+            " (a rotated token is refused: the web UI's Settings shows the current one)"
+        )
+    };
+}
+
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/s", any(snapshot))
@@ -291,7 +302,7 @@ fn snapshot_items(
                 if missing {
                     "missing project token (token / api_key)".into()
                 } else {
-                    "unknown project token".into()
+                    refused!("unknown project token").into()
                 },
             ))
         }
@@ -327,7 +338,7 @@ async fn snapshot(
         &q,
         &["token", "api_key"],
         &project.capture_token,
-        "unknown project token",
+        refused!("unknown project token"),
     ) {
         Ok(t) => t,
         Err(f) => return f.into_response(&st, &headers),
@@ -509,7 +520,7 @@ fn parse_analytics(
     let unauthorized = || {
         Fail(
             StatusCode::UNAUTHORIZED,
-            "unknown or missing project token".into(),
+            refused!("unknown or missing project token").into(),
         )
     };
     let json_err = |e: serde_json::Error| Fail::bad(format!("body: invalid JSON: {e}"));
@@ -661,7 +672,7 @@ async fn analytics(
         &q,
         &["token"],
         &project.capture_token,
-        "unknown or missing project token",
+        refused!("unknown or missing project token"),
     ) {
         Ok(t) => t,
         Err(f) => return f.into_response(&st, &headers),
@@ -1013,7 +1024,7 @@ fn parse_ingest(
         Some(_) => {
             return Err(Fail(
                 StatusCode::UNAUTHORIZED,
-                "unknown capture token".into(),
+                refused!("unknown capture token").into(),
             ))
         }
         None => {
@@ -1095,7 +1106,7 @@ async fn native_ingest(
         &q,
         &["token"],
         &project.capture_token,
-        "unknown capture token",
+        refused!("unknown capture token"),
     ) {
         Ok(t) => t,
         Err(f) => return f.into_response(&st, &headers),

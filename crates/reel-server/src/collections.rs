@@ -244,21 +244,17 @@ async fn remove(
     Admin(p): Admin,
     Path(id): Path<String>,
 ) -> Response {
-    match st.store.index.delete_collection(&p.id, &id).await {
-        Ok(true) => {
-            crate::api::write_audit(
-                &st,
-                &p.id,
-                "collection.delete",
-                None,
-                serde_json::json!({"collection_id": id}),
-            )
-            .await;
-            StatusCode::NO_CONTENT.into_response()
-        }
-        Ok(false) => error(StatusCode::NOT_FOUND, "no such collection"),
-        Err(e) => internal(e),
-    }
+    let done = st.store.index.delete_collection(&p.id, &id).await;
+    let detail = serde_json::json!({ "collection_id": id });
+    crate::api::revocation(
+        &st,
+        &p.id,
+        done,
+        "collection.delete",
+        detail,
+        "no such collection",
+    )
+    .await
 }
 
 async fn add(

@@ -19,6 +19,7 @@ mod jobs;
 mod moments;
 mod pages;
 mod screenshot;
+mod settings;
 mod state;
 
 pub use state::{AppState, Config};
@@ -37,6 +38,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(api::routes())
         .merge(comments::routes())
         .merge(collections::routes())
+        .merge(settings::routes())
         .merge(pages::routes())
         .merge(screenshot::routes())
         .merge(jobs::routes())

@@ -103,6 +103,9 @@ pub struct AppState {
     pub config: Config,
     pub store: Store,
     project: RwLock<Project>,
+    /// Bumped by every [`AppState::set_project`]: a refresh read before a change made here does
+    /// not undo it (see [`AppState::refresh_project`]).
+    project_generation: AtomicU64,
     /// The admin token when this start created or reset it (printed once).
     pub new_admin_token: Option<String>,
     pub requests: Mutex<BTreeMap<(String, u16), u64>>,
@@ -228,6 +231,29 @@ pub fn refused_batch(e: &reel_store::Error) -> Option<Response> {
     }
 }
 
+/// Most days `retention_days` may say (about a century; beyond it nothing would ever go).
+pub const MAX_RETENTION_DAYS: u64 = 36_500;
+
+/// The `retention_days` project setting: `Some(days)` when set to a valid number.
+pub fn retention_setting(settings: &serde_json::Value) -> Option<u64> {
+    settings
+        .get("retention_days")
+        .and_then(|v| v.as_u64())
+        .filter(|d| (1..=MAX_RETENTION_DAYS).contains(d))
+}
+
+/// Check a `retention_days` value sent to `PATCH /api/v1/project`: `null` (use the server's
+/// `--retention-days`) or a whole number of days, 1 to [`MAX_RETENTION_DAYS`].
+pub fn check_retention(v: &serde_json::Value) -> Result<(), String> {
+    if v.is_null()
+        || v.as_u64()
+            .is_some_and(|d| (1..=MAX_RETENTION_DAYS).contains(&d))
+    {
+        return Ok(());
+    }
+    Err(format!("a whole number of days from 1 to {MAX_RETENTION_DAYS}, or null to use the server's --retention-days"))
+}
+
 /// Compile a redaction policy value: `null`, `{"preset": "default"|"strict"}` or `{"rules": "<TOML>"}`.
 pub fn compile_policy(v: &serde_json::Value) -> Result<Option<reel_redact::Redactor>, String> {
     if v.is_null() {
@@ -267,6 +293,7 @@ impl AppState {
             guard: crate::guard::Guard::new(&config),
             store,
             project: RwLock::new(project),
+            project_generation: AtomicU64::new(0),
             new_admin_token,
             requests: Mutex::new(BTreeMap::new()),
             rejected: AtomicU64::new(0),
@@ -286,17 +313,44 @@ impl AppState {
             .unwrap_or_else(|e| e.into_inner().clone())
     }
 
+    /// The generation to pass to [`AppState::refresh_project`] (read before the index is).
+    pub fn project_generation(&self) -> u64 {
+        self.project_generation.load(Ordering::SeqCst)
+    }
+
+    /// Take the project as read from the index, unless this server changed it since
+    /// `generation` (a rotated token must not come back with a refresh that read the old one).
+    pub fn refresh_project(&self, p: Project, generation: u64) {
+        if let Ok(mut g) = self.project.write() {
+            if self.project_generation() == generation {
+                self.replace_project(&mut g, p);
+            }
+        }
+    }
+
     pub fn set_project(&self, p: Project) {
         if let Ok(mut g) = self.project.write() {
-            let before = g.settings.get("ingest_redaction").cloned();
-            if p.settings.get("ingest_redaction").cloned() != before {
-                // States built under another policy must not be reused (and free their memory).
-                if let Ok(mut c) = self.window_redactors.lock() {
-                    c.clear();
-                }
-            }
-            *g = p;
+            self.replace_project(&mut g, p);
         }
+    }
+
+    /// Under the project's write lock.
+    fn replace_project(&self, g: &mut Project, p: Project) {
+        self.project_generation.fetch_add(1, Ordering::SeqCst);
+        let before = g.settings.get("ingest_redaction").cloned();
+        if p.settings.get("ingest_redaction").cloned() != before {
+            // States built under another policy must not be reused (and free their memory).
+            if let Ok(mut c) = self.window_redactors.lock() {
+                c.clear();
+            }
+        }
+        *g = p;
+    }
+
+    /// Days sessions are kept: the project's `retention_days` setting when set, else
+    /// `--retention-days`; `None`: kept until deleted.
+    pub fn retention_days(&self) -> Option<u64> {
+        retention_setting(&self.project().settings).or(self.config.retention_days)
     }
 
     /// Ingest-policy window states held: (windows, estimated bytes).
@@ -589,13 +643,10 @@ pub fn spawn_background(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
             tick.tick().await;
             crate::jobs::sweep(&state).await;
             let project = state.project().id;
-            if let Ok(Some(p)) = state
-                .store
-                .index
-                .project_by_capture_token(&state.project().capture_token)
-                .await
-            {
-                state.set_project(p);
+            // By id: a capture token rotated by another server is picked up here.
+            let generation = state.project_generation();
+            if let Ok(Some(p)) = state.store.index.project(&project).await {
+                state.refresh_project(p, generation);
             }
             match state
                 .store
@@ -625,7 +676,7 @@ pub fn spawn_background(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
                     .sessions_backed_off
                     .store(n, Ordering::Relaxed);
             }
-            if let Some(days) = state.config.retention_days {
+            if let Some(days) = state.retention_days() {
                 match state.store.enforce_retention(&project, days).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(sessions = n, days, "retention: deleted old sessions"),
@@ -638,6 +689,7 @@ pub fn spawn_background(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
 
     #[test]
     fn route_groups_compare_whole_segments() {
@@ -717,6 +769,55 @@ mod tests {
             |w| w.event(snapshot(1, 100_000)).unwrap(),
         );
         assert_eq!(small.usage(), (0, 0));
+    }
+
+    #[test]
+    fn retention_setting_is_a_whole_number_of_days_or_null() {
+        for ok in [json!(null), json!(1), json!(30), json!(MAX_RETENTION_DAYS)] {
+            assert!(check_retention(&ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            json!(0),
+            json!(-1),
+            json!(1.5),
+            json!("30"),
+            json!(true),
+            json!(MAX_RETENTION_DAYS + 1),
+        ] {
+            let e = check_retention(&bad).unwrap_err();
+            assert!(
+                e.contains("whole number of days") && e.contains("--retention-days"),
+                "{bad}: {e}"
+            );
+        }
+        assert_eq!(retention_setting(&json!({"retention_days": 7})), Some(7));
+        assert_eq!(retention_setting(&json!({"retention_days": null})), None);
+        assert_eq!(retention_setting(&json!({})), None);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_setting_wins_over_the_flag_and_a_stale_refresh_undoes_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut config = Config::embedded(tmp.path().to_path_buf());
+        config.retention_days = Some(90);
+        let st = AppState::open(config).await.unwrap();
+        assert_eq!(st.retention_days(), Some(90), "the flag");
+        let mut p = st.project();
+        p.settings["retention_days"] = json!(7);
+        st.set_project(p);
+        assert_eq!(st.retention_days(), Some(7), "the project's setting");
+        // A refresh that read the index before a change made here (a rotation) is dropped.
+        let generation = st.project_generation();
+        let stale = st.project();
+        let mut rotated = st.project();
+        rotated.capture_token = "phc_new".into();
+        st.set_project(rotated);
+        st.refresh_project(stale.clone(), generation);
+        assert_eq!(st.project().capture_token, "phc_new");
+        // One read after it is taken.
+        let generation = st.project_generation();
+        st.refresh_project(stale, generation);
+        assert_ne!(st.project().capture_token, "phc_new");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -125,6 +125,14 @@ CREATE TABLE IF NOT EXISTS session_titles (
   project_id TEXT NOT NULL, session_id TEXT NOT NULL, title TEXT NOT NULL, first_ms BIGINT NOT NULL,
   PRIMARY KEY (project_id, session_id, title))
 "#,
+    // Named admin tokens besides the project's first one (Settings): only their SHA-256 is kept;
+    // revoked ones stay listed (revoked_ms) and are refused.
+    r#"
+CREATE TABLE IF NOT EXISTS admin_tokens (
+  project_id TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL, token_sha256 TEXT NOT NULL UNIQUE,
+  created_ms BIGINT NOT NULL, last_used_ms BIGINT, revoked_ms BIGINT,
+  PRIMARY KEY (project_id, id))
+"#,
 ];
 
 /// Orders the session list can take (descending), besides its default `start_time`: PostHog's
@@ -298,6 +306,51 @@ pub struct Project {
     #[serde(skip)]
     pub admin_token_sha256: String,
     pub settings: serde_json::Value,
+}
+
+/// What a project keeps (`Index::usage`).
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Usage {
+    pub sessions: i64,
+    pub events: i64,
+    /// Event JSON as recorded (uncompressed), bytes.
+    pub event_bytes: i64,
+    pub blocks: i64,
+    /// What the blocks take in the blob store (compressed), bytes.
+    pub stored_bytes: i64,
+    pub people: i64,
+}
+
+/// A named admin token as listed: never the token, whose SHA-256 alone is stored.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AdminTokenRow {
+    #[serde(skip)]
+    pub project_id: String,
+    pub id: String,
+    pub name: String,
+    #[serde(skip)]
+    pub token_sha256: String,
+    pub created_ms: i64,
+    pub last_used_ms: Option<i64>,
+    pub revoked_ms: Option<i64>,
+}
+
+/// Revoked admin tokens kept listed per project (older ones are forgotten when a token is made).
+pub const KEPT_REVOKED_TOKENS: i64 = 100;
+
+const ADMIN_TOKEN_COLS: &str =
+    "project_id, id, name, token_sha256, created_ms, last_used_ms, revoked_ms";
+
+fn admin_token_of(r: &AnyRow) -> Result<AdminTokenRow> {
+    Ok(AdminTokenRow {
+        project_id: r.try_get("project_id")?,
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        token_sha256: r.try_get("token_sha256")?,
+        created_ms: r.try_get("created_ms")?,
+        last_used_ms: r.try_get("last_used_ms")?,
+        revoked_ms: r.try_get("revoked_ms")?,
+    })
 }
 
 /// Bind values for dynamically built queries.
@@ -563,6 +616,160 @@ impl Index {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    /// The project with this id (the background refresh: found whatever its tokens became).
+    pub async fn project(&self, id: &str) -> Result<Option<Project>> {
+        let row = sqlx::query("SELECT id, name, capture_token, admin_token_sha256, settings FROM projects WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| project_of(&r)).transpose()
+    }
+
+    /// Give the project a new random capture token; the old one is refused from then on.
+    /// Returns the new token.
+    pub async fn rotate_capture_token(&self, project: &str) -> Result<String> {
+        let token = format!("phc_reel{}", random_token(20));
+        let _w = self.writer().await;
+        let n = sqlx::query("UPDATE projects SET capture_token = $1 WHERE id = $2")
+            .bind(&token)
+            .bind(project)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(Error::Config(format!("no project {project:?}")));
+        }
+        Ok(token)
+    }
+
+    /// What the project keeps: sessions, their events and bytes, the bytes stored for them.
+    pub async fn usage(&self, project: &str) -> Result<Usage> {
+        let s = sqlx::query("SELECT COUNT(*) AS n, CAST(COALESCE(SUM(event_count), 0) AS BIGINT) AS events, CAST(COALESCE(SUM(size), 0) AS BIGINT) AS bytes FROM sessions WHERE project_id = $1")
+            .bind(project)
+            .fetch_one(&self.pool)
+            .await?;
+        let b = sqlx::query("SELECT COUNT(*) AS n, CAST(COALESCE(SUM(stored_bytes), 0) AS BIGINT) AS stored FROM blocks WHERE project_id = $1")
+            .bind(project)
+            .fetch_one(&self.pool)
+            .await?;
+        let people: i64 = sqlx::query("SELECT COUNT(*) AS n FROM people WHERE project_id = $1")
+            .bind(project)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?;
+        Ok(Usage {
+            sessions: s.try_get("n")?,
+            events: s.try_get("events")?,
+            event_bytes: s.try_get("bytes")?,
+            blocks: b.try_get("n")?,
+            stored_bytes: b.try_get("stored")?,
+            people,
+        })
+    }
+
+    // ---- named admin tokens ----
+
+    /// Make a named admin token; returns its row and the token (shown once: only its SHA-256
+    /// is stored). `None` when the project already has `max_live` tokens not revoked. Of the
+    /// revoked ones, the newest [`KEPT_REVOKED_TOKENS`] stay listed; older ones are forgotten.
+    pub async fn create_admin_token(
+        &self,
+        project: &str,
+        name: &str,
+        max_live: i64,
+    ) -> Result<Option<(AdminTokenRow, String)>> {
+        let token = format!("reel_admin_{}", random_token(32));
+        let row = AdminTokenRow {
+            project_id: project.to_string(),
+            id: uuid::Uuid::now_v7().to_string(),
+            name: name.to_string(),
+            token_sha256: sha256_hex(&token),
+            created_ms: crate::now_ms(),
+            last_used_ms: None,
+            revoked_ms: None,
+        };
+        let _w = self.writer().await;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM admin_tokens WHERE project_id = $1 AND revoked_ms IS NOT NULL AND id NOT IN (SELECT id FROM admin_tokens WHERE project_id = $1 AND revoked_ms IS NOT NULL ORDER BY revoked_ms DESC, id DESC LIMIT {KEPT_REVOKED_TOKENS})")))
+            .bind(project)
+            .execute(&mut *tx)
+            .await?;
+        let live: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM admin_tokens WHERE project_id = $1 AND revoked_ms IS NULL",
+        )
+        .bind(project)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("n")?;
+        if live >= max_live {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        sqlx::query("INSERT INTO admin_tokens (project_id, id, name, token_sha256, created_ms) VALUES ($1, $2, $3, $4, $5)")
+            .bind(project)
+            .bind(&row.id)
+            .bind(&row.name)
+            .bind(&row.token_sha256)
+            .bind(row.created_ms)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some((row, token)))
+    }
+
+    /// The project's named admin tokens, oldest first (revoked ones too).
+    pub async fn admin_tokens(&self, project: &str) -> Result<Vec<AdminTokenRow>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {ADMIN_TOKEN_COLS} FROM admin_tokens WHERE project_id = $1 ORDER BY created_ms, id")))
+            .bind(project)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(admin_token_of).collect()
+    }
+
+    /// The named admin token whose SHA-256 is `sha256` (revoked or not).
+    pub async fn admin_token_by_hash(&self, sha256: &str) -> Result<Option<AdminTokenRow>> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {ADMIN_TOKEN_COLS} FROM admin_tokens WHERE token_sha256 = $1"
+        )))
+        .bind(sha256)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(admin_token_of).transpose()
+    }
+
+    /// Note that a named token was used now (written at most once a minute per token).
+    pub async fn touch_admin_token(&self, project: &str, id: &str, now_ms: i64) -> Result<()> {
+        let _w = self.writer().await;
+        sqlx::query("UPDATE admin_tokens SET last_used_ms = $1 WHERE project_id = $2 AND id = $3 AND (last_used_ms IS NULL OR last_used_ms < $4)")
+            .bind(now_ms)
+            .bind(project)
+            .bind(id)
+            .bind(now_ms - 60_000)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Revoke a named admin token: refused from now on. False when there is no such live token.
+    pub async fn revoke_admin_token(&self, project: &str, id: &str) -> Result<bool> {
+        self.revoke_row("admin_tokens", project, id).await
+    }
+
+    /// Mark row `id` of `table` (a fixed name: `shares`, `admin_tokens`) revoked now, unless it
+    /// is already; false when there is no such live row.
+    async fn revoke_row(&self, table: &'static str, project: &str, id: &str) -> Result<bool> {
+        let _w = self.writer().await;
+        // Audited: `table` is one of this file's fixed names; values are bound.
+        let n = sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE {table} SET revoked_ms = $1 WHERE project_id = $2 AND id = $3 AND revoked_ms IS NULL")))
+            .bind(crate::now_ms())
+            .bind(project)
+            .bind(id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(n > 0)
     }
 
     // ---- sessions ----
@@ -1230,15 +1437,7 @@ impl Index {
     }
 
     pub async fn revoke_share(&self, project: &str, share_id: &str) -> Result<bool> {
-        let _w = self.writer().await;
-        let n = sqlx::query("UPDATE shares SET revoked_ms = $1 WHERE project_id = $2 AND id = $3 AND revoked_ms IS NULL")
-            .bind(crate::now_ms())
-            .bind(project)
-            .bind(share_id)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        Ok(n > 0)
+        self.revoke_row("shares", project, share_id).await
     }
 }
 

@@ -34,7 +34,7 @@ pub use blobs::Blobs;
 pub use collections::Collection;
 pub use comments::Comment;
 pub use dedupe::ImportOutcome;
-pub use index::{Index, InsightRow, SessionFilter, SessionRow, SORT_COLUMNS};
+pub use index::{AdminTokenRow, Index, InsightRow, SessionFilter, SessionRow, Usage, SORT_COLUMNS};
 pub use ingest::{IngestOutcome, IngestUnit};
 
 use std::sync::Arc;

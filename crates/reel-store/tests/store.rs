@@ -632,6 +632,244 @@ async fn list_filters_pagination_delete_forget_retention_shares() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_capture_token_rotation_named_admin_tokens_and_usage() {
+    use reel_store::index::sha256_hex;
+    let all = fixture_events();
+    for b in backends().await {
+        // Two servers sharing one index.
+        let a = Store::open(&b.index, &b.blobs).await.unwrap();
+        let c = Store::open(&b.index, &b.blobs).await.unwrap();
+        let (p, _) = a.index.ensure_project(None, None).await.unwrap();
+        let idx = &a.index;
+
+        // Rotation: a new token, the old one finds no project any more, on either server.
+        let old = p.capture_token.clone();
+        let new = idx.rotate_capture_token(&p.id).await.unwrap();
+        assert_ne!(new, old, "{}", b.name);
+        assert!(new.starts_with("phc_reel") && new.len() >= 28);
+        assert!(c
+            .index
+            .project_by_capture_token(&old)
+            .await
+            .unwrap()
+            .is_none());
+        assert_eq!(
+            c.index
+                .project_by_capture_token(&new)
+                .await
+                .unwrap()
+                .unwrap()
+                .id,
+            p.id
+        );
+        let seen = c.index.project(&p.id).await.unwrap().unwrap();
+        assert_eq!(
+            seen.capture_token, new,
+            "{}: a refresh by id sees it",
+            b.name
+        );
+        assert!(c.index.project("nope").await.unwrap().is_none());
+
+        // Named admin tokens: the token once, only its hash stored, listed without it.
+        let (ci, ci_token) = idx
+            .create_admin_token(&p.id, "CI export", 3)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(ci_token.starts_with("reel_admin_") && ci_token.len() >= 40);
+        assert_eq!(ci.token_sha256, sha256_hex(&ci_token));
+        let (_, other) = idx
+            .create_admin_token(&p.id, "laptop", 3)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_ne!(other, ci_token);
+        let listed = c.index.admin_tokens(&p.id).await.unwrap();
+        assert_eq!(
+            listed.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
+            ["CI export", "laptop"],
+            "{}",
+            b.name
+        );
+        let json = serde_json::to_string(&listed).unwrap();
+        assert!(
+            !json.contains(&ci_token) && !json.contains(&ci.token_sha256),
+            "never the token nor its hash: {json}"
+        );
+        assert!(listed
+            .iter()
+            .all(|t| t.last_used_ms.is_none() && t.revoked_ms.is_none()));
+
+        // Looked up by hash on the other server; use is noted (at most once a minute).
+        let found = c
+            .index
+            .admin_token_by_hash(&sha256_hex(&ci_token))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (found.id.as_str(), found.project_id.as_str()),
+            (ci.id.as_str(), p.id.as_str())
+        );
+        assert!(c
+            .index
+            .admin_token_by_hash(&sha256_hex("reel_admin_guess"))
+            .await
+            .unwrap()
+            .is_none());
+        c.index
+            .touch_admin_token(&p.id, &ci.id, 1_000_000)
+            .await
+            .unwrap();
+        c.index
+            .touch_admin_token(&p.id, &ci.id, 1_030_000)
+            .await
+            .unwrap();
+        let used = |v: Vec<reel_store::AdminTokenRow>| {
+            v.into_iter().find(|t| t.id == ci.id).unwrap().last_used_ms
+        };
+        assert_eq!(
+            used(idx.admin_tokens(&p.id).await.unwrap()),
+            Some(1_000_000),
+            "{}",
+            b.name
+        );
+        c.index
+            .touch_admin_token(&p.id, &ci.id, 1_070_000)
+            .await
+            .unwrap();
+        assert_eq!(
+            used(idx.admin_tokens(&p.id).await.unwrap()),
+            Some(1_070_000)
+        );
+
+        // A bounded number of live tokens; revoking one makes room; revoked stays listed.
+        idx.create_admin_token(&p.id, "third", 3)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            idx.create_admin_token(&p.id, "fourth", 3)
+                .await
+                .unwrap()
+                .is_none(),
+            "{}",
+            b.name
+        );
+        assert!(idx.revoke_admin_token(&p.id, &ci.id).await.unwrap());
+        assert!(
+            !idx.revoke_admin_token(&p.id, &ci.id).await.unwrap(),
+            "already revoked"
+        );
+        assert!(!idx
+            .revoke_admin_token("other-project", &listed[1].id)
+            .await
+            .unwrap());
+        assert!(!idx.revoke_admin_token(&p.id, "nope").await.unwrap());
+        let gone = c
+            .index
+            .admin_token_by_hash(&sha256_hex(&ci_token))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            gone.revoked_ms.is_some(),
+            "{}: revoked is seen by every server",
+            b.name
+        );
+        idx.create_admin_token(&p.id, "fourth", 3)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(idx.admin_tokens(&p.id).await.unwrap().len(), 4);
+
+        // Usage: sessions, events and bytes recorded, what the blocks take, people.
+        assert_eq!(
+            idx.usage(&p.id).await.unwrap(),
+            reel_store::Usage::default(),
+            "{}",
+            b.name
+        );
+        a.ingest(&p.id, vec![unit("u1", "use-1", "w1", all[..60].to_vec())])
+            .await
+            .unwrap();
+        a.ingest(&p.id, vec![unit("u2", "use-2", "w1", all[60..].to_vec())])
+            .await
+            .unwrap();
+        let u = c.index.usage(&p.id).await.unwrap();
+        let rows = [
+            idx.session(&p.id, "use-1").await.unwrap().unwrap(),
+            idx.session(&p.id, "use-2").await.unwrap().unwrap(),
+        ];
+        assert_eq!(u.sessions, 2, "{}", b.name);
+        assert_eq!(u.events, all.len() as i64);
+        assert_eq!(u.event_bytes, rows.iter().map(|r| r.size).sum::<i64>());
+        assert!(u.event_bytes > 0);
+        let stored: i64 = [
+            idx.blocks(&p.id, "use-1").await.unwrap(),
+            idx.blocks(&p.id, "use-2").await.unwrap(),
+        ]
+        .iter()
+        .flatten()
+        .map(|b| b.stored_bytes)
+        .sum();
+        assert_eq!(u.stored_bytes, stored);
+        assert!(u.stored_bytes > 0 && u.blocks >= 2);
+        assert_eq!(u.people, 1);
+        assert_eq!(
+            c.index.usage("other-project").await.unwrap(),
+            reel_store::Usage::default()
+        );
+        a.delete_session(&p.id, "use-1").await.unwrap();
+        assert_eq!(idx.usage(&p.id).await.unwrap().sessions, 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoked_admin_tokens_are_kept_listed_up_to_a_bound() {
+    use reel_store::index::KEPT_REVOKED_TOKENS;
+    // SQLite only: the bound is the same SQL on both engines, and the loop is long.
+    let tmp = tempfile::tempdir().unwrap();
+    let index = format!("sqlite://{}", tmp.path().join("index.sqlite").display());
+    let s = Store::open(&index, &tmp.path().join("blobs").display().to_string())
+        .await
+        .unwrap();
+    let (p, _) = s.index.ensure_project(None, None).await.unwrap();
+    let mut first = String::new();
+    for i in 0..KEPT_REVOKED_TOKENS + 2 {
+        let (t, _) = s
+            .index
+            .create_admin_token(&p.id, &format!("t{i}"), 1)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(s.index.revoke_admin_token(&p.id, &t.id).await.unwrap());
+        if i == 0 {
+            first = t.id;
+        }
+    }
+    let (live, _) = s
+        .index
+        .create_admin_token(&p.id, "live", 1)
+        .await
+        .unwrap()
+        .unwrap();
+    let listed = s.index.admin_tokens(&p.id).await.unwrap();
+    assert_eq!(
+        listed.len() as i64,
+        KEPT_REVOKED_TOKENS + 1,
+        "the newest revoked ones and the live one"
+    );
+    assert!(
+        !listed.iter().any(|t| t.id == first),
+        "the oldest revoked are forgotten"
+    );
+    assert!(listed
+        .iter()
+        .any(|t| t.id == live.id && t.revoked_ms.is_none()));
+}
+
 /// Regular files under `dir` (0 if it does not exist).
 fn walk(dir: &std::path::Path) -> usize {
     let Ok(rd) = std::fs::read_dir(dir) else {
