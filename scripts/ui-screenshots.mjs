@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Screenshots of the web UI for docs/ui/ and the README: every page of e2e/ui-pages.mjs at 1440x900 and 375x812, light
-// and dark (the list and a session, desktop only). Needs a built `reel` (REEL_BIN, default target/debug/reel) and Chromium; writes docs/ui/<page>-<width>[-dark].png.
+// and dark (the list and a session, desktop only). Needs a built `reel` (REEL_BIN, default target/debug/reel) and Chromium; writes docs/ui/<page>-<width>x<height>[-dark].png.
 //   node scripts/ui-screenshots.mjs
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,7 +22,7 @@ try {
         if (theme === 'dark' && !['sessions', 'session'].includes(name)) continue;
         await open(tab, server, path, ready);
         await tab.waitForTimeout(400);
-        const file = join(out, `${name}-${w}${theme === 'dark' ? '-dark' : ''}.png`);
+        const file = join(out, `${name}-${w}x${hgt}${theme === "dark" ? "-dark" : ""}.png`);
         await tab.screenshot({ path: file });
         console.log(file);
       }
