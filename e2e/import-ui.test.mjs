@@ -62,6 +62,16 @@ test('drag and drop import: result per file, duplicates reported, bad files refu
     await chooser.setFiles({ name: 'swagger.json', mimeType: 'application/json', buffer: readFileSync(join(ROOT, 'tests/fixtures/rrweb/swagger.json')) });
     await tab.waitForFunction(() => [...document.querySelectorAll('.import-file')].some((e) => e.textContent.includes('swagger.json') && e.classList.contains('ok')));
     assert.equal((await api(server, '/api/v1/sessions')).results.length, 3);
+    // The source filter: every source with its count, and the list narrowed to one.
+    const { results: sources } = await api(server, '/api/v1/sources');
+    assert.equal(sources.reduce((n, x) => n + x.sessions, 0), 3);
+    for (const x of sources) assert.equal((await api(server, `/api/v1/sessions?source=${encodeURIComponent(x.source)}`)).total, x.sessions, x.source);
+    assert.equal((await api(server, '/api/v1/sessions?source=no-such-source')).total, 0);
+    await tab.waitForSelector(`select[name=source] option[value="${sources[0].source}"]`, { state: 'attached' });
+    await tab.selectOption('select[name=source]', sources[0].source);
+    await tab.click('form.filters button[type=submit]');
+    await tab.waitForSelector(`main .status:text("${sources[0].sessions} of ${sources[0].sessions} session")`);
+    assert.match(tab.url(), new RegExp(`source=${encodeURIComponent(sources[0].source)}`));
     assert.deepEqual(errors, []);
   } finally { await tab.close(); await server.stop(); server.cleanup(); rmSync(tmp, { recursive: true, force: true }); }
 });

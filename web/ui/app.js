@@ -34,7 +34,7 @@ function header() {
     h('button', { onclick: () => { setToken(''); signIn(); } }, 'Sign out'));
 }
 
-const filters = { q: '', person: '', url: '', has_errors: '', watched: '', min_duration: '', from: '', to: '', has: '', collection: '', sort: '' };
+const filters = { q: '', person: '', url: '', has_errors: '', watched: '', min_duration: '', from: '', to: '', has: '', collection: '', source: '', sort: '' };
 
 /** The list's filters live in the URL (`#/?sort=duration&q=…`): a filtered list is a link to share. */
 function filtersFromUrl() {
@@ -90,7 +90,7 @@ async function list() {
     bulk.update(picked.size);
   } });
   async function load(reset) {
-    if (reset) { rows.replaceChildren(); cursor = null; picked.clear(); all.checked = false; bulk.update(0); }
+    if (reset) { rows.replaceChildren(); cursor = null; picked.clear(); all.checked = false; bulk.update(0); refreshSources(); }
     const q = new URLSearchParams({ limit: '50' });
     for (const [k, v] of Object.entries(filters)) if (v) q.set(k, k === 'from' || k === 'to' ? new Date(v).toISOString() : v);
     if (cursor) q.set('cursor', cursor);
@@ -137,7 +137,7 @@ async function list() {
     h('label', {}, 'Moments', h('select', { name: 'has', onchange: (e) => { filters.has = e.target.value; } },
       ...[['', 'any'], ['rage_click', 'rage clicks'], ['dead_click', 'dead clicks'], ['error_click', 'error clicks'], ['network_error', 'failed requests'], ['exception', 'exceptions']]
         .map(([v, t]) => h('option', { value: v, selected: filters.has === v }, t)))),
-    collectionFilter(),
+    collectionFilter(), h('label', {}, 'Source', sourceSelect),
     h('label', {}, 'Sort', h('select', { name: 'sort', onchange: (e) => { filters.sort = e.target.value; } },
       ...ORDERS.map(([v, t]) => h('option', { value: v, selected: filters.sort === v }, t)))),
     h('button', { type: 'submit' }, 'Filter'));
@@ -161,6 +161,16 @@ function nextInList(id) {
     const i = ids.indexOf(id);
     return i >= 0 && i + 1 < ids.length ? ids[i + 1] : null;
   } catch { return null; }
+}
+
+/** The list's source filter: the recorders and import formats of the project's sessions, with counts (again after
+ * each reload of the list: an import may bring a new one). */
+const sourceSelect = h('select', { name: 'source', onchange: (e) => { filters.source = e.target.value; } });
+function refreshSources() {
+  api('/api/v1/sources').then((r) => r.json()).then((d) => {
+    sourceSelect.replaceChildren(h('option', { value: '' }, 'any'),
+      ...d.results.filter((x) => x.source).map((x) => h('option', { value: x.source, selected: filters.source === x.source }, `${x.source} (${x.sessions})`)));
+  }).catch(() => {});
 }
 
 /** The list's collection filter: a select filled with the project's collections (kept in the URL like every filter). */

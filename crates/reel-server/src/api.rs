@@ -18,6 +18,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/metrics", get(metrics))
         .route("/api/v1/sessions", get(list))
         .route("/api/v1/sessions/{id}", get(one).delete(remove))
+        .route("/api/v1/sources", get(sources))
         .route("/api/v1/sessions/{id}/events", get(events))
         .route("/api/v1/sessions/{id}/export", get(export))
         .route("/api/v1/sessions/{id}/watched", post(watched))
@@ -107,6 +108,8 @@ struct ListQuery {
     q: Option<String>,
     /// Only sessions of this collection.
     collection: Option<String>,
+    /// Only sessions of this source (`GET /api/v1/sources` lists them).
+    source: Option<String>,
     cursor: Option<String>,
     limit: Option<i64>,
 }
@@ -190,6 +193,7 @@ async fn list(
         has_errors: q.has_errors,
         watched: q.watched,
         collection: q.collection,
+        source: q.source.filter(|s| !s.is_empty()),
         cursor: q.cursor,
         limit: q.limit.unwrap_or(50),
     };
@@ -208,6 +212,13 @@ async fn list(
     };
     Json(serde_json::json!({"results": rows, "has_next": next.is_some(), "next_cursor": next, "total": total}))
         .into_response()
+}
+
+async fn sources(State(st): State<Arc<AppState>>, Admin(p): Admin) -> Response {
+    match st.store.index.sources(&p.id).await {
+        Ok(v) => Json(serde_json::json!({"results": v.iter().map(|(s, n)| serde_json::json!({"source": s, "sessions": n})).collect::<Vec<_>>()})).into_response(),
+        Err(e) => internal(e),
+    }
 }
 
 async fn one(State(st): State<Arc<AppState>>, Admin(p): Admin, Path(id): Path<String>) -> Response {

@@ -273,6 +273,8 @@ pub struct SessionFilter {
     pub has_errors: Option<bool>,
     /// Only sessions in this collection.
     pub collection: Option<String>,
+    /// Only sessions recorded or imported by this source (`reel`, `posthog-export-v2`, …).
+    pub source: Option<String>,
     /// Only sessions with at least one moment of each of these kinds (`rage_click`, …).
     pub has: Vec<String>,
     /// Sort by this order of [`SORT_COLUMNS`] (descending; sessions not analysed yet last)
@@ -908,6 +910,18 @@ impl Index {
         Ok((out, next))
     }
 
+    /// The sources of the project's sessions (recorders and import formats) with how many
+    /// sessions each, most first.
+    pub async fn sources(&self, project: &str) -> Result<Vec<(String, i64)>> {
+        let rows = sqlx::query("SELECT COALESCE(source, '') AS source, COUNT(*) AS n FROM sessions WHERE project_id = $1 GROUP BY COALESCE(source, '') ORDER BY n DESC, source")
+            .bind(project)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("source")?, r.try_get("n")?)))
+            .collect()
+    }
+
     /// How many sessions match the list's filters (cursor and limit ignored).
     pub async fn count_sessions(&self, project: &str, f: &SessionFilter) -> Result<i64> {
         let (sql, args) = filter_sql("SELECT COUNT(*) AS n FROM sessions s", project, f);
@@ -1469,6 +1483,9 @@ fn filter_sql(select: &str, project: &str, f: &SessionFilter) -> (String, Vec<Ar
     }
     if let Some(d) = f.min_duration_ms {
         push(" AND end_ms - start_ms >= $?", Arg::I(d), &mut sql);
+    }
+    if let Some(src) = &f.source {
+        push(" AND source = $?", Arg::S(src.clone()), &mut sql);
     }
     if let Some(c) = &f.collection {
         push(
