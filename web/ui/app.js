@@ -100,7 +100,8 @@ async function list() {
         rows.append(h('tr', { onclick: () => { location.hash = `#/s/${encodeURIComponent(s.id)}`; }, class: s.viewed ? 'row' : 'row unwatched', title: s.viewed ? null : 'Not watched yet' },
           h('td', { class: 'pick-cell', onclick: (e) => e.stopPropagation() }, h('input', { type: 'checkbox', class: 'pick', value: s.id, 'aria-label': `Select the session of ${new Date(s.start_time).toLocaleString()}`,
             onchange: (e) => { if (e.target.checked) picked.add(s.id); else picked.delete(s.id); bulk.update(picked.size); } })),
-          h('td', {}, new Date(s.start_time).toLocaleString()),
+          // A link, so that the keyboard reaches every session (the whole row also opens it for the mouse).
+          h('td', {}, h('a', { href: `#/s/${encodeURIComponent(s.id)}`, class: 'open-session', onclick: (e) => e.stopPropagation() }, new Date(s.start_time).toLocaleString())),
           h('td', {}, s.distinct_id ? personLink(s.distinct_id) : '—'),
           h('td', { class: 'url' }, s.start_url || '—'),
           h('td', {}, fmtDuration(s.recording_duration)),
