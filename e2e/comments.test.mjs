@@ -106,6 +106,24 @@ for (const mode of modes()) {
       assert.deepEqual(doc.comments.map((c) => [c.t_ms, c.text, c.author]), [[300, 'first\nsecond line', ''], [1200, 'mail ana@example.com about this', 'bo']]);
       assert.equal(JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')).format_version, '1.3');
 
+      // `reel pack` of the package keeps them as they are; `reel redact` keeps them through its rules' text patterns.
+      const repacked = join(tmp, `${mode}-repacked.reel.zip`);
+      const packed = JSON.parse(execFileSync(REEL, ['pack', pkg, '-o', repacked, '--json']).toString());
+      assert.equal(packed.comments, 2);
+      const pdir = join(tmp, `${mode}-repacked`);
+      execFileSync(REEL, ['unpack', repacked, '-o', pdir]);
+      assert.deepEqual(JSON.parse(readFileSync(join(pdir, `sessions/${s.id}/comments.json`), 'utf8')).comments, doc.comments);
+      const rules = join(tmp, 'email.toml');
+      writeFileSync(rules, '[patterns]\nbuiltin = ["email"]\n');
+      const cliRedacted = join(tmp, `${mode}-cli-redacted.reel.zip`);
+      const rep = JSON.parse(execFileSync(REEL, ['redact', pkg, '--rules', rules, '-o', cliRedacted, '--json']).toString());
+      const cdir = join(tmp, `${mode}-cli-redacted`);
+      execFileSync(REEL, ['unpack', cliRedacted, '-o', cdir]);
+      const cdoc = JSON.parse(readFileSync(join(cdir, `sessions/${s.id}/comments.json`), 'utf8'));
+      assert.deepEqual(cdoc.comments.map((c) => [c.id, c.t_ms]), doc.comments.map((c) => [c.id, c.t_ms]));
+      assert.ok(!JSON.stringify(cdoc).includes('ana@example.com'), JSON.stringify(cdoc));
+      assert.ok(JSON.stringify(rep).includes('comment'), 'the report counts what it removed from comments');
+
       // Into another server, twice (the API, then `reel push`): the comments once, as they were.
       const first = await api(other, '/api/v1/import', { method: 'POST', body: readFileSync(pkg) });
       assert.equal(first.comments, 2);

@@ -250,6 +250,12 @@ impl<W: Write + Seek> PackageWriter<W> {
         Ok(meta)
     }
 
+    /// The start (`start_time`, ms) of a session already written into this package.
+    pub fn session_start_ms(&self, id: &str) -> Option<i64> {
+        let s = self.sessions.iter().find(|s| s.id == id)?;
+        super::comments::parse_time(s.start_time.as_deref()?)
+    }
+
     /// Write a whole in-memory session (windows must be sorted; see [`Session::sort`]).
     pub fn add_session(&mut self, s: &Session) -> Result<SessionMeta> {
         if self.sessions.iter().any(|x| x.id == s.id) {

@@ -93,6 +93,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     };
     let mut manifest = None;
     let mut assets = None;
+    let mut comments = 0;
     ui::write_atomic(&a.output, |f| {
         let mut w = PackageWriter::new(
             BufWriter::with_capacity(1 << 20, f),
@@ -113,6 +114,8 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             }
             None => write_with_summaries(spool, &mut w, progress, &config)?,
         }
+        let mut counts = reel_redact::Counts::default();
+        comments = carry_comments(&a.inputs, limits, &mut w, None, &mut counts)?;
         let (buf, m) = w.finish(key.as_ref())?;
         buf.into_inner()
             .map_err(|e| anyhow::anyhow!("{}: {}", a.output.display(), e.error()))?;
@@ -128,7 +131,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             serde_json::to_string_pretty(&serde_json::json!({
                 "output": a.output.display().to_string(), "inputs": kinds, "sessions": sessions,
                 "events": events, "event_bytes": bytes, "package_bytes": out_bytes, "signed": key.is_some(),
-                "warnings": warnings, "files": manifest.map(|m| m.files.len()).unwrap_or(0),
+                "warnings": warnings, "files": manifest.map(|m| m.files.len()).unwrap_or(0), "comments": comments,
                 "assets": assets.as_ref().map(|g| serde_json::json!({"fetched": g.fetched, "failed": g.failed, "bytes": g.bytes})),
             }))?
         )?;
@@ -165,6 +168,60 @@ pub(crate) fn write_with_summaries<W: std::io::Write + std::io::Seek>(
     })?;
     reel_insight::write_summaries(w, windows, config)?;
     Ok(())
+}
+
+/// Carry the comments of input packages (format 1.3) into `w`, after its sessions are written:
+/// each comment once (by id), at the same instant of the recording (its offset recomputed from
+/// the written session's start), through `redactor`'s text patterns when there is one (what they
+/// remove counted in `counts`). Comments of sessions the output does not hold are left out.
+/// Returns how many were written.
+pub(crate) fn carry_comments<W: std::io::Write + std::io::Seek>(
+    inputs: &[PathBuf],
+    limits: reel_format::Limits,
+    w: &mut PackageWriter<W>,
+    redactor: Option<&reel_redact::Redactor>,
+    counts: &mut reel_redact::Counts,
+) -> anyhow::Result<u64> {
+    use reel_format::package::comments::{parse_time, Comment};
+    let mut by_session: std::collections::BTreeMap<String, Vec<Comment>> = Default::default();
+    for p in inputs {
+        let Some(mut r) = super::assets::open_package(p, limits)? else {
+            continue;
+        };
+        let ids: Vec<String> = r.manifest.sessions.iter().map(|s| s.id.clone()).collect();
+        for id in ids {
+            let found = r
+                .comments(&id)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+            let list = by_session.entry(id).or_default();
+            for c in found {
+                if !list.iter().any(|x| x.id == c.id) {
+                    list.push(c);
+                }
+            }
+        }
+    }
+    let mut n = 0;
+    for (sid, list) in by_session {
+        let Some(start) = w.session_start_ms(&sid) else {
+            continue;
+        };
+        let kept: Vec<Comment> = list
+            .into_iter()
+            .filter_map(|c| {
+                let (at, created) = (parse_time(&c.timestamp)?, parse_time(&c.created_at)?);
+                let (mut text, mut author) = (c.text, c.author);
+                if let Some(r) = redactor {
+                    r.free_text(&mut text, counts);
+                    r.free_text(&mut author, counts);
+                }
+                Some(Comment::new(&c.id, at, start, &text, &author, created))
+            })
+            .collect();
+        n += kept.len() as u64;
+        w.add_comments(&sid, kept)?;
+    }
+    Ok(n)
 }
 
 type Imported = anyhow::Result<(reel_format::import::InputKind, reel_format::Recording)>;

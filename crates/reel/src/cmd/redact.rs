@@ -177,6 +177,10 @@ fn redact_into<W: Write + Seek>(
     }
     let (_, dropped) = keep_assets(inputs, limits, w, want)?;
     report.counts.add("assets.unreferenced", "asset", dropped);
+    // Comments travel too, through the rules' text patterns.
+    let mut counts = reel_redact::Counts::default();
+    super::pack::carry_comments(inputs, limits, w, Some(r), &mut counts)?;
+    report.counts.merge(&counts);
     Ok(report)
 }
 
