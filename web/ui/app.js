@@ -4,7 +4,6 @@ import { api, token, setToken, h, fmtDuration, windowsFrom, applyTheme, toggleTh
 import { ReelPlayer } from '/player/index.js';
 import { allCollections, bulkBar, collectionPage, collectionsPage, sessionCollections } from './collections.js';
 import { importer } from './importer.js';
-import { settingsPage } from './settings.js';
 
 const app = document.getElementById('app');
 let player = null;
@@ -528,7 +527,8 @@ function route() {
   const c = location.hash.match(/^#\/c(?:\/([^&?]+))?$/);
   const ctx = { app, header, signIn };
   if (m) session(decodeURIComponent(m[1])); else if (p) person(decodeURIComponent(p[1]));
-  else if (location.hash.startsWith('#/settings')) settingsPage(app, { header, signIn });
+  // Loaded when first opened: the list's first paint does not wait for it.
+  else if (location.hash.startsWith('#/settings')) import('./settings.js').then((m) => m.settingsPage(app, { header, signIn }));
   else if (c && c[1]) collectionPage(decodeURIComponent(c[1]), ctx); else if (c) collectionsPage(ctx); else list();
 }
 
