@@ -19,6 +19,9 @@ async function main() {
   // Key moments as timeline markers (and the moments panel on the share page), as the session page shows them.
   const moments = await fetch(`${base}/moments`).then((r) => (r.ok ? r.json() : null)).catch(() => null);
   const panel = moments && moments.moments && moments.moments.length ? 'moments' : 'console';
-  await ReelPlayer.mount(stage, { windows, moments, openPanels: embed ? [] : [panel] });
+  // Assets the server kept (--capture-assets): images, fonts and stylesheets as recorded.
+  const map = await fetch(`${base}/assets`).then((r) => (r.ok ? r.json() : null)).catch(() => null);
+  const assets = map && Object.keys(map).length ? { map, href: (/** @type {string} */ sha) => `${base}/assets/${sha}` } : undefined;
+  await ReelPlayer.mount(stage, { windows, moments, assets, openPanels: embed ? [] : [panel] });
 }
 main().catch((e) => app.replaceChildren(h('p', { class: 'error' }, String(e))));

@@ -56,6 +56,12 @@ impl AssetScan {
         Self::default()
     }
 
+    /// The page the window shows (the last Meta event's `href`, or a `<base href>`): whose
+    /// origin decides whether the server collects the window's assets.
+    pub fn page(&self) -> Option<&Url> {
+        self.base.as_ref()
+    }
+
     /// Look at one event (time order).
     pub fn observe(&mut self, e: &Event) {
         let wanted = match e.kind {

@@ -348,6 +348,7 @@ fn write_package(
     config: &reel_insight::Config,
     llm: Option<reel_insight::LlmSummary>,
     comments: Vec<reel_store::Comment>,
+    assets: Vec<reel_store::assets::SessionAsset>,
 ) -> Result<std::fs::File, reel_format::Error> {
     use reel_format::package::SessionInfo;
     use std::io::Seek;
@@ -391,12 +392,16 @@ fn write_package(
     let mut all = reel_format::stats::StatsBuilder::default();
     // Moments and summary of what leaves the server (after the export policy).
     let mut analyzer = reel_insight::Analyzer::new(&row.id, config);
+    // The URLs the exported events load (after the export policy): only their assets go along.
+    let mut loaded = std::collections::BTreeSet::new();
     for i in 0..plan.windows.len() {
         let wp = plan.window(i);
         let size = wp.raw_bytes();
         let mut wr = policy.as_ref().map(|r| r.window());
         let mut wa = analyzer.window(&plan.windows[i]);
         let walk = &mut wa;
+        let mut scan = (!assets.is_empty()).then(reel_insight::assets::AssetScan::new);
+        let scanning = &mut scan;
         let events = store
             .events(wp)
             .map_err(store_err)?
@@ -419,9 +424,15 @@ fn write_package(
                     None => e,
                 };
                 walk.observe(&e);
+                if let Some(s) = scanning.as_mut() {
+                    s.observe(&e);
+                }
                 Some(Ok(std::borrow::Cow::Owned(e)))
             });
         let (m, st) = w.write_window(&row.id, &plan.windows[i], events, size)?;
+        if let Some(s) = scan {
+            loaded.extend(s.urls);
+        }
         analyzer.add(wa);
         metas.push(m);
         all.merge(st);
@@ -441,6 +452,7 @@ fn write_package(
     let mut insight = analyzer.finish();
     insight.llm_summary = llm;
     reel_insight::add_summary(&mut w, insight)?;
+    add_assets(store, &plan.project, &mut w, &assets, loaded)?;
     let (bw, _) = w.finish(None)?;
     let mut file = bw
         .into_inner()
@@ -449,6 +461,85 @@ fn write_package(
         .map_err(|e| reel_format::Error::io("temporary file", e))?;
     Ok(file)
 }
+
+/// The session's assets (format 1.2) that the exported events load, and what loaded stylesheets
+/// refer to, as `reel assets` writes them: one at a time in memory (each under the per-asset
+/// cap). An asset whose bytes are gone is left out (the URL stays as recorded). Blocking.
+fn add_assets<W: std::io::Write + std::io::Seek>(
+    store: &reel_store::Store,
+    project: &str,
+    w: &mut PackageWriter<W>,
+    assets: &[reel_store::assets::SessionAsset],
+    loaded: std::collections::BTreeSet<String>,
+) -> Result<(), reel_format::Error> {
+    if assets.is_empty() {
+        return Ok(());
+    }
+    let by_url: std::collections::BTreeMap<&str, &reel_store::assets::SessionAsset> =
+        assets.iter().map(|a| (a.url.as_str(), a)).collect();
+    let mut queue: std::collections::VecDeque<String> = loaded.into_iter().collect();
+    let mut done = std::collections::BTreeSet::new();
+    let rt = tokio::runtime::Handle::current();
+    while let Some(url) = queue.pop_front() {
+        let Some(a) = by_url.get(url.as_str()) else {
+            continue;
+        };
+        if !done.insert(url.clone()) {
+            continue;
+        }
+        let bytes = rt
+            .block_on(store.asset_bytes(project, &a.sha256, ASSET_CAP))
+            .map_err(|e| reel_format::Error::invalid("assets", e.to_string()))?;
+        let Some(bytes) = bytes else {
+            tracing::warn!(url = %url, "an asset's bytes are missing; exported without it");
+            continue;
+        };
+        if a.content_type == "text/css" {
+            queue.extend(reel_insight::assets::stylesheet_urls(&url, &bytes));
+        }
+        w.add_asset(
+            &url,
+            &bytes,
+            &a.content_type,
+            &reel_format::package::iso_ms(a.fetched_ms),
+        )?;
+    }
+    Ok(())
+}
+
+/// The asset URLs a session's events load once the export policy has applied (blocking pass
+/// over the events, in a blocking thread). `Err` is the response to send.
+pub(crate) async fn loaded_urls(
+    st: &AppState,
+    project: &str,
+    id: &str,
+    policy: Arc<reel_redact::Redactor>,
+) -> Result<std::collections::BTreeSet<String>, Response> {
+    let (_, plan) = plan_of(st, project, id).await?;
+    let store = st.store.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut out = std::collections::BTreeSet::new();
+        for i in 0..plan.windows.len() {
+            let mut wr = policy.window();
+            let mut scan = reel_insight::assets::AssetScan::new();
+            for item in store.events(plan.window(i)).map_err(|e| e.to_string())? {
+                let (_, e) = item.map_err(|e| e.to_string())?;
+                if let Some(e) = wr.event(e).map_err(|e| e.to_string())? {
+                    scan.observe(&e);
+                }
+            }
+            out.extend(scan.urls);
+        }
+        Ok::<_, String>(out)
+    })
+    .await
+    .map_err(internal)?
+    .map_err(internal)
+}
+
+/// Largest asset read back from the blob store (above the largest `--capture-assets-max-bytes`
+/// anyone sensible sets; a bound on memory all the same).
+pub(crate) const ASSET_CAP: u64 = 256 << 20;
 
 /// A session as it may leave the server, as a `.reel.zip` in a temporary file: the export policy
 /// applied, and an imported session's facts (`meta`) carried. The one way out for packages: the
@@ -475,9 +566,16 @@ pub(crate) async fn package_file(
         .comments(project, &row.id)
         .await
         .map_err(|e| e.to_string())?;
+    let assets = st
+        .store
+        .session_assets(project, &row.id)
+        .await
+        .map_err(|e| e.to_string())?;
     let store = st.store.clone();
     tokio::task::spawn_blocking(move || {
-        write_package(&store, row, plan, meta, policy, &config, llm, comments)
+        write_package(
+            &store, row, plan, meta, policy, &config, llm, comments, assets,
+        )
     })
     .await
     .map_err(|e| e.to_string())?
