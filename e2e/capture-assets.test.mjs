@@ -1,7 +1,7 @@
 // `reel serve --capture-assets`, end to end, on SQLite + folder and on PostgreSQL + S3: a site on
 // loopback (a stylesheet with an @import, a web font and a background image; images, one in a
 // `srcset`, one added by a later batch; an image that fails; an image of an origin not listed) is
-// recorded in two sessions through native ingest. The server fetches every asset once however many
+// recorded in two sessions through native ingest (and one imported). The server fetches every asset once however many
 // sessions load it, never the unlisted origin, counts the failure; the export carries the assets as
 // `reel assets` writes them (`reel verify` passes, the manifest maps the URLs); the share page's
 // asset routes serve them and its player (Chromium) plays them from blob: URLs; deleting the sessions
@@ -99,6 +99,7 @@ for (const mode of modes()) {
       '/img/a1.png': ['image/png', `png a1 ${mark}`],
       '/img/a2.png': ['image/png', `png a2 ${mark}`],
       '/img/added.png': ['image/png', `png added only by the first session ${mark}`],
+      '/img/imported.png': ['image/png', `png of an imported recording ${mark}`],
       '/img/fail.png': [500],
       '/img/secret.png': ['image/png', `not kept ${mark}`, { 'cache-control': 'no-store' }],
     };
@@ -131,12 +132,16 @@ for (const mode of modes()) {
       // A page of an origin not listed: nothing of it is fetched.
       await ingest(server, s3, 0, page(`${other.base}/page.html`, t, { body: [el(9, 'img', { src: `${other.base}/img/x.png` })] }));
 
-      // site.css, more.css, the font, bg.png, more.png, a1.png, a2.png and added.png; fail.png and secret.png fail.
-      await waitFor(async () => (await metric(server, 'reel_assets_fetched_total')) >= 8, { what: 'assets fetched', timeout: 30000 });
+      // An imported recording (POST /api/v1/import, an rrweb array) counts too.
+      const imported = await api(server, '/api/v1/import', { method: 'POST', body: JSON.stringify(page(`${base}/imported.html`, t, {
+        body: [el(9, 'img', { src: '/img/imported.png' }), el(10, 'img', { src: '/img/a1.png' })] })) });
+      const s4 = imported.sessions[0];
+      // site.css, more.css, the font, bg.png, more.png, a1.png, a2.png, added.png and imported.png; fail.png and secret.png fail.
+      await waitFor(async () => (await metric(server, 'reel_assets_fetched_total')) >= 9, { what: 'assets fetched', timeout: 30000 });
       await waitFor(async () => (await metric(server, 'reel_assets_failed_total')) >= 2, { what: 'failures counted', timeout: 30000 });
       await new Promise((r) => setTimeout(r, 500));
-      assert.equal(await metric(server, 'reel_assets_fetched_total'), 8);
-      for (const p of ['/site.css', '/more.css', '/fonts/site.woff2', '/img/bg.png', '/img/more.png', '/img/a1.png', '/img/a2.png', '/img/fail.png', '/img/secret.png']) {
+      assert.equal(await metric(server, 'reel_assets_fetched_total'), 9);
+      for (const p of ['/site.css', '/more.css', '/fonts/site.woff2', '/img/bg.png', '/img/more.png', '/img/a1.png', '/img/a2.png', '/img/imported.png', '/img/fail.png', '/img/secret.png']) {
         assert.equal(site.counts[p], 1, `${p} fetched once: ${JSON.stringify(site.counts)}`);
       }
       assert.deepEqual(other.counts, {}, 'nothing of an origin not listed is fetched');
@@ -169,6 +174,12 @@ for (const mode of modes()) {
       const m2 = JSON.parse(execFileSync('unzip', ['-p', pkg2, 'manifest.json']).toString());
       assert.ok(!m2.assets[`${base}/img/added.png`]);
       assert.ok(m2.assets[`${base}/fonts/site.woff2`], 'a stylesheet fetched for another session brings its font along');
+
+      const pkg4 = join(dir, 'imported.reel.zip');
+      writeFileSync(pkg4, await api(server, `/api/v1/sessions/${s4}/export`));
+      execFileSync(REEL, ['verify', pkg4]);
+      const m4 = JSON.parse(execFileSync('unzip', ['-p', pkg4, 'manifest.json']).toString());
+      assert.deepEqual(Object.keys(m4.assets).sort(), [`${base}/img/a1.png`, `${base}/img/imported.png`]);
 
       // Share pages: the map and the bytes, typed, nosniff.
       const share = await api(server, `/api/v1/sessions/${s1}/shares`, { method: 'POST', body: '{}', headers: { 'Content-Type': 'application/json' } });
@@ -225,8 +236,10 @@ for (const mode of modes()) {
       assert.ok(left.some((x) => x.startsWith('/fonts/site.woff2')), 'the second session still has its font');
       writeFileSync(pkg2, await api(server, `/api/v1/sessions/${s2}/export`));
       execFileSync(REEL, ['verify', pkg2]);
-      r = await fetch(`${server.url}/api/v1/sessions/${s2}`, { method: 'DELETE', headers: auth });
-      assert.equal(r.status, 204);
+      for (const id of [s2, s4]) {
+        r = await fetch(`${server.url}/api/v1/sessions/${id}`, { method: 'DELETE', headers: auth });
+        assert.equal(r.status, 204);
+      }
       assert.deepEqual(await traces(server, needles), [], 'no asset bytes are left');
       if (!server.storage) {
         const index = files(server.data).filter((f) => f.includes('index.sqlite')).map((f) => readFileSync(f));

@@ -712,6 +712,7 @@ async fn import(State(st): State<Arc<AppState>>, Admin(p): Admin, body: Bytes) -
         use sha2::Digest;
         hex::encode(&sha2::Sha256::digest(&body)[..16])
     };
+    let origins = st.config.capture_assets.clone();
     let parsed = tokio::task::spawn_blocking(move || {
         let (kind, rec) = reel_format::import::import(
             "upload",
@@ -722,10 +723,11 @@ async fn import(State(st): State<Arc<AppState>>, Admin(p): Admin, body: Bytes) -
             },
         )?;
         let comments = package_comments(&body, &rec, limits)?;
-        Ok::<_, reel_format::Error>((kind, rec, comments))
+        let assets = crate::asset_capture::scan_recording(&origins, &rec);
+        Ok::<_, reel_format::Error>((kind, rec, comments, assets))
     })
     .await;
-    let (kind, rec, comments) = match parsed {
+    let (kind, rec, comments, assets) = match parsed {
         Ok(Ok(x)) => x,
         Ok(Err(e)) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
         Err(e) => return internal(e),
@@ -745,6 +747,7 @@ async fn import(State(st): State<Arc<AppState>>, Admin(p): Admin, body: Bytes) -
             crate::state::refused_batch(&e).unwrap_or_default()
         }
         Ok(o) => {
+            crate::asset_capture::after_ingest(&st, &p.id, assets);
             let restored = match restore_comments(&st, &p.id, comments).await {
                 Ok(n) => n,
                 Err(e) => return internal(e),

@@ -81,11 +81,9 @@ pub fn scan(st: &AppState, units: &[IngestUnit]) -> Vec<(String, Vec<String>)> {
         for e in &u.events {
             w.scan.observe(e);
         }
-        let urls = std::mem::take(&mut w.scan.urls);
-        if w.scan.page().is_some_and(|p| listed(origins, p)) {
-            let fresh: Vec<String> = urls
+        {
+            let fresh: Vec<String> = take_listed(origins, &mut w.scan)
                 .into_iter()
-                .filter(|x| listed_str(origins, x))
                 .filter(|x| !w.sent.contains(x))
                 .collect();
             for x in &fresh {
@@ -114,6 +112,43 @@ pub fn scan(st: &AppState, units: &[IngestUnit]) -> Vec<(String, Vec<String>)> {
                 }
             }
             t.windows.insert(key, w);
+        }
+    }
+    out
+}
+
+/// The URLs `scan` found so far (and forgets), those of listed origins, when its page is of one.
+fn take_listed(origins: &[String], scan: &mut AssetScan) -> Vec<String> {
+    let urls = std::mem::take(&mut scan.urls);
+    if !scan.page().is_some_and(|p| listed(origins, p)) {
+        return Vec::new();
+    }
+    urls.into_iter()
+        .filter(|x| listed_str(origins, x))
+        .collect()
+}
+
+/// The asset URLs of an imported recording (`POST /api/v1/import`), per session; each window is
+/// whole here, so it is scanned on its own. Empty when `--capture-assets` is off. Blocking.
+pub fn scan_recording(
+    origins: &[String],
+    rec: &reel_format::Recording,
+) -> Vec<(String, Vec<String>)> {
+    if origins.is_empty() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for s in &rec.sessions {
+        let mut urls = Vec::new();
+        for w in &s.windows {
+            let mut scan = AssetScan::new();
+            for e in &w.events {
+                scan.observe(e);
+            }
+            urls.extend(take_listed(origins, &mut scan));
+        }
+        if !urls.is_empty() {
+            out.push((s.id.clone(), urls));
         }
     }
     out
