@@ -225,6 +225,19 @@ for (const mode of modes()) {
         } finally { await browser.close(); }
       }
 
+      // Under an export policy, an image only a blocked element showed stays out of the export and the share map.
+      const patch = await fetch(`${server.url}/api/v1/project`, { method: 'PATCH', headers: { Authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ export_redaction: { rules: 'block = ["#pic"]\n' } }) });
+      assert.equal(patch.status, 200, await patch.text());
+      const pkgB = join(dir, 'blocked.reel.zip');
+      writeFileSync(pkgB, await api(server, `/api/v1/sessions/${s1}/export`));
+      execFileSync(REEL, ['verify', pkgB]);
+      const mB = JSON.parse(execFileSync('unzip', ['-p', pkgB, 'manifest.json']).toString());
+      const unblocked = want.filter((u) => !u.endsWith('/img/a1.png') && !u.endsWith('/img/a2.png'));
+      assert.deepEqual(Object.keys(mB.assets).sort(), unblocked.sort());
+      const mapB = await (await fetch(`${server.url}/share/${share.token}/assets`)).json();
+      assert.deepEqual(Object.keys(mapB).sort(), unblocked.sort());
+
       // Deleting the first session deletes what only it loaded; the second keeps the rest.
       const needles = Object.fromEntries(Object.entries(FILES).filter(([, f]) => f[0] !== 500).map(([p, f]) => [p, Buffer.from(f[1])]));
       assert.ok((await traces(server, needles)).length >= 8, 'the search finds the assets before deleting');
@@ -251,3 +264,22 @@ for (const mode of modes()) {
     }
   });
 }
+
+test('--capture-assets refuses loopback addresses unless --capture-assets-allow-private', async () => {
+  const site = await startSite({ '/img/a.png': ['image/png', 'loopback image'] });
+  const server = await startReel({ args: ['--capture-assets', site.base] });
+  try {
+    const sid = `priv-${rnd()}`;
+    await ingest(server, sid, 0, page(`${site.base}/page.html`, Date.now(), { body: [el(9, 'img', { src: '/img/a.png' })] }));
+    await waitFor(async () => (await metric(server, 'reel_assets_failed_total')) >= 1, { what: 'the refusal counted', timeout: 30000 });
+    assert.equal(await metric(server, 'reel_assets_fetched_total'), 0);
+    assert.deepEqual(site.counts, {}, 'no request reached the site');
+    const pkg = join(mkdtempSync(join(tmpdir(), 'reel-capture-private-')), 'p.reel.zip');
+    writeFileSync(pkg, await api(server, `/api/v1/sessions/${sid}/export`));
+    execFileSync(REEL, ['verify', pkg]);
+    assert.equal(JSON.parse(execFileSync('unzip', ['-p', pkg, 'manifest.json']).toString()).assets, undefined, 'no assets: format 1.x without the map');
+  } finally {
+    await server.stop();
+    server.cleanup();
+  }
+});

@@ -452,7 +452,7 @@ fn write_package(
     let mut insight = analyzer.finish();
     insight.llm_summary = llm;
     reel_insight::add_summary(&mut w, insight)?;
-    add_assets(store, &plan.project, &mut w, &assets, loaded)?;
+    add_assets(store, &plan.project, &mut w, assets, loaded)?;
     let (bw, _) = w.finish(None)?;
     let mut file = bw
         .into_inner()
@@ -469,42 +469,59 @@ fn add_assets<W: std::io::Write + std::io::Seek>(
     store: &reel_store::Store,
     project: &str,
     w: &mut PackageWriter<W>,
-    assets: &[reel_store::assets::SessionAsset],
+    assets: Vec<reel_store::assets::SessionAsset>,
     loaded: std::collections::BTreeSet<String>,
 ) -> Result<(), reel_format::Error> {
     if assets.is_empty() {
         return Ok(());
     }
-    let by_url: std::collections::BTreeMap<&str, &reel_store::assets::SessionAsset> =
-        assets.iter().map(|a| (a.url.as_str(), a)).collect();
-    let mut queue: std::collections::VecDeque<String> = loaded.into_iter().collect();
-    let mut done = std::collections::BTreeSet::new();
     let rt = tokio::runtime::Handle::current();
-    while let Some(url) = queue.pop_front() {
-        let Some(a) = by_url.get(url.as_str()) else {
-            continue;
-        };
-        if !done.insert(url.clone()) {
-            continue;
-        }
-        let bytes = rt
+    let err = |e: reel_store::Error| reel_format::Error::invalid("assets", e.to_string());
+    for a in rt
+        .block_on(loaded_assets(store, project, assets, loaded))
+        .map_err(err)?
+    {
+        let Some(bytes) = rt
             .block_on(store.asset_bytes(project, &a.sha256, ASSET_CAP))
-            .map_err(|e| reel_format::Error::invalid("assets", e.to_string()))?;
-        let Some(bytes) = bytes else {
-            tracing::warn!(url = %url, "an asset's bytes are missing; exported without it");
+            .map_err(err)?
+        else {
+            tracing::warn!(url = %a.url, "an asset's bytes are missing; exported without it");
             continue;
         };
-        if a.content_type == "text/css" {
-            queue.extend(reel_insight::assets::stylesheet_urls(&url, &bytes));
-        }
         w.add_asset(
-            &url,
+            &a.url,
             &bytes,
             &a.content_type,
             &reel_format::package::iso_ms(a.fetched_ms),
         )?;
     }
     Ok(())
+}
+
+/// Of a session's `assets`, those whose URL is in `loaded` and, transitively, those the loaded
+/// stylesheets refer to (their bytes are read for it), in that order.
+pub(crate) async fn loaded_assets(
+    store: &reel_store::Store,
+    project: &str,
+    assets: Vec<reel_store::assets::SessionAsset>,
+    loaded: std::collections::BTreeSet<String>,
+) -> Result<Vec<reel_store::assets::SessionAsset>, reel_store::Error> {
+    let mut by_url: std::collections::BTreeMap<String, reel_store::assets::SessionAsset> =
+        assets.into_iter().map(|a| (a.url.clone(), a)).collect();
+    let mut queue: std::collections::VecDeque<String> = loaded.into_iter().collect();
+    let mut out = Vec::new();
+    while let Some(url) = queue.pop_front() {
+        let Some(a) = by_url.remove(&url) else {
+            continue;
+        };
+        if a.content_type == "text/css" {
+            if let Some(css) = store.asset_bytes(project, &a.sha256, ASSET_CAP).await? {
+                queue.extend(reel_insight::assets::stylesheet_urls(&url, &css));
+            }
+        }
+        out.push(a);
+    }
+    Ok(out)
 }
 
 /// The asset URLs a session's events load once the export policy has applied (blocking pass

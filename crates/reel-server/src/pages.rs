@@ -203,20 +203,21 @@ async fn share_assets(State(st): State<Arc<AppState>>, Path(token): Path<String>
         Ok(a) => a,
         Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
     };
-    let keep = match (assets.is_empty(), st.policy("export_redaction")) {
+    let assets = match (assets.is_empty(), st.policy("export_redaction")) {
         (false, Some(policy)) => {
-            match crate::api::loaded_urls(&st, &project, &session, policy).await {
-                Ok(k) => Some(k),
+            let loaded = match crate::api::loaded_urls(&st, &project, &session, policy).await {
+                Ok(k) => k,
                 Err(r) => return r,
+            };
+            match crate::api::loaded_assets(&st.store, &project, assets, loaded).await {
+                Ok(a) => a,
+                Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
             }
         }
-        _ => None,
+        _ => assets,
     };
     let mut map = serde_json::Map::new();
     for a in assets {
-        if keep.as_ref().is_some_and(|k| !k.contains(&a.url)) {
-            continue;
-        }
         map.insert(
             a.url,
             serde_json::json!({"sha256": a.sha256, "content_type": a.content_type, "size": a.size}),
