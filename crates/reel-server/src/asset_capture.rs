@@ -79,7 +79,13 @@ pub fn scan(st: &AppState, units: &[IngestUnit]) -> Vec<(String, Vec<String>)> {
             used: 0,
         });
         for e in &u.events {
-            w.scan.observe(e);
+            // A window whose page is not listed (or not known yet) costs a look at its Meta events
+            // only: the next page it shows starts with one.
+            if e.kind == reel_format::event::EventType::Meta
+                || w.scan.page().is_some_and(|p| listed(origins, p))
+            {
+                w.scan.observe(e);
+            }
         }
         {
             let fresh: Vec<String> = take_listed(origins, &mut w.scan)

@@ -1795,6 +1795,26 @@ async fn assets_are_fetched_once_shared_and_deleted_with_their_last_session() {
         let bad_row = rows.iter().find(|a| a.url == bad).unwrap();
         assert_eq!(bad_row.failures, 1);
         assert!(bad_row.due_ms.unwrap() > now, "backing off");
+        // Not forever: given up after MAX_ATTEMPTS, and a session linking it now does not revive it.
+        for _ in 1..reel_store::assets::MAX_ATTEMPTS {
+            s.asset_failed(&p.id, &bad, "HTTP 500", false)
+                .await
+                .unwrap();
+        }
+        let rows = s.asset_rows(&p.id).await.unwrap();
+        let bad_row = rows.iter().find(|a| a.url == bad).unwrap();
+        assert_eq!(
+            (bad_row.failures, bad_row.due_ms),
+            (reel_store::assets::MAX_ATTEMPTS, None),
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            s.link_assets(&p.id, &two.id, std::slice::from_ref(&bad), 0)
+                .await
+                .unwrap(),
+            0
+        );
         let one_font = s
             .session_assets(&p.id, &one.id)
             .await
