@@ -3,8 +3,9 @@
 //!
 //! * **Finding URLs** happens at ingest, on the batch's events after the ingest policy: one
 //!   `reel-insight` [`AssetScan`] per window, kept between batches (so mutations see the page's
-//!   URL and the tags of earlier snapshots) in a bounded table ([`MAX_WINDOWS`], least recently
-//!   used dropped; a dropped window starts again at its next full snapshot). Nothing is read back
+//!   URL and the tags of earlier snapshots) in a bounded table ([`MAX_WINDOWS`] windows,
+//!   [`MAX_SCAN_BYTES`] estimated, least recently used dropped; a dropped window starts again at
+//!   its next Meta event). Nothing is read back
 //!   from storage: every event is scanned once. Only windows whose page (Meta `href`) is of a
 //!   listed origin count, and only URLs of listed origins are kept (a CDN is listed beside the
 //!   site): recordings come from browsers, so they must not choose what the server fetches.
@@ -23,8 +24,12 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Windows whose scan state is kept between batches.
+/// Windows whose scan state is kept between batches …
 pub const MAX_WINDOWS: usize = 1024;
+/// … in at most this much memory (estimated), least recently used dropped first …
+pub const MAX_SCAN_BYTES: usize = 64 << 20;
+/// … and a window holding more than this is not kept at all.
+const MAX_WINDOW_BYTES: usize = 4 << 20;
 /// URLs remembered per window as already linked (later ones are linked again: harmless).
 const MAX_SENT: usize = 500;
 /// Fetches at once.
@@ -36,6 +41,7 @@ struct WindowScan {
     scan: AssetScan,
     sent: HashSet<String>,
     used: u64,
+    bytes: usize,
 }
 
 /// Scan state per (session, window); see the module docs.
@@ -43,6 +49,41 @@ struct WindowScan {
 pub struct Scans {
     windows: HashMap<(String, String), WindowScan>,
     tick: u64,
+    /// Sum of the windows' `bytes`.
+    bytes: usize,
+}
+
+impl Scans {
+    fn take(&mut self, key: &(String, String)) -> Option<WindowScan> {
+        let w = self.windows.remove(key)?;
+        self.bytes -= w.bytes;
+        Some(w)
+    }
+
+    /// Keep `w` (unless it is too big), dropping the least recently used past the bounds.
+    fn put(&mut self, key: (String, String), mut w: WindowScan) {
+        w.bytes = w.scan.memory() + w.sent.iter().map(|u| u.len() + 48).sum::<usize>();
+        if w.bytes > MAX_WINDOW_BYTES {
+            return;
+        }
+        while !self.windows.is_empty()
+            && (self.windows.len() >= MAX_WINDOWS || self.bytes + w.bytes > MAX_SCAN_BYTES)
+        {
+            let Some(old) = self
+                .windows
+                .iter()
+                .min_by_key(|(_, w)| w.used)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            self.take(&old);
+        }
+        self.tick += 1;
+        w.used = self.tick;
+        self.bytes += w.bytes;
+        self.windows.insert(key, w);
+    }
 }
 
 /// Whether `url`'s origin is one of `origins` (`https://shop.example`, `http://127.0.0.1:8000`).
@@ -71,12 +112,13 @@ pub fn scan(st: &AppState, units: &[IngestUnit]) -> Vec<(String, Vec<String>)> {
         let taken = st
             .asset_scans
             .lock()
-            .map(|mut t| t.windows.remove(&key))
+            .map(|mut t| t.take(&key))
             .unwrap_or_default();
         let mut w = taken.unwrap_or_else(|| WindowScan {
             scan: AssetScan::new(),
             sent: HashSet::new(),
             used: 0,
+            bytes: 0,
         });
         for e in &u.events {
             // A window whose page is not listed (or not known yet) costs a look at its Meta events
@@ -105,19 +147,7 @@ pub fn scan(st: &AppState, units: &[IngestUnit]) -> Vec<(String, Vec<String>)> {
             }
         }
         if let Ok(mut t) = st.asset_scans.lock() {
-            t.tick += 1;
-            w.used = t.tick;
-            if t.windows.len() >= MAX_WINDOWS {
-                if let Some(old) = t
-                    .windows
-                    .iter()
-                    .min_by_key(|(_, w)| w.used)
-                    .map(|(k, _)| k.clone())
-                {
-                    t.windows.remove(&old);
-                }
-            }
-            t.windows.insert(key, w);
+            t.put(key, w);
         }
     }
     out
@@ -300,5 +330,50 @@ async fn fetch_one(
     };
     if let Err(e) = r {
         tracing::warn!(url = %url, error = %e, "recording an asset fetch failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn window(urls: usize) -> WindowScan {
+        let mut scan = AssetScan::new();
+        scan.urls = (0..urls)
+            .map(|i| format!("https://a.example/{i:0>200}"))
+            .collect();
+        WindowScan {
+            scan,
+            sent: HashSet::new(),
+            used: 0,
+            bytes: 0,
+        }
+    }
+
+    #[test]
+    fn scan_states_are_bounded_in_count_and_bytes() {
+        let mut t = Scans::default();
+        for i in 0..MAX_WINDOWS + 10 {
+            t.put(("s".into(), i.to_string()), window(0));
+        }
+        assert_eq!(t.windows.len(), MAX_WINDOWS);
+        assert!(
+            t.take(&("s".into(), "0".into())).is_none(),
+            "oldest dropped"
+        );
+        assert!(t
+            .windows
+            .contains_key(&("s".into(), (MAX_WINDOWS + 9).to_string())));
+        // ~1 MB each: the byte budget holds fewer.
+        let mut t = Scans::default();
+        for i in 0..200 {
+            t.put(("s".into(), i.to_string()), window(4000));
+        }
+        assert!(t.bytes <= MAX_SCAN_BYTES, "{}", t.bytes);
+        assert!(t.windows.len() < 200 && !t.windows.is_empty());
+        assert_eq!(t.bytes, t.windows.values().map(|w| w.bytes).sum::<usize>());
+        // Too big to keep at all.
+        t.put(("big".into(), "w".into()), window(30_000));
+        assert!(!t.windows.contains_key(&("big".into(), "w".into())));
     }
 }
