@@ -141,7 +141,7 @@ pub struct Args {
     /// services.
     #[arg(long, env = "REEL_CAPTURE_ASSETS_ALLOW_PRIVATE")]
     capture_assets_allow_private: bool,
-    /// Largest asset --capture-assets keeps, bytes (default 20 MiB).
+    /// Largest asset --capture-assets keeps, bytes (default 20 MiB, at most 256 MiB).
     #[arg(long, env = "REEL_CAPTURE_ASSETS_MAX_BYTES", value_name = "BYTES")]
     capture_assets_max_bytes: Option<u64>,
     /// Most bytes of assets one session keeps, bytes (default 200 MiB; 0: no cap).
