@@ -224,7 +224,10 @@ pub fn policy(st: &AppState) -> reel_move::assets::Policy {
         allow_private: st.config.capture_assets_allow_private,
         allow_origins: st.config.capture_assets.clone(),
         // Exports and shares read an asset back under this cap.
-        max_asset_bytes: st.config.capture_assets_max_bytes.min(crate::api::ASSET_CAP),
+        max_asset_bytes: st
+            .config
+            .capture_assets_max_bytes
+            .min(crate::api::ASSET_CAP),
         max_total_bytes: u64::MAX,
         ..Default::default()
     }

@@ -136,6 +136,14 @@ impl Store {
             if !seen.insert(url.clone()) {
                 continue;
             }
+            // A write that changes nothing, for the row's lock (PostgreSQL): a fetch of this URL
+            // recording its result either commits before (and the SELECT below sees the version)
+            // or waits for this link (and then fills it in).
+            sqlx::query("UPDATE assets SET due_ms = due_ms WHERE project_id = $1 AND url = $2")
+                .bind(project)
+                .bind(&url)
+                .execute(&mut *tx)
+                .await?;
             let a = sqlx::query("SELECT sha256, content_type, size, fetched_ms, fresh_until_ms, refs, due_ms, tried_ms FROM assets WHERE project_id = $1 AND url = $2")
                 .bind(project)
                 .bind(&url)
@@ -280,6 +288,14 @@ impl Store {
                 .bind(&f.url)
                 .execute(&mut *tx)
                 .await?;
+            // Copies of those sessions already exported (`--export-to`) are written again, with it.
+            for session in &waiting {
+                sqlx::query("UPDATE exports SET version = NULL WHERE project_id = $1 AND session_id = $2 AND deleted = 0")
+                    .bind(project)
+                    .bind(session)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             tx.commit().await?;
             waiting
         };

@@ -1746,9 +1746,28 @@ async fn assets_are_fetched_once_shared_and_deleted_with_their_last_session() {
             s.claim_due_assets(&p.id, 10).await.unwrap().is_empty(),
             "leased"
         );
+        // A copy exported (--export-to) before its assets arrive is written again.
+        let (lease, _) = s
+            .claim_export(&p.id, &one.id, "t", 7)
+            .await
+            .unwrap()
+            .unwrap();
+        let keys = reel_store::export::ExportKeys::new(&one.id, now);
+        assert!(s
+            .finish_export(&p.id, &one.id, "t", lease, 7, &keys)
+            .await
+            .unwrap());
         s.asset_fetched(&p.id, fetched(&css, css_bytes.as_bytes(), &[&font]), 0)
             .await
             .unwrap();
+        assert!(
+            s.claim_export(&p.id, &one.id, "t", 7)
+                .await
+                .unwrap()
+                .is_some(),
+            "{}: due again",
+            b.name
+        );
         s.asset_fetched(&p.id, fetched(&img, img_bytes.as_bytes(), &[]), 0)
             .await
             .unwrap();
