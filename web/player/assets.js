@@ -20,7 +20,41 @@ const CSS_IMPORT = /@import\s+(['"])([^'"]*)\1/gi;
  */
 export async function assetTable(manifest, entries, buf, check) {
   const list = manifest && manifest.assets && typeof manifest.assets === 'object' ? manifest.assets : null;
-  if (!list || typeof URL.createObjectURL !== 'function') return null;
+  return buildTable(list, async (path) => {
+    const e = entries.get(path);
+    if (!e) return null;
+    const bytes = await zipRead(buf, e);
+    return (await check(path, bytes)) ? bytes : null;
+  });
+}
+
+/**
+ * A server's assets as blob URLs (share and embed pages): `list` is a manifest-style map
+ * `{url: {sha256, content_type}}`, `href(sha256)` where the bytes are. Bytes whose SHA-256 does not
+ * match are left out. Null when there are none.
+ * @param {any} list @param {(sha256: string) => string} href @returns {Promise<AssetTable|null>}
+ */
+export async function remoteAssetTable(list, href) {
+  return buildTable(list, async (path) => {
+    const sha = path.slice('assets/sha256/'.length);
+    const res = await fetch(href(sha)).catch(() => null);
+    if (!res || !res.ok) return null;
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    if (typeof crypto !== 'undefined' && crypto.subtle) {
+      const got = Array.from(new Uint8Array(await crypto.subtle.digest('SHA-256', bytes)), (b) => b.toString(16).padStart(2, '0')).join('');
+      if (got !== sha) return null;
+    }
+    return bytes;
+  });
+}
+
+/**
+ * @param {any} list manifest-style asset map
+ * @param {(path: string) => Promise<Uint8Array|null>} read an entry's checked bytes, or null
+ * @returns {Promise<AssetTable|null>}
+ */
+async function buildTable(list, read) {
+  if (!list || typeof list !== 'object' || typeof URL.createObjectURL !== 'function') return null;
   /** @type {Map<string, {type: string, path: string}>} */
   const known = new Map();
   for (const [url, a] of Object.entries(list)) {
@@ -35,12 +69,10 @@ export async function assetTable(manifest, entries, buf, check) {
   const make = async (url) => {
     const k = known.get(url);
     if (!k || table.blobs.has(url) || busy.has(url)) return;
-    const e = entries.get(k.path);
-    if (!e) return;
     busy.add(url);
-    /** @type {Uint8Array} */
-    let bytes = await zipRead(buf, e);
-    if (await check(k.path, bytes)) {
+    /** @type {Uint8Array|null} */
+    let bytes = await read(k.path);
+    if (bytes) {
       if (k.type === 'text/css') {
         const css = new TextDecoder().decode(bytes);
         for (const ref of cssRefs(css)) { const abs = absoluteUrl(ref, url); if (abs) await make(abs); }

@@ -17,6 +17,8 @@ const SHORTCUTS = [['Space or k', 'play / pause'], ['← / →', 'back / forward
  * @property {any[]} [events] rrweb events (optionally each with windowId)
  * @property {ArrayBuffer|Blob|Uint8Array} [package] a .reel.zip
  * @property {Record<string, any[]>|{id: string, events: any[]}[]} [windows] events per window
+ * @property {{map: Record<string, {sha256: string, content_type: string}>, href: (sha256: string) => string}} [assets]
+ *   with `windows`: assets kept by a server (share pages): the manifest-style URL map and where each hash's bytes are
  * @property {number} [startAt] ms from the first event
  * @property {boolean} [autoplay]
  * @property {boolean} [hash] read `#t=SECONDS` from location.hash (default true)

@@ -1,6 +1,6 @@
 // Turn the player's inputs (events, URLs, JSON, JSONL, .reel.zip, PostHog exports) into sessions of windows.
 import { zipEntries, zipRead, inflateBytes } from './zip.js';
-import { assetTable, rewriteAssetUrls } from './assets.js';
+import { assetTable, remoteAssetTable, rewriteAssetUrls } from './assets.js';
 import { mobileToWeb } from './mobile.js';
 
 /**
@@ -191,7 +191,7 @@ export async function readPackage(input) {
 
 /**
  * Load whatever the caller passed to `mount` into sessions.
- * @param {{src?: string, events?: any[], package?: ArrayBuffer|Blob|Uint8Array, windows?: any}} opts
+ * @param {{src?: string, events?: any[], package?: ArrayBuffer|Blob|Uint8Array, windows?: any, assets?: {map: any, href: (sha256: string) => string}}} opts
  * @returns {Promise<ReelSession[]>}
  */
 export async function loadSessions(opts) {
@@ -201,8 +201,14 @@ export async function loadSessions(opts) {
   }
   if (opts.windows) {
     const list = Array.isArray(opts.windows) ? opts.windows : Object.entries(opts.windows).map(([id, events]) => ({ id, events }));
+    // A server's assets (share and embed pages): {map: {url: {sha256, content_type}}, href(sha256)}.
+    const assets = opts.assets && opts.assets.map ? await remoteAssetTable(opts.assets.map, opts.assets.href) : null;
     const windows = [];
-    for (const w of list) windows.push({ id: String(w.id), events: mobileToWeb(cleanEvents(await decodePacked(w.events.slice()))) });
+    for (const w of list) {
+      const events = cleanEvents(await decodePacked(w.events.slice()));
+      if (assets) rewriteAssetUrls(events, assets);
+      windows.push({ id: String(w.id), events: mobileToWeb(events) });
+    }
     return [{ id: 'session', meta: {}, windows }];
   }
   if (opts.events) return [{ id: 'session', meta: {}, windows: splitWindows(cleanEvents(await decodePacked(opts.events.slice()))) }];

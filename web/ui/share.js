@@ -20,9 +20,12 @@ async function play(stage, session) {
   const moments = await fetch(`${base}/moments${session ? `?session=${encodeURIComponent(session)}` : ''}`)
     .then((r) => (r.ok ? r.json() : null)).catch(() => null);
   const panel = moments && moments.moments && moments.moments.length ? 'moments' : 'console';
+  // Assets the server kept (--capture-assets): images, fonts and stylesheets as recorded.
+  const map = await fetch(`${base}/assets${session ? `?session=${encodeURIComponent(session)}` : ''}`).then((r) => (r.ok ? r.json() : null)).catch(() => null);
+  const assets = map && Object.keys(map).length ? { map, href: (/** @type {string} */ sha) => `${base}/assets/${sha}${q.replace('&', '?')}` } : undefined;
   if (mounted) mounted.destroy?.();
   stage.replaceChildren();
-  mounted = await ReelPlayer.mount(stage, { windows, moments, openPanels: embed ? [] : [panel] });
+  mounted = await ReelPlayer.mount(stage, { windows, moments, assets, openPanels: embed ? [] : [panel] });
 }
 
 async function collection(meta) {

@@ -56,6 +56,21 @@ impl AssetScan {
         Self::default()
     }
 
+    /// Roughly the memory the scan holds, bytes (callers that keep scans between batches budget
+    /// them with it).
+    pub fn memory(&self) -> usize {
+        self.tags.len() * 32
+            + self.style_texts.len() * 16
+            + self.urls.iter().map(|u| u.len() + 48).sum::<usize>()
+            + self.base.as_ref().map_or(0, |b| b.as_str().len())
+    }
+
+    /// The page the window shows (the last Meta event's `href`, or a `<base href>`): whose
+    /// origin decides whether the server collects the window's assets.
+    pub fn page(&self) -> Option<&Url> {
+        self.base.as_ref()
+    }
+
     /// Look at one event (time order).
     pub fn observe(&mut self, e: &Event) {
         let wanted = match e.kind {

@@ -45,6 +45,63 @@ pub struct Fetched {
     pub bytes: Vec<u8>,
     /// Epoch milliseconds.
     pub fetched_ms: i64,
+    /// What the response's caching headers say (see [`Caching`]).
+    pub caching: Caching,
+}
+
+/// The caching headers of a response, as a shared cache reads them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Caching {
+    /// `Cache-Control: no-store` (or `private`): the response must not be kept.
+    pub no_store: bool,
+    /// How long the response stays fresh (`s-maxage`, `max-age`, `no-cache` = 0, or `Expires`
+    /// minus `Date`); `None` when the headers do not say.
+    pub fresh_for: Option<Duration>,
+}
+
+impl Caching {
+    /// Read `Cache-Control`, `Expires` and `Date` (header values as sent).
+    pub fn parse(
+        cache_control: Option<&str>,
+        expires: Option<&str>,
+        date: Option<&str>,
+    ) -> Caching {
+        let mut c = Caching::default();
+        let (mut max_age, mut s_maxage) = (None, None);
+        for d in cache_control.unwrap_or("").split(',') {
+            let d = d.trim();
+            let (name, value) = match d.split_once('=') {
+                Some((n, v)) => (n.trim(), Some(v.trim().trim_matches('"'))),
+                None => (d, None),
+            };
+            let secs = || value.and_then(|v| v.parse::<u64>().ok());
+            match name.to_ascii_lowercase().as_str() {
+                "no-store" | "private" => c.no_store = true,
+                "no-cache" => max_age = Some(0),
+                "max-age" => max_age = max_age.or(secs()),
+                "s-maxage" => s_maxage = secs(),
+                _ => {}
+            }
+        }
+        let http_date = |v: &str| {
+            time::OffsetDateTime::parse(v.trim(), &time::format_description::well_known::Rfc2822)
+                .ok()
+        };
+        c.fresh_for = s_maxage.or(max_age).map(Duration::from_secs).or_else(|| {
+            let exp = http_date(expires?)?;
+            // An invalid `Expires` (such as "0") means already expired.
+            let now = date
+                .and_then(http_date)
+                .unwrap_or_else(time::OffsetDateTime::now_utc);
+            Some(Duration::from_secs(
+                (exp - now).whole_seconds().max(0) as u64
+            ))
+        });
+        if c.fresh_for.is_none() && expires.is_some() {
+            c.fresh_for = Some(Duration::ZERO);
+        }
+        c
+    }
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -146,23 +203,7 @@ pub fn collect<E>(
     progress: &mut dyn FnMut(usize, usize, &str),
     store: &mut dyn FnMut(Fetched) -> Result<(), E>,
 ) -> Result<Collected, E> {
-    let config = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        // No proxy from the environment: a proxy would resolve the target's name, out of reach
-        // of the address check below.
-        .proxy(None)
-        .timeout_global(Some(policy.timeout))
-        .user_agent(format!("reel/{} (assets)", env!("CARGO_PKG_VERSION")))
-        .build();
-    let agent = ureq::Agent::with_parts(
-        config,
-        DefaultConnector::default(),
-        Guard {
-            inner: DefaultResolver::default(),
-            allow_private: policy.allow_private,
-        },
-    );
+    let agent = agent(policy);
     let mut seen: BTreeSet<String> = have.clone();
     let mut queue: VecDeque<String> = VecDeque::new();
     for u in urls {
@@ -242,6 +283,63 @@ pub fn collect<E>(
     Ok(out)
 }
 
+/// The client every asset fetch goes through: no redirects followed by itself, no proxy, the
+/// address check in its resolver.
+fn agent(policy: &Policy) -> ureq::Agent {
+    let config = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        // No proxy from the environment: a proxy would resolve the target's name, out of reach
+        // of the address check in the resolver.
+        .proxy(None)
+        .timeout_global(Some(policy.timeout))
+        .user_agent(format!("reel/{} (assets)", env!("CARGO_PKG_VERSION")))
+        .build();
+    ureq::Agent::with_parts(
+        config,
+        DefaultConnector::default(),
+        Guard {
+            inner: DefaultResolver::default(),
+            allow_private: policy.allow_private,
+        },
+    )
+}
+
+/// Fetches one asset at a time under a [`Policy`] (the server's `--capture-assets`): the same
+/// checks as [`collect`] (origins, private addresses, redirects re-checked, the per-asset cap),
+/// without following stylesheets (the caller does, through `reel-insight`'s CSS parser).
+pub struct Fetcher {
+    agent: ureq::Agent,
+    policy: Policy,
+}
+
+impl Fetcher {
+    pub fn new(policy: Policy) -> Fetcher {
+        Fetcher {
+            agent: agent(&policy),
+            policy,
+        }
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Fetch `url` (blocking). `Err` says why not, for the record.
+    pub fn fetch(&self, url: &str) -> Result<Fetched, String> {
+        match fetch(
+            &self.agent,
+            url,
+            &self.policy,
+            self.policy.max_asset_bytes,
+            &|_| false,
+        )? {
+            Got::Fetched(f) => Ok(f),
+            Got::Alias(to) => Err(format!("redirects to {to}")),
+        }
+    }
+}
+
 enum Got {
     Fetched(Fetched),
     /// A redirect to a URL fetched (or to be fetched) on its own.
@@ -310,6 +408,8 @@ fn fetch(
             .map(|v| v.trim().to_ascii_lowercase())
             .filter(|v| !v.is_empty())
             .unwrap_or_else(|| "application/octet-stream".into());
+        let header = |n: &str| resp.headers().get(n).and_then(|v| v.to_str().ok());
+        let caching = Caching::parse(header("cache-control"), header("expires"), header("date"));
         let cap = policy.max_asset_bytes.min(left);
         let bytes = resp
             .body_mut()
@@ -334,6 +434,7 @@ fn fetch(
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_millis() as i64)
                 .unwrap_or(0),
+            caching,
         }));
     }
     Err(format!("more than {} redirects", policy.max_redirects))
@@ -377,6 +478,32 @@ mod tests {
         ] {
             assert!(is_public(a.parse().unwrap()), "{a}");
         }
+    }
+
+    #[test]
+    fn caching_headers() {
+        let c = Caching::parse(Some("public, max-age=600"), None, None);
+        assert_eq!(c.fresh_for, Some(Duration::from_secs(600)));
+        assert!(!c.no_store);
+        let c = Caching::parse(Some("max-age=600, s-maxage=60"), None, None);
+        assert_eq!(c.fresh_for, Some(Duration::from_secs(60)));
+        assert!(Caching::parse(Some("no-store"), None, None).no_store);
+        assert!(Caching::parse(Some("private, max-age=60"), None, None).no_store);
+        assert_eq!(
+            Caching::parse(Some("no-cache"), None, None).fresh_for,
+            Some(Duration::ZERO)
+        );
+        let c = Caching::parse(
+            None,
+            Some("Wed, 21 Oct 2015 08:28:00 GMT"),
+            Some("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
+        assert_eq!(c.fresh_for, Some(Duration::from_secs(3600)));
+        assert_eq!(
+            Caching::parse(None, Some("0"), None).fresh_for,
+            Some(Duration::ZERO)
+        );
+        assert_eq!(Caching::parse(None, None, None), Caching::default());
     }
 
     #[test]

@@ -387,6 +387,8 @@ pub(crate) struct SessionParts {
     meta: Option<serde_json::Value>,
     llm: Option<reel_insight::LlmSummary>,
     comments: Vec<reel_store::Comment>,
+    /// What `--capture-assets` collected for it (only those the exported events load go in).
+    assets: Vec<reel_store::assets::SessionAsset>,
 }
 
 /// Write sessions as one `.reel.zip` package into a temporary file, window by window, events
@@ -433,6 +435,7 @@ fn add_session<W: std::io::Write + std::io::Seek>(
         meta,
         llm,
         comments,
+        assets,
     } = parts;
     let mut info = SessionInfo {
         id: row.id.clone(),
@@ -465,12 +468,16 @@ fn add_session<W: std::io::Write + std::io::Seek>(
     let mut all = reel_format::stats::StatsBuilder::default();
     // Moments and summary of what leaves the server (after the export policy).
     let mut analyzer = reel_insight::Analyzer::new(&row.id, config);
+    // The URLs the exported events load (after the export policy): only their assets go along.
+    let mut loaded = std::collections::BTreeSet::new();
     for i in 0..plan.windows.len() {
         let wp = plan.window(i);
         let size = wp.raw_bytes();
         let mut wr = policy.as_ref().map(|r| r.window());
         let mut wa = analyzer.window(&plan.windows[i]);
         let walk = &mut wa;
+        let mut scan = (!assets.is_empty()).then(reel_insight::assets::AssetScan::new);
+        let scanning = &mut scan;
         let events = store
             .events(wp)
             .map_err(store_err)?
@@ -493,9 +500,15 @@ fn add_session<W: std::io::Write + std::io::Seek>(
                     None => e,
                 };
                 walk.observe(&e);
+                if let Some(s) = scanning.as_mut() {
+                    s.observe(&e);
+                }
                 Some(Ok(std::borrow::Cow::Owned(e)))
             });
         let (m, st) = w.write_window(&row.id, &plan.windows[i], events, size)?;
+        if let Some(s) = scan {
+            loaded.extend(s.urls);
+        }
         analyzer.add(wa);
         metas.push(m);
         all.merge(st);
@@ -515,8 +528,109 @@ fn add_session<W: std::io::Write + std::io::Seek>(
     let mut insight = analyzer.finish();
     insight.llm_summary = llm;
     reel_insight::add_summary(w, insight)?;
+    add_assets(store, &plan.project, w, assets, loaded)?;
     Ok(())
 }
+
+/// The session's assets (format 1.2) that the exported events load, and what loaded stylesheets
+/// refer to, as `reel assets` writes them: one at a time in memory (each under the per-asset
+/// cap). An asset whose bytes are gone is left out (the URL stays as recorded). Blocking.
+fn add_assets<W: std::io::Write + std::io::Seek>(
+    store: &reel_store::Store,
+    project: &str,
+    w: &mut PackageWriter<W>,
+    assets: Vec<reel_store::assets::SessionAsset>,
+    loaded: std::collections::BTreeSet<String>,
+) -> Result<(), reel_format::Error> {
+    if assets.is_empty() {
+        return Ok(());
+    }
+    let rt = tokio::runtime::Handle::current();
+    let err = |e: reel_store::Error| reel_format::Error::invalid("assets", e.to_string());
+    for a in rt
+        .block_on(loaded_assets(store, project, assets, loaded))
+        .map_err(err)?
+    {
+        // Sessions of one package may load the same URL: it is written once.
+        if w.has_asset(&a.url) {
+            continue;
+        }
+        let Some(bytes) = rt
+            .block_on(store.asset_bytes(project, &a.sha256, ASSET_CAP))
+            .map_err(err)?
+        else {
+            tracing::warn!(url = %a.url, "an asset's bytes are missing; exported without it");
+            continue;
+        };
+        w.add_asset(
+            &a.url,
+            &bytes,
+            &a.content_type,
+            &reel_format::package::iso_ms(a.fetched_ms),
+        )?;
+    }
+    Ok(())
+}
+
+/// Of a session's `assets`, those whose URL is in `loaded` and, transitively, those the loaded
+/// stylesheets refer to (their bytes are read for it), in that order.
+pub(crate) async fn loaded_assets(
+    store: &reel_store::Store,
+    project: &str,
+    assets: Vec<reel_store::assets::SessionAsset>,
+    loaded: std::collections::BTreeSet<String>,
+) -> Result<Vec<reel_store::assets::SessionAsset>, reel_store::Error> {
+    let mut by_url: std::collections::BTreeMap<String, reel_store::assets::SessionAsset> =
+        assets.into_iter().map(|a| (a.url.clone(), a)).collect();
+    let mut queue: std::collections::VecDeque<String> = loaded.into_iter().collect();
+    let mut out = Vec::new();
+    while let Some(url) = queue.pop_front() {
+        let Some(a) = by_url.remove(&url) else {
+            continue;
+        };
+        if a.content_type == "text/css" {
+            if let Some(css) = store.asset_bytes(project, &a.sha256, ASSET_CAP).await? {
+                queue.extend(reel_insight::assets::stylesheet_urls(&url, &css));
+            }
+        }
+        out.push(a);
+    }
+    Ok(out)
+}
+
+/// The asset URLs a session's events load once the export policy has applied (blocking pass
+/// over the events, in a blocking thread). `Err` is the response to send.
+pub(crate) async fn loaded_urls(
+    st: &AppState,
+    project: &str,
+    id: &str,
+    policy: Arc<reel_redact::Redactor>,
+) -> Result<std::collections::BTreeSet<String>, Response> {
+    let (_, plan) = plan_of(st, project, id).await?;
+    let store = st.store.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut out = std::collections::BTreeSet::new();
+        for i in 0..plan.windows.len() {
+            let mut wr = policy.window();
+            let mut scan = reel_insight::assets::AssetScan::new();
+            for item in store.events(plan.window(i)).map_err(|e| e.to_string())? {
+                let (_, e) = item.map_err(|e| e.to_string())?;
+                if let Some(e) = wr.event(e).map_err(|e| e.to_string())? {
+                    scan.observe(&e);
+                }
+            }
+            out.extend(scan.urls);
+        }
+        Ok::<_, String>(out)
+    })
+    .await
+    .map_err(internal)?
+    .map_err(internal)
+}
+
+/// Largest asset read back from the blob store (above the largest `--capture-assets-max-bytes`
+/// anyone sensible sets; a bound on memory all the same).
+pub(crate) const ASSET_CAP: u64 = 256 << 20;
 
 /// What [`write_package`] needs of a session, read from the index.
 pub(crate) async fn session_parts(
@@ -539,12 +653,18 @@ pub(crate) async fn session_parts(
         .comments(project, &row.id)
         .await
         .map_err(|e| e.to_string())?;
+    let assets = st
+        .store
+        .session_assets(project, &row.id)
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(SessionParts {
         row,
         plan,
         meta,
         llm,
         comments,
+        assets,
     })
 }
 
@@ -748,6 +868,7 @@ async fn import(State(st): State<Arc<AppState>>, Admin(p): Admin, body: Bytes) -
         use sha2::Digest;
         hex::encode(&sha2::Sha256::digest(&body)[..16])
     };
+    let origins = st.config.capture_assets.clone();
     let parsed = tokio::task::spawn_blocking(move || {
         let (kind, rec) = reel_format::import::import(
             "upload",
@@ -758,10 +879,11 @@ async fn import(State(st): State<Arc<AppState>>, Admin(p): Admin, body: Bytes) -
             },
         )?;
         let comments = package_comments(&body, &rec, limits)?;
-        Ok::<_, reel_format::Error>((kind, rec, comments))
+        let assets = crate::asset_capture::scan_recording(&origins, &rec);
+        Ok::<_, reel_format::Error>((kind, rec, comments, assets))
     })
     .await;
-    let (kind, rec, comments) = match parsed {
+    let (kind, rec, comments, assets) = match parsed {
         Ok(Ok(x)) => x,
         Ok(Err(e)) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
         Err(e) => return internal(e),
@@ -781,6 +903,7 @@ async fn import(State(st): State<Arc<AppState>>, Admin(p): Admin, body: Bytes) -
             crate::state::refused_batch(&e).unwrap_or_default()
         }
         Ok(o) => {
+            crate::asset_capture::after_ingest(&st, &p.id, assets);
             let restored = match restore_comments(&st, &p.id, comments).await {
                 Ok(n) => n,
                 Err(e) => return internal(e),

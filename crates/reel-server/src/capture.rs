@@ -439,8 +439,12 @@ async fn store_snapshot(
             );
         }
     }
+    let found = crate::asset_capture::scan(&st, &units);
     match st.store.ingest(&project.id, units).await {
-        Ok(_) => ok_reply(&headers, q),
+        Ok(_) => {
+            crate::asset_capture::after_ingest(&st, &project.id, found);
+            ok_reply(&headers, q)
+        }
         Err(e) if crate::state::refused_batch(&e).is_some() => {
             st.reject();
             cors(
@@ -1183,19 +1187,32 @@ async fn native_ingest(
             error(StatusCode::SERVICE_UNAVAILABLE, "redaction failed; retry"),
         );
     }
+    let found = crate::asset_capture::scan(&st, std::slice::from_ref(&unit));
     match st.store.ingest(&project.id, vec![unit]).await {
-        Ok(o) => cors(
+        Ok(o) => {
+            crate::asset_capture::after_ingest(&st, &project.id, found);
+            cors(
             &headers,
             axum::Json(serde_json::json!({"status": "ok", "batch_id": batch_id, "duplicate": o.duplicates > 0, "events": o.events, "rejected_events": rejected}))
                 .into_response(),
-        ),
+            )
+        }
         Err(e) if crate::state::refused_batch(&e).is_some() => {
             st.reject();
-            cors(&headers, crate::state::refused_batch(&e).unwrap_or_default())
+            cors(
+                &headers,
+                crate::state::refused_batch(&e).unwrap_or_default(),
+            )
         }
         Err(e) => {
             tracing::error!(error = %e, "storing an ingest batch failed");
-            cors(&headers, error(StatusCode::SERVICE_UNAVAILABLE, "storage unavailable; retry"))
+            cors(
+                &headers,
+                error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage unavailable; retry",
+                ),
+            )
         }
     }
 }

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 mod api;
+mod asset_capture;
 pub mod assets;
 mod auth;
 mod capture;
@@ -137,6 +138,7 @@ pub async fn serve(
     ready(&state, addr);
     let bg = state::spawn_background(state.clone());
     let exporter = target.map(|t| export_to::spawn_exporter(state.clone(), t));
+    let fetcher = asset_capture::spawn(state.clone());
     let metrics = metrics_listener.map(|l| {
         let app = metrics_router(state.clone());
         tokio::spawn(async move {
@@ -152,6 +154,9 @@ pub async fn serve(
     bg.abort();
     if let Some(x) = exporter {
         x.abort();
+    }
+    if let Some(f) = fetcher {
+        f.abort();
     }
     if let Some(m) = metrics {
         m.abort();

@@ -25,6 +25,8 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/share/{token}/events", get(share_events))
         .route("/share/{token}/meta", get(share_meta))
         .route("/share/{token}/moments", get(share_moments))
+        .route("/share/{token}/assets", get(share_assets))
+        .route("/share/{token}/assets/{sha256}", get(share_asset))
 }
 
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline' * blob:; img-src * data: blob:; font-src * data: blob:; media-src * data: blob:; connect-src 'self'; frame-src 'self' blob: data: about:; object-src 'none'; base-uri 'none'; form-action 'self'";
@@ -275,5 +277,107 @@ async fn share_meta(State(st): State<Arc<AppState>>, Path(token): Path<String>) 
             .into_response()
         }
         None => gone(),
+    }
+}
+
+/// The shared session's assets (`--capture-assets`): `{url: {sha256, content_type, size}}`, the
+/// manifest's map, which the share page hands to the player (it fetches each from
+/// `/share/{token}/assets/{sha256}`). Under an export policy only the assets the exported events
+/// still load are listed (one pass over the events, as an export makes).
+async fn share_assets(
+    State(st): State<Arc<AppState>>,
+    Path(token): Path<String>,
+    Query(pick): Query<Pick>,
+) -> Response {
+    let Some((project, session)) = resolve(&st, &token, &pick).await else {
+        return gone();
+    };
+    let assets = match st.store.session_assets(&project, &session).await {
+        Ok(a) => a,
+        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+    };
+    let assets = match (assets.is_empty(), st.policy("export_redaction")) {
+        (false, Some(policy)) => {
+            let loaded = match crate::api::loaded_urls(&st, &project, &session, policy).await {
+                Ok(k) => k,
+                Err(r) => return r,
+            };
+            match crate::api::loaded_assets(&st.store, &project, assets, loaded).await {
+                Ok(a) => a,
+                Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+            }
+        }
+        _ => assets,
+    };
+    let mut map = serde_json::Map::new();
+    for a in assets {
+        map.insert(
+            a.url,
+            serde_json::json!({"sha256": a.sha256, "content_type": a.content_type, "size": a.size}),
+        );
+    }
+    let mut r = axum::Json(serde_json::Value::Object(map)).into_response();
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// Content types an asset is served with: images, fonts and CSS as fetched; anything else as
+/// bytes (the player only ever turns images, fonts and CSS into blobs).
+fn served_type(t: &str) -> &str {
+    let t = t.trim();
+    let ok = t.starts_with("image/")
+        || t.starts_with("font/")
+        || t == "text/css"
+        || t.starts_with("application/font-")
+        || t.starts_with("application/x-font-")
+        || t == "application/vnd.ms-fontobject";
+    if ok
+        && t.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/.+-".contains(&b))
+    {
+        t
+    } else {
+        "application/octet-stream"
+    }
+}
+
+/// One asset of the shared session by content hash. Hostile bytes: `nosniff`, a CSP that runs
+/// nothing (an SVG opened on its own is an inert document), never framed.
+async fn share_asset(
+    State(st): State<Arc<AppState>>,
+    Path((token, sha)): Path<(String, String)>,
+    Query(pick): Query<Pick>,
+) -> Response {
+    let Some((project, session)) = resolve(&st, &token, &pick).await else {
+        return gone();
+    };
+    match st
+        .store
+        .session_asset(&project, &session, &sha, crate::api::ASSET_CAP)
+        .await
+    {
+        Ok(Some((ct, bytes))) => {
+            let mut r = (
+                [
+                    (header::CONTENT_TYPE, served_type(&ct).to_string()),
+                    (header::CACHE_CONTROL, "private, max-age=3600".to_string()),
+                    (header::CONTENT_DISPOSITION, "inline".to_string()),
+                ],
+                bytes,
+            )
+                .into_response();
+            // nosniff, no-referrer, never framed; and a CSP under which nothing runs.
+            secure(&mut r, false, None);
+            r.headers_mut().insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(
+                    "default-src 'none'; style-src 'unsafe-inline'; sandbox; frame-ancestors 'none'",
+                ),
+            );
+            r
+        }
+        Ok(None) => error(StatusCode::NOT_FOUND, "no such asset"),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
     }
 }

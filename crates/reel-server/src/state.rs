@@ -63,6 +63,16 @@ pub struct Config {
     pub export_to: Option<String>,
     /// An OpenAI-compatible endpoint for optional LLM summaries (`--llm-url`); off when `None`.
     pub llm: Option<reel_move::llm::Endpoint>,
+    /// Origins whose recordings' assets are fetched and kept (`--capture-assets`; empty: off).
+    /// Asset URLs must be of these origins too. See `asset_capture`.
+    pub capture_assets: Vec<String>,
+    /// Fetch assets from loopback, private and link-local addresses too
+    /// (`--capture-assets-allow-private`).
+    pub capture_assets_allow_private: bool,
+    /// Largest asset kept, bytes (`--capture-assets-max-bytes`).
+    pub capture_assets_max_bytes: u64,
+    /// Most bytes of assets one session links (`--capture-assets-session-bytes`; 0: no cap).
+    pub capture_assets_session_bytes: u64,
 }
 
 impl Config {
@@ -95,6 +105,10 @@ impl Config {
             render_ttl: Duration::from_secs(24 * 3600),
             export_to: None,
             llm: None,
+            capture_assets: Vec::new(),
+            capture_assets_allow_private: false,
+            capture_assets_max_bytes: 20 << 20,
+            capture_assets_session_bytes: 200 << 20,
         }
     }
 }
@@ -121,6 +135,9 @@ pub struct AppState {
     window_redactors: Mutex<RedactorCache>,
     /// LLM summaries asked at once (`POST …/summary/llm`); more are answered 503.
     pub llm_slots: tokio::sync::Semaphore,
+    /// `--capture-assets`: scan state per window (bounded) and the fetcher's wake-up.
+    pub asset_scans: Mutex<crate::asset_capture::Scans>,
+    pub assets_wake: tokio::sync::Notify,
 }
 
 /// Default of [`Config::redaction_state_bytes`]: 64 MiB.
@@ -302,6 +319,8 @@ impl AppState {
             redactors: Mutex::new(BTreeMap::new()),
             window_redactors: Mutex::new(RedactorCache::new(config.redaction_state_bytes)),
             llm_slots: tokio::sync::Semaphore::new(2),
+            asset_scans: Mutex::new(Default::default()),
+            assets_wake: tokio::sync::Notify::new(),
             config,
         })
     }
@@ -562,6 +581,21 @@ impl AppState {
                 "reel_export_sessions_total",
                 "Sessions written to the export target (--export-to).",
                 m.exported_sessions.load(Ordering::Relaxed),
+            ),
+            (
+                "reel_assets_fetched_total",
+                "Assets fetched and stored (--capture-assets).",
+                m.assets_fetched.load(Ordering::Relaxed),
+            ),
+            (
+                "reel_assets_failed_total",
+                "Asset fetches that failed or were not kept (each retried, backing off, a few times).",
+                m.assets_failed.load(Ordering::Relaxed),
+            ),
+            (
+                "reel_assets_bytes_total",
+                "Bytes of assets fetched and stored.",
+                m.asset_bytes.load(Ordering::Relaxed),
             ),
             (
                 "reel_export_failures_total",

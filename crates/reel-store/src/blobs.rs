@@ -176,6 +176,15 @@ impl Blobs {
         Ok(r.bytes().await?)
     }
 
+    /// Whether an object is stored at `key`.
+    pub async fn exists(&self, key: &str) -> Result<bool> {
+        match self.store.head(&self.full(key)).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     pub async fn delete(&self, key: &str) -> Result<()> {
         match self.store.delete(&self.full(key)).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),

@@ -133,6 +133,23 @@ CREATE TABLE IF NOT EXISTS admin_tokens (
   created_ms BIGINT NOT NULL, last_used_ms BIGINT, revoked_ms BIGINT,
   PRIMARY KEY (project_id, id))
 "#,
+    // Assets the server collects (`--capture-assets`, reel_store::assets): per URL its latest
+    // fetch or failures; per session the URLs it loads and the version it plays with.
+    r#"
+CREATE TABLE IF NOT EXISTS assets (
+  project_id TEXT NOT NULL, url TEXT NOT NULL, sha256 TEXT, content_type TEXT, size BIGINT,
+  fetched_ms BIGINT, fresh_until_ms BIGINT, refs TEXT, tried_ms BIGINT,
+  failures BIGINT NOT NULL DEFAULT 0, error TEXT, due_ms BIGINT, lease_until BIGINT,
+  PRIMARY KEY (project_id, url));
+CREATE INDEX IF NOT EXISTS assets_due ON assets (project_id, due_ms);
+CREATE INDEX IF NOT EXISTS assets_sha ON assets (project_id, sha256);
+CREATE TABLE IF NOT EXISTS session_assets (
+  project_id TEXT NOT NULL, session_id TEXT NOT NULL, url TEXT NOT NULL,
+  sha256 TEXT, content_type TEXT, size BIGINT, fetched_ms BIGINT,
+  PRIMARY KEY (project_id, session_id, url));
+CREATE INDEX IF NOT EXISTS session_assets_url ON session_assets (project_id, url);
+CREATE INDEX IF NOT EXISTS session_assets_sha ON session_assets (project_id, sha256)
+"#,
 ];
 
 /// Orders the session list can take (descending), besides its default `start_time`: PostHog's
@@ -1082,12 +1099,14 @@ impl Index {
     /// the index), URL rows (also those of a session known only from `/e/`), person links,
     /// shares, batch keys, the session row, and the `people` row of each person left with no
     /// session; then tombstone its id so that late batches are dropped. `None` if the index
-    /// knew nothing of it, else the blob keys to delete from the blob store.
+    /// knew nothing of it, else the blob keys to delete from the blob store and the content hashes
+    /// of the assets the session linked (deleted if nothing else names them; see
+    /// `crate::assets`).
     pub async fn delete_session(
         &self,
         project: &str,
         session: &str,
-    ) -> Result<Option<Vec<String>>> {
+    ) -> Result<Option<(Vec<String>, Vec<String>)>> {
         let _w = self.writer().await;
         let mut tx = self.pool.begin().await?;
         self.lock_session(&mut tx, project, session, true).await?;
@@ -1122,7 +1141,21 @@ impl Index {
             .bind(session)
             .execute(&mut *tx)
             .await?;
-        let mut n = 0;
+        // RETURNING: exactly the links deleted, even one a fetch filled in a moment ago.
+        let assets = sqlx::query(
+            "DELETE FROM session_assets WHERE project_id = $1 AND session_id = $2 RETURNING sha256",
+        )
+        .bind(project)
+        .bind(session)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut n = assets.len() as u64;
+        let mut shas = Vec::new();
+        for r in &assets {
+            if let Some(s) = r.try_get::<Option<String>, _>("sha256")? {
+                shas.push(s);
+            }
+        }
         for t in [
             "blocks",
             "session_urls",
@@ -1168,7 +1201,7 @@ impl Index {
         tx.commit().await?;
         self.checkpoint_pending
             .store(true, std::sync::atomic::Ordering::Relaxed);
-        Ok(Some(keys))
+        Ok(Some((keys, shas)))
     }
 
     /// Every session that ever carried this person's id: recordings (whatever id the session
@@ -1575,7 +1608,9 @@ fn like_escape(s: &str) -> String {
         .replace('_', "\\_")
 }
 
-pub(crate) const SESSION_COLS: &str = "id, distinct_id, start_ms, end_ms, event_count, size, click_count, keypress_count, mouse_activity_count, console_log_count, console_warn_count, console_error_count, network_request_count, active_ms, user_agent, source, lib, lib_version, sealed_ms, rage_click_count, dead_click_count, error_click_count, network_error_count, activity_score, watched_ms";
+/// Besides the columns: the bytes of the session's fetched assets (`asset_bytes`; `$1` is the
+/// project in every query that selects these; `id` inside the subquery is the session's).
+pub(crate) const SESSION_COLS: &str = "id, distinct_id, start_ms, end_ms, event_count, size, (SELECT CAST(COALESCE(SUM(sa.size), 0) AS BIGINT) FROM session_assets sa WHERE sa.project_id = $1 AND sa.session_id = id AND sa.sha256 IS NOT NULL) AS asset_bytes, click_count, keypress_count, mouse_activity_count, console_log_count, console_warn_count, console_error_count, network_request_count, active_ms, user_agent, source, lib, lib_version, sealed_ms, rage_click_count, dead_click_count, error_click_count, network_error_count, activity_score, watched_ms";
 
 fn session_of(r: &AnyRow) -> Result<SessionRow> {
     let start_ms: i64 = r.try_get("start_ms")?;
@@ -1600,7 +1635,7 @@ fn session_of(r: &AnyRow) -> Result<SessionRow> {
         console_error_count: r.try_get("console_error_count")?,
         network_request_count: r.try_get("network_request_count")?,
         user_agent: r.try_get("user_agent")?,
-        size: r.try_get("size")?,
+        size: r.try_get::<i64, _>("size")? + r.try_get::<i64, _>("asset_bytes")?,
         event_count: r.try_get("event_count")?,
         source: r.try_get("source")?,
         lib: r.try_get("lib")?,

@@ -16,10 +16,13 @@
 //! * [`export`]: continuous export of sealed sessions to a folder or bucket the user owns.
 //! * [`comments`]: comments at a time of a recording; deleted with their session.
 //! * [`collections`]: named lists of sessions and the share links that open one.
+//! * [`assets`]: the bookkeeping and bytes of assets the server collects for its recordings
+//!   (fetching them is the server's, through `reel-move`).
 //!
 //! This crate knows nothing about HTTP.
 #![forbid(unsafe_code)]
 
+pub mod assets;
 pub mod blobs;
 pub mod collections;
 pub mod comments;
@@ -138,6 +141,12 @@ pub struct Metrics {
     pub export_pending: std::sync::atomic::AtomicI64,
     /// Sessions whose export failed at least once since it last succeeded.
     pub export_retrying: std::sync::atomic::AtomicI64,
+    /// Assets fetched and stored (`--capture-assets`).
+    pub assets_fetched: std::sync::atomic::AtomicU64,
+    /// Asset fetches that failed (each retried, backing off, a few times).
+    pub assets_failed: std::sync::atomic::AtomicU64,
+    /// Bytes of assets fetched and stored.
+    pub asset_bytes: std::sync::atomic::AtomicU64,
 }
 
 /// Delay before the next attempt after `failures` earlier failures: `base` × 2^failures, at most

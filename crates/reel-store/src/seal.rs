@@ -293,13 +293,15 @@ impl Store {
     /// folders in a local blob store. False if nothing of the session was stored.
     async fn delete_session_no_reclaim(&self, project: &str, id: &str) -> Result<bool> {
         self.forget_seen_people();
-        let Some(keys) = self.index.delete_session(project, id).await? else {
+        let Some((keys, assets)) = self.index.delete_session(project, id).await? else {
             return Ok(false);
         };
         for k in keys.iter().filter(|k| !crate::ingest::in_index(k)) {
             self.blobs.delete(k).await?;
         }
         self.delete_session_blobs(project, id).await?;
+        // Assets no other session plays with go too.
+        self.collect_asset_garbage(project, assets).await?;
         Ok(true)
     }
 

@@ -2171,3 +2171,228 @@ async fn page_titles_are_searchable_and_deleted_with_their_session() {
         }
     }
 }
+
+
+// ---- assets the server collects (issue 14) ----
+
+fn fetched(url: &str, bytes: &[u8], refs: &[&str]) -> reel_store::assets::FetchedAsset {
+    let now = reel_store::now_ms();
+    reel_store::assets::FetchedAsset {
+        url: url.into(),
+        content_type: if refs.is_empty() {
+            "image/png"
+        } else {
+            "text/css"
+        }
+        .into(),
+        bytes: bytes.to_vec(),
+        fetched_ms: now,
+        fresh_until_ms: now + 60_000,
+        refs: refs.iter().map(|r| r.to_string()).collect(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn assets_are_fetched_once_shared_and_deleted_with_their_last_session() {
+    let now = reel_store::now_ms();
+    for b in backends().await {
+        let s = Store::open(&b.index, &b.blobs).await.unwrap();
+        let (p, _) = s.index.ensure_project(None, None).await.unwrap();
+        let one = Marked::new("assets-1");
+        let two = Marked::new("assets-2");
+        one.store(&s, &p.id, now - 60_000).await;
+        two.store(&s, &p.id, now - 60_000).await;
+        let r = rand_name();
+        let css = format!("https://a-{r}.example/site.css");
+        let font = format!("https://a-{r}.example/site.woff2");
+        let img = format!("https://a-{r}.example/only-one.png");
+        let bad = format!("https://a-{r}.example/bad.png");
+        let (css_bytes, font_bytes, img_bytes) = (
+            format!("@font-face{{src:url(site.woff2)}} /* {r} */"),
+            format!("font bytes {r}"),
+            format!("image only the first session loads {r}"),
+        );
+        let size_before = s.index.session(&p.id, &one.id).await.unwrap().unwrap().size;
+        // First session: everything new, all due.
+        let due = s
+            .link_assets(&p.id, &one.id, &[css.clone(), img.clone(), bad.clone()], 0)
+            .await
+            .unwrap();
+        assert_eq!(due, 3, "{}", b.name);
+        let mut claimed = s.claim_due_assets(&p.id, 10).await.unwrap();
+        claimed.sort();
+        assert_eq!(claimed.len(), 3, "{}", b.name);
+        assert!(
+            s.claim_due_assets(&p.id, 10).await.unwrap().is_empty(),
+            "leased"
+        );
+        // A copy exported (--export-to) before its assets arrive is written again.
+        let (lease, _) = s
+            .claim_export(&p.id, &one.id, "t", 7)
+            .await
+            .unwrap()
+            .unwrap();
+        let keys = reel_store::export::ExportKeys::new(&one.id, now);
+        assert!(s
+            .finish_export(&p.id, &one.id, "t", lease, 7, &keys)
+            .await
+            .unwrap());
+        s.asset_fetched(&p.id, fetched(&css, css_bytes.as_bytes(), &[&font]), 0)
+            .await
+            .unwrap();
+        assert!(
+            s.claim_export(&p.id, &one.id, "t", 7)
+                .await
+                .unwrap()
+                .is_some(),
+            "{}: due again",
+            b.name
+        );
+        s.asset_fetched(&p.id, fetched(&img, img_bytes.as_bytes(), &[]), 0)
+            .await
+            .unwrap();
+        s.asset_failed(&p.id, &bad, "HTTP 500", false)
+            .await
+            .unwrap();
+        // The stylesheet's font was linked and became due.
+        assert_eq!(
+            s.claim_due_assets(&p.id, 10).await.unwrap(),
+            vec![font.clone()]
+        );
+        s.asset_fetched(&p.id, fetched(&font, font_bytes.as_bytes(), &[]), 0)
+            .await
+            .unwrap();
+        let mine: Vec<String> = s
+            .session_assets(&p.id, &one.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| a.url)
+            .collect();
+        assert_eq!(mine, {
+            let mut v = vec![css.clone(), font.clone(), img.clone()];
+            v.sort();
+            v
+        });
+        let size_after = s.index.session(&p.id, &one.id).await.unwrap().unwrap().size;
+        assert_eq!(
+            size_after - size_before,
+            (css_bytes.len() + font_bytes.len() + img_bytes.len()) as i64,
+            "{}: the session size counts its assets",
+            b.name
+        );
+        // Second session: the stylesheet is fresh, so nothing is fetched again, and its font comes along.
+        assert_eq!(
+            s.link_assets(&p.id, &two.id, std::slice::from_ref(&css), 0)
+                .await
+                .unwrap(),
+            0
+        );
+        assert!(s.claim_due_assets(&p.id, 10).await.unwrap().is_empty());
+        assert_eq!(s.session_assets(&p.id, &two.id).await.unwrap().len(), 2);
+        let rows = s.asset_rows(&p.id).await.unwrap();
+        let bad_row = rows.iter().find(|a| a.url == bad).unwrap();
+        assert_eq!(bad_row.failures, 1);
+        assert!(bad_row.due_ms.unwrap() > now, "backing off");
+        // Not forever: given up after MAX_ATTEMPTS, and a session linking it now does not revive it.
+        for _ in 1..reel_store::assets::MAX_ATTEMPTS {
+            s.asset_failed(&p.id, &bad, "HTTP 500", false)
+                .await
+                .unwrap();
+        }
+        let rows = s.asset_rows(&p.id).await.unwrap();
+        let bad_row = rows.iter().find(|a| a.url == bad).unwrap();
+        assert_eq!(
+            (bad_row.failures, bad_row.due_ms),
+            (reel_store::assets::MAX_ATTEMPTS, None),
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            s.link_assets(&p.id, &two.id, std::slice::from_ref(&bad), 0)
+                .await
+                .unwrap(),
+            0
+        );
+        let one_font = s
+            .session_assets(&p.id, &one.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|a| a.url == font)
+            .unwrap();
+        let (ct, got) = s
+            .session_asset(&p.id, &two.id, &one_font.sha256, 1 << 20)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (ct.as_str(), &got[..]),
+            ("image/png", font_bytes.as_bytes())
+        );
+        assert!(s
+            .session_asset(&p.id, &two.id, &"0".repeat(64), 1 << 20)
+            .await
+            .unwrap()
+            .is_none());
+
+        let find = |needle: String| {
+            let b = &b;
+            let s = &s;
+            let p = p.id.clone();
+            async move {
+                let mut found = Vec::new();
+                if b.name == "sqlite+folder" {
+                    found.extend(holders(b._tmp.path(), needle.as_bytes()));
+                } else {
+                    found.extend(pg_rows(s).await.into_iter().filter(|r| r.contains(&needle)));
+                    for k in s.blobs.list(&format!("p/{p}/assets")).await.unwrap() {
+                        if s.blobs
+                            .get(&k)
+                            .await
+                            .unwrap()
+                            .windows(needle.len())
+                            .any(|w| w == needle.as_bytes())
+                        {
+                            found.push(k);
+                        }
+                    }
+                }
+                found
+            }
+        };
+        assert!(
+            !find(img_bytes.clone()).await.is_empty(),
+            "{}: found before",
+            b.name
+        );
+        assert!(s.delete_session(&p.id, &one.id).await.unwrap());
+        assert!(
+            find(img_bytes.clone()).await.is_empty(),
+            "{}: an asset only the deleted session loaded is gone",
+            b.name
+        );
+        assert!(
+            find(img.clone()).await.is_empty(),
+            "{}: its URL too",
+            b.name
+        );
+        assert!(
+            !find(font_bytes.clone()).await.is_empty(),
+            "{}: shared assets stay",
+            b.name
+        );
+        // Forgetting the person takes the same path.
+        assert_eq!(s.forget_person(&p.id, &two.person).await.unwrap(), 1);
+        for x in [css_bytes, font_bytes, css, font, bad] {
+            let left = find(x.clone()).await;
+            assert!(left.is_empty(), "{}: {x} left: {left:?}", b.name);
+        }
+        assert!(s
+            .blobs
+            .list(&format!("p/{}/assets", p.id))
+            .await
+            .unwrap()
+            .is_empty());
+    }
+}

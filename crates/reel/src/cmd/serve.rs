@@ -118,6 +118,35 @@ pub struct Args {
     /// The model to ask [default: gpt-4o-mini].
     #[arg(long, env = "REEL_LLM_MODEL", value_name = "NAME")]
     llm_model: Option<String>,
+    /// Keep the images, fonts and stylesheets that recordings of these origins load, so that
+    /// exports (.reel.zip, format 1.2) and share links still look right when the site has
+    /// changed or is gone. A comma-separated list of origins, e.g.
+    /// https://shop.example,https://cdn.shop.example: a recording counts when its page is of one
+    /// of them, and only asset URLs of these origins are fetched (list a CDN beside the site).
+    /// Assets are fetched shortly after their batch is ingested, once per URL and content (shared
+    /// by every session, kept in the blob store, counted in the session size), again only when
+    /// HTTP caching says the copy is stale (default one day; no-store is not kept); failures are
+    /// retried a few times, backing off. /metrics: reel_assets_fetched_total,
+    /// reel_assets_failed_total. Loopback and private addresses are refused unless
+    /// --capture-assets-allow-private.
+    #[arg(
+        long,
+        env = "REEL_CAPTURE_ASSETS",
+        value_name = "ORIGIN,…",
+        value_delimiter = ','
+    )]
+    capture_assets: Vec<String>,
+    /// Let --capture-assets fetch from loopback, private and link-local addresses (an intranet
+    /// site, tests). Off by default: a recording could otherwise make the server read internal
+    /// services.
+    #[arg(long, env = "REEL_CAPTURE_ASSETS_ALLOW_PRIVATE")]
+    capture_assets_allow_private: bool,
+    /// Largest asset --capture-assets keeps, bytes (default 20 MiB, at most 256 MiB).
+    #[arg(long, env = "REEL_CAPTURE_ASSETS_MAX_BYTES", value_name = "BYTES")]
+    capture_assets_max_bytes: Option<u64>,
+    /// Most bytes of assets one session keeps, bytes (default 200 MiB; 0: no cap).
+    #[arg(long, env = "REEL_CAPTURE_ASSETS_SESSION_BYTES", value_name = "BYTES")]
+    capture_assets_session_bytes: Option<u64>,
     /// Log format: text or json.
     #[arg(long, env = "REEL_LOG_FORMAT", default_value = "text")]
     log_format: String,
@@ -162,6 +191,10 @@ struct FileConfig {
     export_to: Option<String>,
     llm_url: Option<String>,
     llm_model: Option<String>,
+    capture_assets: Option<Vec<String>>,
+    capture_assets_allow_private: Option<bool>,
+    capture_assets_max_bytes: Option<u64>,
+    capture_assets_session_bytes: Option<u64>,
 }
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
@@ -238,6 +271,20 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         a.llm_url.or(file.llm_url),
         a.llm_model.or(file.llm_model),
     )?;
+    let origins = match a.capture_assets.is_empty() {
+        true => file.capture_assets.unwrap_or_default(),
+        false => a.capture_assets,
+    };
+    for o in origins.iter().map(|o| o.trim()).filter(|o| !o.is_empty()) {
+        let u = url::Url::parse(o)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+            .ok_or_else(|| anyhow::anyhow!("--capture-assets {o}: not an origin (expected e.g. https://shop.example or http://127.0.0.1:8000)"))?;
+        cfg.capture_assets.push(u.origin().ascii_serialization());
+    }
+    cfg.capture_assets_allow_private =
+        a.capture_assets_allow_private || file.capture_assets_allow_private.unwrap_or(false);
+    set!(capture_assets_max_bytes, capture_assets_session_bytes);
     if let Some(s) = file.sweep_seconds {
         cfg.sweep_every = Duration::from_secs(s.max(1));
     }
@@ -260,6 +307,9 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         }
         if let Some(l) = &st.config.llm {
             eprintln!("  LLM summaries {} ({}), on request", l.url, l.model);
+        }
+        if !st.config.capture_assets.is_empty() {
+            eprintln!("  assets of     {}   (fetched after ingest{})", st.config.capture_assets.join(", "), if st.config.capture_assets_allow_private { "; private addresses allowed" } else { "" });
         }
         if let Some(x) = &st.config.export_to {
             eprintln!("  export to     {x}   (every sealed session: package + Parquet)");
