@@ -196,6 +196,20 @@ for (const mode of modes()) {
       assert.equal(r.status, 404);
       r = await fetch(`${server.url}/share/nosuchtoken/assets/${font.sha256}`);
       assert.equal(r.status, 404);
+      // A collection's link: the same map and bytes for a session in it (`?session=`), nothing for one outside it.
+      const coll = await api(server, '/api/v1/collections', { method: 'POST', body: JSON.stringify({ name: 'with assets', session_ids: [s1] }), headers: { 'Content-Type': 'application/json' } });
+      const cshare = await api(server, `/api/v1/collections/${coll.id}/shares`, { method: 'POST', body: '{}', headers: { 'Content-Type': 'application/json' } });
+      const cmap = await (await fetch(`${server.url}/share/${cshare.token}/assets?session=${encodeURIComponent(s1)}`)).json();
+      assert.deepEqual(Object.keys(cmap).sort(), want.sort());
+      r = await fetch(`${server.url}/share/${cshare.token}/assets/${font.sha256}?session=${encodeURIComponent(s1)}`);
+      assert.equal(Buffer.from(await r.arrayBuffer()).toString(), FILES['/fonts/site.woff2'][1]);
+      assert.equal((await fetch(`${server.url}/share/${cshare.token}/assets?session=not-in-it`)).status, 404);
+      assert.equal((await fetch(`${server.url}/share/${share.token}/assets?session=not-in-it`)).status, 404, 'a session link opens only its session');
+      // The collection's package carries them too.
+      const cpkg = join(dir, 'collection.reel.zip');
+      writeFileSync(cpkg, await api(server, `/api/v1/collections/${coll.id}/export`));
+      execFileSync(REEL, ['verify', cpkg]);
+      assert.deepEqual(Object.keys(JSON.parse(execFileSync('unzip', ['-p', cpkg, 'manifest.json']).toString()).assets).sort(), want.sort());
 
       // The share page's player loads them from the server, as blob: URLs (once: the storage mode does not matter).
       if (!server.storage) {

@@ -2172,7 +2172,6 @@ async fn page_titles_are_searchable_and_deleted_with_their_session() {
     }
 }
 
-
 // ---- assets the server collects (issue 14) ----
 
 fn fetched(url: &str, bytes: &[u8], refs: &[&str]) -> reel_store::assets::FetchedAsset {
