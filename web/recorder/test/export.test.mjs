@@ -93,10 +93,23 @@ const tick = (page, i) => page.evaluate(i => reel.event('tick', { i }), i);
 const ticksOf = events => events.filter(e => e.type === 5 && e.data.tag === 'tick').map(e => e.data.payload.i).sort((a, b) => a - b);
 const CANARIES = /TYPED-CANARY|PW-CANARY|Zelda|BLOCKED-CANARY|SECRET-CANARY|MASKED-CANARY|FRAME-MASK-CANARY|DEFAULT-CANARY|PROGRAMMATIC-CANARY|PRESET-ADDRESS|Bearer SECRET/;
 
-/** Events as a person's actions and the page's changes, without times and pointer positions (two runs compare equal). */
+/** A serialized node without the documents of its iframes (an iframe may load before the snapshot or after it). */
+const noFrames = n => (n && n.childNodes ? { ...n, childNodes: n.tagName === 'iframe' ? [] : n.childNodes.map(noFrames) } : n);
+/** A mutation without the nodes of iframe documents (their load time varies between runs); null when nothing is left. */
+function withoutFrameDocs(d) {
+  const adds = (d.adds || []).filter(a => a.node.type !== 0 && a.node.rootId == null);
+  const left = { ...d, adds };
+  return adds.length || (d.removes || []).length || (d.texts || []).length || (d.attributes || []).length ? left : null;
+}
+
+/** Events as a person's actions and the page's changes, without times, pointer positions and when iframes loaded (two runs compare equal). */
 function shape(events) {
   return events.filter(e => e.type === 2 || e.type === 5 || e.type === 3 && [0, 2, 5, 8].includes(e.data.source) || e.type === 6 && /console/.test(e.data.plugin))
-    .map(e => e.type === 3 && e.data.source === 2 ? { type: 3, source: 2, kind: e.data.type, id: e.data.id } : { type: e.type, data: e.data });
+    .map(e => e.type === 3 && e.data.source === 2 ? { type: 3, source: 2, kind: e.data.type, id: e.data.id }
+      : e.type === 2 ? { type: 2, data: { ...e.data, node: noFrames(e.data.node) } }
+        : e.type === 3 && e.data.source === 0 ? (withoutFrameDocs(e.data) && { type: 3, data: withoutFrameDocs(e.data) })
+          : { type: e.type, data: e.data })
+    .filter(Boolean);
 }
 
 test('no server: typing, a mutation, a custom event and a console error export to a package that reel verify, unzip + sha256sum -c and Python zipfile accept; masked as sent', async t => {
