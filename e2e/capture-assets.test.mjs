@@ -251,6 +251,10 @@ for (const mode of modes()) {
       assert.deepEqual(Object.keys(mB.assets).sort(), unblocked.sort());
       const mapB = await (await fetch(`${server.url}/share/${share.token}/assets`)).json();
       assert.deepEqual(Object.keys(mapB).sort(), unblocked.sort());
+      // Nor are its bytes served, even to someone who knows their hash.
+      const blockedSha = map[`${base}/img/a1.png`].sha256;
+      assert.equal((await fetch(`${server.url}/share/${share.token}/assets/${blockedSha}`)).status, 404);
+      assert.equal((await fetch(`${server.url}/share/${share.token}/assets/${font.sha256}`)).status, 200, 'what the map keeps is served');
 
       // Deleting the first session deletes what only it loaded; the second keeps the rest.
       const needles = Object.fromEntries(Object.entries(FILES).filter(([, f]) => f[0] !== 500).map(([p, f]) => [p, Buffer.from(f[1])]));

@@ -284,6 +284,59 @@ async fn share_meta(State(st): State<Arc<AppState>>, Path(token): Path<String>) 
 /// manifest's map, which the share page hands to the player (it fetches each from
 /// `/share/{token}/assets/{sha256}`). Under an export policy only the assets the exported events
 /// still load are listed (one pass over the events, as an export makes).
+/// The assets a share may show of a session: all it links, or under an export policy only those
+/// its exported events still load (and what their stylesheets load). Kept a minute per session
+/// and policy, so that a page's many asset requests cost one pass over the events.
+async fn visible_assets(
+    st: &AppState,
+    project: &str,
+    session: &str,
+) -> Result<Arc<Vec<reel_store::assets::SessionAsset>>, Response> {
+    type Key = (String, String, String);
+    type Kept = std::collections::HashMap<
+        Key,
+        (
+            std::time::Instant,
+            Arc<Vec<reel_store::assets::SessionAsset>>,
+        ),
+    >;
+    static CACHE: std::sync::OnceLock<std::sync::Mutex<Kept>> = std::sync::OnceLock::new();
+    const TTL: std::time::Duration = std::time::Duration::from_secs(60);
+    let unavailable = |e: reel_store::Error| error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string());
+    let assets = st
+        .store
+        .session_assets(project, session)
+        .await
+        .map_err(unavailable)?;
+    let Some(policy) = st.policy("export_redaction").filter(|_| !assets.is_empty()) else {
+        return Ok(Arc::new(assets));
+    };
+    // The policy as configured now: a change of policy is a new key.
+    let rules = st.project().settings["export_redaction"].to_string();
+    let key = (project.to_string(), session.to_string(), rules);
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some((at, kept)) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        if at.elapsed() < TTL {
+            return Ok(kept.clone());
+        }
+    }
+    let loaded = crate::api::loaded_urls(st, project, session, policy).await?;
+    let kept = Arc::new(
+        crate::api::loaded_assets(&st.store, project, assets, loaded)
+            .await
+            .map_err(unavailable)?,
+    );
+    let mut c = cache.lock().unwrap_or_else(|p| p.into_inner());
+    if c.len() >= 256 {
+        c.retain(|_, (at, _)| at.elapsed() < TTL);
+        if c.len() >= 256 {
+            c.clear();
+        }
+    }
+    c.insert(key, (std::time::Instant::now(), kept.clone()));
+    Ok(kept)
+}
+
 async fn share_assets(
     State(st): State<Arc<AppState>>,
     Path(token): Path<String>,
@@ -292,27 +345,14 @@ async fn share_assets(
     let Some((project, session)) = resolve(&st, &token, &pick).await else {
         return gone();
     };
-    let assets = match st.store.session_assets(&project, &session).await {
+    let assets = match visible_assets(&st, &project, &session).await {
         Ok(a) => a,
-        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
-    };
-    let assets = match (assets.is_empty(), st.policy("export_redaction")) {
-        (false, Some(policy)) => {
-            let loaded = match crate::api::loaded_urls(&st, &project, &session, policy).await {
-                Ok(k) => k,
-                Err(r) => return r,
-            };
-            match crate::api::loaded_assets(&st.store, &project, assets, loaded).await {
-                Ok(a) => a,
-                Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
-            }
-        }
-        _ => assets,
+        Err(r) => return r,
     };
     let mut map = serde_json::Map::new();
-    for a in assets {
+    for a in assets.iter() {
         map.insert(
-            a.url,
+            a.url.clone(),
             serde_json::json!({"sha256": a.sha256, "content_type": a.content_type, "size": a.size}),
         );
     }
@@ -352,6 +392,12 @@ async fn share_asset(
     let Some((project, session)) = resolve(&st, &token, &pick).await else {
         return gone();
     };
+    // What the export policy keeps out of the map is not served either.
+    match visible_assets(&st, &project, &session).await {
+        Ok(v) if v.iter().any(|a| a.sha256 == sha) => {}
+        Ok(_) => return error(StatusCode::NOT_FOUND, "no such asset"),
+        Err(r) => return r,
+    }
     match st
         .store
         .session_asset(&project, &session, &sha, crate::api::ASSET_CAP)
