@@ -3,7 +3,7 @@
 // cancelled, nothing moves. No console errors.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch } from './browser.mjs';
+import { launch, signedIn } from './browser.mjs';
 import { startReel, api, waitFor, CAPTURE, ADMIN } from './server.mjs';
 
 const browser = await launch();
@@ -29,9 +29,7 @@ test('autoplay next: the next session of the list plays when one ends', async ()
     // Newest first in the list: newer, then older.
     for (const [sid, ts] of [['older', t0], ['newer', t0 + 60_000]]) assert.equal((await send(server, sid, ts)).status, 200);
     await waitFor(async () => (await api(server, '/api/v1/sessions')).results.length === 2, { what: 'sessions listed' });
-    await tab.goto(`${server.url}/`);
-    await tab.evaluate((t) => localStorage.setItem('reel.adminToken', t), ADMIN);
-    await tab.goto(`${server.url}/#/`);
+    await signedIn(tab, server.url, ADMIN);
     await tab.waitForSelector('input.pick[value="older"]');
     await tab.click('tbody tr.row:first-child td:nth-child(2)');
     await tab.waitForSelector('#autoplay-next');

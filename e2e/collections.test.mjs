@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { launch } from './browser.mjs';
+import { launch, pageErrors, signedIn } from './browser.mjs';
 import { startReel, api, waitFor, modes, CAPTURE, ADMIN, REEL } from './server.mjs';
 
 const browser = await launch();
@@ -44,10 +44,7 @@ for (const mode of modes()) {
     const server = await startReel({ mode });
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
     const tab = await ctx.newPage();
-    const errors = [];
-    tab.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
-    tab.on('pageerror', (e) => errors.push(e.message));
-    tab.on('response', (r) => { if (r.status() >= 400) errors.push(`${r.status()} ${r.url()}`); });
+    const errors = pageErrors(tab);
     try {
       const t0 = Date.now() - 3_600_000;
       for (const [sid, i] of [['s-one', 0], ['s-two', 1], ['s-three', 2]]) assert.equal((await send(server, sid, t0 + i * 60_000, `Page of ${sid}`)).status, 200);
@@ -61,9 +58,7 @@ for (const mode of modes()) {
       const patch = await fetch(`${server.url}/api/v1/project`, { method: 'PATCH', headers: JSON_H, body: JSON.stringify({ export_redaction: { rules: '[patterns]\nbuiltin = ["email"]\n' } }) });
       assert.equal(patch.status, 200);
 
-      await tab.goto(`${server.url}/`);
-      await tab.evaluate((t) => localStorage.setItem('reel.adminToken', t), ADMIN);
-      await tab.goto(`${server.url}/#/`);
+      await signedIn(tab, server.url, ADMIN);
       await tab.waitForSelector('input.pick[value="s-one"]');
       assert.equal(await tab.isHidden('.bulk'), true, 'no bulk bar before a row is ticked');
       await tab.waitForSelector('main .status:text("3 of 3 sessions")');

@@ -8,7 +8,7 @@ import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { launch } from './browser.mjs';
+import { launch, signedIn } from './browser.mjs';
 import { startReel, api, ADMIN, ROOT, REEL } from './server.mjs';
 
 const browser = await launch();
@@ -30,9 +30,7 @@ test('drag and drop import: result per file, duplicates reported, bad files refu
       ['again.json', readFileSync(join(ROOT, 'tests/fixtures/rrweb/checkout.json')).toString('base64'), 'application/json'],
       ['notes.txt', Buffer.from('not a recording').toString('base64'), 'text/plain'],
     ];
-    await tab.goto(`${server.url}/`);
-    await tab.evaluate((t) => localStorage.setItem('reel.adminToken', t), ADMIN);
-    await tab.goto(`${server.url}/#/`);
+    await signedIn(tab, server.url, ADMIN);
     await tab.waitForSelector('.first-steps');
     // A real drag: dragenter shows the drop target, drop hands over the files.
     const dt = await tab.evaluateHandle((list) => {

@@ -12,9 +12,13 @@ async function saveAs(res, fallback) {
   document.body.append(a); a.click(); a.remove();
 }
 
-/** Every collection of the project (for pickers and the list's filter). */
-export async function allCollections() {
-  return (await (await api('/api/v1/collections')).json()).results;
+let asking = null;
+/** Every collection of the project (for pickers and the list's filter); callers at the same moment share one request. */
+export function allCollections() {
+  if (!asking) {
+    asking = api('/api/v1/collections').then((r) => r.json()).then((d) => d.results).finally(() => { asking = null; });
+  }
+  return asking;
 }
 
 /**

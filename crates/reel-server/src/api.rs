@@ -1004,16 +1004,24 @@ async fn create_share(
         Ok(x) => x,
         Err(m) => return error(StatusCode::BAD_REQUEST, m),
     };
-    match st.store.index.create_share(&p.id, &id, expires).await {
+    let made = st.store.index.create_share(&p.id, &id, expires).await;
+    share_created(&st, &p.id, made, Some(&id), serde_json::json!({}), expires).await
+}
+
+/// The answer to a new share link (a session's or a collection's): `201` with its token, page
+/// and embed URLs, audited as `share.create` (`detail` gets the share id; never the token).
+pub(crate) async fn share_created(
+    st: &AppState,
+    project: &str,
+    made: reel_store::Result<(String, String)>,
+    subject: Option<&str>,
+    mut detail: serde_json::Value,
+    expires: Option<i64>,
+) -> Response {
+    match made {
         Ok((share_id, token)) => {
-            write_audit(
-                &st,
-                &p.id,
-                "share.create",
-                Some(&id),
-                serde_json::json!({"share_id": share_id}),
-            )
-            .await;
+            detail["share_id"] = serde_json::json!(share_id);
+            write_audit(st, project, "share.create", subject, detail).await;
             (
                 StatusCode::CREATED,
                 Json(serde_json::json!({"id": share_id, "token": token, "url": format!("/share/{token}"), "embed_url": format!("/embed/{token}"), "expires_ms": expires})),

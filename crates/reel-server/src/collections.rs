@@ -341,29 +341,13 @@ async fn create_share(
     if let Err(r) = found(&st, &p.id, &id).await {
         return r;
     }
-    match st
+    let made = st
         .store
         .index
         .create_collection_share(&p.id, &id, expires)
-        .await
-    {
-        Ok((share_id, token)) => {
-            crate::api::write_audit(
-                &st,
-                &p.id,
-                "share.create",
-                None,
-                serde_json::json!({"share_id": share_id, "collection_id": id}),
-            )
-            .await;
-            (
-                StatusCode::CREATED,
-                Json(serde_json::json!({"id": share_id, "token": token, "url": format!("/share/{token}"), "embed_url": format!("/embed/{token}"), "expires_ms": expires})),
-            )
-                .into_response()
-        }
-        Err(e) => internal(e),
-    }
+        .await;
+    let detail = serde_json::json!({ "collection_id": id });
+    crate::api::share_created(&st, &p.id, made, None, detail, expires).await
 }
 
 async fn export(

@@ -303,13 +303,14 @@ async fn visible_assets(
     static CACHE: std::sync::OnceLock<std::sync::Mutex<Kept>> = std::sync::OnceLock::new();
     const TTL: std::time::Duration = std::time::Duration::from_secs(60);
     let unavailable = |e: reel_store::Error| error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string());
-    let assets = st
-        .store
-        .session_assets(project, session)
-        .await
-        .map_err(unavailable)?;
-    let Some(policy) = st.policy("export_redaction").filter(|_| !assets.is_empty()) else {
-        return Ok(Arc::new(assets));
+    let read = || async {
+        st.store
+            .session_assets(project, session)
+            .await
+            .map_err(unavailable)
+    };
+    let Some(policy) = st.policy("export_redaction") else {
+        return Ok(Arc::new(read().await?));
     };
     // The policy as configured now: a change of policy is a new key.
     let rules = st.project().settings["export_redaction"].to_string();
@@ -319,6 +320,10 @@ async fn visible_assets(
         if at.elapsed() < TTL {
             return Ok(kept.clone());
         }
+    }
+    let assets = read().await?;
+    if assets.is_empty() {
+        return Ok(Arc::new(assets));
     }
     let loaded = crate::api::loaded_urls(st, project, session, policy).await?;
     let kept = Arc::new(
