@@ -137,7 +137,13 @@ for (const mode of modes()) {
         body: [el(9, 'img', { src: '/img/imported.png' }), el(10, 'img', { src: '/img/a1.png' })] })) });
       const s4 = imported.sessions[0];
       // site.css, more.css, the font, bg.png, more.png, a1.png, a2.png, added.png and imported.png; fail.png and secret.png fail.
-      await waitFor(async () => (await metric(server, 'reel_assets_fetched_total')) >= 9, { what: 'assets fetched', timeout: 30000 });
+      // On a timeout, say what the site saw and what the server counted.
+      const state = async (n) => new Error(`${n}; the site served ${JSON.stringify(site.counts)}; failed ${await metric(server, 'reel_assets_failed_total')}; server log: ${server.stderr().split('\n').filter((l) => /asset/i.test(l)).slice(-10).join(' | ')}`);
+      await waitFor(async () => {
+        const n = await metric(server, 'reel_assets_fetched_total');
+        if (n >= 9) return true;
+        throw await state(`${n} fetched`);
+      }, { what: 'assets fetched', timeout: 30000 });
       await waitFor(async () => (await metric(server, 'reel_assets_failed_total')) >= 2, { what: 'failures counted', timeout: 30000 });
       await new Promise((r) => setTimeout(r, 500));
       assert.equal(await metric(server, 'reel_assets_fetched_total'), 9);

@@ -21,7 +21,7 @@ export class ReelEngine {
   /**
    * @param {HTMLElement} host element to put the scaled viewport in
    * @param {any[]} events this window's events, sorted by timestamp
-   * @param {{upscale?: boolean, keyframeWork?: number, morph?: boolean}} [opts]
+   * @param {{upscale?: boolean, keyframeWork?: number, morph?: boolean, still?: boolean}} [opts]
    */
   constructor(host, events, opts = {}) {
     this.host = host;
@@ -127,7 +127,7 @@ export class ReelEngine {
     if (!win) return;
     if (!this.reelSheet || !(this.reelSheet instanceof win.CSSStyleSheet)) {
       this.reelSheet = new win.CSSStyleSheet();
-      this.reelSheet.replaceSync(this.seeking ? REEL_SEEK_CSS : REEL_CSS);
+      this.reelSheet.replaceSync(this.seeking || this.opts.still ? REEL_SEEK_CSS : REEL_CSS);
     }
     try { this.doc.adoptedStyleSheets = [...list, this.reelSheet]; } catch (e) { /* realm mismatch */ }
   }
@@ -348,7 +348,10 @@ export class ReelEngine {
     if (target === this.index) return;
     // Seeking: transitions off until the end (reused and changed elements must not animate).
     this.seeking = sync;
-    if (sync && this.reelSheet) this.reelSheet.replaceSync(REEL_SEEK_CSS);
+    // `still` (render mode): transitions are off for good, so nothing to switch (a style recalculation of the whole
+    // page each way) and nothing to finish; a frame shows each property at its end value, as after a seek.
+    const toggle = sync && this.reelSheet && !this.opts.still;
+    if (toggle) this.reelSheet.replaceSync(REEL_SEEK_CSS);
     let from = this.index;
     if (target < this.index || from < this.firstFull) from = -1;
     if (from >= 0) {
@@ -392,12 +395,12 @@ export class ReelEngine {
       }
     }
     this.index = target;
-    if (sync && this.reelSheet) {
+    if (toggle) {
       const de = this.doc.documentElement;
       if (de) void getComputedStyle(de).color; // flush styles with transitions off
       this.reelSheet.replaceSync(REEL_CSS);
     }
-    if (sync) this.settleAnimations(false);
+    if (sync && !this.opts.still) this.settleAnimations(false);
     this.seeking = false;
     this.lastSeekMs = performance.now() - t0;
   }

@@ -160,7 +160,7 @@ export class ReelPlayer extends EventTarget {
     if (!e) {
       const w = this.sessions[this.sessionIndex].windows.find((x) => x.id === id);
       if (!w) return null;
-      e = new ReelEngine(this.ui.stage, w.events, { upscale: this.opts.upscale, keyframeWork: this.opts.keyframeWork, morph: this.opts.morph });
+      e = new ReelEngine(this.ui.stage, w.events, { upscale: this.opts.upscale, keyframeWork: this.opts.keyframeWork, morph: this.opts.morph, still: !!this.opts.render });
       this.engines.set(id, e);
     }
     return e;
@@ -270,7 +270,8 @@ export class ReelPlayer extends EventTarget {
     this.seek(ms);
     this.panelsKey();
     const e = this.engine;
-    if (e) { e.settleAnimations(true); await settleDoc(e.doc, maxWaitMs); e.settleAnimations(true); }
+    // Animations stop at their frame; again only if images or fonts arrived meanwhile (they may start new ones).
+    if (e) { e.settleAnimations(true); if (await settleDoc(e.doc, maxWaitMs)) e.settleAnimations(true); }
     if (paint) await new Promise((r) => { requestAnimationFrame(() => requestAnimationFrame(r)); setTimeout(r, 200); });
     return this.time;
   }
@@ -514,8 +515,9 @@ export class ReelPlayer extends EventTarget {
 }
 
 /**
- * Resolve once the images (not lazy ones) and fonts of `doc` and its same-origin iframes are loaded, or after `maxMs`.
- * @param {Document|null} doc @param {number} maxMs
+ * Resolve once the images (not lazy ones) and fonts of `doc` and its same-origin iframes are loaded, or after `maxMs`;
+ * to whether there was anything to wait for.
+ * @param {Document|null} doc @param {number} maxMs @returns {Promise<boolean>}
  */
 function settleDoc(doc, maxMs) {
   /** @type {Promise<any>[]} */
@@ -530,8 +532,8 @@ function settleDoc(doc, maxMs) {
     for (const f of Array.from(d.querySelectorAll('iframe'))) { try { visit(f.contentDocument); } catch (e) { /* cross-origin */ } }
   };
   visit(doc);
-  if (!waits.length) return Promise.resolve();
-  return Promise.race([Promise.all(waits), new Promise((r) => setTimeout(r, maxMs))]);
+  if (!waits.length) return Promise.resolve(false);
+  return Promise.race([Promise.all(waits), new Promise((r) => setTimeout(r, maxMs))]).then(() => true);
 }
 
 /** Flatten one level of metadata for display. @param {any} m */

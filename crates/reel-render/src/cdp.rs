@@ -66,8 +66,33 @@ pub fn sweep_stale(tmp: &std::path::Path) {
             continue;
         };
         if process_start(pid).as_deref() != Some(start) {
-            let _ = std::fs::remove_dir_all(e.path());
+            remove_keeping_owner_last(&e.path());
         }
+    }
+}
+
+/// Remove a dead renderer's folder, its `owner` file last: if something still writes into the
+/// profile (its Chromium has not yet noticed the closed pipe), what is left keeps its owner file
+/// and the next sweep tries again, instead of an ownerless folder no sweep would ever touch.
+fn remove_keeping_owner_last(dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut all_gone = true;
+    for e in entries.flatten() {
+        if e.file_name() == "owner" {
+            continue;
+        }
+        let path = e.path();
+        let gone = match e.file_type() {
+            Ok(t) if t.is_dir() => std::fs::remove_dir_all(&path),
+            _ => std::fs::remove_file(&path),
+        };
+        all_gone &= gone.is_ok() || !path.exists();
+    }
+    if all_gone {
+        let _ = std::fs::remove_file(dir.join("owner"));
+        let _ = std::fs::remove_dir(dir);
     }
 }
 

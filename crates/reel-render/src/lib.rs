@@ -110,6 +110,28 @@ pub struct Renderer {
     no_clip: bool,
 }
 
+/// A capture as Chromium sent it (base64 PNG) and the size it must have.
+pub struct Capture {
+    b64: String,
+    size: (usize, usize),
+}
+
+impl Capture {
+    /// The picture, checked to have the size asked for.
+    pub fn decode(&self) -> Result<compose::Rgb, Error> {
+        let png = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &self.b64)
+            .map_err(|e| Error::Browser(format!("screenshot: {e}")))?;
+        let img = compose::decode_png(&png)?;
+        if (img.w, img.h) != self.size {
+            return Err(Error::Browser(format!(
+                "the browser drew {}x{} instead of {}x{}",
+                img.w, img.h, self.size.0, self.size.1
+            )));
+        }
+        Ok(img)
+    }
+}
+
 /// What `Renderer::steps` found.
 #[derive(Debug, Clone)]
 pub struct Steps {
@@ -269,46 +291,35 @@ impl Renderer {
 
     /// The part `r` of the page as shown now (see [`Steps::clip`]), without cursor and ripples.
     pub fn page_clip(&mut self, r: compose::Rect) -> Result<compose::Rgb, Error> {
-        let shot = self.browser.call(
-            "Page.captureScreenshot",
-            json!({"format": "png", "optimizeForSpeed": true, "captureBeyondViewport": false,
-                   "clip": {"x": r.x0, "y": r.y0, "width": r.x1 - r.x0, "height": r.y1 - r.y0, "scale": 1}}),
-        )?;
-        self.captures += 1;
-        self.clipped += 1;
-        let png = base64::Engine::decode(
-            &base64::engine::general_purpose::STANDARD,
-            shot["data"].as_str().unwrap_or_default(),
-        )
-        .map_err(|e| Error::Browser(format!("screenshot: {e}")))?;
-        let img = compose::decode_png(&png)?;
-        if (img.w, img.h) != (r.x1 - r.x0, r.y1 - r.y0) {
-            return Err(Error::Browser(format!(
-                "the browser drew {}x{} for a {}x{} clip",
-                img.w,
-                img.h,
-                r.x1 - r.x0,
-                r.y1 - r.y0
-            )));
-        }
-        Ok(img)
+        self.capture(Some(r))?.decode()
     }
 
     /// The page as shown now, without the cursor and ripples.
     pub fn page(&mut self) -> Result<compose::Rgb, Error> {
-        let shot = self.browser.call(
-            "Page.captureScreenshot",
-            json!({"format": "png", "optimizeForSpeed": true, "captureBeyondViewport": false}),
-        )?;
-        self.captures += 1;
-        let png = base64::Engine::decode(
-            &base64::engine::general_purpose::STANDARD,
-            shot["data"].as_str().unwrap_or_default(),
-        )
-        .map_err(|e| Error::Browser(format!("screenshot: {e}")))?;
-        compose::decode_png(&png)
+        self.capture(None)?.decode()
     }
 
+    /// The page as shown now (or its part `clip`), without cursor and ripples, as Chromium sent it:
+    /// decoding is left to the caller, so another thread can do it while the browser goes on.
+    pub fn capture(&mut self, clip: Option<compose::Rect>) -> Result<Capture, Error> {
+        let mut params =
+            json!({"format": "png", "optimizeForSpeed": true, "captureBeyondViewport": false});
+        if let Some(r) = clip {
+            params["clip"] = json!({"x": r.x0, "y": r.y0, "width": r.x1 - r.x0, "height": r.y1 - r.y0, "scale": 1});
+        }
+        let mut shot = self.browser.call("Page.captureScreenshot", params)?;
+        self.captures += 1;
+        self.clipped += u64::from(clip.is_some());
+        let b64 = match shot["data"].take() {
+            serde_json::Value::String(s) => s,
+            _ => return Err(Error::Browser("screenshot: no data".into())),
+        };
+        let size = match clip {
+            Some(r) => (r.x1 - r.x0, r.y1 - r.y0),
+            None => (self.width, self.height),
+        };
+        Ok(Capture { b64, size })
+    }
     /// The player's cursor image at `scale`.
     pub fn sprite(&mut self, scale: f64) -> Result<std::sync::Arc<compose::Sprite>, Error> {
         let key = (scale * 1000.0).round() as i64;

@@ -299,18 +299,23 @@ pub fn video(
             let renderer = first.take();
             let captured = &captured;
             let clipped = &clipped;
+            // Each renderer is two threads: this one drives the browser (steps and captures), a
+            // composer decodes the captures and draws the frames, so Chromium works meanwhile.
+            let (jtx, jrx) = std::sync::mpsc::sync_channel::<Job>(JOBS);
+            scope.spawn(move || compose_frames(jrx, ftx, wk));
             scope.spawn(move || {
                 let run = || -> Result<(), Error> {
                     let mut r = match renderer {
                         Some(r) => r,
                         None => Renderer::open(html, opts)?,
                     };
-                    let mut work = Worker::default();
                     let mut prof = Profile::default();
+                    // Where the page of the composer's last capture is drawn.
+                    let mut page_geo: Option<crate::compose::Geo> = None;
                     for (b, block) in mine {
                         // With several browsers the frame before a block came from another one.
-                        if threads > 1 {
-                            work.last = None;
+                        if threads > 1 && jtx.send(Job::Forget).is_err() {
+                            return Ok(());
                         }
                         let mut k = 0;
                         while k < block.len() {
@@ -319,56 +324,41 @@ pub fn video(
                             prof.steps += t0.elapsed();
                             let n = st.overlays.len();
                             for (j, o) in st.overlays.into_iter().enumerate() {
-                                // Only text fields changed: capture their rectangle into the last page.
-                                let clip = st.clip.filter(|_| {
-                                    work.page.as_ref().is_some_and(|p| p.geo == st.geo)
-                                });
-                                if let (true, Some(rect)) = (j == st.changed, clip) {
+                                if j == st.changed {
+                                    // Only text fields changed: capture their rectangle into the last page.
+                                    let clip = st.clip.filter(|_| page_geo == Some(st.geo));
                                     let t0 = std::time::Instant::now();
-                                    let patch = r.page_clip(rect)?;
+                                    let shot = r.capture(clip)?;
                                     prof.capture += t0.elapsed();
-                                    let t0 = std::time::Instant::now();
-                                    let page = work.page.as_mut().expect("checked above");
-                                    crate::compose::paste(&mut page.rgb, &patch, rect);
-                                    let yuv = std::sync::Arc::make_mut(&mut page.yuv);
-                                    crate::compose::to_i420(&page.rgb, yuv, rect);
-                                    prof.convert += t0.elapsed();
-                                    work.last = None;
-                                } else if j == st.changed {
-                                    let t0 = std::time::Instant::now();
-                                    let rgb = r.page()?;
-                                    prof.capture += t0.elapsed();
-                                    if (rgb.w, rgb.h) != (w as usize, h as usize) {
-                                        return Err(Error::Browser(format!(
-                                            "the browser drew {}x{} instead of {w}x{h}",
-                                            rgb.w, rgb.h
-                                        )));
-                                    }
-                                    let t0 = std::time::Instant::now();
-                                    let yuv = std::sync::Arc::new(crate::compose::i420(&rgb));
-                                    prof.convert += t0.elapsed();
-                                    work.page = Some(Page {
-                                        rgb,
-                                        yuv,
-                                        geo: st.geo,
-                                    });
-                                    work.last = None;
-                                }
-                                let end = b == last_block && k + j + 1 == block.len();
-                                let t0 = std::time::Instant::now();
-                                let f = work.frame(&mut r, o, end)?;
-                                prof.compose += t0.elapsed();
-                                if let Some(f) = f {
-                                    let t0 = std::time::Instant::now();
-                                    if ftx.send(Ok(Msg::Frame(b * BLOCK + k + j, f))).is_err() {
+                                    page_geo = Some(st.geo);
+                                    let job = match clip {
+                                        Some(rect) => Job::Clip(shot, rect),
+                                        None => Job::Page(shot, st.geo),
+                                    };
+                                    if jtx.send(job).is_err() {
                                         return Ok(());
                                     }
-                                    prof.send += t0.elapsed();
                                 }
+                                let sprite = match (&o.cursor, page_geo) {
+                                    (Some(_), Some(g)) => Some(r.sprite(g.s)?),
+                                    _ => None,
+                                };
+                                let end = b == last_block && k + j + 1 == block.len();
+                                let t0 = std::time::Instant::now();
+                                let job = Job::Frame {
+                                    index: b * BLOCK + k + j,
+                                    overlay: o,
+                                    sprite,
+                                    force: end,
+                                };
+                                if jtx.send(job).is_err() {
+                                    return Ok(());
+                                }
+                                prof.send += t0.elapsed();
                             }
                             k += n;
                         }
-                        if ftx.send(Ok(Msg::BlockDone)).is_err() {
+                        if jtx.send(Job::BlockDone).is_err() {
                             return Ok(());
                         }
                     }
@@ -383,7 +373,7 @@ pub fn video(
                     Ok(())
                 };
                 if let Err(e) = run() {
-                    let _ = ftx.send(Err(e));
+                    let _ = jtx.send(Job::Fail(e));
                 }
             });
         }
@@ -441,19 +431,118 @@ pub fn video(
     })
 }
 
-/// Where a worker's time went (`REEL_RENDER_PROFILE=1` prints it): stepping through frames in the
-/// player, page captures (DevTools round trip, PNG encode in Chromium, decode here), conversion to
-/// I420, drawing the overlay, waiting for the encoder.
+/// Jobs from a renderer's browser thread to its composer, in frame order.
+enum Job {
+    /// A capture of the whole page, drawn at `Geo`.
+    Page(crate::Capture, crate::compose::Geo),
+    /// A capture of a rectangle of the page (only text fields changed there).
+    Clip(crate::Capture, crate::compose::Rect),
+    /// Frame `index`: the last page with this overlay (`force`: sent even if unchanged).
+    Frame {
+        index: usize,
+        overlay: crate::compose::Overlay,
+        sprite: Option<std::sync::Arc<crate::compose::Sprite>>,
+        force: bool,
+    },
+    /// The next frame follows another renderer's: do not compare with the last one sent.
+    Forget,
+    BlockDone,
+    Fail(Error),
+}
+
+/// Jobs waiting for a composer (each capture holds its PNG, up to a few MB).
+const JOBS: usize = 32;
+
+/// A renderer's composer: decode captures, draw cursor and ripples, send changed pictures on.
+fn compose_frames(
+    jobs: std::sync::mpsc::Receiver<Job>,
+    out: std::sync::mpsc::SyncSender<Result<Msg, Error>>,
+    wk: usize,
+) {
+    let mut work = Worker::default();
+    let mut prof = ComposeProfile::default();
+    for job in jobs {
+        let t0 = std::time::Instant::now();
+        let msg = match job {
+            Job::Page(shot, geo) => match shot.decode() {
+                Ok(rgb) => {
+                    prof.decode += t0.elapsed();
+                    let t1 = std::time::Instant::now();
+                    let yuv = std::sync::Arc::new(crate::compose::i420(&rgb));
+                    prof.convert += t1.elapsed();
+                    work.page = Some(Page { rgb, yuv, geo });
+                    work.last = None;
+                    continue;
+                }
+                Err(e) => Err(e),
+            },
+            Job::Clip(shot, rect) => match (shot.decode(), work.page.as_mut()) {
+                (Ok(patch), Some(page)) => {
+                    prof.decode += t0.elapsed();
+                    let t1 = std::time::Instant::now();
+                    crate::compose::paste(&mut page.rgb, &patch, rect);
+                    let yuv = std::sync::Arc::make_mut(&mut page.yuv);
+                    crate::compose::to_i420(&page.rgb, yuv, rect);
+                    prof.convert += t1.elapsed();
+                    work.last = None;
+                    continue;
+                }
+                (Err(e), _) => Err(e),
+                (_, None) => Err(Error::Browser("a rectangle came before any page".into())),
+            },
+            Job::Frame {
+                index,
+                overlay,
+                sprite,
+                force,
+            } => match work.frame(overlay, sprite.as_deref(), force) {
+                Ok(Some(f)) => {
+                    prof.compose += t0.elapsed();
+                    Ok(Msg::Frame(index, f))
+                }
+                Ok(None) => continue,
+                Err(e) => Err(e),
+            },
+            Job::Forget => {
+                work.last = None;
+                continue;
+            }
+            Job::BlockDone => Ok(Msg::BlockDone),
+            Job::Fail(e) => Err(e),
+        };
+        let failed = msg.is_err();
+        let t1 = std::time::Instant::now();
+        if out.send(msg).is_err() || failed {
+            break;
+        }
+        prof.send += t1.elapsed();
+    }
+    if std::env::var_os("REEL_RENDER_PROFILE").is_some() {
+        eprintln!("composer {wk}: {prof:?}");
+    }
+}
+
+/// Where a renderer's browser thread spent its time (`REEL_RENDER_PROFILE=1` prints it):
+/// stepping through frames in the player, page captures (DevTools round trip and Chromium's PNG),
+/// waiting for its composer.
 #[derive(Debug, Default)]
 struct Profile {
     steps: std::time::Duration,
     capture: std::time::Duration,
+    send: std::time::Duration,
+}
+
+/// Where a composer spent its time: decoding captures (base64, PNG), converting to I420, drawing
+/// the overlay, waiting for the encoder.
+#[derive(Debug, Default)]
+struct ComposeProfile {
+    decode: std::time::Duration,
     convert: std::time::Duration,
     compose: std::time::Duration,
     send: std::time::Duration,
 }
 
-/// A worker's drawing state: the page captured last, the overlay drawn last, a scratch image.
+/// A composer's drawing state: the page captured last, the overlay drawn last, a scratch image.
 #[derive(Default)]
 struct Worker {
     page: Option<Page>,
@@ -462,12 +551,12 @@ struct Worker {
 }
 
 impl Worker {
-    /// The picture of a frame with overlay `o` on the current page, or `None` when it is the same
-    /// as the previous frame's (unless `force`).
+    /// The picture of a frame with overlay `o` (cursor image `sprite`) on the current page, or
+    /// `None` when it is the same as the previous frame's (unless `force`).
     fn frame(
         &mut self,
-        r: &mut Renderer,
         o: crate::compose::Overlay,
+        sprite: Option<&crate::compose::Sprite>,
         force: bool,
     ) -> Result<Option<std::sync::Arc<Vec<u8>>>, Error> {
         use crate::compose;
@@ -478,11 +567,8 @@ impl Worker {
             .page
             .as_ref()
             .ok_or_else(|| Error::Browser("no page captured before the first frame".into()))?;
-        let sprite = match o.cursor {
-            Some(_) => Some(r.sprite(page.geo.s)?),
-            None => None,
-        };
-        let size = sprite.as_ref().map_or((0, 0), |s| (s.w, s.h));
+        let sprite = sprite.filter(|_| o.cursor.is_some());
+        let size = sprite.map_or((0, 0), |s| (s.w, s.h));
         let out = match o.bounds(&page.geo, size, page.rgb.w, page.rgb.h) {
             None => page.yuv.clone(),
             Some(rect) => {
@@ -496,7 +582,7 @@ impl Worker {
                     let b = y * row + rect.x1 * 3;
                     scratch.px[a..b].copy_from_slice(&page.rgb.px[a..b]);
                 }
-                compose::draw(scratch, &page.geo, &o, sprite.as_deref(), rect);
+                compose::draw(scratch, &page.geo, &o, sprite, rect);
                 let mut yuv = page.yuv.as_ref().clone();
                 compose::to_i420(scratch, &mut yuv, rect);
                 std::sync::Arc::new(yuv)

@@ -392,6 +392,18 @@ fn session_picks_one_session_of_a_package_and_names_the_files() {
     );
 }
 
+/// Whether a running process has `needle` on its command line (Chromium names its profile there).
+fn process_uses(needle: &str) -> bool {
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    procs.flatten().any(|p| {
+        std::fs::read(p.path().join("cmdline"))
+            .map(|c| String::from_utf8_lossy(&c).contains(needle))
+            .unwrap_or(false)
+    })
+}
+
 /// A renderer killed with SIGKILL cannot remove its Chromium profile; the next render removes it
 /// (its `owner` process is gone), and leaves the profile of a renderer that is still running.
 #[test]
@@ -441,8 +453,16 @@ fn a_profile_left_by_a_killed_renderer_is_removed_by_the_next_one() {
         format!("{} {start}", std::process::id()),
     )
     .unwrap();
-    // Chromium exits when its pipe closes; give it a moment, then render again.
-    std::thread::sleep(std::time::Duration::from_secs(1));
+    // Chromium exits when its pipe closes; wait until no process still uses the killed
+    // renderer's profile (a loaded machine can take seconds), then render again.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while stale.iter().any(|s| process_uses(s)) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the killed renderer's Chromium is still running after 60 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     let shot = dir.path().join("s.png");
     ok(&reel(
         dir.path(),
