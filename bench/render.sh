@@ -5,7 +5,8 @@
 #
 # RECORDING defaults to bench/out/long.json (made by `node bench/make-long-recording.mjs`, 10 minutes of real time).
 # Prints, per output format: wall time, recording seconds per wall second, frames / stored / page captures, and the
-# peak RSS of the whole process tree (reel + Chromium + ffmpeg, sampled every 200 ms) and of its largest process.
+# peak RSS of the whole process tree (reel + Chromium + ffmpeg, sampled every 200 ms; summed RSS over-counts Chromium's shared
+# pages, summed PSS does not) and of its largest process.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REEL=${REEL:-target/release/reel}
@@ -16,7 +17,8 @@ mkdir -p "$OUT"
 [ -x "$REEL" ] || { echo "build first: cargo build --release -p reel" >&2; exit 1; }
 [ -f "$IN" ] || { echo "no $IN: node bench/make-long-recording.mjs" >&2; exit 1; }
 
-# Peak summed RSS (KB) of the tree under PID, and the largest single process, sampled until it exits.
+# Peak summed RSS (KB) of the tree under PID, the largest single process, and the peak summed PSS (shared pages
+# divided among the processes sharing them: the tree's real footprint), sampled until it exits.
 peak_rss() {
   python3 - "$1" <<'EOF'
 import os, sys, time
@@ -30,18 +32,23 @@ def kids(p):
     except OSError:
         pass
     return out
+pss_peak = 0
 while os.path.exists(f'/proc/{root}'):
-    tot = 0
+    tot = pss = 0
     for p in kids(root):
         try:
             for line in open(f'/proc/{p}/status'):
                 if line.startswith('VmRSS:'):
                     kb = int(line.split()[1]); tot += kb; big = max(big, kb)
+            # Proportional set size: pages shared between processes (Chromium's) counted once in the sum.
+            for line in open(f'/proc/{p}/smaps_rollup'):
+                if line.startswith('Pss:'):
+                    pss += int(line.split()[1])
         except OSError:
             pass
-    peak = max(peak, tot)
+    peak = max(peak, tot); pss_peak = max(pss_peak, pss)
     time.sleep(0.2)
-print(f'{peak} {big}')
+print(f'{peak} {big} {pss_peak}')
 EOF
 }
 
@@ -54,5 +61,5 @@ for ext in ${FORMATS:-mp4 webm gif}; do
   wait $pid
   end=$(date +%s.%N)
   summary=$(tail -1 "$OUT/render-$ext.log")
-  echo "$ext: $(echo "$end - $start" | bc) s wall; peak RSS tree ${rss% *} KB, largest process ${rss#* } KB; $summary; $(stat -c %s "$out") bytes; load $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "$ext: $(echo "$end - $start" | bc) s wall; peak RSS tree $(echo $rss | cut -d' ' -f1) KB (PSS $(echo $rss | cut -d' ' -f3) KB), largest process $(echo $rss | cut -d' ' -f2) KB; $summary; $(stat -c %s "$out") bytes; load $(cut -d' ' -f1-3 /proc/loadavg)"
 done

@@ -356,6 +356,21 @@ fn origin_allowed(url: &url::Url, policy: &Policy) -> bool {
     }
 }
 
+/// A GET, sent again at once if the connection broke before an answer: a kept-alive connection
+/// the server closed just as it was reused fails that way (it is idempotent; a second failure
+/// is the answer).
+fn get_once_more(
+    agent: &ureq::Agent,
+    url: &str,
+) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
+    match agent.get(url).call() {
+        Err(ureq::Error::Io(_) | ureq::Error::Protocol(_) | ureq::Error::ConnectionFailed) => {
+            agent.get(url).call()
+        }
+        r => r,
+    }
+}
+
 /// One URL, following redirects by hand so each target is checked against the policy.
 fn fetch(
     agent: &ureq::Agent,
@@ -376,10 +391,7 @@ fn fetch(
                 current.origin().ascii_serialization()
             ));
         }
-        let mut resp = agent
-            .get(current.as_str())
-            .call()
-            .map_err(|e| e.to_string())?;
+        let mut resp = get_once_more(agent, current.as_str()).map_err(|e| e.to_string())?;
         let status = resp.status().as_u16();
         if (300..400).contains(&status) && status != 304 {
             let to = resp
@@ -504,6 +516,43 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(Caching::parse(None, None, None), Caching::default());
+    }
+
+    /// A server that drops the first connection after reading the request (what a kept-alive
+    /// connection closed by the server at the moment of reuse looks like) and answers the next.
+    #[test]
+    fn a_connection_dropped_before_the_answer_is_tried_once_more() {
+        use std::io::{Read, Write};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/a.png", l.local_addr().unwrap());
+        let server = std::thread::spawn(move || {
+            let mut answered = 0;
+            for (n, conn) in l.incoming().enumerate() {
+                let mut c = conn.unwrap();
+                let mut buf = [0u8; 4096];
+                let _ = c.read(&mut buf);
+                if n == 0 {
+                    continue; // dropped without a byte
+                }
+                c.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: 3\r\nConnection: close\r\n\r\npng").unwrap();
+                answered += 1;
+                if answered == 1 {
+                    return n + 1;
+                }
+            }
+            0
+        });
+        let f = Fetcher::new(Policy {
+            allow_private: true,
+            ..Default::default()
+        });
+        let got = f.fetch(&url).expect("the second try is answered");
+        assert_eq!(got.bytes, b"png");
+        assert_eq!(
+            server.join().unwrap(),
+            2,
+            "two connections: one dropped, one answered"
+        );
     }
 
     #[test]
