@@ -146,9 +146,10 @@ export class ReelPlayer extends EventTarget {
     this.status(s.warnings && s.warnings.length ? 'Warning: ' + s.warnings.join('; ') : '', !!(s.warnings && s.warnings.length));
     if (s.warnings && s.warnings.length) setTimeout(() => this.status(''), 6000);
     this.seek(t);
-    // Build keyframes for the shown window first, then for the others.
+    // Build keyframes for the shown window first, then for the others. Not in render mode: it steps forward (a jump
+    // replays from the last full snapshot), and checkpoints of a long recording would only cost memory and CPU.
     const eng = this.engine;
-    if (eng) eng.keyframes.start().then(() => {
+    if (eng && !this.opts.render) eng.keyframes.start().then(() => {
       for (const e of this.engines.values()) e.keyframes.start();
       this.emit('keyframes', { count: eng.keyframes.frames.length, ms: eng.keyframes.buildMs });
     });
@@ -177,7 +178,7 @@ export class ReelPlayer extends EventTarget {
     if (!e) return;
     this.windowId = id;
     for (const [k, x] of this.engines) x.viewport.hidden = k !== id;
-    e.keyframes.start();
+    if (!this.opts.render) e.keyframes.start();
     e.fit();
     e.renderAt(this.info.start + this.time, true);
     this.ui.windowSel.value = id;
