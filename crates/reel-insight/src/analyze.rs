@@ -133,7 +133,12 @@ impl Analyzer {
             .filter_map(|(d, s)| d.first.map(|f| (window_of(s), f)))
             .collect();
         let mut window_ends = BTreeMap::new();
-        let mut moments = Vec::new();
+        let mut moments = crate::moments::thrash(
+            self.windows
+                .iter()
+                .filter_map(|(d, _)| Some((d.window_id(), d.first?, d.last?, &d.pages[..])))
+                .collect(),
+        );
         let mut intervals = Vec::new();
         let mut parts = Vec::new();
         let mut active_ms = 0i64;

@@ -24,6 +24,72 @@ pub const ERROR_CLICK_MS: i64 = 1_000;
 pub const SLOW_REQUEST_MS: f64 = 3_000.0;
 /// No activity for this long is idle time.
 pub const IDLE_MS: i64 = 30_000;
+/// Pages kept per window for finding thrashing (later ones are not looked at).
+pub const MAX_PAGES: usize = 5000;
+
+/// A window's id, first and last event time and pages, for [`thrash`].
+pub type WindowPages<'a> = (&'a str, i64, i64, &'a [(i64, String)]);
+/// A page shown: when, its URL, its window.
+type Visit<'a> = (i64, &'a str, &'a str);
+
+/// Thrashing over a session's windows (`pages`: each window's id, first and last event and pages
+/// in order): windows that follow one another in time form one sequence of pages (a recorder such
+/// as posthog-js may start a new window id at a page load in the same tab); a window that starts
+/// while another is still going is another tab, with its own sequence. A page that repeats the
+/// one before it (a reload, a new window on the same page) is not a switch. Within a sequence,
+/// going back and forth between the same two URLs [`THRASH_SWITCHES`] times within
+/// [`THRASH_WINDOW_MS`] of the first switch is one moment, at that first switch.
+pub fn thrash(mut windows: Vec<WindowPages<'_>>) -> Vec<Moment> {
+    windows.sort_by_key(|w| w.1);
+    // Sequences: (end of the last window in it, pages with their window).
+    let mut chains: Vec<(i64, Vec<Visit<'_>>)> = Vec::new();
+    for (id, first, last, pages) in windows {
+        let visits = pages.iter().map(|(t, u)| (*t, u.as_str(), id));
+        match chains.last_mut() {
+            Some(c) if first >= c.0 => {
+                c.0 = c.0.max(last);
+                c.1.extend(visits);
+            }
+            _ => chains.push((last, visits.collect())),
+        }
+    }
+    let mut out = Vec::new();
+    for (_, visits) in chains {
+        // (pair, start, switches, reported, window of the first switch)
+        let mut th: Option<([&str; 2], i64, u32, bool, &str)> = None;
+        let mut last: Option<&str> = None;
+        for (t, to, w) in visits {
+            if let Some(from) = last.filter(|f| *f != to) {
+                match th.as_mut() {
+                    Some(x)
+                        if t - x.1 <= THRASH_WINDOW_MS
+                            && ((x.0[0] == from && x.0[1] == to)
+                                || (x.0[1] == from && x.0[0] == to)) =>
+                    {
+                        x.2 += 1;
+                        if x.2 >= THRASH_SWITCHES && !x.3 {
+                            x.3 = true;
+                            out.push(Moment {
+                                kind: MomentKind::Thrash,
+                                t_ms: 0,
+                                timestamp: String::new(),
+                                window_id: x.4.to_string(),
+                                url: Some(x.0[0].to_string()),
+                                target: None,
+                                detail: detail(json!({"urls": x.0, "switches": x.2})),
+                                at: x.1,
+                            });
+                        }
+                    }
+                    _ => th = Some(([from, to], t, 1, false, w)),
+                }
+            }
+            last = Some(to);
+        }
+    }
+    out
+}
+
 /// Switches between two URLs that make thrashing …
 pub const THRASH_SWITCHES: u32 = 3;
 /// … within this long.
@@ -229,8 +295,9 @@ pub struct WindowDetector {
     runs: u64,
     pending: VecDeque<Pending>,
     recent: VecDeque<(Click, bool)>,
-    /// (pair of URLs, start, switches, reported)
-    thrash: Option<([String; 2], i64, u32, bool)>,
+    /// The window's pages in order (its first, then each navigation): thrashing is found over
+    /// the session ([`thrash`]), since a recorder may start a new window at a page load.
+    pub(crate) pages: Vec<(i64, String)>,
     last_url: Option<String>,
     pub(crate) activity: Activity,
     pub(crate) first: Option<i64>,
@@ -367,12 +434,16 @@ impl WindowDetector {
             runs: 0,
             pending: VecDeque::new(),
             recent: VecDeque::new(),
-            thrash: None,
+            pages: Vec::new(),
             last_url: None,
             activity: Activity::default(),
             first: None,
             last: None,
         }
+    }
+
+    pub(crate) fn window_id(&self) -> &str {
+        &self.window_id
     }
 
     fn push(
@@ -629,29 +700,11 @@ impl WindowDetector {
                 t.timestamp,
                 Some(to.clone()),
                 None,
-                json!({"from": from.clone()}),
+                json!({"from": from}),
             );
-            let pair_matches = self.thrash.as_ref().is_some_and(|(p, start, _, _)| {
-                t.timestamp - start <= THRASH_WINDOW_MS
-                    && ((p[0] == from && p[1] == to) || (p[1] == from && p[0] == to))
-            });
-            if pair_matches {
-                let th = self.thrash.as_mut().expect("thrash");
-                th.2 += 1;
-                if th.2 >= THRASH_SWITCHES && !th.3 {
-                    th.3 = true;
-                    let (p, start, n) = (th.0.clone(), th.1, th.2);
-                    self.push(
-                        MomentKind::Thrash,
-                        start,
-                        Some(p[0].clone()),
-                        None,
-                        json!({"urls": p, "switches": n}),
-                    );
-                }
-            } else {
-                self.thrash = Some(([from, to.clone()], t.timestamp, 1, false));
-            }
+        }
+        if self.pages.len() < MAX_PAGES {
+            self.pages.push((t.timestamp, to.clone()));
         }
         self.last_url = Some(to);
     }

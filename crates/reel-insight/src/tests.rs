@@ -282,6 +282,51 @@ fn a_new_window_is_a_reaction() {
     assert!(kinds(&i, MomentKind::DeadClick).is_empty());
 }
 
+/// posthog-js can start a new window id at a page load in the same tab (its "primary window"
+/// flag survives an unload that did not run): the pages of windows that follow one another are one
+/// sequence, so going back and forth is still thrashing; a reload into a new window is no switch.
+#[test]
+fn thrashing_across_windows_that_follow_one_another() {
+    let mut s = session({
+        let mut e = page(T0, "https://a.test/", 1);
+        e.extend(page(T0 + 10_000, "https://a.test/b", 1));
+        e
+    });
+    // The reload of /b came back as a new window, then / and /b again.
+    s.window_mut("w2").events = {
+        let mut e = page(T0 + 15_000, "https://a.test/b", 1);
+        e.extend(page(T0 + 20_000, "https://a.test/", 1));
+        e.extend(page(T0 + 30_000, "https://a.test/b", 1));
+        e
+    };
+    let i = analyze_session(&s, &Config::default());
+    assert_eq!(kinds(&i, MomentKind::Thrash), [10_000]);
+    let m = i
+        .moments
+        .iter()
+        .find(|m| m.kind == MomentKind::Thrash)
+        .unwrap();
+    assert_eq!(m.detail["switches"], 3);
+    assert_eq!(m.url.as_deref(), Some("https://a.test/"));
+    // Navigation moments stay per window (a window's first page is none).
+    assert_eq!(kinds(&i, MomentKind::Navigation), [10_000, 20_000, 30_000]);
+
+    // Two tabs open at the same time, each on its own page: their pages are not one sequence.
+    let mut s = session({
+        let mut e = page(T0, "https://a.test/", 1);
+        e.extend(page(T0 + 20_000, "https://a.test/b", 1));
+        e.push(mouse(T0 + 40_000));
+        e
+    });
+    s.window_mut("w2").events = {
+        let mut e = page(T0 + 10_000, "https://a.test/b", 1);
+        e.extend(page(T0 + 30_000, "https://a.test/", 1));
+        e
+    };
+    let i = analyze_session(&s, &Config::default());
+    assert!(kinds(&i, MomentKind::Thrash).is_empty(), "{:?}", i.moments);
+}
+
 #[test]
 fn errors_exceptions_and_error_clicks() {
     let mut evs = page(T0, "https://a.test/", 1);
