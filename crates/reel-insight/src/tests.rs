@@ -76,6 +76,14 @@ fn run(events: Vec<Event>) -> Insight {
     analyze_session(&session(events), &Config::default())
 }
 
+/// The first moment of kind `k` (there must be one).
+fn first(i: &Insight, k: MomentKind) -> &crate::moments::Moment {
+    i.moments
+        .iter()
+        .find(|m| m.kind == k)
+        .expect("a moment of that kind")
+}
+
 fn kinds(i: &Insight, k: MomentKind) -> Vec<i64> {
     i.moments
         .iter()
@@ -301,11 +309,7 @@ fn thrashing_across_windows_that_follow_one_another() {
     };
     let i = analyze_session(&s, &Config::default());
     assert_eq!(kinds(&i, MomentKind::Thrash), [10_000]);
-    let m = i
-        .moments
-        .iter()
-        .find(|m| m.kind == MomentKind::Thrash)
-        .unwrap();
+    let m = first(&i, MomentKind::Thrash);
     assert_eq!(m.detail["switches"], 3);
     assert_eq!(m.url.as_deref(), Some("https://a.test/"));
     // Navigation moments stay per window (a window's first page is none).
@@ -342,11 +346,7 @@ fn errors_exceptions_and_error_clicks() {
     assert_eq!(kinds(&i, MomentKind::Exception), [1900]);
     assert_eq!(kinds(&i, MomentKind::ConsoleError), [5000, 9100]);
     assert_eq!(kinds(&i, MomentKind::ErrorClick), [1000]);
-    let ec = i
-        .moments
-        .iter()
-        .find(|m| m.kind == MomentKind::ErrorClick)
-        .unwrap();
+    let ec = first(&i, MomentKind::ErrorClick);
     assert_eq!(ec.detail["message"], "Uncaught Error: boom");
     assert!(is_uncaught("Unhandled rejection \"x\""));
     assert!(!is_uncaught("error: Uncaught later"));
@@ -363,11 +363,7 @@ fn network_errors_and_slow_requests() {
     let i = run(evs);
     assert_eq!(kinds(&i, MomentKind::NetworkError), [1000, 2000]);
     assert_eq!(kinds(&i, MomentKind::SlowRequest), [4000, 5000]);
-    let m = i
-        .moments
-        .iter()
-        .find(|m| m.kind == MomentKind::NetworkError)
-        .unwrap();
+    let m = first(&i, MomentKind::NetworkError);
     assert_eq!(m.detail["status"], 500);
     assert_eq!(m.detail["method"], "POST");
 }
@@ -388,11 +384,7 @@ fn navigation_reload_thrash_and_form_submit() {
     let i = run(evs);
     assert_eq!(kinds(&i, MomentKind::FormSubmit), [500]);
     assert_eq!(
-        i.moments
-            .iter()
-            .find(|m| m.kind == MomentKind::FormSubmit)
-            .unwrap()
-            .detail["form"],
+        first(&i, MomentKind::FormSubmit).detail["form"],
         "form#login"
     );
     assert_eq!(kinds(&i, MomentKind::Reload), [2000]);
@@ -426,14 +418,7 @@ fn idle_is_a_gap_of_30_s_in_all_windows() {
     let mut s = session(evs.clone());
     let i = analyze_session(&s, &Config::default());
     assert_eq!(kinds(&i, MomentKind::Idle), [30_999]);
-    assert_eq!(
-        i.moments
-            .iter()
-            .find(|m| m.kind == MomentKind::Idle)
-            .unwrap()
-            .detail["duration_ms"],
-        30_001
-    );
+    assert_eq!(first(&i, MomentKind::Idle).detail["duration_ms"], 30_001);
     // Activity in another window during the gap: not idle.
     s.window_mut("w2").events = vec![mouse(T0 + 45_000)];
     let i = analyze_session(&s, &Config::default());

@@ -260,7 +260,7 @@ impl Renderer {
     }
 
     /// Step through the instants `times` (seconds, increasing) and stop at the first whose page
-    /// differs from the page shown before (its page is then ready for [`Renderer::page`]); frames
+    /// differs from the page shown before (its page is then ready for [`Renderer::capture`]); frames
     /// before it show the same page, only their cursor and ripples differ.
     pub fn steps(&mut self, times: &[f64]) -> Result<Steps, Error> {
         let v = self
@@ -289,11 +289,6 @@ impl Renderer {
         })
     }
 
-    /// The part `r` of the page as shown now (see [`Steps::clip`]), without cursor and ripples.
-    pub fn page_clip(&mut self, r: compose::Rect) -> Result<compose::Rgb, Error> {
-        self.capture(Some(r))?.decode()
-    }
-
     /// The page as shown now, without the cursor and ripples.
     pub fn page(&mut self) -> Result<compose::Rgb, Error> {
         self.capture(None)?.decode()
@@ -320,6 +315,7 @@ impl Renderer {
         };
         Ok(Capture { b64, size })
     }
+
     /// The player's cursor image at `scale`.
     pub fn sprite(&mut self, scale: f64) -> Result<std::sync::Arc<compose::Sprite>, Error> {
         let key = (scale * 1000.0).round() as i64;
