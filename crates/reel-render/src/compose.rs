@@ -237,6 +237,16 @@ fn blend(img: &mut Rgb, x: usize, y: usize, c: [u8; 3], a: u32) {
 
 /// Bytes of a `w`×`h` I420 frame (chroma planes of ⌈w/2⌉×⌈h/2⌉, as ffmpeg lays out `yuv420p`).
 impl Rect {
+    /// All of `img`.
+    pub fn all(img: &Rgb) -> Rect {
+        Rect {
+            x0: 0,
+            y0: 0,
+            x1: img.w,
+            y1: img.h,
+        }
+    }
+
     /// The player's clip `{x, y, w, h}` (CSS pixels of the window) widened to even coordinates
     /// (whole I420 chroma samples) within a `width`×`height` frame; `None` when absent or empty.
     pub fn from_clip(v: &Value, width: usize, height: usize) -> Option<Rect> {
@@ -307,16 +317,7 @@ pub fn to_i420(img: &Rgb, out: &mut [u8], r: Rect) {
 /// The whole image as an I420 frame.
 pub fn i420(img: &Rgb) -> Vec<u8> {
     let mut out = vec![0; i420_len(img.w, img.h)];
-    to_i420(
-        img,
-        &mut out,
-        Rect {
-            x0: 0,
-            y0: 0,
-            x1: img.w,
-            y1: img.h,
-        },
-    );
+    to_i420(img, &mut out, Rect::all(img));
     out
 }
 

@@ -204,6 +204,9 @@ impl Renderer {
         if info["drawable"] != json!(true) {
             return Err(Error::NoFullSnapshot(r.session));
         }
+        // Reading the recording left its text and intermediate copies behind (for a long one,
+        // more than the recording itself): free them before the frames begin.
+        b.call("HeapProfiler.collectGarbage", json!({}))?;
         Ok(Renderer {
             browser: b,
             info: r,
@@ -249,12 +252,7 @@ impl Renderer {
         );
         let mut img = self.page()?;
         let sprite = self.sprite(geo.s)?;
-        let all = compose::Rect {
-            x0: 0,
-            y0: 0,
-            x1: img.w,
-            y1: img.h,
-        };
+        let all = compose::Rect::all(&img);
         compose::draw(&mut img, &geo, &overlay, Some(&*sprite), all);
         Ok(img)
     }
@@ -287,6 +285,14 @@ impl Renderer {
             geo: compose::Geo::from_json(&v["geo"]),
             clip,
         })
+    }
+
+    /// Collect the page's garbage now (V8 and the DOM's heap), so what stepping through many frames
+    /// left behind is freed before it piles up.
+    pub fn collect_garbage(&mut self) -> Result<(), Error> {
+        self.browser
+            .call("HeapProfiler.collectGarbage", json!({}))
+            .map(|_| ())
     }
 
     /// The page as shown now, without the cursor and ripples.

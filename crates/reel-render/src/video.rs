@@ -53,6 +53,10 @@ impl Format {
                 "veryfast",
                 "-crf",
                 "23",
+                // One encoding thread: ≈ 30 MB less than x264's three frame threads here, and at
+                // ≈ 150 stored frames a second still faster than the browser captures pages.
+                "-threads",
+                "1",
                 "-movflags",
                 "+faststart",
                 "-f",
@@ -123,6 +127,10 @@ pub struct VideoOptions {
 /// Frames per block handed to one browser (and per DevTools call at most).
 const BLOCK: usize = 240;
 
+/// A renderer collects the page's garbage after this many blocks (its heap would otherwise swing
+/// by a hundred MB between V8's own collections; measured: ≈ 1 % of the render's time).
+const GC_EVERY: usize = 8;
+
 /// Recording times of the frames: every `speed / fps` seconds from `from` to before `to`, jumping
 /// to the end of an inactive stretch when a time falls inside one (like the player's playback).
 pub fn frame_times(v: &VideoOptions, to: f64, inactive: &[(f64, f64)]) -> Vec<f64> {
@@ -168,6 +176,36 @@ pub struct VideoStats {
 enum Msg {
     Frame(usize, std::sync::Arc<Vec<u8>>),
     BlockDone,
+}
+
+/// I420 pictures given back by the writer once ffmpeg has them, for the composers to fill again:
+/// a render allocates a few pictures instead of one per frame (measured: freed pictures the
+/// allocator had not yet returned were most of the process's memory).
+#[derive(Default)]
+struct Pool(std::sync::Mutex<Vec<Vec<u8>>>);
+
+impl Pool {
+    /// Pictures kept for reuse at most (what is in flight is bounded by the channels).
+    const KEEP: usize = 16;
+
+    /// A picture of `len` bytes (its content is stale: the caller overwrites it).
+    fn get(&self, len: usize) -> Vec<u8> {
+        let got = self.0.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        match got {
+            Some(v) if v.len() == len => v,
+            _ => vec![0; len],
+        }
+    }
+
+    /// Give a picture back, if nobody else holds it.
+    fn put(&self, f: std::sync::Arc<Vec<u8>>) {
+        if let Ok(v) = std::sync::Arc::try_unwrap(f) {
+            let mut free = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            if free.len() < Self::KEEP {
+                free.push(v);
+            }
+        }
+    }
 }
 
 /// The page a worker captured last: as RGB (to draw on) and as I420 (to send as is).
@@ -260,11 +298,15 @@ pub fn video(
     });
     // A writer thread, so the browser renders the next frames while ffmpeg encodes these.
     let frame_ns = (1e9 / v.fps).round() as u64;
-    let (tx, rx) = std::sync::mpsc::sync_channel::<(u64, std::sync::Arc<Vec<u8>>)>(8);
+    // Frames waiting for ffmpeg: each holds its own 1.4 MB picture when the cursor moved.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(u64, std::sync::Arc<Vec<u8>>)>(2);
+    let pool = std::sync::Arc::new(Pool::default());
+    let back = pool.clone();
     let writer = std::thread::spawn(move || -> std::io::Result<()> {
         let mut mkv = crate::mkv::Writer::new(std::io::BufWriter::new(stdin), w, h, frame_ns)?;
         for (t_us, f) in rx {
             mkv.frame(t_us, &f)?;
+            back.put(f);
         }
         mkv.into_inner().flush()
     });
@@ -286,7 +328,7 @@ pub fn video(
             let (ftx, frx) = std::sync::mpsc::sync_channel::<Result<Msg, Error>>(if threads > 1 {
                 BLOCK / 2
             } else {
-                16
+                4
             });
             inputs.push(frx);
             let mine: Vec<(usize, &[f64])> = blocks
@@ -299,81 +341,24 @@ pub fn video(
             let renderer = first.take();
             let captured = &captured;
             let clipped = &clipped;
-            // Each renderer is two threads: this one drives the browser (steps and captures), a
-            // composer decodes the captures and draws the frames, so Chromium works meanwhile.
+            // Each renderer is two threads: one drives the browser (`drive`: steps and captures),
+            // a composer decodes the captures and draws the frames, so Chromium works meanwhile.
             let (jtx, jrx) = std::sync::mpsc::sync_channel::<Job>(JOBS);
-            scope.spawn(move || compose_frames(jrx, ftx, wk));
+            let pool = &*pool;
+            scope.spawn(move || compose_frames(jrx, ftx, wk, pool));
             scope.spawn(move || {
-                let run = || -> Result<(), Error> {
-                    let mut r = match renderer {
-                        Some(r) => r,
-                        None => Renderer::open(html, opts)?,
-                    };
-                    let mut prof = Profile::default();
-                    // Where the page of the composer's last capture is drawn.
-                    let mut page_geo: Option<crate::compose::Geo> = None;
-                    for (b, block) in mine {
-                        // With several browsers the frame before a block came from another one.
-                        if threads > 1 && jtx.send(Job::Forget).is_err() {
-                            return Ok(());
-                        }
-                        let mut k = 0;
-                        while k < block.len() {
-                            let t0 = std::time::Instant::now();
-                            let st = r.steps(&block[k..])?;
-                            prof.steps += t0.elapsed();
-                            let n = st.overlays.len();
-                            for (j, o) in st.overlays.into_iter().enumerate() {
-                                if j == st.changed {
-                                    // Only text fields changed: capture their rectangle into the last page.
-                                    let clip = st.clip.filter(|_| page_geo == Some(st.geo));
-                                    let t0 = std::time::Instant::now();
-                                    let shot = r.capture(clip)?;
-                                    prof.capture += t0.elapsed();
-                                    page_geo = Some(st.geo);
-                                    let job = match clip {
-                                        Some(rect) => Job::Clip(shot, rect),
-                                        None => Job::Page(shot, st.geo),
-                                    };
-                                    if jtx.send(job).is_err() {
-                                        return Ok(());
-                                    }
-                                }
-                                let sprite = match (&o.cursor, page_geo) {
-                                    (Some(_), Some(g)) => Some(r.sprite(g.s)?),
-                                    _ => None,
-                                };
-                                let end = b == last_block && k + j + 1 == block.len();
-                                let t0 = std::time::Instant::now();
-                                let job = Job::Frame {
-                                    index: b * BLOCK + k + j,
-                                    overlay: o,
-                                    sprite,
-                                    force: end,
-                                };
-                                if jtx.send(job).is_err() {
-                                    return Ok(());
-                                }
-                                prof.send += t0.elapsed();
-                            }
-                            k += n;
-                        }
-                        if jtx.send(Job::BlockDone).is_err() {
-                            return Ok(());
-                        }
-                    }
-                    captured.fetch_add(r.captures, std::sync::atomic::Ordering::Relaxed);
-                    clipped.fetch_add(r.clipped, std::sync::atomic::Ordering::Relaxed);
-                    if std::env::var_os("REEL_RENDER_PROFILE").is_some() {
-                        eprintln!(
-                            "renderer {wk}: {prof:?} ({} captures, {} of a rectangle)",
-                            r.captures, r.clipped
-                        );
-                    }
-                    Ok(())
+                let renderer = match renderer {
+                    Some(r) => Ok(r),
+                    None => Renderer::open(html, opts),
                 };
-                if let Err(e) = run() {
-                    let _ = jtx.send(Job::Fail(e));
+                match renderer.and_then(|r| drive(r, &mine, threads, last_block, &jtx, wk)) {
+                    Ok((c, k)) => {
+                        captured.fetch_add(c, std::sync::atomic::Ordering::Relaxed);
+                        clipped.fetch_add(k, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    Err(e) => {
+                        let _ = jtx.send(Job::Fail(e));
+                    }
                 }
             });
         }
@@ -431,6 +416,85 @@ pub fn video(
     })
 }
 
+/// A renderer's browser thread: step the player through its blocks `mine`, capture the page when
+/// it changed and hand captures and frames to the composer (`jobs`), in frame order. Returns the
+/// number of page captures and how many of them were a rectangle only. Stops quietly when the
+/// composer is gone (the render was stopped).
+fn drive(
+    mut r: Renderer,
+    mine: &[(usize, &[f64])],
+    threads: usize,
+    last_block: usize,
+    jtx: &std::sync::mpsc::SyncSender<Job>,
+    wk: usize,
+) -> Result<(u64, u64), Error> {
+    let mut prof = Profile::default();
+    // Where the page of the composer's last capture is drawn.
+    let mut page_geo: Option<crate::compose::Geo> = None;
+    for &(b, block) in mine {
+        // With several browsers the frame before a block came from another one.
+        if threads > 1 && jtx.send(Job::Forget).is_err() {
+            return Ok((r.captures, r.clipped));
+        }
+        let mut k = 0;
+        while k < block.len() {
+            let t0 = std::time::Instant::now();
+            let st = r.steps(&block[k..])?;
+            prof.steps += t0.elapsed();
+            let n = st.overlays.len();
+            for (j, o) in st.overlays.into_iter().enumerate() {
+                if j == st.changed {
+                    // Only text fields changed: capture their rectangle into the last page.
+                    let clip = st.clip.filter(|_| page_geo == Some(st.geo));
+                    let t0 = std::time::Instant::now();
+                    let shot = r.capture(clip)?;
+                    prof.capture += t0.elapsed();
+                    page_geo = Some(st.geo);
+                    let job = match clip {
+                        Some(rect) => Job::Clip(shot, rect),
+                        None => Job::Page(shot, st.geo),
+                    };
+                    if jtx.send(job).is_err() {
+                        return Ok((r.captures, r.clipped));
+                    }
+                }
+                let sprite = match (&o.cursor, page_geo) {
+                    (Some(_), Some(g)) => Some(r.sprite(g.s)?),
+                    _ => None,
+                };
+                let end = b == last_block && k + j + 1 == block.len();
+                let t0 = std::time::Instant::now();
+                let job = Job::Frame {
+                    index: b * BLOCK + k + j,
+                    overlay: o,
+                    sprite,
+                    force: end,
+                };
+                if jtx.send(job).is_err() {
+                    return Ok((r.captures, r.clipped));
+                }
+                prof.send += t0.elapsed();
+            }
+            k += n;
+        }
+        if jtx.send(Job::BlockDone).is_err() {
+            return Ok((r.captures, r.clipped));
+        }
+        if (b / threads + 1).is_multiple_of(GC_EVERY) {
+            let t0 = std::time::Instant::now();
+            r.collect_garbage()?;
+            prof.gc += t0.elapsed();
+        }
+    }
+    if std::env::var_os("REEL_RENDER_PROFILE").is_some() {
+        eprintln!(
+            "renderer {wk}: {prof:?} ({} captures, {} of a rectangle)",
+            r.captures, r.clipped
+        );
+    }
+    Ok((r.captures, r.clipped))
+}
+
 /// Jobs from a renderer's browser thread to its composer, in frame order.
 enum Job {
     /// A capture of the whole page, drawn at `Geo`.
@@ -450,14 +514,16 @@ enum Job {
     Fail(Error),
 }
 
-/// Jobs waiting for a composer (each capture holds its PNG, up to a few MB).
-const JOBS: usize = 32;
+/// Jobs waiting for a composer (each capture holds its PNG, up to a few MB): enough for the
+/// browser thread to go on while the composer decodes, few enough to bound a render's memory.
+const JOBS: usize = 8;
 
 /// A renderer's composer: decode captures, draw cursor and ripples, send changed pictures on.
 fn compose_frames(
     jobs: std::sync::mpsc::Receiver<Job>,
     out: std::sync::mpsc::SyncSender<Result<Msg, Error>>,
     wk: usize,
+    pool: &Pool,
 ) {
     let mut work = Worker::default();
     let mut prof = ComposeProfile::default();
@@ -468,7 +534,12 @@ fn compose_frames(
                 Ok(rgb) => {
                     prof.decode += t0.elapsed();
                     let t1 = std::time::Instant::now();
-                    let yuv = std::sync::Arc::new(crate::compose::i420(&rgb));
+                    let mut yuv = pool.get(crate::compose::i420_len(rgb.w, rgb.h));
+                    crate::compose::to_i420(&rgb, &mut yuv, crate::compose::Rect::all(&rgb));
+                    let yuv = std::sync::Arc::new(yuv);
+                    if let Some(old) = work.page.take() {
+                        pool.put(old.yuv);
+                    }
                     prof.convert += t1.elapsed();
                     work.page = Some(Page { rgb, yuv, geo });
                     work.last = None;
@@ -481,7 +552,13 @@ fn compose_frames(
                     prof.decode += t0.elapsed();
                     let t1 = std::time::Instant::now();
                     crate::compose::paste(&mut page.rgb, &patch, rect);
-                    let yuv = std::sync::Arc::make_mut(&mut page.yuv);
+                    if std::sync::Arc::get_mut(&mut page.yuv).is_none() {
+                        // A frame still waiting for ffmpeg shows it: draw into another picture.
+                        let mut copy = pool.get(page.yuv.len());
+                        copy.copy_from_slice(&page.yuv);
+                        page.yuv = std::sync::Arc::new(copy);
+                    }
+                    let yuv = std::sync::Arc::get_mut(&mut page.yuv).expect("held only here");
                     crate::compose::to_i420(&page.rgb, yuv, rect);
                     prof.convert += t1.elapsed();
                     work.last = None;
@@ -495,7 +572,7 @@ fn compose_frames(
                 overlay,
                 sprite,
                 force,
-            } => match work.frame(overlay, sprite.as_deref(), force) {
+            } => match work.frame(overlay, sprite.as_deref(), force, pool) {
                 Ok(Some(f)) => {
                     prof.compose += t0.elapsed();
                     Ok(Msg::Frame(index, f))
@@ -530,6 +607,7 @@ struct Profile {
     steps: std::time::Duration,
     capture: std::time::Duration,
     send: std::time::Duration,
+    gc: std::time::Duration,
 }
 
 /// Where a composer spent its time: decoding captures (base64, PNG), converting to I420, drawing
@@ -558,6 +636,7 @@ impl Worker {
         o: crate::compose::Overlay,
         sprite: Option<&crate::compose::Sprite>,
         force: bool,
+        pool: &Pool,
     ) -> Result<Option<std::sync::Arc<Vec<u8>>>, Error> {
         use crate::compose;
         if !force && self.last.as_ref() == Some(&o) {
@@ -583,7 +662,8 @@ impl Worker {
                     scratch.px[a..b].copy_from_slice(&page.rgb.px[a..b]);
                 }
                 compose::draw(scratch, &page.geo, &o, sprite, rect);
-                let mut yuv = page.yuv.as_ref().clone();
+                let mut yuv = pool.get(page.yuv.len());
+                yuv.copy_from_slice(&page.yuv);
                 compose::to_i420(scratch, &mut yuv, rect);
                 std::sync::Arc::new(yuv)
             }

@@ -665,3 +665,60 @@ fn a_cursor_moving_over_a_still_page_moves_in_the_video() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("1 page capture"), "{err}");
 }
+
+/// Processes whose command line holds every one of `needles`.
+fn processes_with(needles: &[&str]) -> usize {
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    procs
+        .flatten()
+        .filter(|p| {
+            std::fs::read(p.path().join("cmdline"))
+                .map(|c| {
+                    let c = String::from_utf8_lossy(&c);
+                    needles.iter().all(|n| c.contains(n))
+                })
+                .unwrap_or(false)
+        })
+        .count()
+}
+
+/// Memory: while frames are made, the render's Chromium runs one renderer, the page's (its headless
+/// mode otherwise keeps the tab it opened at launch, the omnibox popup's pages and a spare one: 3 to
+/// 4 renderers, ≈ 100 MB more).
+#[test]
+fn a_render_runs_one_page_renderer() {
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let out = dir.path().join("one-renderer.mp4");
+    let mut child = Command::new(REEL)
+        .args(["video", fixture("shoelace").to_str().unwrap(), "-o"])
+        .arg(&out)
+        .env("TMPDIR", &tmp)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let profile = tmp.to_string_lossy().into_owned();
+    // The video is written to a temporary file next to OUT, renamed when complete.
+    let part = dir.path().join(".reel-tmp-").to_string_lossy().into_owned();
+    let mut seen = Vec::new();
+    while child.try_wait().unwrap().is_none() {
+        // ffmpeg starts once the page is open and its session chosen: frames are being made.
+        if processes_with(&["ffmpeg", &part]) > 0 {
+            seen.push(processes_with(&[&profile, "--type=renderer"]));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(child.wait().unwrap().success());
+    assert!(!seen.is_empty(), "the render ended before it was sampled");
+    let most = *seen.iter().max().unwrap();
+    let over = seen.iter().filter(|&&n| n > 1).count();
+    assert_eq!(
+        most,
+        1,
+        "up to {most} renderers while rendering ({over} of {} samples over 1)",
+        seen.len()
+    );
+}
