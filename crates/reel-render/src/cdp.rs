@@ -231,7 +231,7 @@ impl Browser {
             return Err(Error::Browser("could not attach to the page".into()));
         }
         // The tab Chromium opened at launch keeps a renderer of its own: close it.
-        b.close_other_pages(&id)?;
+        b.close_other_pages(&id);
         b.call(
             "Emulation.setDeviceMetricsOverride",
             json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": false}),
@@ -239,10 +239,11 @@ impl Browser {
         Ok(b)
     }
 
-    /// Close every page but `keep` (sent to the browser, not the attached page).
-    fn close_other_pages(&mut self, keep: &str) -> Result<(), Error> {
+    /// Close every page but `keep` (sent to the browser, not the attached page). Best effort: a
+    /// page left open only costs memory, and a browser that died fails at the next command.
+    fn close_other_pages(&mut self, keep: &str) {
         let session = self.session.take();
-        let res = self.call("Target.getTargets", json!({})).and_then(|t| {
+        if let Ok(t) = self.call("Target.getTargets", json!({})) {
             let others: Vec<String> = t["targetInfos"]
                 .as_array()
                 .into_iter()
@@ -251,12 +252,10 @@ impl Browser {
                 .filter_map(|i| i["targetId"].as_str().map(str::to_string))
                 .collect();
             for id in others {
-                self.call("Target.closeTarget", json!({ "targetId": id }))?;
+                let _ = self.call("Target.closeTarget", json!({ "targetId": id }));
             }
-            Ok(())
-        });
+        }
         self.session = session;
-        res
     }
 
     /// The folder removed with this browser (for the page file).
