@@ -53,35 +53,49 @@ pub fn thrash(mut windows: Vec<WindowPages<'_>>) -> Vec<Moment> {
             _ => chains.push((last, visits.collect())),
         }
     }
+    /// A run of switches between one pair of URLs.
+    struct Run<'a> {
+        pair: [&'a str; 2],
+        start: i64,
+        switches: u32,
+        reported: bool,
+        window: &'a str,
+    }
     let mut out = Vec::new();
     for (_, visits) in chains {
-        // (pair, start, switches, reported, window of the first switch)
-        let mut th: Option<([&str; 2], i64, u32, bool, &str)> = None;
+        let mut run: Option<Run<'_>> = None;
         let mut last: Option<&str> = None;
         for (t, to, w) in visits {
             if let Some(from) = last.filter(|f| *f != to) {
-                match th.as_mut() {
-                    Some(x)
-                        if t - x.1 <= THRASH_WINDOW_MS
-                            && ((x.0[0] == from && x.0[1] == to)
-                                || (x.0[1] == from && x.0[0] == to)) =>
+                match run.as_mut() {
+                    Some(r)
+                        if t - r.start <= THRASH_WINDOW_MS
+                            && (r.pair == [from, to] || r.pair == [to, from]) =>
                     {
-                        x.2 += 1;
-                        if x.2 >= THRASH_SWITCHES && !x.3 {
-                            x.3 = true;
+                        r.switches += 1;
+                        if r.switches >= THRASH_SWITCHES && !r.reported {
+                            r.reported = true;
                             out.push(Moment {
                                 kind: MomentKind::Thrash,
                                 t_ms: 0,
                                 timestamp: String::new(),
-                                window_id: x.4.to_string(),
-                                url: Some(x.0[0].to_string()),
+                                window_id: r.window.to_string(),
+                                url: Some(r.pair[0].to_string()),
                                 target: None,
-                                detail: detail(json!({"urls": x.0, "switches": x.2})),
-                                at: x.1,
+                                detail: detail(json!({"urls": r.pair, "switches": r.switches})),
+                                at: r.start,
                             });
                         }
                     }
-                    _ => th = Some(([from, to], t, 1, false, w)),
+                    _ => {
+                        run = Some(Run {
+                            pair: [from, to],
+                            start: t,
+                            switches: 1,
+                            reported: false,
+                            window: w,
+                        })
+                    }
                 }
             }
             last = Some(to);

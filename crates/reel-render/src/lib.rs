@@ -204,10 +204,7 @@ impl Renderer {
         if info["drawable"] != json!(true) {
             return Err(Error::NoFullSnapshot(r.session));
         }
-        // Reading the recording left its text and intermediate copies behind (for a long one,
-        // more than the recording itself): free them before the frames begin.
-        b.call("HeapProfiler.collectGarbage", json!({}))?;
-        Ok(Renderer {
+        let mut renderer = Renderer {
             browser: b,
             info: r,
             sprites: Default::default(),
@@ -216,7 +213,11 @@ impl Renderer {
             width: opts.width as usize,
             height: opts.height as usize,
             no_clip: std::env::var_os("REEL_RENDER_NO_CLIP").is_some_and(|v| !v.is_empty()),
-        })
+        };
+        // Reading the recording left its text and intermediate copies behind (for a long one,
+        // more than the recording itself): free them before the frames begin.
+        renderer.collect_garbage()?;
+        Ok(renderer)
     }
 
     /// `Err(OutOfRange)` unless `t` lies within the session.
